@@ -1,0 +1,31 @@
+# The README's two commands: `make bench` and `make test`. Both create .venv first.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+SIZE ?= small
+BENCH_OUT ?= out/bench-$(SIZE)
+
+.PHONY: venv bench test clean
+
+venv: $(STAMP)
+
+# torch goes in first, pinned to the CPU build on disk: anything that pulls a
+# plain "torch" later is then already satisfied instead of fetching CUDA wheels.
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q "torch==2.13.0"
+	$(BIN)/python -m pip install -q -e ".[torch,test]"
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+bench: venv
+	rm -rf $(BENCH_OUT)
+	$(BIN)/dlbench run --size $(SIZE) --out $(BENCH_OUT)
+
+test: venv
+	$(BIN)/python -m pytest -q
+
+clean:
+	rm -rf $(VENV) out .pytest_cache

@@ -1,0 +1,25 @@
+"""Which interpreter runs an implementation's worker.
+
+Most implementations share the project's .venv (the interpreter running dlbench);
+one whose manifest names an ENVIRONMENT runs in `.venv-<name>` at the repository
+root, created by `make env-<name>` (MXNet needs NumPy < 1.24, for example).
+"""
+import os
+import sys
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def env_dir(name):
+    return os.path.join(REPO_ROOT, f".venv-{name}")
+
+
+def interpreter(manifest):
+    """(python path, None) or (None, reason with the command that fixes it)."""
+    name = getattr(manifest, "ENVIRONMENT", None)
+    if not name:
+        return sys.executable, None
+    python = os.path.join(env_dir(name), "bin", "python")
+    if os.access(python, os.X_OK):
+        return python, None
+    return None, f"environment .venv-{name} is not set up; fix: {manifest.INSTALL_HINT}"

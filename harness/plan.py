@@ -1,0 +1,83 @@
+"""What to run: the cells of (scenario, size, phase) x (implementation, device, mode)."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import impls
+import scenarios
+
+DEVICE_ALIASES = {"gpu": "cuda"}
+KNOWN_DEVICES = ("cpu", "cuda")
+
+
+@dataclass(frozen=True)
+class Cell:
+    scenario: str
+    phase: str
+    size: str
+    impl: str
+    device: str
+    mode: str
+    threads: int
+    seed: int = 0
+
+    def key(self):
+        return (self.scenario, self.phase, self.size, self.impl, self.device, self.mode, self.threads, self.seed)
+
+    def label(self):
+        return f"{self.scenario}/{self.phase}/{self.size} {self.impl}:{self.mode}@{self.device}"
+
+    def as_dict(self):
+        return asdict(self)
+
+
+class PlanError(ValueError):
+    """A selection that names something unknown: one line for the user."""
+
+
+def _pick(requested, known, what):
+    if not requested or requested == ["all"]:
+        return list(known)
+    unknown = [r for r in requested if r not in known]
+    if unknown:
+        raise PlanError(f"unknown {what} {', '.join(map(repr, unknown))} (known: {', '.join(known)})")
+    return list(dict.fromkeys(requested))
+
+
+def normalize_devices(devices):
+    out = [DEVICE_ALIASES.get(d, d) for d in devices or ["cpu"]]
+    return _pick(out, KNOWN_DEVICES, "device")
+
+
+def all_modes():
+    seen = []
+    for name in impls.names():
+        for m in impls.manifest(name).MODES:
+            if m not in seen:
+                seen.append(m)
+    return seen
+
+
+def plan(scenario_names=None, impl_names=None, devices=None, modes=None, sizes=None, threads=1, seed=0):
+    chosen_scenarios = _pick(scenario_names, scenarios.names(), "scenario")
+    chosen_impls = _pick(impl_names, impls.names(), "implementation")
+    chosen_devices = normalize_devices(devices)
+    explicit_modes = None if not modes or modes == ["all"] else _pick(modes, all_modes(), "mode")
+    all_sizes = sorted({s for n in chosen_scenarios for s in scenarios.get(n).sizes})
+    chosen_sizes = _pick(sizes or ["medium"], all_sizes, "size")
+    cells = []
+    for sname in chosen_scenarios:
+        scenario = scenarios.get(sname)
+        for size in chosen_sizes:
+            if size not in scenario.sizes:
+                continue  # a preset some scenarios lack (qgemm's "skinny")
+            for phase in scenario.phases:
+                for impl in chosen_impls:
+                    # without --mode, each implementation runs every mode it has
+                    impl_modes = explicit_modes or impls.manifest(impl).MODES
+                    for device in chosen_devices:
+                        for mode in impl_modes:
+                            cells.append(Cell(sname, phase, size, impl, device, mode, threads, seed))
+    if not cells:
+        raise PlanError(f"no scenario among {', '.join(chosen_scenarios)} has size {', '.join(chosen_sizes)}")
+    return cells

@@ -1,0 +1,301 @@
+"""The parent: probes implementations, runs each cell in fresh worker processes,
+contains crashes and hangs, and appends one record per finished cell.
+
+It never times anything itself (the worker does) and the worker never aggregates.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+import impls
+import scenarios
+from harness import SCHEMA_VERSION, __version__, environments, fingerprint, stats
+from harness.results import ResultsWriter, read_machine, read_records, record_key, write_machine
+
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "BLIS_NUM_THREADS",
+                    "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")
+
+
+@dataclass
+class Options:
+    threads: int
+    processes: int = 1
+    timeout: float = 900.0
+    samples: int = 10
+    min_samples: int = 3
+    min_time: float = 0.05
+    warmup_time: float = 0.2
+    max_time: float = 20.0
+
+
+class RunError(RuntimeError):
+    """A run that cannot start (bad output directory, foreign results): one line."""
+
+
+def worker_env(threads, manifest):
+    """The worker's environment: the repository importable, every thread pool pinned.
+
+    Set before the worker imports anything, since OpenMP and BLAS read them once.
+    """
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (environments.REPO_ROOT, env.get("PYTHONPATH")) if p)
+    for var in THREAD_VARIABLES:
+        env[var] = str(threads)
+    env.update(getattr(manifest, "WORKER_ENV", {}))
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+def spawn(python, spec, env, timeout, workdir):
+    """Run one worker; returns its result dict, or an error/timeout result. Never raises
+    for anything the worker does."""
+    tag = uuid.uuid4().hex[:8]
+    spec_path = os.path.join(workdir, f"spec-{tag}.json")
+    result_path = os.path.join(workdir, f"result-{tag}.json")
+    log_path = os.path.join(workdir, f"log-{tag}.txt")
+    with open(spec_path, "w") as f:
+        json.dump(spec, f)
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen([python, "-m", "harness.worker", spec_path, result_path], cwd=environments.REPO_ROOT,
+                                env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                start_new_session=True)  # its own process group: a kill takes its children too
+        try:
+            returncode = proc.wait(timeout=timeout)
+            timed_out = False
+        except subprocess.TimeoutExpired:
+            _kill_group(proc)
+            returncode, timed_out = None, True
+        except BaseException:  # Ctrl-C: take the worker down with us
+            _kill_group(proc)
+            raise
+    stage = _read_text(result_path + ".stage")
+    if timed_out:
+        return {"status": "timeout", "reason": f"worker exceeded --timeout {timeout:g}s during {stage or 'start-up'}",
+                "log_tail": _read_text(log_path)[-2000:]}
+    log = _read_text(log_path)
+    if os.path.exists(result_path):
+        with open(result_path) as f:
+            result = json.load(f)
+    else:
+        result = {"status": "error", "reason": _crash_reason(returncode, stage, log)}
+    if result.get("status") in ("error", "timeout") and log:
+        result["log_tail"] = log[-2000:]
+    return result
+
+
+def _kill_group(proc):
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    proc.wait()
+
+
+def _read_text(path):
+    try:
+        with open(path, errors="replace") as f:
+            return f.read().strip()
+    except OSError:
+        return ""
+
+
+def _crash_reason(returncode, stage, log):
+    if returncode is not None and returncode < 0:
+        try:
+            how = f"killed by {signal.Signals(-returncode).name}"
+        except ValueError:
+            how = f"killed by signal {-returncode}"
+    else:
+        how = f"exited with status {returncode} without a result"
+    last = next((ln.strip() for ln in reversed(log.splitlines()) if ln.strip()), "")
+    return f"worker crashed ({how}) during {stage or 'start-up'}" + (f"; last output: {last[:300]}" if last else "")
+
+
+def probe_all(impl_names, threads, workdir=None, timeout=300):
+    """Ask each implementation's own interpreter what it is: installed, version, devices."""
+    workdir = workdir or tempfile.mkdtemp(prefix="dlbench-")
+    probes = {}
+    for name in impl_names:
+        manifest = impls.manifest(name)
+        python, reason = environments.interpreter(manifest)
+        if python is None:
+            probes[name] = {"installed": False, "reason": reason}
+            continue
+        res = spawn(python, {"impl": name, "probe": True}, worker_env(threads, manifest), timeout, workdir)
+        if res.get("status") in ("error", "timeout"):
+            res = {"installed": False, "reason": res["reason"], "python": python}
+        elif not res.get("installed"):
+            res["reason"] = f"{name} is not installed for {python} ({res.get('reason')}); fix: {manifest.INSTALL_HINT}"
+        probes[name] = res
+    return probes
+
+
+class Runner:
+    def __init__(self, out_dir, options, progress=None, resume=False):
+        self.out_dir = out_dir
+        self.options = options
+        self.progress = progress
+        self.resume = resume
+        self.run_id = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ-") + uuid.uuid4().hex[:6]
+        self.probes = {}
+        self.machine = None
+        self.records = []
+        self._prepare_out_dir()
+        self.writer = ResultsWriter(out_dir)
+        self._workdir = tempfile.mkdtemp(prefix="dlbench-")
+
+    def _prepare_out_dir(self):
+        try:
+            os.makedirs(self.out_dir, exist_ok=True)
+            probe_file = os.path.join(self.out_dir, ".write-test")
+            with open(probe_file, "w"):
+                pass
+            os.remove(probe_file)
+        except OSError as exc:
+            raise RunError(f"cannot write to output directory {self.out_dir}: {exc.strerror or exc}") from None
+        existing = read_records(self.out_dir)  # a corrupt file stops here, untouched
+        if existing and not self.resume:
+            raise RunError(f"{self.out_dir} already holds {len(existing)} results; pass --resume to complete "
+                           f"that run, or choose another --out")
+        self.done = {record_key(r) for r in existing}
+
+    # --- probing ----------------------------------------------------------------
+    def probe(self, impl_names):
+        self.probes.update(probe_all([n for n in impl_names if n not in self.probes], self.options.threads,
+                                     self._workdir, min(self.options.timeout, 300)))
+        return self.probes
+
+    def write_machine(self):
+        frameworks = {n: p.get("info") if p.get("installed") else {"installed": False, "reason": p.get("reason")}
+                      for n, p in self.probes.items()}
+        machine = fingerprint.collect(frameworks)
+        old = read_machine(self.out_dir)
+        if old and old.get("machine_id") != machine["machine_id"]:
+            raise RunError(f"{self.out_dir} holds results from machine {old.get('machine_id')} "
+                           f"({old.get('hostname')}); resume it there, or choose another --out")
+        if old:  # resuming: keep what the first part recorded, add any newly probed framework
+            old.setdefault("frameworks", {}).update(frameworks)
+            machine = old
+        write_machine(self.out_dir, machine)
+        self.machine = machine
+        return machine
+
+    # --- running ----------------------------------------------------------------
+    def precheck(self, cell):
+        """Reasons known without starting a worker: no such mode or device, not installed."""
+        manifest = impls.manifest(cell.impl)
+        if cell.mode not in manifest.MODES:
+            return f"{cell.impl} has no {cell.mode} mode (modes: {', '.join(manifest.MODES)})"
+        if cell.device not in manifest.DEVICES:
+            return f"{cell.impl} does not run on {cell.device} (devices: {', '.join(manifest.DEVICES)})"
+        probe = self.probes.get(cell.impl, {})
+        if not probe.get("installed"):
+            return probe.get("reason", f"{cell.impl} is not available")
+        device_reason = probe.get("devices", {}).get(cell.device)
+        return device_reason or None
+
+    def run(self, cells):
+        todo = [c for c in cells if c.key() not in self.done]
+        if self.progress:
+            self.progress.start(len(cells), len(cells) - len(todo))
+        try:
+            for cell in todo:
+                if self.progress:
+                    self.progress.cell_started(cell)
+                record = self.run_cell(cell)
+                self.writer.append(record)
+                self.records.append(record)
+                if self.progress:
+                    self.progress.cell_done(cell, record)
+        finally:
+            if self.progress:
+                self.progress.stop()
+        return self.records
+
+    def close(self):
+        shutil.rmtree(self._workdir, ignore_errors=True)
+
+    def run_cell(self, cell):
+        reason = self.precheck(cell)
+        if reason:
+            return self.make_record(cell, [{"status": "unsupported", "reason": reason}])
+        manifest = impls.manifest(cell.impl)
+        python, _ = environments.interpreter(manifest)
+        spec = dict(cell.as_dict(), samples=self.options.samples, min_samples=self.options.min_samples,
+                    min_time=self.options.min_time, warmup_time=self.options.warmup_time,
+                    max_time=self.options.max_time, ref_cache=os.path.join(self.out_dir, ".reference-cache"))
+        env = worker_env(cell.threads, manifest)
+        results = []
+        for process in range(self.options.processes):
+            res = spawn(python, dict(spec, process=process), env, self.options.timeout, self._workdir)
+            res["process"] = process
+            results.append(res)
+            if res["status"] != "ok":
+                break  # unsupported, invalid, error or timeout: repeating would say the same
+        return self.make_record(cell, results)
+
+    def make_record(self, cell, results):
+        scenario = scenarios.get(cell.scenario)
+        params = scenario.params(cell.size)
+        failed = next((r for r in results if r["status"] != "ok"), None)
+        status, reason = (failed["status"], failed["reason"]) if failed else ("ok", "")
+        samples, sample_process = [], []
+        for r in results:
+            samples += r.get("samples", [])
+            sample_process += [r["process"]] * len(r.get("samples", []))
+        if status != "ok":  # a failed cell is never reported as a time
+            samples, sample_process = [], []
+        summary = stats.summarize(samples)
+        flops = scenario.flops(params, cell.phase)
+        nbytes = scenario.bytes_moved(params, cell.phase)
+        median = summary.get("median")
+        first = results[0]
+        probe = self.probes.get(cell.impl, {})
+        record = {
+            "schema": SCHEMA_VERSION,
+            "run_id": self.run_id,
+            "timestamp": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "dlbench_version": __version__,
+            "git_commit": (self.machine or {}).get("git_commit"),
+            "machine_id": (self.machine or {}).get("machine_id"),
+            **cell.as_dict(),
+            "params": params,
+            "impl_version": (probe.get("info") or {}).get("version"),
+            "python": probe.get("python"),
+            "status": status,
+            "reason": reason,
+            "errors": first.get("errors"),
+            "samples": samples,
+            "sample_process": sample_process,
+            "loops": [r.get("loops") for r in results if "loops" in r],
+            "processes": len(results),
+            **summary,
+            "prepare_s": first.get("prepare_s"),
+            "first_call_s": first.get("first_call_s"),
+            "first_call_s_per_process": [r.get("first_call_s") for r in results],
+            "peak_rss_bytes": max((r["peak_rss_bytes"] for r in results if r.get("peak_rss_bytes")), default=None),
+            "rss_base_bytes": first.get("rss_base_bytes"),
+            "device_peak_bytes": max((r["device_peak_bytes"] for r in results if r.get("device_peak_bytes")),
+                                     default=None),
+            "flops": flops,
+            "bytes": nbytes,
+            "work_unit": scenario.work_unit,
+            "memory_bound": scenario.memory_bound(cell.phase, params),
+            "gflops": flops / median / 1e9 if median else None,
+            "gbs": nbytes / median / 1e9 if median else None,
+            "options": {k: getattr(self.options, k) for k in ("samples", "min_time", "warmup_time", "max_time",
+                                                               "timeout", "processes")},
+        }
+        for extra in ("traceback", "log_tail"):
+            if failed and failed.get(extra):
+                record[extra] = failed[extra]
+        return record

@@ -1,0 +1,187 @@
+"""One cell, inside one fresh process: prepare, validate, warm up, calibrate, sample.
+
+Run as `python -m harness.worker SPEC.json RESULT.json` by the parent (harness.runner),
+with the interpreter of the implementation's environment. It imports NumPy, the
+scenario, the reference and one adapter, nothing else (no pandas): it must work in
+MXNet's environment with NumPy 1.23. It never aggregates; the parent does.
+"""
+from __future__ import annotations
+
+import gc
+import json
+import os
+import sys
+import time
+import traceback
+
+import numpy as np
+
+import impls
+import scenarios
+from harness import memory
+from harness.validate import compare
+from impls.base import Unsupported
+
+
+class Stage:
+    """Writes what the worker is doing next to the result, so a timeout can say where it hung."""
+
+    def __init__(self, path):
+        self.path = path + ".stage"
+
+    def __call__(self, what):
+        with open(self.path, "w") as f:
+            f.write(what)
+
+
+def reference_outputs(problem, phase, cache_dir):
+    """The reference's outputs for this problem, computed once per run directory."""
+    path = os.path.join(cache_dir, f"{problem.name}-{phase}-{problem.size}-{problem.key()}.npz") if cache_dir else None
+    if path and os.path.exists(path):
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                return {k: data[k] for k in data.files}
+        except (OSError, ValueError):
+            pass  # a torn or foreign file: recompute and overwrite
+    step = getattr(impls.adapter("reference"), problem.name)(problem, phase, "cpu", "eager")
+    step.run()
+    expected = {k: np.array(v, copy=True) for k, v in step.outputs().items()}
+    if path:
+        os.makedirs(cache_dir, exist_ok=True)
+        tmp = f"{path}.{os.getpid()}.tmp.npz"
+        np.savez(tmp, **expected)
+        os.replace(tmp, path)
+    return expected
+
+
+def sample(step, loops):
+    """Seconds for `loops` calls, the device synchronized inside the timed region."""
+    run, sync = step.run, step.sync
+    gc_was_enabled = gc.isenabled()
+    gc.disable()  # as timeit does: a collection is not the kernel's cost
+    try:
+        t0 = time.perf_counter()
+        for _ in range(loops):
+            run()
+        sync()
+        return time.perf_counter() - t0
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+
+
+def calibrate(step, min_time, max_loops=1 << 20):
+    """Calls per sample so that one sample lasts at least min_time (pytest-benchmark's idea)."""
+    loops = 1
+    while True:
+        elapsed = sample(step, loops)
+        if elapsed >= min_time or loops >= max_loops:
+            return loops, elapsed
+        # aim a little past the target so the next try usually lands
+        estimate = int(loops * 1.2 * min_time / max(elapsed, 1e-9)) + 1
+        loops = min(max_loops, max(loops * 2, estimate))
+
+
+def measure(step, spec, stage):
+    """Warm up, calibrate, take the samples. Returns (loops, per-call seconds list)."""
+    stage("warmup")
+    deadline = time.perf_counter() + spec["warmup_time"]
+    sample(step, 1)
+    while time.perf_counter() < deadline:
+        sample(step, 1)
+    stage("calibrate")
+    loops, _ = calibrate(step, spec["min_time"])
+    values = []
+    budget_end = time.perf_counter() + spec["max_time"]
+    for i in range(spec["samples"]):
+        stage(f"sample {i + 1}/{spec['samples']}")
+        values.append(sample(step, loops) / loops)
+        if time.perf_counter() > budget_end and len(values) >= spec["min_samples"]:
+            break
+    return loops, values
+
+
+def run_cell(spec, stage):
+    result = {"status": "ok", "reason": ""}
+    stage("import")
+    try:
+        adapter = impls.adapter(spec["impl"])
+    except ImportError as exc:
+        manifest = impls.manifest(spec["impl"])
+        return {"status": "unsupported",
+                "reason": f"{spec['impl']} is not installed for {sys.executable} ({exc}); fix: {manifest.INSTALL_HINT}"}
+    adapter.configure(spec["threads"])
+    why = adapter.device_unavailable(spec["device"])
+    if why:
+        return {"status": "unsupported", "reason": why}
+    scenario = scenarios.get(spec["scenario"])
+    fn = getattr(adapter, scenario.name, None)
+    if fn is None:
+        return {"status": "unsupported", "reason": f"{spec['impl']} has no {scenario.name} scenario"}
+
+    stage("inputs")
+    problem = scenario.problem(spec["size"], spec["seed"])
+    stage("reference")
+    expected = reference_outputs(problem, spec["phase"], spec.get("ref_cache"))
+
+    stage("prepare")
+    t0 = time.perf_counter()
+    try:
+        step = fn(problem, spec["phase"], spec["device"], spec["mode"])
+    except Unsupported as exc:
+        return {"status": "unsupported", "reason": str(exc)}
+    result["prepare_s"] = time.perf_counter() - t0
+
+    # The first call is the validated one: a training step must start from the initial weights.
+    stage("first call")
+    result["first_call_s"] = sample(step, 1)
+    stage("validate")
+    ok, errors, message = compare(step.outputs(), expected, scenario.tolerances(problem.params, spec["phase"]),
+                                  problem.inputs)
+    result["errors"] = errors
+    if not ok:
+        result.update(status="invalid", reason=message)
+        return result
+    del expected
+    gc.collect()
+
+    rss_base = memory.reset_peak_rss()
+    adapter.peak_device_memory(spec["device"], reset=True)
+    loops, values = measure(step, spec, stage)
+    result.update(loops=loops, samples=values, rss_base_bytes=rss_base,
+                  peak_rss_bytes=memory.peak_rss(),
+                  device_peak_bytes=adapter.peak_device_memory(spec["device"]))
+    return result
+
+
+def probe(impl):
+    """Versions and build facts of one implementation, for `dlbench list` and the fingerprint."""
+    try:
+        adapter = impls.adapter(impl)
+    except ImportError as exc:
+        return {"installed": False, "reason": f"{exc}", "python": sys.executable}
+    info = adapter.probe()
+    devices = {d: adapter.device_unavailable(d) for d in impls.manifest(impl).DEVICES}
+    return {"installed": True, "python": sys.executable, "info": info, "devices": devices}
+
+
+def main(argv):
+    spec_path, result_path = argv[1], argv[2]
+    with open(spec_path) as f:
+        spec = json.load(f)
+    stage = Stage(result_path)
+    try:
+        result = probe(spec["impl"]) if spec.get("probe") else run_cell(spec, stage)
+    except Exception as exc:  # contained: the parent records it as the cell's error
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        result = {"status": "error", "reason": f"{type(exc).__name__}: {first}"[:500],
+                  "traceback": traceback.format_exc()[-4000:]}
+    tmp = result_path + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(result, f)
+    os.replace(tmp, result_path)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

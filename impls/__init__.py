@@ -1,0 +1,32 @@
+"""Implementations: one package per framework, discovered from this folder.
+
+Adding a framework is adding a package here: a manifest `__init__.py` and an
+`adapter.py` (see `impls.base`). Nothing else names the frameworks.
+"""
+import importlib
+import os
+import pkgutil
+
+_NOT_IMPLS = {"base"}
+
+# Extra folders of implementation packages (tests' deliberately faulty ones, a user's
+# own adapter): they join this package, so the harness and its workers treat them alike.
+__path__.extend(p for p in os.environ.get("DLBENCH_EXTRA_IMPLS", "").split(os.pathsep) if p)
+
+
+def names():
+    found = [m.name for m in pkgutil.iter_modules(__path__) if m.ispkg and m.name not in _NOT_IMPLS]
+    # the reference first: everything else is compared against it
+    return sorted(found, key=lambda n: (n != "reference", n))
+
+
+def manifest(name):
+    if name not in names():
+        raise KeyError(f"unknown implementation {name!r} (known: {', '.join(names())})")
+    return importlib.import_module(f"{__name__}.{name}")
+
+
+def adapter(name):
+    """Import the adapter itself: only inside that implementation's worker."""
+    manifest(name)
+    return importlib.import_module(f"{__name__}.{name}.adapter")

@@ -1,0 +1,120 @@
+"""The NumPy reference as an adapter: the same functions every implementation has."""
+from __future__ import annotations
+
+import numpy as np
+
+from impls.base import Step, Unsupported
+from scenarios import qgemm as qgemm_scenario
+
+from . import nets, ops, quant
+
+
+def probe():
+    info = {"version": np.__version__}
+    try:  # optional here: MXNet's environment may not have it
+        from threadpoolctl import threadpool_info
+        info["blas"] = [{k: p.get(k) for k in ("internal_api", "version", "num_threads", "architecture")}
+                        for p in threadpool_info() if p.get("user_api") == "blas"]
+    except ImportError:
+        info["blas"] = "unknown (threadpoolctl not installed)"
+    return info
+
+
+def configure(threads):
+    # OPENBLAS/MKL/OMP_NUM_THREADS are set by the harness before NumPy is imported;
+    # threadpoolctl also fixes a BLAS that was loaded some other way.
+    try:
+        from threadpoolctl import threadpool_limits
+        threadpool_limits(threads)
+    except ImportError:
+        pass
+
+
+def device_unavailable(device):
+    return None if device == "cpu" else "the NumPy reference runs on the CPU only"
+
+
+def sync(device):
+    pass
+
+
+def peak_device_memory(device, reset=False):
+    return None
+
+
+def _check(device, mode):
+    if mode != "eager":
+        raise Unsupported("NumPy has no graph mode; the reference runs eager only")
+    if device != "cpu":
+        raise Unsupported("the NumPy reference runs on the CPU only")
+
+
+def _weights(problem, names):
+    """Fresh copies: a training step updates them in place."""
+    return {n: problem.inputs[n].copy() for n in names}
+
+
+def conv(problem, phase, device, mode):
+    _check(device, mode)
+    x, w, b = (problem.inputs[k] for k in ("x", "w", "b"))
+    p = problem.params
+    out = {}
+
+    def run():
+        out["y"], _ = ops.conv2d(x, w, b, p["stride"], p["pad"])
+
+    return Step(run, lambda: {"y": out["y"]})
+
+
+def sigmoid(problem, phase, device, mode):
+    _check(device, mode)
+    i = problem.inputs
+    out = np.empty_like(i["z"])
+    if phase == "forward":
+        return Step(lambda: ops.sigmoid(i["z"], out=out), lambda: {"y": out})
+    tmp = np.empty_like(i["y"])
+    return Step(lambda: ops.sigmoid_backward(i["dy"], i["y"], out=out, tmp=tmp), lambda: {"dz": out})
+
+
+def qgemm(problem, phase, device, mode):
+    _check(device, mode)
+    p = problem.params
+    stage = qgemm_scenario.output_stage(p)
+    a, b = problem.inputs["a"], problem.inputs["b"]
+    out = {}
+
+    def run():
+        out["acc"] = quant.accumulate(a, b, p["za"], p["zb"])
+        out["out"] = quant.output_stage(out["acc"], stage["multiplier"], stage["shift"], p["zc"])
+
+    return Step(run, lambda: dict(out))
+
+
+def classifier(problem, phase, device, mode):
+    _check(device, mode)
+    from scenarios.classifier import WEIGHTS
+    w = _weights(problem, [n for n, _, _ in WEIGHTS])
+    x, labels = problem.inputs["x"], problem.inputs["labels"]
+    out = {}
+    if phase == "inference":
+        def run():
+            out["logits"], _ = nets.classifier_forward(w, x)
+        return Step(run, lambda: {"logits": out["logits"]})
+
+    def run():
+        out["loss"] = nets.classifier_train_step(w, x, labels, problem.params["lr"])
+
+    return Step(run, lambda: {"loss": np.float32(out["loss"]), **w})
+
+
+def gan(problem, phase, device, mode):
+    _check(device, mode)
+    from scenarios.gan import WEIGHTS
+    w = _weights(problem, [n for n, _, _ in WEIGHTS])
+    z, real = problem.inputs["z"], problem.inputs["real"]
+    out = {}
+
+    def run():
+        out["loss_d"], out["loss_g"] = nets.gan_step(w, z, real, problem.params["lr"])
+
+    return Step(run, lambda: {"loss_d": np.float32(out["loss_d"]), "loss_g": np.float32(out["loss_g"]), **w})

@@ -1,0 +1,274 @@
+"""PyTorch adapter: the scenario set in ATen ops, eager or through torch.compile.
+
+Inputs and weights are copied to the device once, in prepare; `run` only launches
+work, and the harness synchronizes the device inside the timed region.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from impls.base import Step, Unsupported
+from scenarios import qgemm as qgemm_scenario
+
+LEAK = 0.2
+
+
+def probe():
+    info = {
+        "version": torch.__version__,
+        "cuda_build": torch.version.cuda,
+        "mkldnn": torch.backends.mkldnn.is_available(),
+        "mkl": torch.backends.mkl.is_available(),
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        "threads": torch.get_num_threads(),
+        "interop_threads": torch.get_num_interop_threads(),
+    }
+    config = torch.__config__.show()
+    info["blas"] = next((ln.split("=", 1)[1].split(",")[0] for ln in config.split() if ln.startswith("BLAS_INFO")), None)
+    if torch.cuda.is_available():
+        props = torch.cuda.get_device_properties(0)
+        info["gpu"] = {"name": props.name, "memory_bytes": props.total_memory,
+                       "capability": f"{props.major}.{props.minor}",
+                       "cudnn": torch.backends.cudnn.version()}
+    return info
+
+
+def configure(threads):
+    torch.set_num_threads(threads)
+    try:  # only allowed before the first inter-op parallel work
+        torch.set_num_interop_threads(threads)
+    except RuntimeError:
+        pass
+
+
+def device_unavailable(device):
+    if device == "cpu":
+        return None
+    if device == "cuda":
+        if torch.version.cuda is None:
+            return f"no CUDA device: torch {torch.__version__} is a CPU-only build"
+        if not torch.cuda.is_available():
+            return "no CUDA device visible to torch"
+        return None
+    return f"torch adapter has no device {device!r}"
+
+
+def sync(device):
+    if device == "cuda":
+        torch.cuda.synchronize()
+
+
+def peak_device_memory(device, reset=False):
+    if device != "cuda":
+        return None
+    if reset:
+        torch.cuda.reset_peak_memory_stats()
+    return torch.cuda.max_memory_allocated()
+
+
+def _tensors(problem, names, device, grad=False):
+    return [torch.from_numpy(problem.inputs[n].copy()).to(device).requires_grad_(grad) for n in names]
+
+
+def _compile(fn, mode):
+    if mode == "eager":
+        return fn
+    if mode == "graph":
+        return torch.compile(fn, dynamic=False)
+    raise Unsupported(f"torch has no mode {mode!r} (modes: eager, graph)")
+
+
+def _step(run, outputs, device):
+    return Step(run, outputs, sync=lambda: sync(device))
+
+
+def _numpy(t):
+    return t.detach().cpu().numpy()
+
+
+def conv(problem, phase, device, mode):
+    p = problem.params
+    x, w, b = _tensors(problem, ("x", "w", "b"), device)
+    fn = _compile(lambda x, w, b: F.conv2d(x, w, b, stride=p["stride"], padding=p["pad"]), mode)
+    out = {}
+
+    @torch.inference_mode()
+    def run():
+        out["y"] = fn(x, w, b)
+
+    return _step(run, lambda: {"y": _numpy(out["y"])}, device)
+
+
+def sigmoid(problem, phase, device, mode):
+    z, y, dy = _tensors(problem, ("z", "y", "dy"), device)
+    buf = torch.empty_like(z)
+    if mode == "eager":  # write into a preallocated buffer, as the reference does
+        if phase == "forward":
+            def run():
+                torch.sigmoid(z, out=buf)
+        else:  # ATen's own sigmoid-gradient kernel, not autograd around the forward
+            def run():
+                torch.ops.aten.sigmoid_backward.grad_input(dy, y, grad_input=buf)
+        out_fn = lambda: buf
+    else:
+        fn = _compile(torch.sigmoid if phase == "forward" else torch.ops.aten.sigmoid_backward, mode)
+        args = (z,) if phase == "forward" else (dy, y)
+        out = {}
+
+        def run():
+            out["r"] = fn(*args)
+        out_fn = lambda: out["r"]
+    name = "y" if phase == "forward" else "dz"
+    return _step(run, lambda: {name: _numpy(out_fn())}, device)
+
+
+def _pad_to(t, rows, cols):
+    """Zero-pad a 2-D int8 tensor; zeros add nothing to a product of shifted operands."""
+    if t.shape == (rows, cols):
+        return t
+    out = torch.zeros((rows, cols), dtype=t.dtype, device=t.device)
+    out[: t.shape[0], : t.shape[1]] = t
+    return out
+
+
+def _round_up(n, m):
+    return -(-n // m) * m
+
+
+def qgemm(problem, phase, device, mode):
+    """uint8 GEMM through torch._int_mm (int8 x int8 -> int32), gemmlowp's algebra around it.
+
+    Flipping the top bit turns uint8 v into int8 v - 128, so with za' = za - 128 and
+    zb' = zb - 128: sum (a-za)(b-zb) = A'B' - zb' rowsum(A') - za' colsum(B') + k za' zb'.
+    int32 wraps modulo 2^32 and the true result fits, so the accumulator is exact.
+    """
+    p = problem.params
+    stage = qgemm_scenario.output_stage(p)
+    mult, shift, zc = stage["multiplier"], stage["shift"], p["zc"]
+    za, zb, k = p["za"] - 128, p["zb"] - 128, p["k"]
+    a, b = _tensors(problem, ("a", "b"), device)
+    m, n = p["m"], p["n"]
+    # cuBLASLt's int8 GEMM wants m > 16 and k, n multiples of 8
+    shape = (max(_round_up(m, 8), 24), _round_up(k, 8), _round_up(n, 8)) if device == "cuda" else (m, k, n)
+
+    def accumulate(a, b):
+        a8 = torch.bitwise_xor(a, 128).view(torch.int8)
+        b8 = torch.bitwise_xor(b, 128).view(torch.int8)
+        prod = torch._int_mm(_pad_to(a8, shape[0], shape[1]), _pad_to(b8, shape[1], shape[2]))[:m, :n]
+        rows = a8.sum(dim=1, dtype=torch.int32).unsqueeze(1)
+        cols = b8.sum(dim=0, dtype=torch.int32).unsqueeze(0)
+        return prod - zb * rows - za * cols + k * za * zb
+
+    def requantize(acc):
+        ab = acc.to(torch.int64) * mult
+        x = ab + torch.where(ab >= 0, 1 << 30, 1 - (1 << 30))
+        high = torch.where(x >= 0, x >> 31, -((-x) >> 31))  # C division: toward zero
+        mask = (1 << shift) - 1
+        threshold = (mask >> 1) + (high < 0).to(torch.int64)
+        scaled = (high >> shift) + ((high & mask) > threshold).to(torch.int64)
+        return (scaled + zc).clamp_(0, 255).to(torch.uint8)
+
+    def both(a, b):
+        acc = accumulate(a, b)
+        return acc, requantize(acc)
+
+    fn = _compile(both, mode)
+    out = {}
+
+    def run():
+        out["acc"], out["out"] = fn(a, b)
+
+    return _step(run, lambda: {"acc": _numpy(out["acc"]), "out": _numpy(out["out"])}, device)
+
+
+# --- networks -----------------------------------------------------------------
+
+def _sgd(params, loss, lr):
+    grads = torch.autograd.grad(loss, params)
+    with torch.no_grad():
+        torch._foreach_add_(params, grads, alpha=-lr)
+
+
+def _classifier_logits(w, x):
+    c1w, c1b, c2w, c2b, f1w, f1b, f2w, f2b = w
+    h = F.max_pool2d(F.relu(F.conv2d(x, c1w, c1b, padding=2)), 2)
+    h = F.max_pool2d(F.relu(F.conv2d(h, c2w, c2b, padding=2)), 2)
+    h = F.relu(torch.addmm(f1b, h.flatten(1), f1w))  # flatten in NCHW order
+    return torch.addmm(f2b, h, f2w)
+
+
+def classifier(problem, phase, device, mode):
+    from scenarios.classifier import WEIGHTS
+    names = [n for n, _, _ in WEIGHTS]
+    w = _tensors(problem, names, device, grad=(phase == "train_step"))
+    x, labels = _tensors(problem, ("x", "labels"), device)
+    out = {}
+    if phase == "inference":
+        logits_fn = _compile(_classifier_logits, mode)
+
+        @torch.inference_mode()
+        def run():
+            out["logits"] = logits_fn(w, x)
+        return _step(run, lambda: {"logits": _numpy(out["logits"])}, device)
+
+    loss_fn = _compile(lambda w, x, labels: F.cross_entropy(_classifier_logits(w, x), labels), mode)
+    lr = problem.params["lr"]
+
+    def run():
+        loss = loss_fn(w, x, labels)
+        _sgd(w, loss, lr)
+        out["loss"] = loss
+
+    return _step(run, lambda: {"loss": _numpy(out["loss"]), **{n: _numpy(t) for n, t in zip(names, w)}}, device)
+
+
+def _generator(g, z):
+    fcw, fcb, c1w, c1b, c2w, c2b = g
+    h = F.relu(torch.addmm(fcb, z, fcw).view(z.shape[0], 128, 7, 7))
+    h = F.relu(F.conv_transpose2d(h, c1w, c1b, stride=2, padding=1))
+    return torch.tanh(F.conv_transpose2d(h, c2w, c2b, stride=2, padding=1))
+
+
+def _discriminator(d, x):
+    c1w, c1b, c2w, c2b, fcw, fcb = d
+    h = F.leaky_relu(F.conv2d(x, c1w, c1b, stride=2, padding=1), LEAK)
+    h = F.leaky_relu(F.conv2d(h, c2w, c2b, stride=2, padding=1), LEAK)
+    return torch.addmm(fcb, h.flatten(1), fcw)
+
+
+def _d_loss(d, real, fake):
+    # stable BCE from logits: softplus(-l) for real, softplus(l) for fake
+    return F.softplus(-_discriminator(d, real)).mean() + F.softplus(_discriminator(d, fake)).mean()
+
+
+def _g_loss(d, fake):
+    return F.softplus(-_discriminator(d, fake)).mean()  # non-saturating
+
+
+def gan(problem, phase, device, mode):
+    from scenarios.gan import DISCRIMINATOR, GENERATOR
+    g_names = [n for n, _, _ in GENERATOR]
+    d_names = [n for n, _, _ in DISCRIMINATOR]
+    g = _tensors(problem, g_names, device, grad=True)
+    d = _tensors(problem, d_names, device, grad=True)
+    z, real = _tensors(problem, ("z", "real"), device)
+    gen, d_loss, g_loss = (_compile(f, mode) for f in (_generator, _d_loss, _g_loss))
+    lr = problem.params["lr"]
+    out = {}
+
+    def run():
+        fake = gen(g, z)
+        loss_d = d_loss(d, real, fake.detach())
+        _sgd(d, loss_d, lr)
+        loss_g = g_loss(d, fake)
+        _sgd(g, loss_g, lr)
+        out["loss_d"], out["loss_g"] = loss_d, loss_g
+
+    def outputs():
+        res = {"loss_d": _numpy(out["loss_d"]), "loss_g": _numpy(out["loss_g"])}
+        res.update({n: _numpy(t) for n, t in zip(g_names + d_names, g + d)})
+        return res
+
+    return _step(run, outputs, device)

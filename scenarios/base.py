@@ -1,0 +1,112 @@
+"""What a scenario is: parameters per size, deterministic inputs, work counts, tolerances.
+
+Scenarios are plain data plus a few pure functions over NumPy; they never import a
+framework, so the worker of any implementation (MXNet's old NumPy included) can load them.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Callable, Dict, Mapping, Optional, Sequence, Tuple
+
+import numpy as np
+
+SIZES = ("tiny", "small", "medium", "large")
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    """|actual - expected| <= atol + rtol * |expected|, elementwise.
+
+    `atol_scale` adds atol_scale * max|expected| to atol, so a tolerance can be
+    stated relative to the magnitude of the whole output (float sums of a few
+    thousand terms lose bits relative to the output's scale, not per element).
+    """
+
+    rtol: float = 0.0
+    atol: float = 0.0
+    atol_scale: float = 0.0
+    # Name of an input to subtract from both sides first: a training step's updated
+    # weight is compared as its update (new - initial), which a wrong gradient changes.
+    baseline: Optional[str] = None
+
+    def bound(self, expected: np.ndarray) -> np.ndarray:
+        exp = np.abs(expected.astype(np.float64))
+        scale = float(exp.max()) if exp.size else 0.0
+        return self.atol + self.atol_scale * scale + self.rtol * exp
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    description: str
+    phases: Tuple[str, ...]
+    sizes: Mapping[str, Mapping]
+    make_inputs: Callable[[Mapping, int], Dict[str, np.ndarray]]
+    flops: Callable[[Mapping, str], int]
+    bytes_moved: Callable[[Mapping, str], int]
+    tolerances: Callable[[Mapping, str], Dict[str, Tolerance]]
+    # Outputs are compared in this order; the tolerance dict names them.
+    work_unit: str = "FLOP"  # "OP" for integer work
+
+    def params(self, size: str) -> Dict:
+        if size not in self.sizes:
+            raise KeyError(f"scenario {self.name!r} has no size {size!r} (sizes: {', '.join(self.sizes)})")
+        return dict(self.sizes[size])
+
+    def problem(self, size: str, seed: int = 0) -> "Problem":
+        params = self.params(size)
+        return Problem(self, size, params, seed, self.make_inputs(params, seed))
+
+    def memory_bound(self, phase: str, params: Mapping) -> bool:
+        """Arithmetic intensity below 1 FLOP per byte: compare against bandwidth, not GEMM peak."""
+        return self.flops(params, phase) < self.bytes_moved(params, phase)
+
+
+@dataclass
+class Problem:
+    """One scenario at one size and seed: everything an implementation needs to compute."""
+
+    scenario: Scenario
+    size: str
+    params: Dict
+    seed: int
+    inputs: Dict[str, np.ndarray] = field(repr=False)
+
+    @property
+    def name(self) -> str:
+        return self.scenario.name
+
+    def key(self) -> str:
+        """Stable digest of what is computed: used to cache reference outputs."""
+        blob = json.dumps({"s": self.name, "p": self.params, "seed": self.seed}, sort_keys=True)
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def rng(seed: int, *names: str) -> np.random.Generator:
+    """A generator per (seed, purpose), so adding an input never changes the others."""
+    digest = hashlib.sha256(("/".join((str(seed),) + names)).encode()).digest()
+    return np.random.default_rng(int.from_bytes(digest[:8], "little"))
+
+
+def he_uniform(gen: np.random.Generator, shape: Sequence[int], fan_in: int) -> np.ndarray:
+    limit = np.sqrt(6.0 / fan_in)
+    return gen.uniform(-limit, limit, size=tuple(shape)).astype(np.float32)
+
+
+def small_bias(gen: np.random.Generator, n: int) -> np.ndarray:
+    return gen.uniform(-0.05, 0.05, size=(n,)).astype(np.float32)
+
+
+def float_tolerance(rtol: float = 1e-4, atol_scale: float = 1e-4) -> Tolerance:
+    """float32 against a float32 reference computed in another summation order."""
+    return Tolerance(rtol=rtol, atol_scale=atol_scale)
+
+
+def conv_out(size: int, k: int, stride: int, pad: int) -> int:
+    return (size + 2 * pad - k) // stride + 1
+
+
+def conv_transpose_out(size: int, k: int, stride: int, pad: int) -> int:
+    return (size - 1) * stride - 2 * pad + k
