@@ -9,10 +9,13 @@ def quartiles(values):
     return q1, q2, q3
 
 
+FIELDS = ("median", "q1", "q3", "iqr", "rel_iqr", "min", "mean", "stdev", "n_samples")
+
+
 def summarize(values):
     """median, IQR, relative IQR, min, mean, stdev of per-call seconds."""
-    if not values:
-        return {}
+    if not values:  # a failed cell: the same fields, empty
+        return dict.fromkeys(FIELDS, None) | {"n_samples": 0}
     q1, med, q3 = quartiles(sorted(values))
     return {
         "median": med,

@@ -1,0 +1,104 @@
+"""Planning, processes, devices and the measurement loop."""
+import time
+
+import pytest
+
+from harness import stats
+from harness.cli import main
+from harness.plan import PlanError, plan
+from harness.worker import calibrate, sample
+from impls.base import Step
+from tests.conftest import FAST, read_results
+
+
+def test_plan_defaults_cover_every_mode_of_each_impl():
+    cells = plan(impl_names=["reference", "torch"], sizes=["tiny"])
+    modes = {(c.impl, c.mode) for c in cells}
+    assert modes == {("reference", "eager"), ("torch", "eager"), ("torch", "graph")}
+    assert {c.scenario for c in cells} == {"conv", "sigmoid", "qgemm", "classifier", "gan"}
+    assert all(c.device == "cpu" and c.size == "tiny" for c in cells)
+
+
+def test_plan_scenario_specific_size_and_alias():
+    cells = plan(scenario_names=["qgemm", "conv"], impl_names=["reference"], sizes=["skinny"], devices=["gpu"])
+    assert {(c.scenario, c.device) for c in cells} == {("qgemm", "cuda")}
+    with pytest.raises(PlanError, match="unknown size .skinny."):
+        plan(scenario_names=["conv"], sizes=["skinny"])
+
+
+def test_processes_are_recorded_per_sample(tmp_path):
+    out = str(tmp_path / "out")
+    assert main(["run", "--scenario", "sigmoid", "--impl", "reference", "--size", "tiny", "--processes", "3",
+                 "--out", out, "--quiet", *FAST]) == 0
+    for rec in read_results(out):
+        assert rec["status"] == "ok"
+        assert rec["sample_process"] == [0, 0, 0, 1, 1, 1, 2, 2, 2]
+        assert len(rec["samples"]) == 9 and rec["processes"] == 3
+        assert len(rec["first_call_s_per_process"]) == 3
+
+
+def test_cuda_without_gpu_is_unsupported_not_an_error(tmp_path, capsys):
+    out = str(tmp_path / "out")
+    assert main(["run", "--scenario", "conv,qgemm", "--device", "cuda", "--size", "tiny", "--out", out,
+                 *FAST]) == 0
+    records = read_results(out)
+    assert records and all(r["status"] == "unsupported" for r in records)
+    torch_reasons = {r["reason"] for r in records if r["impl"] == "torch"}
+    assert torch_reasons and all("no CUDA device" in r for r in torch_reasons)
+    assert all("CPU only" in r["reason"] or "cpu" in r["reason"] for r in records if r["impl"] == "reference")
+
+
+def test_unsupported_mode_has_reason(tmp_path):
+    out = str(tmp_path / "out")
+    assert main(["run", "--scenario", "conv", "--impl", "reference", "--mode", "graph", "--size", "tiny",
+                 "--out", out, "--quiet", *FAST]) == 0
+    (rec,) = read_results(out)
+    assert rec["status"] == "unsupported" and "reference has no graph mode" in rec["reason"]
+
+
+class _Sleeper:
+    def __init__(self, seconds):
+        self.calls = 0
+        self.seconds = seconds
+
+    def run(self):
+        self.calls += 1
+        time.sleep(self.seconds)
+
+
+def test_calibrate_reaches_min_time_and_sync_is_inside_the_timed_region():
+    sleeper = _Sleeper(0.001)
+    synced = []
+    step = Step(sleeper.run, lambda: {}, sync=lambda: (synced.append(1), time.sleep(0.02)))
+    loops, elapsed = calibrate(step, min_time=0.03)
+    assert elapsed >= 0.03
+    # a slow sync is part of every sample: calibration counts it, so few loops suffice
+    assert loops <= 16 and synced
+    assert sample(step, 1) >= 0.02
+
+
+def test_stats_summary():
+    s = stats.summarize([4.0, 1.0, 3.0, 2.0, 5.0])
+    assert s["median"] == 3.0 and s["q1"] == 2.0 and s["q3"] == 4.0
+    assert s["iqr"] == 2.0 and s["rel_iqr"] == pytest.approx(2 / 3) and s["min"] == 1.0 and s["n_samples"] == 5
+
+
+def test_worker_side_imports_no_parent_libraries(tmp_path):
+    """The worker must run in environments that have NumPy alone (MXNet's, NumPy 1.23)."""
+    import json
+    import subprocess
+    import sys
+
+    from harness.environments import REPO_ROOT
+    code = (
+        "import json, sys\n"
+        "from harness import worker\n"
+        "spec = dict(impl='reference', scenario='conv', phase='forward', size='tiny', device='cpu', mode='eager',"
+        " threads=1, seed=0, samples=2, min_samples=1, min_time=0.001, warmup_time=0.001, max_time=1, ref_cache=None)\n"
+        "res = worker.run_cell(spec, lambda s: None)\n"
+        "print(json.dumps({'status': res['status'], 'mods': sorted(m for m in ('pandas', 'rich', 'psutil', 'cpuinfo',"
+        " 'torch', 'scipy') if m in sys.modules)}))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, check=True)
+    res = json.loads(out.stdout.strip().splitlines()[-1])
+    assert res == {"status": "ok", "mods": []}

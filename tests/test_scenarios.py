@@ -1,0 +1,53 @@
+"""Scenarios are deterministic data with consistent work counts."""
+import numpy as np
+import pytest
+
+import scenarios
+from scenarios.qgemm import output_stage, quantize_multiplier
+
+
+@pytest.mark.parametrize("name", scenarios.names())
+def test_inputs_are_deterministic_per_seed(name):
+    s = scenarios.get(name)
+    a, b, c = s.problem("tiny", 0), s.problem("tiny", 0), s.problem("tiny", 1)
+    assert a.inputs.keys() == b.inputs.keys()
+    for k in a.inputs:
+        np.testing.assert_array_equal(a.inputs[k], b.inputs[k])
+    assert any(not np.array_equal(a.inputs[k], c.inputs[k]) for k in a.inputs)
+    assert a.key() == b.key() != c.key()
+
+
+@pytest.mark.parametrize("name", scenarios.names())
+def test_work_counts_grow_with_size(name):
+    s = scenarios.get(name)
+    for phase in s.phases:
+        sizes = ["tiny", "small", "medium", "large"]
+        flops = [s.flops(s.params(z), phase) for z in sizes]
+        nbytes = [s.bytes_moved(s.params(z), phase) for z in sizes]
+        assert flops == sorted(flops) and flops[0] > 0
+        assert nbytes == sorted(nbytes) and nbytes[0] > 0
+
+
+def test_conv_flops_formula():
+    s = scenarios.get("conv")
+    p = s.params("small")  # LeNet layer: 64 x 32->64, 5x5 on 14x14, pad 2
+    assert s.flops(p, "forward") == 2 * 64 * 64 * 14 * 14 * 32 * 25 + 64 * 64 * 14 * 14
+
+
+def test_sigmoid_is_memory_bound_conv_is_not():
+    sig, conv = scenarios.get("sigmoid"), scenarios.get("conv")
+    assert sig.memory_bound("forward", sig.params("medium"))
+    assert not conv.memory_bound("forward", conv.params("medium"))
+
+
+def test_qgemm_output_stage_constants():
+    for size in ("tiny", "small", "medium", "large", "skinny"):
+        st = output_stage(scenarios.get("qgemm").params(size))
+        assert (1 << 30) <= st["multiplier"] < (1 << 31) and st["shift"] > 0
+    with pytest.raises(ValueError):
+        quantize_multiplier(1.5)
+
+
+def test_unknown_size_is_clear():
+    with pytest.raises(KeyError, match="has no size 'huge'"):
+        scenarios.get("conv").params("huge")
