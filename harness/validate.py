@@ -29,9 +29,19 @@ def compare(actual, expected, tolerances, inputs):
             failures.append(f"{name}: non-finite values")
             errors[name] = {"max_abs": None, "max_rel": None, "worst_ratio": None}
             continue
-        bound = tol.bound(want64)
         scale = float(np.abs(want64).max()) if want64.size else 0.0
         max_abs = float(diff.max()) if diff.size else 0.0
+        if tol.norm_rtol is not None:
+            norm = float(np.linalg.norm(want64))
+            worst = float(np.linalg.norm(diff)) / (tol.norm_rtol * norm) if norm else (0.0 if not max_abs else np.inf)
+            errors[name] = {"max_abs": max_abs, "max_rel": max_abs / scale if scale else max_abs,
+                            "norm_rel": worst * tol.norm_rtol, "worst_ratio": worst if np.isfinite(worst) else None}
+            if worst > 1.0:
+                what = "update" if tol.baseline else "value"
+                failures.append(f"{name}: {what} off by {worst * tol.norm_rtol:.3g} of its norm "
+                                f"(must be within {tol.norm_rtol:g})")
+            continue
+        bound = tol.bound(want64)
         with np.errstate(divide="ignore", invalid="ignore"):
             ratio = np.where(diff == 0, 0.0, diff / bound)
         worst = float(ratio.max()) if ratio.size else 0.0

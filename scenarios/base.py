@@ -30,6 +30,12 @@ class Tolerance:
     # Name of an input to subtract from both sides first: a training step's updated
     # weight is compared as its update (new - initial), which a wrong gradient changes.
     baseline: Optional[str] = None
+    # When set, the whole tensor is compared instead of each element:
+    # ||actual - expected||_2 <= norm_rtol * ||expected||_2. Gradients are discontinuous
+    # at a ReLU kink or a max-pool near-tie, and two correct float32 programs can fall on
+    # either side for one element in a million; that moves one patch's contribution to a
+    # weight's update, a small part of its norm, while a wrong gradient moves all of it.
+    norm_rtol: Optional[float] = None
 
     def bound(self, expected: np.ndarray) -> np.ndarray:
         exp = np.abs(expected.astype(np.float64))

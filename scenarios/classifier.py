@@ -71,7 +71,7 @@ def tolerances(p, phase):
     tol = {"loss": Tolerance(rtol=1e-4)}
     for name, _, _ in WEIGHTS:
         # Compare the update (new - initial): the weight itself would hide a wrong gradient.
-        tol[name] = Tolerance(rtol=1e-3, atol_scale=2e-3, baseline=name)
+        tol[name] = Tolerance(baseline=name, norm_rtol=1e-2)
     return tol
 
 

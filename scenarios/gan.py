@@ -82,7 +82,7 @@ def bytes_moved(p, phase):
 def tolerances(p, phase):
     tol = {"loss_d": Tolerance(rtol=1e-4), "loss_g": Tolerance(rtol=1e-4)}
     for name, _, _ in WEIGHTS:
-        tol[name] = Tolerance(rtol=1e-3, atol_scale=2e-3, baseline=name)
+        tol[name] = Tolerance(baseline=name, norm_rtol=1e-2)
     return tol
 
 

@@ -31,9 +31,11 @@ def quantize_multiplier(real: float):
         raise ValueError(f"real multiplier {real} outside (0, 1)")
     mantissa, exponent = math.frexp(real)  # real = mantissa * 2**exponent, mantissa in [0.5, 1)
     q = int(round(mantissa * (1 << 31)))
-    if q == 1 << 31:
+    if q == 1 << 31:  # rounded up to 1.0
         q //= 2
         exponent += 1
+    if exponent > 0:  # real in [1 - 2^-32, 1): the nearest Q31 value below 1, no shift
+        return (1 << 31) - 1, 0
     return q, -exponent
 
 

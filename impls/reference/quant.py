@@ -13,8 +13,9 @@ INT32_MIN = -(1 << 31)
 def accumulate(a, b, za, zb):
     """int32 acc[m, n] = sum_k (a[m, k] - za) * (b[k, n] - zb), exactly."""
     k = a.shape[1]
-    if k >= 1 << 22:
-        raise ValueError("k too large for an exact float64 accumulation")
+    if k * max(za, 255 - za) * max(zb, 255 - zb) > (1 << 31) - 1:
+        # beyond this an int32 accumulator could wrap (float64 itself is exact up to k ~ 2^22)
+        raise ValueError(f"k={k} with zero points {za}, {zb} can overflow an int32 accumulator")
     lhs = a.astype(np.float64) - za
     rhs = b.astype(np.float64) - zb
     return (lhs @ rhs).astype(np.int32)
