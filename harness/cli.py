@@ -52,6 +52,40 @@ def _positive_float(value):
     return x
 
 
+def _fraction(value):
+    """'5%' or '0.05' -> 0.05"""
+    text = value.strip()
+    try:
+        x = float(text[:-1]) / 100 if text.endswith("%") else float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a fraction like 5% or 0.05") from None
+    if not 0 < x < 1:
+        raise argparse.ArgumentTypeError(f"{value!r} must be between 0 and 100%")
+    return x
+
+
+def add_selection(p):
+    """Which cells, and how each is measured: shared by run and compare --interleave."""
+    p.add_argument("--scenario", type=_csv, default=None, help="comma list (default: all)")
+    p.add_argument("--impl", type=_csv, default=None, help="comma list (default: all installed)")
+    p.add_argument("--device", type=_csv, default=["cpu"], help="cpu, cuda (alias gpu); default cpu")
+    p.add_argument("--mode", type=_csv, default=None, help="eager, graph, ... (default: each implementation's own)")
+    p.add_argument("--size", type=_csv, default=["medium"], help="tiny, small, medium, large (default medium)")
+    p.add_argument("--threads", type=_positive_int, default=os.cpu_count() or 1,
+                   help="threads for every framework (default: the machine's cores)")
+    p.add_argument("--samples", type=_positive_int, default=10, help="timed samples per process")
+    p.add_argument("--min-time", type=_positive_float, default=0.05, help="seconds one sample lasts at least")
+    p.add_argument("--warmup", type=_positive_float, default=0.2, help="seconds of warm-up calls")
+    p.add_argument("--max-time", type=_positive_float, default=20.0, help="sampling budget per cell, seconds")
+    p.add_argument("--timeout", type=_positive_float, default=900.0, help="seconds before a worker is killed")
+    p.add_argument("--seed", type=int, default=0)
+
+
+def add_verdict_options(p):
+    p.add_argument("--threshold", type=_fraction, default=0.05, help="smallest change that counts (default 5%%)")
+    p.add_argument("--alpha", type=_fraction, default=0.01, help="significance level (default 0.01)")
+
+
 def build_parser():
     parser = Parser(prog="dlbench", description="Benchmark deep-learning frameworks on one shared scenario set.")
     parser.add_argument("--version", action="version", version=f"dlbench {__version__}")
@@ -62,23 +96,36 @@ def build_parser():
     p.add_argument("--threads", type=_positive_int, default=os.cpu_count() or 1, help=argparse.SUPPRESS)
 
     r = sub.add_parser("run", help="run cells, validate each against the reference, time it")
-    r.add_argument("--scenario", type=_csv, default=None, help="comma list (default: all)")
-    r.add_argument("--impl", type=_csv, default=None, help="comma list (default: all installed)")
-    r.add_argument("--device", type=_csv, default=["cpu"], help="cpu, cuda (alias gpu); default cpu")
-    r.add_argument("--mode", type=_csv, default=None, help="eager, graph, ... (default: each implementation's own)")
-    r.add_argument("--size", type=_csv, default=["medium"], help="tiny, small, medium, large (default medium)")
-    r.add_argument("--threads", type=_positive_int, default=os.cpu_count() or 1,
-                   help="threads for every framework (default: the machine's cores)")
+    add_selection(r)
     r.add_argument("--out", default=None, help="results directory (default out/run-TIMESTAMP)")
     r.add_argument("--processes", type=_positive_int, default=1, help="fresh worker processes per cell")
-    r.add_argument("--samples", type=_positive_int, default=10, help="timed samples per process")
-    r.add_argument("--min-time", type=_positive_float, default=0.05, help="seconds one sample lasts at least")
-    r.add_argument("--warmup", type=_positive_float, default=0.2, help="seconds of warm-up calls")
-    r.add_argument("--max-time", type=_positive_float, default=20.0, help="sampling budget per cell, seconds")
-    r.add_argument("--timeout", type=_positive_float, default=900.0, help="seconds before a worker is killed")
-    r.add_argument("--seed", type=int, default=0)
     r.add_argument("--resume", action="store_true", help="run only the cells --out does not have yet")
     r.add_argument("--quiet", action="store_true", help="no results table at the end")
+    r.add_argument("--save", metavar="NAME", help="keep these results as baseline NAME for this machine")
+    r.add_argument("--compare", metavar="NAME", help="then compare against saved baseline NAME (exit 1 if slower)")
+    add_verdict_options(r)
+
+    c = sub.add_parser("compare", help="compare two results (directories or saved baselines); exit 1 if slower")
+    c.add_argument("base", nargs="?", help="baseline: results directory or saved baseline name")
+    c.add_argument("cur", nargs="?", help="candidate: results directory or saved baseline name")
+    add_verdict_options(c)
+    c.add_argument("--format", choices=("table", "json", "markdown"), default="table")
+    c.add_argument("--interleave", action="store_true",
+                   help="run baseline and candidate alternately now (A B B A ...), fresh processes")
+    c.add_argument("--base-python", help="interleave: interpreter of the baseline side")
+    c.add_argument("--cur-python", help="interleave: interpreter of the candidate side")
+    c.add_argument("--base-rev", help="interleave: git revision of the baseline side")
+    c.add_argument("--cur-rev", help="interleave: git revision of the candidate side")
+    c.add_argument("--pairs", type=_positive_int, default=8, help="interleave: A/B process pairs per cell")
+    c.add_argument("--out", default=None, help="interleave: where both sides' results go")
+    add_selection(c)
+
+    ex = sub.add_parser("export", help="write a results directory as pytest-benchmark JSON")
+    ex.add_argument("dir")
+    ex.add_argument("--out", required=True, help="the JSON file to write")
+    im = sub.add_parser("import", help="read pytest-benchmark JSON files (one process each) into a results directory")
+    im.add_argument("files", nargs="+")
+    im.add_argument("--out", required=True, help="results directory to create")
 
     rep = sub.add_parser("report", help="print the results table of one or more results directories")
     rep.add_argument("dirs", nargs="+")
@@ -108,18 +155,37 @@ def cmd_list(args):
     return 0
 
 
-def cmd_run(args):
-    from harness.progress import ProgressDisplay
-    from harness.runner import Options, RunError, Runner
+def _cells(args, command):
     try:
-        cells = plan(args.scenario, args.impl, args.device, args.mode, args.size, args.threads, args.seed)
+        return plan(args.scenario, args.impl, args.device, args.mode, args.size, args.threads, args.seed)
     except PlanError as exc:
-        raise UsageError(f"dlbench run: {exc}") from None
-    out = args.out or os.path.join(environments.REPO_ROOT, "out", datetime.now().strftime("run-%Y%m%d-%H%M%S"))
-    options = Options(threads=args.threads, processes=args.processes, timeout=args.timeout, samples=args.samples,
-                      min_time=args.min_time, warmup_time=args.warmup, max_time=args.max_time)
+        raise UsageError(f"dlbench {command}: {exc}") from None
+
+
+def _options(args, processes):
+    from harness.runner import Options
+    return Options(threads=args.threads, processes=processes, timeout=args.timeout, samples=args.samples,
+                   min_time=args.min_time, warmup_time=args.warmup, max_time=args.max_time)
+
+
+def _default_out(prefix):
+    return os.path.join(environments.REPO_ROOT, "out", datetime.now().strftime(f"{prefix}-%Y%m%d-%H%M%S"))
+
+
+def cmd_run(args):
+    from harness import history
+    from harness.progress import ProgressDisplay
+    from harness.runner import RunError, Runner
+    cells = _cells(args, "run")
+    for name in (args.save, args.compare):
+        if name:
+            try:
+                history.check_name(name)
+            except history.HistoryError as exc:
+                raise UsageError(f"dlbench run: {exc}") from None
+    out = args.out or _default_out("run")
     try:
-        runner = Runner(out, options, progress=ProgressDisplay(), resume=args.resume)
+        runner = Runner(out, _options(args, args.processes), progress=ProgressDisplay(), resume=args.resume)
     except (RunError, ResultsError) as exc:
         raise UsageError(f"dlbench run: {exc}") from None
     try:
@@ -138,7 +204,93 @@ def cmd_run(args):
     if not args.quiet:
         _print_table([out])
     print(f"results: {os.path.join(out, 'results.jsonl')}")
-    return 0
+    code = 0
+    if args.compare:
+        code = _compare_dirs(args.compare, out, args.threshold, args.alpha, "table", runner.machine["machine_id"])
+    if args.save:
+        print(f"saved baseline {args.save!r}: {history.save(out, args.save)}")
+    return code
+
+
+def _load_records(path, command="compare"):
+    from harness.results import read_machine, read_records
+    if not os.path.isdir(path):
+        raise UsageError(f"dlbench {command}: {path}: no such results directory")
+    try:
+        records = read_records(path)
+        machine = read_machine(path)
+    except ResultsError as exc:
+        raise UsageError(f"dlbench {command}: {exc}") from None
+    if not records:
+        raise UsageError(f"dlbench {command}: {path}: no results")
+    return records, machine
+
+
+def _compare_dirs(base_arg, cur_arg, threshold, alpha, fmt, machine_id=None):
+    from harness import history
+    from reports.compare import compare_records
+    from reports.compare_format import render
+    try:
+        cur, cur_warning = history.resolve(cur_arg, machine_id)
+        cur_records, cur_machine = _load_records(cur)
+        base, base_warning = history.resolve(base_arg, (cur_machine or {}).get("machine_id") or machine_id)
+    except history.HistoryError as exc:
+        raise UsageError(f"dlbench compare: {exc}") from None
+    base_records, base_machine = _load_records(base)
+    paired = all(r.get("interleaved") for r in base_records + cur_records)
+    comparison = compare_records(base_records, cur_records, threshold, alpha, paired, [base_machine, cur_machine])
+    comparison.warnings[:0] = [w for w in (base_warning, cur_warning) if w]
+    for w in comparison.warnings:
+        print(w, file=sys.stderr)
+    print(render(comparison, fmt))
+    return 1 if comparison.failed else 0
+
+
+def cmd_compare(args):
+    if not args.interleave:
+        if not (args.base and args.cur):
+            raise UsageError("dlbench compare: give BASE and CUR (results directories or baseline names), "
+                             "or --interleave")
+        return _compare_dirs(args.base, args.cur, args.threshold, args.alpha, args.format)
+    return _compare_interleaved(args)
+
+
+def _compare_interleaved(args):
+    from harness.interleave import SideError, drop_side, make_side, run_interleaved
+    from harness.progress import ProgressDisplay
+    from harness.runner import RunError, Runner
+    if args.base or args.cur:
+        raise UsageError("dlbench compare: --interleave runs both sides itself; give --base-python/--base-rev "
+                         "and --cur-python/--cur-rev instead of directories")
+    if not (args.base_python or args.base_rev or args.cur_python or args.cur_rev):
+        raise UsageError("dlbench compare --interleave: name the sides with --base-python/--base-rev "
+                         "(and --cur-python/--cur-rev; the default candidate is this checkout)")
+    cells = _cells(args, "compare")
+    out = args.out or _default_out("compare")
+    sides = []
+    try:
+        sides = [make_side("base", args.base_python, args.base_rev), make_side("cur", args.cur_python, args.cur_rev)]
+        runners = [Runner(os.path.join(out, s.label), _options(args, args.pairs), side=s) for s in sides]
+    except (SideError, RunError, ResultsError) as exc:
+        for s in sides:
+            drop_side(s)
+        raise UsageError(f"dlbench compare: {exc}") from None
+    try:
+        for r in runners:
+            r.probe(sorted({c.impl for c in cells}))
+            r.write_machine()
+        run_interleaved(cells, runners[0], runners[1], args.pairs, ProgressDisplay())
+    except KeyboardInterrupt:
+        print(f"\ninterrupted: partial results in {out}", file=sys.stderr)
+        return 130
+    finally:
+        for r in runners:
+            r.close()
+        for s in sides:
+            drop_side(s)
+    print(f"results: {out}/base and {out}/cur")
+    return _compare_dirs(os.path.join(out, "base"), os.path.join(out, "cur"), args.threshold, args.alpha,
+                         args.format)
 
 
 def _print_table(dirs):
@@ -156,7 +308,43 @@ def cmd_report(args):
     return 0
 
 
-COMMANDS = {"list": cmd_list, "run": cmd_run, "report": cmd_report}
+def cmd_export(args):
+    import json
+
+    from reports.pytest_benchmark import export
+    records, machine = _load_records(args.dir, "export")
+    doc, left_out = export(records, machine)
+    try:
+        with open(args.out, "w") as f:
+            json.dump(doc, f, indent=1)
+    except OSError as exc:
+        raise UsageError(f"dlbench export: cannot write {args.out}: {exc.strerror}") from None
+    note = f"; {left_out} cells not ok, left out (pytest-benchmark has no status)" if left_out else ""
+    print(f"wrote {len(doc['benchmarks'])} benchmarks to {args.out}{note}")
+    return 0
+
+
+def cmd_import(args):
+    from harness.results import ResultsWriter, read_records, write_machine
+    from reports.pytest_benchmark import ConvertError, import_files
+    try:
+        records, machine = import_files(args.files)
+        os.makedirs(args.out, exist_ok=True)
+        if read_records(args.out):
+            raise UsageError(f"dlbench import: {args.out} already holds results; choose another --out")
+    except ConvertError as exc:
+        raise UsageError(f"dlbench import: {exc}") from None
+    except (OSError, ResultsError) as exc:
+        raise UsageError(f"dlbench import: {args.out}: {exc}") from None
+    writer = ResultsWriter(args.out)
+    for rec in records:
+        writer.append(rec)
+    write_machine(args.out, machine)
+    print(f"imported {len(records)} cells from {len(args.files)} files into {args.out}")
+    return 0
+
+
+COMMANDS = {"export": cmd_export, "import": cmd_import, "list": cmd_list, "run": cmd_run, "report": cmd_report, "compare": cmd_compare}
 
 
 def main(argv=None):

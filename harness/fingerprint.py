@@ -52,11 +52,11 @@ def _gpus():
     return gpus
 
 
-def git_commit():
+def git_commit(repo_root=REPO_ROOT):
     try:
-        rev = subprocess.run(["git", "-C", REPO_ROOT, "rev-parse", "HEAD"], capture_output=True, text=True,
+        rev = subprocess.run(["git", "-C", repo_root, "rev-parse", "HEAD"], capture_output=True, text=True,
                              timeout=10)
-        dirty = subprocess.run(["git", "-C", REPO_ROOT, "status", "--porcelain", "--untracked-files=no"],
+        dirty = subprocess.run(["git", "-C", repo_root, "status", "--porcelain", "--untracked-files=no"],
                                capture_output=True, text=True, timeout=10)
     except (OSError, subprocess.SubprocessError):
         return None
@@ -72,7 +72,7 @@ def machine_id(cpu, cores, memory_bytes, gpus, hostname):
     return hashlib.sha256(key.encode()).hexdigest()[:12]
 
 
-def collect(frameworks=None):
+def collect(frameworks=None, repo_root=REPO_ROOT):
     cpu = _cpu()
     gpus = _gpus()
     hostname = socket.gethostname()
@@ -90,7 +90,7 @@ def collect(frameworks=None):
         "os": platform.platform(),
         "python": platform.python_version(),
         "dlbench_version": __version__,
-        "git_commit": git_commit(),
+        "git_commit": git_commit(repo_root),
         "frameworks": frameworks or {},
         "env": {k: os.environ[k] for k in sorted(os.environ)
                 if k.startswith(("OMP_", "MKL_", "OPENBLAS_", "KMP_", "TF_", "MXNET_", "CUDA_VISIBLE"))},

@@ -14,6 +14,7 @@ import tempfile
 import time
 import uuid
 from dataclasses import dataclass
+from typing import Optional
 from datetime import datetime, timezone
 
 import impls
@@ -41,13 +42,13 @@ class RunError(RuntimeError):
     """A run that cannot start (bad output directory, foreign results): one line."""
 
 
-def worker_env(threads, manifest):
+def worker_env(threads, manifest, repo_root=environments.REPO_ROOT):
     """The worker's environment: the repository importable, every thread pool pinned.
 
     Set before the worker imports anything, since OpenMP and BLAS read them once.
     """
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (environments.REPO_ROOT, env.get("PYTHONPATH")) if p)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (repo_root, env.get("PYTHONPATH")) if p)
     for var in THREAD_VARIABLES:
         env[var] = str(threads)
     env.update(getattr(manifest, "WORKER_ENV", {}))
@@ -55,7 +56,7 @@ def worker_env(threads, manifest):
     return env
 
 
-def spawn(python, spec, env, timeout, workdir):
+def spawn(python, spec, env, timeout, workdir, repo_root=environments.REPO_ROOT):
     """Run one worker; returns its result dict, or an error/timeout result. Never raises
     for anything the worker does."""
     tag = uuid.uuid4().hex[:8]
@@ -65,8 +66,7 @@ def spawn(python, spec, env, timeout, workdir):
     with open(spec_path, "w") as f:
         json.dump(spec, f)
     with open(log_path, "wb") as log:
-        proc = subprocess.Popen([python, "-m", "harness.worker", spec_path, result_path], cwd=environments.REPO_ROOT,
-                                env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        proc = subprocess.Popen([python, "-m", "harness.worker", spec_path, result_path], cwd=repo_root, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                 start_new_session=True)  # its own process group: a kill takes its children too
         try:
             returncode = proc.wait(timeout=timeout)
@@ -120,17 +120,36 @@ def _crash_reason(returncode, stage, log):
     return f"worker crashed ({how}) during {stage or 'start-up'}" + (f"; last output: {last[:300]}" if last else "")
 
 
-def probe_all(impl_names, threads, workdir=None, timeout=300):
+@dataclass
+class Side:
+    """Where workers come from: which checkout, and which interpreter for the shared venv.
+
+    The default is this checkout and the interpreter running dlbench; an interleaved
+    comparison runs two sides (another venv, or another git revision's checkout).
+    """
+    label: str = "current"
+    python: Optional[str] = None
+    repo_root: str = environments.REPO_ROOT
+
+    def interpreter(self, manifest):
+        if self.python and not getattr(manifest, "ENVIRONMENT", None):
+            return self.python, None
+        return environments.interpreter(manifest)
+
+
+def probe_all(impl_names, threads, workdir=None, timeout=300, side=None):
     """Ask each implementation's own interpreter what it is: installed, version, devices."""
     workdir = workdir or tempfile.mkdtemp(prefix="dlbench-")
+    side = side or Side()
     probes = {}
     for name in impl_names:
         manifest = impls.manifest(name)
-        python, reason = environments.interpreter(manifest)
+        python, reason = side.interpreter(manifest)
         if python is None:
             probes[name] = {"installed": False, "reason": reason}
             continue
-        res = spawn(python, {"impl": name, "probe": True}, worker_env(threads, manifest), timeout, workdir)
+        res = spawn(python, {"impl": name, "probe": True}, worker_env(threads, manifest, side.repo_root), timeout,
+                    workdir, side.repo_root)
         if res.get("status") in ("error", "timeout"):
             res = {"installed": False, "reason": res["reason"], "python": python}
         elif not res.get("installed"):
@@ -140,7 +159,8 @@ def probe_all(impl_names, threads, workdir=None, timeout=300):
 
 
 class Runner:
-    def __init__(self, out_dir, options, progress=None, resume=False):
+    def __init__(self, out_dir, options, progress=None, resume=False, side=None):
+        self.side = side or Side()
         self.out_dir = out_dir
         self.options = options
         self.progress = progress
@@ -171,13 +191,13 @@ class Runner:
     # --- probing ----------------------------------------------------------------
     def probe(self, impl_names):
         self.probes.update(probe_all([n for n in impl_names if n not in self.probes], self.options.threads,
-                                     self._workdir, min(self.options.timeout, 300)))
+                                     self._workdir, min(self.options.timeout, 300), self.side))
         return self.probes
 
     def write_machine(self):
         frameworks = {n: p.get("info") if p.get("installed") else {"installed": False, "reason": p.get("reason")}
                       for n, p in self.probes.items()}
-        machine = fingerprint.collect(frameworks)
+        machine = fingerprint.collect(frameworks, self.side.repo_root)
         old = read_machine(self.out_dir)
         if old and old.get("machine_id") != machine["machine_id"]:
             raise RunError(f"{self.out_dir} holds results from machine {old.get('machine_id')} "
@@ -228,20 +248,26 @@ class Runner:
         reason = self.precheck(cell)
         if reason:
             return self.make_record(cell, [{"status": "unsupported", "reason": reason}])
-        manifest = impls.manifest(cell.impl)
-        python, _ = environments.interpreter(manifest)
-        spec = dict(cell.as_dict(), samples=self.options.samples, min_samples=self.options.min_samples,
-                    min_time=self.options.min_time, warmup_time=self.options.warmup_time,
-                    max_time=self.options.max_time, ref_cache=os.path.join(self.out_dir, ".reference-cache"))
-        env = worker_env(cell.threads, manifest)
         results = []
         for process in range(self.options.processes):
-            res = spawn(python, dict(spec, process=process), env, self.options.timeout, self._workdir)
-            res["process"] = process
+            res = self.run_process(cell, process)
             results.append(res)
             if res["status"] != "ok":
                 break  # unsupported, invalid, error or timeout: repeating would say the same
         return self.make_record(cell, results)
+
+    def run_process(self, cell, process):
+        """One fresh worker process for one cell; its result, tagged with the process index."""
+        manifest = impls.manifest(cell.impl)
+        python, _ = self.side.interpreter(manifest)
+        spec = dict(cell.as_dict(), process=process, samples=self.options.samples,
+                    min_samples=self.options.min_samples, min_time=self.options.min_time,
+                    warmup_time=self.options.warmup_time, max_time=self.options.max_time,
+                    ref_cache=os.path.join(self.out_dir, ".reference-cache"))
+        env = worker_env(cell.threads, manifest, self.side.repo_root)
+        res = spawn(python, spec, env, self.options.timeout, self._workdir, self.side.repo_root)
+        res["process"] = process
+        return res
 
     def make_record(self, cell, results):
         scenario = scenarios.get(cell.scenario)
@@ -271,6 +297,7 @@ class Runner:
             "params": params,
             "impl_version": (probe.get("info") or {}).get("version"),
             "python": probe.get("python"),
+            "side": self.side.label,
             "status": status,
             "reason": reason,
             "errors": first.get("errors"),

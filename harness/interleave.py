@@ -1,0 +1,82 @@
+"""Interleaved A/B runs: baseline and candidate alternate, fresh processes, in one job.
+
+Pairs run A B, then B A, and so on (ABBA order), so slow modes, thermal or neighbour
+drift hit both sides alike and the comparison can test per-pair ratios. Each side is
+its own interpreter (another venv, other framework versions) or its own checkout
+(another git revision, materialized as a temporary worktree).
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+
+from harness.environments import REPO_ROOT
+from harness.runner import Runner, Side
+
+
+class SideError(ValueError):
+    pass
+
+
+def make_side(label, python=None, rev=None):
+    """A Side from --X-python and/or --X-rev; a revision becomes a detached worktree."""
+    if python and not (os.path.isfile(python) and os.access(python, os.X_OK)):
+        raise SideError(f"--{label}-python {python}: not an executable file")
+    root = REPO_ROOT
+    if rev:
+        root = tempfile.mkdtemp(prefix=f"dlbench-{label}-")
+        res = subprocess.run(["git", "-C", REPO_ROOT, "worktree", "add", "--detach", root, rev],
+                             capture_output=True, text=True)
+        if res.returncode != 0:
+            shutil.rmtree(root, ignore_errors=True)
+            msg = (res.stderr.strip().splitlines() or ["git worktree failed"])[-1]
+            raise SideError(f"--{label}-rev {rev}: {msg}")
+    return Side(label=label, python=python, repo_root=root)
+
+
+def drop_side(side):
+    if side.repo_root != REPO_ROOT:
+        subprocess.run(["git", "-C", REPO_ROOT, "worktree", "remove", "--force", side.repo_root],
+                       capture_output=True)
+        shutil.rmtree(side.repo_root, ignore_errors=True)
+
+
+def run_interleaved(cells, base, cur, pairs, progress=None):
+    """base, cur: Runners (one per side, each with its own results directory).
+
+    Returns (base_records, cur_records); a record's sample_process is the pair index,
+    so the comparison can pair process medians.
+    """
+    if progress:
+        progress.start(len(cells), 0)
+    base_records, cur_records = [], []
+    try:
+        for cell in cells:
+            if progress:
+                progress.cell_started(cell)
+            results = {id(base): [], id(cur): []}
+            reason = base.precheck(cell) or cur.precheck(cell)
+            if reason:
+                for r in (base, cur):
+                    results[id(r)].append({"status": "unsupported", "reason": reason, "process": 0})
+            else:
+                for i in range(pairs):
+                    order = (base, cur) if i % 2 == 0 else (cur, base)
+                    outcomes = [r.run_process(cell, i) for r in order]
+                    for r, res in zip(order, outcomes):
+                        results[id(r)].append(res)
+                    if any(o["status"] != "ok" for o in outcomes):
+                        break
+            for runner, sink in ((base, base_records), (cur, cur_records)):
+                record = runner.make_record(cell, results[id(runner)])
+                record["interleaved"] = True
+                runner.writer.append(record)
+                sink.append(record)
+            if progress:
+                progress.cell_done(cell, cur_records[-1])
+    finally:
+        if progress:
+            progress.stop()
+    return base_records, cur_records

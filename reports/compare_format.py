@@ -1,0 +1,55 @@
+"""A comparison as a terminal table, Markdown (for CI comments) or JSON."""
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+
+VERDICT_MARK = {"slower": "SLOWER", "faster": "faster", "same": "same", "inconclusive": "inconclusive"}
+
+
+def _pct(v):
+    return "" if v is None else f"{v:+.1%}"
+
+
+def to_frame(comparison):
+    rows = []
+    for c in comparison.cells:
+        k = c.key
+        rows.append({
+            "cell": f"{k['scenario']}/{k['phase']}/{k['size']} {k['impl']}:{k['mode']}@{k['device']}",
+            "verdict": VERDICT_MARK.get(c.verdict, c.verdict),
+            "change": _pct(c.change),
+            "interval": "" if c.ci_low is None else f"{_pct(c.ci_low)}..{_pct(c.ci_high)}",
+            "p": "" if c.p_value is None else f"{c.p_value:.3g}",
+            "base_ms": "" if c.base_median is None else f"{c.base_median * 1e3:.3f}",
+            "cur_ms": "" if c.cur_median is None else f"{c.cur_median * 1e3:.3f}",
+            "n": f"{c.n_base}/{c.n_cur}" if c.n_base or c.n_cur else "",
+            "method": c.method,
+            "note": c.note,
+        })
+    return pd.DataFrame(rows)
+
+
+def summary_line(comparison):
+    counts = pd.Series([c.verdict for c in comparison.cells]).value_counts().to_dict()
+    parts = ", ".join(f"{n} {v}" for v, n in sorted(counts.items()))
+    status = "FAIL" if comparison.failed else "ok"
+    return (f"{status}: {parts} (threshold {comparison.threshold:.1%}, alpha {comparison.alpha:g}, "
+            f"{comparison.cells[0].method if comparison.cells else 'stored'} comparison)")
+
+
+def render(comparison, fmt="table"):
+    if fmt == "json":
+        return json.dumps({"failed": comparison.failed, "threshold": comparison.threshold,
+                           "alpha": comparison.alpha, "warnings": comparison.warnings,
+                           "cells": [c.as_dict() for c in comparison.cells]}, indent=1)
+    df = to_frame(comparison)
+    if fmt == "markdown":
+        head = "| " + " | ".join(df.columns) + " |\n|" + "---|" * len(df.columns) + "\n"
+        body = "".join("| " + " | ".join(str(v).replace("|", "\\|") for v in row) + " |\n"
+                       for row in df.itertuples(index=False))
+        notes = "".join(f"> {w}\n\n" for w in comparison.warnings)
+        return f"{notes}**{summary_line(comparison)}**\n\n{head}{body}"
+    text = df.to_string(index=False) if len(df) else "(no cells)"
+    return "\n".join(comparison.warnings + [text, summary_line(comparison)])

@@ -1,0 +1,12 @@
+"""Test-only: the reference's work plus a configurable fraction more of the same work.
+
+DLBENCH_SLOWDOWN=0.1 makes each call do 10% more of the same computation (not a
+sleep, which would not compete for the cores). Used to measure what `dlbench compare`
+detects.
+"""
+NAME = "slowdown"
+DESCRIPTION = "test-only: reference work plus DLBENCH_SLOWDOWN more of the same"
+MODES = ("eager",)
+DEVICES = ("cpu",)
+ENVIRONMENT = None
+INSTALL_HINT = "nothing to install (test-only)"

@@ -1,0 +1,215 @@
+"""dlbench compare: verdicts at the process level, exit codes, baselines, interleaving."""
+import json
+import os
+import shutil
+import sys
+
+import numpy as np
+import pytest
+
+from harness.cli import main
+from reports.compare import compare_cell, compare_records, min_p_mannwhitney, process_medians
+from tests.conftest import FAST, read_results
+
+KEY = dict(scenario="conv", phase="forward", size="small", impl="torch", device="cpu", mode="eager", threads=2)
+
+
+def record(process_medians_, per_process=10, spread=0.02, seed=0, status="ok", interleaved=False):
+    rng = np.random.default_rng(seed)
+    samples, procs = [], []
+    for i, m in enumerate(process_medians_):
+        samples += list(m * (1 + spread * rng.standard_normal(per_process)))
+        procs += [i] * per_process
+    rec = dict(KEY, schema=1, status=status, reason="" if status == "ok" else "boom", samples=samples,
+               sample_process=procs)
+    if interleaved:
+        rec["interleaved"] = True
+    return rec
+
+
+def processes(n, level, cv, seed):
+    """Process medians with the between-process noise measured on this machine."""
+    return list(level * np.exp(cv * np.random.default_rng(seed).standard_normal(n)))
+
+
+def test_process_medians_group_samples():
+    rec = {"samples": [1, 2, 3, 10, 20, 30], "sample_process": [0, 0, 0, 1, 1, 1]}
+    assert process_medians(rec) == [2, 20]
+
+
+def test_clear_slowdown_is_slower_identical_is_not():
+    base = record(processes(6, 5e-3, 0.02, 1))
+    slow = record(processes(6, 6e-3, 0.02, 2))  # +20%
+    c = compare_cell(base, slow, threshold=0.05, alpha=0.01)
+    assert c.verdict == "slower" and c.fails and c.p_value < 0.01 and c.change > 0.15
+    assert c.ci_low > 0.05
+    same = compare_cell(base, record(processes(6, 5e-3, 0.02, 3)), 0.05, 0.01)
+    assert same.verdict in ("same", "inconclusive") and not same.fails
+
+
+def test_one_process_per_side_is_inconclusive_however_many_samples():
+    base = record([5e-3], per_process=1000, spread=0.001)
+    cur = record([6e-3], per_process=1000, spread=0.001, seed=1)
+    c = compare_cell(base, cur, 0.05, 0.01)
+    assert c.verdict == "inconclusive" and "cannot reach alpha" in c.note and not c.fails
+    assert min_p_mannwhitney(4, 4) > 0.01 > min_p_mannwhitney(5, 5)
+
+
+def test_no_false_alarms_under_process_level_noise():
+    """A/A pairs drawn with 2.5% between-process CV plus occasional slow processes."""
+    alarms = 0
+    for trial in range(200):
+        rng = np.random.default_rng(1000 + trial)
+        sides = []
+        for _ in range(2):
+            meds = 5e-3 * np.exp(0.025 * rng.standard_normal(5))
+            meds[rng.random(5) < 0.15] *= 1.9  # the slow mode: two threads on two shared cores
+            sides.append(record(list(meds), seed=trial))
+        alarms += compare_cell(sides[0], sides[1], 0.05, 0.01).verdict == "slower"
+    assert alarms == 0
+
+
+def test_interleaved_pairs_use_the_paired_test():
+    drift = np.exp(0.05 * np.random.default_rng(5).standard_normal(8))  # both sides drift together
+    base = record(list(5e-3 * drift), interleaved=True)
+    cur = record(list(5.5e-3 * drift * (1 + 0.003 * np.random.default_rng(6).standard_normal(8))), seed=1,
+                 interleaved=True)
+    c = compare_cell(base, cur, 0.05, 0.01, paired=True)
+    assert c.verdict == "slower" and c.method == "interleaved" and abs(c.change - 0.10) < 0.01
+    few = compare_cell(record(list(5e-3 * drift[:6])), record(list(5.5e-3 * drift[:6])), 0.05, 0.01, paired=True)
+    assert few.verdict == "inconclusive" and "pairs" in few.note
+
+
+def test_status_changes_fail_the_comparison():
+    base = [record([5e-3] * 5), dict(record([5e-3] * 5), phase="backward")]
+    cur = [record([5e-3] * 5, status="invalid")]
+    result = compare_records(base, cur, 0.05, 0.01)
+    verdicts = {c.key["phase"]: c.verdict for c in result.cells}
+    assert verdicts == {"forward": "invalid", "backward": "missing"} and result.failed
+
+
+def test_different_machines_warn():
+    rec = [record([5e-3] * 5)]
+    m1 = {"machine_id": "aaa", "cpu": {"model": "X"}, "hostname": "h1"}
+    m2 = {"machine_id": "bbb", "cpu": {"model": "Y"}, "hostname": "h2"}
+    result = compare_records(rec, rec, machines=[m1, m2])
+    assert result.warnings and "different machines" in result.warnings[0]
+
+
+def _write(dirpath, records, machine_id="m1"):
+    os.makedirs(dirpath, exist_ok=True)
+    with open(os.path.join(dirpath, "results.jsonl"), "w") as f:
+        for r in records:
+            f.write(json.dumps(r) + "\n")
+    with open(os.path.join(dirpath, "machine.json"), "w") as f:
+        json.dump({"machine_id": machine_id, "cpu": {"model": "cpu"}, "hostname": "h"}, f)
+
+
+def test_cli_exit_codes_and_formats(tmp_path, capsys):
+    base, same, slow = tmp_path / "base", tmp_path / "same", tmp_path / "slow"
+    _write(base, [record(processes(6, 5e-3, 0.01, 1))])
+    _write(same, [record(processes(6, 5e-3, 0.01, 2))])
+    _write(slow, [record(processes(6, 7e-3, 0.01, 3))])
+    assert main(["compare", str(base), str(same)]) == 0
+    assert main(["compare", str(base), str(slow), "--threshold", "5%"]) == 1
+    out = capsys.readouterr().out
+    assert "SLOWER" in out and "FAIL" in out
+    assert main(["compare", str(base), str(slow), "--format", "json"]) == 1
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["failed"] and doc["cells"][0]["verdict"] == "slower"
+    assert main(["compare", str(base), str(slow), "--format", "markdown"]) == 1
+    assert "| cell | verdict |" in capsys.readouterr().out
+    assert main(["compare", str(base), str(tmp_path / "nope")]) == 2
+    assert "neither a results directory nor a saved baseline" in capsys.readouterr().err
+    assert main(["compare", str(base), str(slow), "--threshold", "150%"]) == 2
+    assert "must be between 0 and 100%" in capsys.readouterr().err
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "results.jsonl").write_text("{not json\n")
+    assert main(["compare", str(base), str(tmp_path / "bad")]) == 2
+    err = capsys.readouterr().err
+    assert "line 1: not valid JSON" in err and len(err.strip().splitlines()) == 1
+
+
+def test_run_save_and_compare_against_baseline(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("DLBENCH_HISTORY", str(tmp_path / "history"))
+    args = ["run", "--scenario", "sigmoid", "--impl", "reference", "--size", "tiny", "--quiet", *FAST]
+    assert main(args + ["--out", str(tmp_path / "a"), "--save", "main"]) == 0
+    assert "saved baseline 'main'" in capsys.readouterr().out
+    saved = [d for d in (tmp_path / "history").iterdir()]
+    assert len(saved) == 1 and (saved[0] / "main" / "results.jsonl").exists()
+    meta = json.loads((saved[0] / "main" / "baseline.json").read_text())
+    assert meta["versions"]["reference"] and "git_commit" in meta
+    code = main(args + ["--out", str(tmp_path / "b"), "--compare", "main"])
+    out = capsys.readouterr().out
+    assert code == 0 and "inconclusive" in out  # one process per side cannot decide
+    assert main(["compare", "main", str(tmp_path / "b")]) == 0
+    assert main(["compare", "nosuch", str(tmp_path / "b")]) == 2
+    assert "no saved baseline 'nosuch'" in capsys.readouterr().err
+
+
+def test_interleaved_run_of_two_interpreters(tmp_path, capsys):
+    out = tmp_path / "cmp"
+    code = main(["compare", "--interleave", "--base-python", sys.executable, "--scenario", "sigmoid", "--impl",
+                 "reference", "--size", "tiny", "--pairs", "2", "--out", str(out), *FAST])
+    assert code == 0
+    text = capsys.readouterr().out
+    assert "interleaved" in text and "inconclusive" in text  # 2 pairs cannot reach alpha
+    for side in ("base", "cur"):
+        recs = read_results(str(out / side))
+        assert len(recs) == 2 and all(r["interleaved"] and r["side"] == side for r in recs)
+        assert all(r["sample_process"] == [0, 0, 0, 1, 1, 1] for r in recs)
+
+
+def test_interleave_bad_sides(capsys):
+    assert main(["compare", "--interleave", "--base-python", "/no/such/python"]) == 2
+    assert "not an executable file" in capsys.readouterr().err
+    assert main(["compare", "--interleave", "--base-rev", "no-such-rev-xyz", "--size", "tiny"]) == 2
+    assert "--base-rev no-such-rev-xyz" in capsys.readouterr().err
+    assert main(["compare", "--interleave"]) == 2
+
+
+def test_injected_slowdown_implementation_validates_and_does_more_work(fake_impls, tmp_path, monkeypatch):
+    monkeypatch.setenv("DLBENCH_SLOWDOWN", "0.5")
+    out = str(tmp_path / "out")
+    assert main(["run", "--scenario", "sigmoid", "--impl", "slowdown", "--size", "tiny", "--out", out,
+                 "--quiet", *FAST]) == 0
+    assert all(r["status"] == "ok" for r in read_results(out))
+    from tests.fake_impls.slowdown import adapter
+    import scenarios
+    problem = scenarios.get("sigmoid").problem("tiny")
+    step = adapter.sigmoid(problem, "forward", "cpu", "eager")
+    assert step.run().shape == (1500,)  # 50% more of the same work
+    assert step.outputs()["y"].shape == (1000,)
+
+
+def test_pytest_benchmark_round_trip(tmp_path, capsys):
+    """pytest-benchmark runs the scenarios; its JSON imports as dlbench results (one
+    process per file), compares, and exports back."""
+    import subprocess
+
+    from harness.environments import REPO_ROOT
+    files = []
+    for i in range(2):
+        path = tmp_path / f"pb{i}.json"
+        env = dict(os.environ, DLBENCH_BENCH_IMPLS="reference", DLBENCH_BENCH_SIZE="tiny", PYTHONPATH=REPO_ROOT)
+        res = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                              "benchmarks/test_pytest_benchmark.py", "-k", "sigmoid", f"--benchmark-json={path}",
+                              "--benchmark-min-rounds=5", "--benchmark-max-time=0.05"],
+                             cwd=REPO_ROOT, env=env, capture_output=True, text=True)
+        assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-2000:]
+        files.append(str(path))
+    out = tmp_path / "imported"
+    assert main(["import", *files, "--out", str(out)]) == 0
+    recs = read_results(str(out))
+    assert {(r["scenario"], r["phase"]) for r in recs} == {("sigmoid", "forward"), ("sigmoid", "backward")}
+    assert all(set(r["sample_process"]) == {0, 1} and r["median"] > 0 for r in recs)
+    assert main(["compare", str(out), str(out)]) == 0
+    capsys.readouterr()
+    exported = tmp_path / "exported.json"
+    assert main(["export", str(out), "--out", str(exported)]) == 0
+    doc = json.loads(exported.read_text())
+    assert len(doc["benchmarks"]) == 2 and doc["benchmarks"][0]["stats"]["data"]
+    assert main(["import", str(tmp_path / "missing.json"), "--out", str(tmp_path / "x")]) == 2
+    (tmp_path / "foreign.json").write_text('{"hello": 1}')
+    assert main(["import", str(tmp_path / "foreign.json"), "--out", str(tmp_path / "y")]) == 2
+    assert "not a pytest-benchmark file" in capsys.readouterr().err
