@@ -60,8 +60,12 @@ def all_modes():
 
 def plan(scenario_names=None, impl_names=None, devices=None, modes=None, sizes=None, threads=1, seed=0):
     chosen_scenarios = _pick(scenario_names, scenarios.names(), "scenario")
-    chosen_impls = _pick(impl_names, impls.names(), "implementation")
     chosen_devices = normalize_devices(devices)
+    chosen_impls = _pick(impl_names, impls.names(), "implementation")
+    if not impl_names or impl_names == ["all"]:
+        # by default, only implementations that run on a chosen device (no CuPy cells on a CPU run);
+        # one that is not installed still gets cells, whose reason says how to install it
+        chosen_impls = [i for i in chosen_impls if set(impls.manifest(i).DEVICES) & set(chosen_devices)]
     explicit_modes = None if not modes or modes == ["all"] else _pick(modes, all_modes(), "mode")
     all_sizes = sorted({s for n in chosen_scenarios for s in scenarios.get(n).sizes})
     chosen_sizes = _pick(sizes or ["medium"], all_sizes, "size")

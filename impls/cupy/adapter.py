@@ -1,0 +1,113 @@
+"""CuPy adapter: conv, sigmoid and qgemm on the GPU from scratch.
+
+Inputs go to the device in prepare; the harness synchronizes the stream inside each
+timed sample. The networks (classifier, gan) are the frameworks' job: a hand-written
+GPU backward pass would measure this adapter, not the hardware.
+"""
+from __future__ import annotations
+
+import cupy as cp
+
+from impls.base import Step, Unsupported
+from scenarios import qgemm as qgemm_scenario
+
+from . import kernels
+
+# One fused kernel each, as a framework's elementwise op would be.
+_SIGMOID = cp.ElementwiseKernel("float32 z", "float32 y", "y = 1.0f / (1.0f + expf(-z))", "dlbench_sigmoid")
+_SIGMOID_GRAD = cp.ElementwiseKernel("float32 dy, float32 y", "float32 dz", "dz = dy * y * (1.0f - y)",
+                                     "dlbench_sigmoid_grad")
+
+
+def probe():
+    info = {"version": cp.__version__}
+    try:
+        info["cuda_runtime"] = cp.cuda.runtime.runtimeGetVersion()
+        info["cuda_driver"] = cp.cuda.runtime.driverGetVersion()
+        props = cp.cuda.runtime.getDeviceProperties(0)
+        info["gpu"] = {"name": props["name"].decode(), "memory_bytes": props["totalGlobalMem"],
+                       "capability": f"{props['major']}.{props['minor']}"}
+    except Exception as exc:  # no driver or no device: probe still answers
+        info["gpu"] = None
+        info["gpu_error"] = str(exc).splitlines()[0]
+    return info
+
+
+def configure(threads):
+    pass  # the GPU's parallelism is not set by a thread count
+
+
+def device_unavailable(device):
+    if device != "cuda":
+        return "the CuPy baseline runs on CUDA devices only"
+    try:
+        if cp.cuda.runtime.getDeviceCount() < 1:
+            return "no CUDA device"
+    except Exception as exc:
+        return f"no CUDA device ({str(exc).splitlines()[0]})"
+    return None
+
+
+def sync(device):
+    cp.cuda.Device().synchronize()
+
+
+def peak_device_memory(device, reset=False):
+    pool = cp.get_default_memory_pool()
+    if reset:
+        pool.free_all_blocks()
+    return pool.total_bytes()
+
+
+def _check(device, mode):
+    if device != "cuda":
+        raise Unsupported("the CuPy baseline runs on CUDA devices only")
+    if mode != "eager":
+        raise Unsupported("CuPy has no graph mode here; eager only")
+
+
+def _step(run, outputs):
+    return Step(run, outputs, sync=lambda: sync("cuda"))
+
+
+def conv(problem, phase, device, mode):
+    _check(device, mode)
+    p = problem.params
+    x, w, b = (cp.asarray(problem.inputs[k]) for k in ("x", "w", "b"))
+    out = {}
+
+    def run():
+        out["y"] = kernels.conv2d(cp, x, w, b, p["stride"], p["pad"])
+
+    return _step(run, lambda: {"y": cp.asnumpy(out["y"])})
+
+
+def sigmoid(problem, phase, device, mode):
+    _check(device, mode)
+    z, y, dy = (cp.asarray(problem.inputs[k]) for k in ("z", "y", "dy"))
+    buf = cp.empty_like(z)
+    if phase == "forward":
+        return _step(lambda: _SIGMOID(z, buf), lambda: {"y": cp.asnumpy(buf)})
+    return _step(lambda: _SIGMOID_GRAD(dy, y, buf), lambda: {"dz": cp.asnumpy(buf)})
+
+
+def qgemm(problem, phase, device, mode):
+    _check(device, mode)
+    p = problem.params
+    stage = qgemm_scenario.output_stage(p)
+    a, b = cp.asarray(problem.inputs["a"]), cp.asarray(problem.inputs["b"])
+    out = {}
+
+    def run():
+        out["acc"] = kernels.qgemm_accumulate(cp, a, b, p["za"], p["zb"])
+        out["out"] = kernels.requantize(cp, out["acc"], stage["multiplier"], stage["shift"], p["zc"])
+
+    return _step(run, lambda: {"acc": cp.asnumpy(out["acc"]), "out": cp.asnumpy(out["out"])})
+
+
+def classifier(problem, phase, device, mode):
+    raise Unsupported("the CuPy baseline covers the kernel-level scenarios (conv, sigmoid, qgemm); "
+                      "use torch for networks on the GPU")
+
+
+gan = classifier
