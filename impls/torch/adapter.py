@@ -36,6 +36,10 @@ def probe():
 
 
 def configure(threads):
+    # fp32 scenarios mean fp32: TF32 tensor-core math would fail validation, and
+    # would compare a different precision against the other frameworks
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
     torch.set_num_threads(threads)
     try:  # only allowed before the first inter-op parallel work
         torch.set_num_interop_threads(threads)
