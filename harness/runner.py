@@ -251,7 +251,7 @@ class Runner:
         samples, sample_process = [], []
         for r in results:
             samples += r.get("samples", [])
-            sample_process += [r["process"]] * len(r.get("samples", []))
+            sample_process += [r.get("process", 0)] * len(r.get("samples", []))  # a precheck result has no process
         if status != "ok":  # a failed cell is never reported as a time
             samples, sample_process = [], []
         summary = stats.summarize(samples)
