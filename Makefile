@@ -12,11 +12,14 @@ venv: $(STAMP)
 
 # torch goes in first, pinned to the CPU build on disk: anything that pulls a
 # plain "torch" later is then already satisfied instead of fetching CUDA wheels.
+# TensorFlow (CPU build) comes after, resolved together with the project so pip
+# picks one NumPy that both frameworks and the harness accept; pip check says if not.
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q "torch==2.13.0"
-	$(BIN)/python -m pip install -q -e ".[torch,test]"
+	$(BIN)/python -m pip install -q -e ".[torch,tensorflow,test]"
+	$(BIN)/python -m pip check
 	rm -f $(VENV)/.installed-*
 	touch $@
 

@@ -1,0 +1,380 @@
+"""TensorFlow adapter: the scenario set in TF ops, eager, through tf.function, or XLA.
+
+Inputs and weights are placed on the device once, in prepare. TF's CPU convolutions
+take NHWC, so prepare also converts the scenario's NCHW inputs and OIHW weights (and
+the dense rows that follow a flatten) once; `outputs` converts back, untimed.
+"""
+from __future__ import annotations
+
+import os
+import re
+
+import numpy as np
+import tensorflow as tf
+
+from impls.base import Step, Unsupported
+from scenarios import qgemm as qgemm_scenario
+
+LEAK = 0.2
+NCHW_TO_NHWC = (0, 2, 3, 1)
+NHWC_TO_NCHW = (0, 3, 1, 2)
+
+
+def _onednn():
+    """Whether oneDNN (formerly MKL) kernels are on: the build's default, or TF_ENABLE_ONEDNN_OPTS."""
+    try:
+        from tensorflow.python.util import _pywrap_util_port
+        return bool(_pywrap_util_port.IsMklEnabled())
+    except (ImportError, AttributeError):
+        return None
+
+
+def probe():
+    # The probe process never gets configure(); the harness gives it --threads only
+    # through OMP_NUM_THREADS, so apply that to record what a cell of this run uses.
+    threads = int(os.environ.get("OMP_NUM_THREADS") or 0)
+    if threads:
+        try:
+            configure(threads)
+        except RuntimeError:  # TF's runtime already started in this process: report what it has
+            pass
+    build = dict(tf.sysconfig.get_build_info())
+    info = {
+        "version": tf.__version__,
+        "git_version": getattr(tf.version, "GIT_VERSION", None),
+        "onednn": _onednn(),
+        "TF_ENABLE_ONEDNN_OPTS": os.environ.get("TF_ENABLE_ONEDNN_OPTS"),
+        "xla": tf.test.is_built_with_xla(),
+        "build_info": {k: v for k, v in build.items() if isinstance(v, (str, int, float, bool))},
+        "compile_flags": [f for f in tf.sysconfig.get_compile_flags() if not f.startswith("-I")],
+        "threads": tf.config.threading.get_intra_op_parallelism_threads(),
+        "interop_threads": tf.config.threading.get_inter_op_parallelism_threads(),
+    }
+    gpus = tf.config.list_physical_devices("GPU")
+    if gpus:
+        details = tf.config.experimental.get_device_details(gpus[0])
+        info["gpu"] = {"name": details.get("device_name"), "capability": details.get("compute_capability"),
+                       "cuda": build.get("cuda_version"), "cudnn": build.get("cudnn_version")}
+    return info
+
+
+def configure(threads):
+    # TF sizes its pools when the runtime starts (the first op): set both before that.
+    tf.config.threading.set_intra_op_parallelism_threads(threads)
+    tf.config.threading.set_inter_op_parallelism_threads(threads)
+
+
+def device_unavailable(device):
+    if device == "cpu":
+        return None
+    if device == "cuda":
+        if not tf.test.is_built_with_cuda():
+            return "TensorFlow build has no GPU support"
+        if not tf.config.list_physical_devices("GPU"):
+            return "no GPU visible to TensorFlow"
+        return None
+    return f"tensorflow adapter has no device {device!r}"
+
+
+def sync(device):
+    if device == "cuda":
+        tf.test.experimental.sync_devices()
+
+
+def peak_device_memory(device, reset=False):
+    if device != "cuda":
+        return None
+    if reset:
+        tf.config.experimental.reset_memory_stats("GPU:0")
+    return tf.config.experimental.get_memory_info("GPU:0")["peak"]
+
+
+def _place(device):
+    return tf.device("/GPU:0" if device == "cuda" else "/CPU:0")
+
+
+def _constants(problem, names, device, layouts=None):
+    """Device tensors of the named inputs, each transposed once by its layout (if any)."""
+    layouts = layouts or {}
+    with _place(device):
+        return [tf.constant(_to_tf(problem.inputs[n], layouts.get(n))) for n in names]
+
+
+def _variables(problem, names, device, layouts):
+    with _place(device):
+        return [tf.Variable(_to_tf(problem.inputs[n], layouts.get(n)), name=n) for n in names]
+
+
+def _to_tf(a, layout):
+    return np.ascontiguousarray(layout[0](a) if layout else a)
+
+
+def _from_tf(t, layout):
+    a = t.numpy()
+    return np.ascontiguousarray(layout[1](a) if layout else a)
+
+
+# Layout converters: (scenario -> TF, TF -> scenario), applied in prepare and outputs.
+NCHW = (lambda a: a.transpose(NCHW_TO_NHWC), lambda a: a.transpose(NHWC_TO_NCHW))
+OIHW = (lambda a: a.transpose(2, 3, 1, 0), lambda a: a.transpose(3, 2, 0, 1))  # conv filter, HWIO in TF
+# Transposed conv (in, out, kh, kw) -> TF's conv2d_transpose filter (kh, kw, out, in): the same
+# numbers, since both are the input gradient of a conv whose OIHW filter has O=in, I=out.
+IOHW = (lambda a: a.transpose(2, 3, 1, 0), lambda a: a.transpose(3, 2, 0, 1))
+
+
+def _flat_rows(c, h, w):
+    """Dense weight whose rows follow a flatten: NCHW order (c, h, w) <-> NHWC order (h, w, c)."""
+    return (lambda a: a.reshape(c, h, w, -1).transpose(1, 2, 0, 3).reshape(c * h * w, -1),
+            lambda a: a.reshape(h, w, c, -1).transpose(2, 0, 1, 3).reshape(c * h * w, -1))
+
+
+def _flat_cols(c, h, w):
+    """Dense weight (or bias) whose columns feed an NCHW reshape: reorder them to NHWC."""
+    return (lambda a: a.reshape(-1, c, h, w).transpose(0, 2, 3, 1).reshape(a.shape),
+            lambda a: a.reshape(-1, h, w, c).transpose(0, 3, 1, 2).reshape(a.shape))
+
+
+def _xla_unsupported(exc):
+    """The reason XLA refuses a step, from tf2xla's message; None if that is not why it failed."""
+    text = str(exc)
+    if "unsupported operations" not in text:
+        return None
+    found = sorted(set(re.findall(r"No registered '(\w+)' OpKernel for (\w+)", text)))
+    if not found:
+        return "XLA cannot compile this step: " + text.strip().splitlines()[0][:300]
+    ops = ", ".join(op for op, _ in found)
+    return f"XLA cannot compile this step: {found[0][1]} has no kernel for {ops}"
+
+
+def _function(fn, mode, device, *example):
+    """fn as run in `mode`. For XLA, lower it once here, on the cell's device: an op XLA
+    lacks makes the cell Unsupported instead of an error at the first call."""
+    if mode == "eager":
+        return fn
+    if mode == "graph":
+        return tf.function(fn)
+    if mode == "xla":
+        compiled = tf.function(fn, jit_compile=True)
+        try:
+            with _place(device):
+                compiled.experimental_get_compiler_ir(*example)(stage="hlo")
+        except (ValueError, tf.errors.InvalidArgumentError, tf.errors.UnimplementedError) as exc:
+            why = _xla_unsupported(exc)
+            if why:
+                raise Unsupported(why) from None
+            raise
+        return compiled
+    raise Unsupported(f"tensorflow has no mode {mode!r} (modes: eager, graph, xla)")
+
+
+def _step(run, outputs, device):
+    if not tf.config.list_physical_devices("GPU"):  # everything runs on the CPU: skip the context
+        return Step(run, outputs, sync=lambda: sync(device))
+
+    def placed():
+        with _place(device):
+            run()
+    return Step(placed, outputs, sync=lambda: sync(device))
+
+
+def _pads(p):
+    return [[0, 0], [p, p], [p, p], [0, 0]]  # explicit and symmetric, never "SAME"
+
+
+def _conv(x, w, b, stride, pad):
+    return tf.nn.bias_add(tf.nn.conv2d(x, w, strides=stride, padding=_pads(pad)), b)
+
+
+def conv(problem, phase, device, mode):
+    p = problem.params
+    x, w, b = _constants(problem, ("x", "w", "b"), device, {"x": NCHW, "w": OIHW})
+    fn = _function(lambda x, w, b: _conv(x, w, b, p["stride"], p["pad"]), mode, device, x, w, b)
+    out = {}
+
+    def run():
+        out["y"] = fn(x, w, b)
+
+    return _step(run, lambda: {"y": _from_tf(out["y"], NCHW)}, device)
+
+
+def sigmoid(problem, phase, device, mode):
+    if phase == "forward":
+        args = _constants(problem, ("z",), device)
+        fn, name = (lambda z: tf.sigmoid(z)), "y"
+    else:  # TF's own sigmoid-gradient kernel, not a tape around the forward
+        args = _constants(problem, ("y", "dy"), device)
+        fn, name = (lambda y, dy: tf.raw_ops.SigmoidGrad(y=y, dy=dy)), "dz"
+    fn = _function(fn, mode, device, *args)
+    out = {}
+
+    def run():
+        out["r"] = fn(*args)
+
+    return _step(run, lambda: {name: out["r"].numpy()}, device)
+
+
+def _quant_range(zero_point):
+    """(min, max) for which TF's quint8 zero point is exactly zero_point.
+
+    TF derives it as round(-min / scale) with scale = (max - min) / 255 (quantization_utils.h's
+    FloatToQuantizedUnclamped of 0.0); with scale 1, min = -z and max = 255 - z give z.
+    """
+    return tf.constant(-float(zero_point)), tf.constant(255.0 - zero_point)
+
+
+def _requantize(acc, mult, shift, zc):
+    """gemmlowp's output stage in int64 integer ops (impls/reference/quant.py), no float."""
+    ab = tf.cast(acc, tf.int64) * mult
+    x = ab + tf.where(ab >= 0, tf.constant(1 << 30, tf.int64), tf.constant(1 - (1 << 30), tf.int64))
+    # SRDHM divides by 2^31 toward zero, as C does; >> floors, so shift |x| and restore the sign
+    high = tf.where(x >= 0, tf.bitwise.right_shift(x, 31), -tf.bitwise.right_shift(-x, 31))
+    mask = (1 << shift) - 1
+    threshold = (mask >> 1) + tf.cast(high < 0, tf.int64)
+    scaled = tf.bitwise.right_shift(high, shift) + tf.cast(tf.bitwise.bitwise_and(high, mask) > threshold, tf.int64)
+    return tf.cast(tf.clip_by_value(scaled + zc, 0, 255), tf.uint8)
+
+
+def qgemm(problem, phase, device, mode):
+    """uint8 GEMM through tf.raw_ops.QuantizedMatMul (quint8 x quint8 -> qint32, gemmlowp).
+
+    The zero points go in as float ranges that TF turns back into exactly za and zb;
+    gemmlowp accumulates (a - za)(b - zb) exactly in int32. The kernel is CPU-only.
+    """
+    if device != "cpu":
+        raise Unsupported("TensorFlow's QuantizedMatMul has a CPU kernel only")
+    p = problem.params
+    stage = qgemm_scenario.output_stage(p)
+    mult, shift, zc = stage["multiplier"], stage["shift"], p["zc"]
+    a, b = (tf.bitcast(t, tf.quint8) for t in _constants(problem, ("a", "b"), device))
+    (min_a, max_a), (min_b, max_b) = _quant_range(p["za"]), _quant_range(p["zb"])
+
+    def both(a, b):
+        acc, _, _ = tf.raw_ops.QuantizedMatMul(a=a, b=b, min_a=min_a, max_a=max_a, min_b=min_b, max_b=max_b,
+                                               Toutput=tf.qint32)
+        acc = tf.bitcast(acc, tf.int32)
+        return acc, _requantize(acc, mult, shift, zc)
+
+    fn = _function(both, mode, device, a, b)
+    out = {}
+
+    def run():
+        out["acc"], out["out"] = fn(a, b)
+
+    return _step(run, lambda: {"acc": out["acc"].numpy(), "out": out["out"].numpy()}, device)
+
+
+# --- networks -----------------------------------------------------------------
+
+def _sgd(variables, grads, lr):
+    for v, g in zip(variables, grads):
+        v.assign_sub(lr * g)
+
+
+def _classifier_logits(w, x):
+    c1w, c1b, c2w, c2b, f1w, f1b, f2w, f2b = w
+    h = tf.nn.max_pool2d(tf.nn.relu(_conv(x, c1w, c1b, 1, 2)), 2, 2, "VALID")
+    h = tf.nn.max_pool2d(tf.nn.relu(_conv(h, c2w, c2b, 1, 2)), 2, 2, "VALID")
+    h = tf.reshape(h, (h.shape[0], -1))  # NHWC order: fc1_w's rows were permuted to match
+    h = tf.nn.relu(tf.matmul(h, f1w) + f1b)
+    return tf.matmul(h, f2w) + f2b
+
+
+def _classifier_layouts():
+    return {"conv1_w": OIHW, "conv2_w": OIHW, "fc1_w": _flat_rows(64, 7, 7)}
+
+
+def classifier(problem, phase, device, mode):
+    from scenarios.classifier import WEIGHTS
+    names = [n for n, _, _ in WEIGHTS]
+    layouts = _classifier_layouts()
+    w = _variables(problem, names, device, layouts)
+    x, labels = _constants(problem, ("x", "labels"), device, {"x": NCHW})
+    out = {}
+    if phase == "inference":
+        logits_fn = _function(_classifier_logits, mode, device, w, x)
+
+        def run():
+            out["logits"] = logits_fn(w, x)
+        return _step(run, lambda: {"logits": out["logits"].numpy()}, device)
+
+    lr = problem.params["lr"]
+
+    def train_step(w, x, labels):
+        with tf.GradientTape() as tape:
+            logits = _classifier_logits(w, x)
+            loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits))
+        _sgd(w, tape.gradient(loss, w), lr)
+        return loss
+
+    fn = _function(train_step, mode, device, w, x, labels)
+
+    def run():
+        out["loss"] = fn(w, x, labels)
+
+    def outputs():
+        return {"loss": out["loss"].numpy(), **{n: _from_tf(v, layouts.get(n)) for n, v in zip(names, w)}}
+
+    return _step(run, outputs, device)
+
+
+def _conv_t(x, w, b, out_hw, out_c):
+    shape = (x.shape[0], out_hw, out_hw, out_c)  # static: XLA wants it known at compile time
+    return tf.nn.bias_add(tf.nn.conv2d_transpose(x, w, shape, strides=2, padding=_pads(1)), b)
+
+
+def _generator(g, z):
+    fcw, fcb, c1w, c1b, c2w, c2b = g
+    h = tf.nn.relu(tf.reshape(tf.matmul(z, fcw) + fcb, (-1, 7, 7, 128)))  # columns permuted to NHWC
+    h = tf.nn.relu(_conv_t(h, c1w, c1b, 14, 64))
+    return tf.tanh(_conv_t(h, c2w, c2b, 28, 1))
+
+
+def _discriminator(d, x):
+    c1w, c1b, c2w, c2b, fcw, fcb = d
+    h = tf.nn.leaky_relu(_conv(x, c1w, c1b, 2, 1), LEAK)
+    h = tf.nn.leaky_relu(_conv(h, c2w, c2b, 2, 1), LEAK)
+    return tf.matmul(tf.reshape(h, (h.shape[0], -1)), fcw) + fcb  # rows permuted to NHWC
+
+
+def _gan_layouts():
+    return {"g_fc_w": _flat_cols(128, 7, 7), "g_fc_b": _flat_cols(128, 7, 7), "g_ct1_w": IOHW, "g_ct2_w": IOHW,
+            "d_c1_w": OIHW, "d_c2_w": OIHW, "d_fc_w": _flat_rows(128, 7, 7)}
+
+
+def gan(problem, phase, device, mode):
+    from scenarios.gan import DISCRIMINATOR, GENERATOR
+    g_names = [n for n, _, _ in GENERATOR]
+    d_names = [n for n, _, _ in DISCRIMINATOR]
+    layouts = _gan_layouts()
+    g = _variables(problem, g_names, device, layouts)
+    d = _variables(problem, d_names, device, layouts)
+    z, real = _constants(problem, ("z", "real"), device, {"real": NCHW})
+    lr = problem.params["lr"]
+
+    def step(g, d, z, real):
+        # the generator's tape records only what depends on G, around the D update
+        with tf.GradientTape(watch_accessed_variables=False) as g_tape:
+            g_tape.watch(g)
+            fake = _generator(g, z)
+            with g_tape.stop_recording():
+                with tf.GradientTape() as d_tape:  # fake is a constant here
+                    # stable BCE from logits: softplus(-l) for real, softplus(l) for fake
+                    loss_d = (tf.reduce_mean(tf.math.softplus(-_discriminator(d, real)))
+                              + tf.reduce_mean(tf.math.softplus(_discriminator(d, fake))))
+                _sgd(d, d_tape.gradient(loss_d, d), lr)
+            loss_g = tf.reduce_mean(tf.math.softplus(-_discriminator(d, fake)))  # non-saturating, updated D
+        _sgd(g, g_tape.gradient(loss_g, g), lr)
+        return loss_d, loss_g
+
+    fn = _function(step, mode, device, g, d, z, real)
+    out = {}
+
+    def run():
+        out["loss_d"], out["loss_g"] = fn(g, d, z, real)
+
+    def outputs():
+        res = {"loss_d": out["loss_d"].numpy(), "loss_g": out["loss_g"].numpy()}
+        res.update({n: _from_tf(v, layouts.get(n)) for n, v in zip(g_names + d_names, g + d)})
+        return res
+
+    return _step(run, outputs, device)
