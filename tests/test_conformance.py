@@ -1,36 +1,17 @@
 """Every (scenario, phase) x (implementation, mode), generated, run through the real
 harness at the tiny size and validated against the reference (ONNX's backend-test idea:
 a new adapter gets every case for free)."""
-import functools
-import os
-import tempfile
-
 import pytest
 
 import impls
 import scenarios
-from harness.plan import plan
-from harness.runner import Options, Runner
+from tests.harness_runs import run_impl
 
 CASES = [(impl, mode, s.name, phase)
          for impl in impls.names()
          for mode in impls.manifest(impl).MODES
          for s in scenarios.all_scenarios()
          for phase in s.phases]
-
-
-@functools.lru_cache(maxsize=None)
-def run_impl(impl, mode):
-    """All tiny cells of one implementation and mode, run once per test session."""
-    out = tempfile.mkdtemp(prefix=f"dlbench-conf-{impl}-{mode}-")
-    runner = Runner(out, Options(threads=2, samples=2, min_time=0.001, warmup_time=0.001, timeout=600))
-    try:
-        runner.probe([impl])
-        runner.write_machine()
-        records = runner.run(plan(impl_names=[impl], modes=[mode], sizes=["tiny"], threads=2))
-    finally:
-        runner.close()
-    return runner.probes[impl], {(r["scenario"], r["phase"]): r for r in records}
 
 
 @pytest.mark.parametrize("impl, mode, scenario, phase", CASES, ids=["-".join(c) for c in CASES])

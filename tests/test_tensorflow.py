@@ -13,8 +13,8 @@ import pytest
 import impls
 import scenarios
 from harness import environments
-from harness.plan import plan
-from harness.runner import Options, Runner, probe_all, worker_env
+from harness.runner import probe_all, worker_env
+from tests.harness_runs import run_impl
 
 # find_spec, not importorskip: importing TensorFlow here would load it into the pytest process
 if importlib.util.find_spec("tensorflow") is None:
@@ -24,24 +24,10 @@ MODES = ("eager", "graph", "xla")
 THREADS = 1
 
 
-def _cells():
-    """(scenario, phase) of every scenario at size tiny."""
-    return [(s.name, phase) for s in scenarios.all_scenarios() for phase in s.phases]
-
-
-@pytest.fixture(scope="module")
-def records(tmp_path_factory):
-    """One run of every TensorFlow cell at size tiny, on cpu and cuda, every mode."""
-    out = tmp_path_factory.mktemp("tf-tiny")
-    options = Options(threads=THREADS, samples=2, min_samples=1, min_time=0.001, warmup_time=0.001,
-                      max_time=5.0, timeout=300.0)
-    runner = Runner(str(out), options)
-    try:
-        runner.probe(["tensorflow"])
-        runner.run(plan(impl_names=["tensorflow"], devices=["cpu", "cuda"], sizes=["tiny"], threads=THREADS))
-    finally:
-        runner.close()
-    return {(r["scenario"], r["phase"], r["device"], r["mode"]): r for r in runner.records}
+def records(mode, device="cpu"):
+    """Every TensorFlow cell of one mode at size tiny: the run the conformance tests share."""
+    _, by_cell = run_impl("tensorflow", mode, device)
+    return by_cell
 
 
 def test_manifest():
@@ -64,46 +50,28 @@ def test_probe_records_version_threads_and_build():
     assert probe["devices"]["cpu"] is None
 
 
-def _supported(scenario, mode):
-    return not (scenario == "qgemm" and mode == "xla")
-
-
-@pytest.mark.parametrize("mode", MODES)
-@pytest.mark.parametrize("scenario,phase", _cells())
-def test_cell_validates_on_cpu(records, scenario, phase, mode):
-    rec = records[(scenario, phase, "cpu", mode)]
-    if not _supported(scenario, mode):
-        pytest.skip("checked in test_qgemm_xla_is_unsupported_with_reason")
-    assert rec["status"] == "ok", f"{rec['status']}: {rec['reason']}\n{rec.get('traceback', '')}"
-    assert rec["first_call_s"] is not None and len(rec["samples"]) >= 1
-    tolerances = scenarios.get(scenario).tolerances(rec["params"], phase)
-    assert set(rec["errors"]) == set(tolerances)  # every output, every updated weight, was compared
-    for name, err in rec["errors"].items():
-        assert err["worst_ratio"] is not None and err["worst_ratio"] <= 1.0, (name, err)
-
-
 @pytest.mark.parametrize("mode", ("eager", "graph"))
-def test_qgemm_accumulator_exact_past_int16(records, mode):
+def test_qgemm_accumulator_exact_past_int16(mode):
     params = scenarios.get("qgemm").params("tiny")
     # the tiny size's accumulators leave the int16 range (and stay inside int32) ...
     max_acc = params["k"] * 255 * 255
     assert 32767 < max_acc < 2 ** 31
-    rec = records[("qgemm", "gemm", "cpu", mode)]
+    rec = records(mode)[("qgemm", "gemm")]
     assert rec["status"] == "ok", rec["reason"]
     # ... and match bit for bit; the uint8 output within 1
     assert rec["errors"]["acc"]["max_abs"] == 0.0
     assert rec["errors"]["out"]["max_abs"] <= 1.0
 
 
-def test_qgemm_xla_is_unsupported_with_reason(records):
-    rec = records[("qgemm", "gemm", "cpu", "xla")]
+def test_qgemm_xla_is_unsupported_with_reason():
+    rec = records("xla")[("qgemm", "gemm")]
     assert rec["status"] == "unsupported"
     assert "XLA" in rec["reason"] and "QuantizedMatMul" in rec["reason"]
 
 
 @pytest.mark.parametrize("mode", MODES)
-def test_cuda_unsupported_on_cpu_build(records, mode):
-    rec = records[("conv", "forward", "cuda", mode)]
+def test_cuda_unsupported_on_cpu_build(mode):
+    rec = records(mode, "cuda")[("conv", "forward")]
     assert rec["status"] == "unsupported"
     assert rec["reason"] == "TensorFlow build has no GPU support"
 
