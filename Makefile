@@ -6,9 +6,9 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 SIZE ?= small
 BENCH_OUT ?= out/bench-$(SIZE)
 
-.PHONY: venv bench test clean
+.PHONY: venv bench test clean dlib dlib-optional dlib-builtin
 
-venv: $(STAMP)
+venv: $(STAMP) dlib-optional
 
 # torch goes in first, pinned to the CPU build on disk: anything that pulls a
 # plain "torch" later is then already satisfied instead of fetching CUDA wheels.
@@ -23,6 +23,20 @@ $(STAMP): pyproject.toml
 	rm -f $(VENV)/.installed-*
 	touch $@
 
+# dlib's C++ bridge (impls/dlib/build.py): apt-get installs libdlib-dev, OpenBLAS and
+# pybind11 where missing, then compiles with -O3 -march=native into build/dlib.
+dlib: $(STAMP)
+	$(BIN)/python -m impls.dlib.build
+
+# What venv, test and bench run: where the bridge cannot be built, the rest still runs
+# and dlib's cells say why they are unsupported.
+dlib-optional: $(STAMP)
+	@$(BIN)/python -m impls.dlib.build || echo "dlib build: not built; dlib's cells will be unsupported (fix: make dlib)"
+
+# dlib compiled from source without any BLAS, for benchmarks/dlib_blas.py's comparison.
+dlib-builtin: $(STAMP)
+	$(BIN)/python -m impls.dlib.build --variant builtin
+
 bench: venv
 	rm -rf $(BENCH_OUT)
 	$(BIN)/dlbench run --size $(SIZE) --out $(BENCH_OUT)
@@ -31,4 +45,4 @@ test: venv
 	$(BIN)/python -m pytest -q
 
 clean:
-	rm -rf $(VENV) out .pytest_cache
+	rm -rf $(VENV) out .pytest_cache build/dlib build/dlib-builtin

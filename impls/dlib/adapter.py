@@ -1,0 +1,118 @@
+"""dlib adapter: the scenarios dlib's DNN toolkit can express, through the C++ bridge.
+
+`prepare` (each scenario function) copies the inputs and weights into dlib tensors
+held by a C++ object; `run` is one call into C++ that releases the GIL; `outputs`
+copies the results back. Nothing crosses the boundary inside the timed region.
+"""
+from __future__ import annotations
+
+
+import numpy as np
+
+from impls.base import Step, Unsupported
+
+from . import blas, bridge_path
+
+# ImportError (the worker adds the fix) where the bridge was never built
+_bridge = bridge_path.import_bridge(bridge_path.BUILD_DIRS[blas.select_before_load()])
+
+LEAK = 0.2
+
+
+def probe():
+    info = {
+        "version": _bridge.version,
+        "bridge": _bridge.__file__,
+        "build_flags": _bridge.build_flags,
+        "cuda_build": _bridge.cuda_build,
+        "blas": blas.describe(_bridge),
+    }
+    return info
+
+
+def configure(threads):
+    # OPENBLAS_NUM_THREADS is set by the harness before the worker starts; this also
+    # holds when dlib's BLAS was loaded some other way. dlib's own loops are serial.
+    _bridge.set_blas_threads(threads)
+
+
+def device_unavailable(device):
+    if device == "cpu":
+        if _bridge.cuda_build:
+            return "this bridge was compiled against a CUDA build of dlib, which runs every tensor on the GPU"
+        return None
+    if device == "cuda":
+        if not _bridge.cuda_build:
+            return ("dlib was built without CUDA (Debian's libdlib-dev is CPU-only); a CUDA build needs dlib "
+                    "compiled from source with DLIB_USE_CUDA and the bridge rebuilt against it")
+        return None
+    return f"dlib adapter has no device {device!r}"
+
+
+def sync(device):
+    pass  # CPU: run() returns when the work is done
+
+
+def peak_device_memory(device, reset=False):
+    return None
+
+
+def _check(mode):
+    if mode != "eager":
+        raise Unsupported(f"dlib has no {mode} mode: its networks run eagerly, layer by layer")
+
+
+def _f32(a):
+    return np.ascontiguousarray(a, dtype=np.float32)
+
+
+def conv(problem, phase, device, mode):
+    _check(mode)
+    p = problem.params
+    i = problem.inputs
+    c = _bridge.Conv(_f32(i["x"]), _f32(i["w"]), _f32(i["b"]), p["stride"], p["pad"])
+    return Step(c.run, lambda: {"y": c.y()})
+
+
+def sigmoid(problem, phase, device, mode):
+    _check(mode)
+    i = problem.inputs
+    if phase == "forward":
+        s = _bridge.Sigmoid(_f32(i["z"]))
+        return Step(s.run, lambda: {"y": s.y()})
+    g = _bridge.SigmoidGrad(_f32(i["y"]), _f32(i["dy"]))
+    return Step(g.run, lambda: {"dz": g.dz()})
+
+
+def qgemm(problem, phase, device, mode):
+    raise Unsupported("dlib's tensors are float32 only and its DNN has no integer GEMM: an exact "
+                      "uint8 x uint8 -> int32 product cannot be expressed in dlib")
+
+
+def _named(names, arrays, shapes):
+    return {n: a.reshape(s) for n, a, s in zip(names, arrays, shapes)}
+
+
+def classifier(problem, phase, device, mode):
+    _check(mode)
+    from scenarios.classifier import WEIGHTS
+    names = [n for n, _, _ in WEIGHTS]
+    shapes = [s for _, s, _ in WEIGHTS]
+    i = problem.inputs
+    net = _bridge.Classifier([_f32(i[n]) for n in names], _f32(i["x"]), i["labels"].astype(np.int64),
+                             float(problem.params["lr"]))
+    if phase == "inference":
+        return Step(net.inference, lambda: {"logits": net.logits()})
+    return Step(net.train_step,
+                lambda: {"loss": np.float32(net.loss()), **_named(names, net.weights(), shapes)})
+
+
+def gan(problem, phase, device, mode):
+    _check(mode)
+    from scenarios.gan import WEIGHTS
+    names = [n for n, _, _ in WEIGHTS]
+    shapes = [s for _, s, _ in WEIGHTS]
+    i = problem.inputs
+    g = _bridge.Gan([_f32(i[n]) for n in names], _f32(i["z"]), _f32(i["real"]), float(problem.params["lr"]), LEAK)
+    return Step(g.step, lambda: {"loss_d": np.float32(g.loss_d()), "loss_g": np.float32(g.loss_g()),
+                                 **_named(names, g.weights(), shapes)})
