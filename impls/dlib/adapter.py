@@ -6,6 +6,7 @@ copies the results back. Nothing crosses the boundary inside the timed region.
 """
 from __future__ import annotations
 
+import os
 
 import numpy as np
 
@@ -13,8 +14,9 @@ from impls.base import Step, Unsupported
 
 from . import blas, bridge_path
 
-# ImportError (the worker adds the fix) where the bridge was never built
-_bridge = bridge_path.import_bridge(bridge_path.BUILD_DIRS[blas.select_before_load()])
+# ImportError (the worker adds the fix) where the bridge was never built.
+# DLBENCH_DLIB_BRIDGE_DIR loads a bridge built elsewhere (python -m impls.dlib.build --out DIR).
+_bridge = bridge_path.import_bridge(blas.select_before_load(), os.environ.get("DLBENCH_DLIB_BRIDGE_DIR"))
 
 LEAK = 0.2
 
@@ -26,6 +28,7 @@ def probe():
         "build_flags": _bridge.build_flags,
         "cuda_build": _bridge.cuda_build,
         "blas": blas.describe(_bridge),
+        "build": bridge_path.build_info(os.path.dirname(_bridge.__file__)),
     }
     return info
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import json
 import os
 import sysconfig
 
@@ -17,6 +18,7 @@ SOURCE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "bridge.cpp")
 # The default build, and the one dlib compiled from source without any BLAS (for comparison).
 BUILD_DIRS = {"debian": os.path.join(REPO_ROOT, "build", "dlib"),
               "builtin": os.path.join(REPO_ROOT, "build", "dlib-builtin")}
+MAKE_TARGETS = {"debian": "make dlib", "builtin": "make dlib-builtin"}
 
 
 def module_file(build_dir):
@@ -32,17 +34,29 @@ def source_digest():
         return hashlib.sha256(f.read()).hexdigest()
 
 
-def import_bridge(build_dir):
+def build_info(build_dir):
+    """What the build recorded: variant, flags, install and compile seconds."""
+    try:
+        with open(os.path.join(build_dir, "build-info.json")) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+
+
+def import_bridge(variant, build_dir=None):
+    build_dir = build_dir or BUILD_DIRS[variant]
     path = module_file(build_dir)
     if not os.path.exists(path):
-        raise ImportError(f"the dlib bridge is not built ({os.path.relpath(path, REPO_ROOT)} is missing)")
+        raise ImportError(f"the dlib bridge is not built ({os.path.relpath(path, REPO_ROOT)} is missing; "
+                          f"{MAKE_TARGETS[variant]} builds it)")
     try:
         with open(digest_file(build_dir)) as f:
             built_from = f.read().strip()
     except OSError:
         built_from = None
     if built_from != source_digest():
-        raise ImportError(f"{os.path.relpath(path, REPO_ROOT)} was compiled from another bridge.cpp")
+        raise ImportError(f"{os.path.relpath(path, REPO_ROOT)} was compiled from another bridge.cpp; "
+                          f"{MAKE_TARGETS[variant]} rebuilds it")
     spec = importlib.util.spec_from_file_location(MODULE, path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

@@ -147,14 +147,16 @@ def build(variant="debian", build_dir=None, force=False):
         tmp_out = os.path.join(work, os.path.basename(target))
         t1 = time.perf_counter()
         for cmd in compile_commands(variant, tmp_out, work):
-            _log(f"compiling {os.path.basename(cmd[cmd.index('-o') - 1])} ({variant})")
-            _run(cmd, "compiling the dlib bridge")
+            sources = [os.path.basename(a) for a in cmd if a.endswith(".cpp")]
+            _log(f"compiling {' and '.join(sources)} ({variant})")
+            _run(cmd, f"compiling {' and '.join(sources)}")
         compile_s = time.perf_counter() - t1
         os.replace(tmp_out, target)
     with open(bridge_path.digest_file(build_dir), "w") as f:
         f.write(bridge_path.source_digest() + "\n")
     info = {"variant": variant, "flags": FLAGS, "install_s": round(install_s, 1), "compile_s": round(compile_s, 1),
-            "installed_packages": missing, "built": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+            "installed_packages": missing, "dlib_source": DLIB_SDIST if variant == "builtin" else "libdlib-dev",
+            "built": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
     with open(os.path.join(build_dir, "build-info.json"), "w") as f:
         json.dump(info, f, indent=1)
     _log(f"built {os.path.relpath(target, REPO_ROOT)} in {compile_s:.0f} s"

@@ -1,0 +1,102 @@
+"""dlib: the bridge builds through the project's own command, records its BLAS, and
+every cell it cannot run says why. (Its supported cells are validated against the
+reference by test_conformance, like every implementation's.)"""
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from harness.plan import plan
+from harness.runner import Options, Runner
+from impls.dlib import bridge_path
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def run_dlib(tmp_path, monkeypatch, env=None, **selection):
+    """Run dlib's tiny cells through the real harness; returns (probe, records by (scenario, phase))."""
+    for k, v in (env or {}).items():
+        monkeypatch.setenv(k, v)
+    runner = Runner(str(tmp_path / "out"), Options(threads=1, samples=2, min_time=0.001, warmup_time=0.001))
+    try:
+        runner.probe(["dlib"])
+        runner.write_machine()
+        records = runner.run(plan(impl_names=["dlib"], sizes=["tiny"], threads=1, **selection))
+    finally:
+        runner.close()
+    return runner.probes["dlib"], {(r["scenario"], r["phase"]): r for r in records}
+
+
+def test_bridge_builds_from_the_source_with_the_project_command(tmp_path, monkeypatch):
+    out = tmp_path / "bridge"
+    proc = subprocess.run([sys.executable, "-m", "impls.dlib.build", "--out", str(out)], cwd=REPO,
+                          capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr
+    info = json.loads((out / "build-info.json").read_text())
+    assert info["variant"] == "debian" and info["flags"][:2] == ["-O3", "-march=native"]
+    assert os.path.exists(bridge_path.module_file(str(out)))
+    # a second run finds it up to date and compiles nothing
+    again = subprocess.run([sys.executable, "-m", "impls.dlib.build", "--out", str(out)], cwd=REPO,
+                           capture_output=True, text=True, timeout=60)
+    assert again.returncode == 0 and "up to date" in again.stdout
+    # and the harness runs on it: conv validated against the reference
+    probe, records = run_dlib(tmp_path, monkeypatch, env={"DLBENCH_DLIB_BRIDGE_DIR": str(out)},
+                              scenario_names=["conv"])
+    assert probe["installed"] and probe["info"]["bridge"].startswith(str(out))
+    assert records[("conv", "forward")]["status"] == "ok", records[("conv", "forward")]["reason"]
+
+
+def test_fingerprint_records_openblas_and_its_threads(tmp_path, monkeypatch):
+    probe, _ = run_dlib(tmp_path, monkeypatch, scenario_names=["sigmoid"])
+    assert probe["installed"], probe.get("reason")
+    machine = json.loads((tmp_path / "out" / "machine.json").read_text())
+    blas = machine["frameworks"]["dlib"]["blas"]
+    assert blas["dlib_uses_blas"] and blas["kind"] == "OpenBLAS", blas
+    assert "openblas" in blas["library"] and blas["threads"] == 1
+    assert machine["frameworks"]["dlib"]["build"]["flags"][:2] == ["-O3", "-march=native"]
+
+
+def test_blas_thread_count_follows_threads():
+    code = ("import impls.dlib.adapter as a; a.configure(3); print(a.probe()['blas']['threads'])")
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120,
+                         env=dict(os.environ, OPENBLAS_NUM_THREADS="1"))
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "3"
+
+
+def test_reference_blas_runs_and_is_recorded(tmp_path, monkeypatch):
+    probe, records = run_dlib(tmp_path, monkeypatch, env={"DLBENCH_DLIB_BLAS": "reference"},
+                              scenario_names=["conv"])
+    assert probe["info"]["blas"]["kind"] == "netlib reference BLAS", probe["info"]["blas"]
+    assert records[("conv", "forward")]["status"] == "ok", records[("conv", "forward")]["reason"]
+
+
+def test_unknown_blas_choice_is_one_clear_line(tmp_path, monkeypatch):
+    _, records = run_dlib(tmp_path, monkeypatch, env={"DLBENCH_DLIB_BLAS": "mkl"}, scenario_names=["conv"])
+    rec = records[("conv", "forward")]
+    assert rec["status"] == "unsupported"
+    assert "DLBENCH_DLIB_BLAS='mkl' is not one of system, openblas, reference, builtin" in rec["reason"]
+
+
+def test_unbuilt_bridge_is_unsupported_with_the_fix(tmp_path, monkeypatch):
+    empty = tmp_path / "nothing-built-here"
+    empty.mkdir()
+    _, records = run_dlib(tmp_path, monkeypatch, env={"DLBENCH_DLIB_BRIDGE_DIR": str(empty)},
+                          scenario_names=["conv", "gan"])
+    for rec in records.values():
+        assert rec["status"] == "unsupported"
+        assert "the dlib bridge is not built" in rec["reason"] and "fix: make dlib" in rec["reason"]
+
+
+@pytest.mark.parametrize("selection, needle", [
+    ({"scenario_names": ["qgemm"]}, "no integer GEMM"),
+    ({"scenario_names": ["conv"], "modes": ["graph"]}, "dlib has no graph mode"),
+    ({"scenario_names": ["conv"], "devices": ["cuda"]}, "dlib was built without CUDA"),
+])
+def test_cells_dlib_cannot_run_say_why(tmp_path, monkeypatch, selection, needle):
+    _, records = run_dlib(tmp_path, monkeypatch, **selection)
+    assert records
+    for rec in records.values():
+        assert rec["status"] == "unsupported" and needle in rec["reason"], rec["reason"]
