@@ -72,8 +72,9 @@ def install_packages(missing):
         raise BuildError(f"missing {', '.join(missing)}; as root run: {fix}")
     _log(f"installing {' '.join(missing)}")
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    _run(["apt-get", "update", "-q"], "apt-get update", env=env)
-    _run(["apt-get", "install", "-y", "-q", "--no-install-recommends", *missing], "apt-get install", env=env)
+    wait = ["-o", "DPkg::Lock::Timeout=300"]  # another apt-get on the machine: wait, don't fail
+    _run(["apt-get", *wait, "update", "-q"], "apt-get update", env=env)
+    _run(["apt-get", *wait, "install", "-y", "-q", "--no-install-recommends", *missing], "apt-get install", env=env)
 
 
 def python_includes():
