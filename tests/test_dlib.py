@@ -100,3 +100,13 @@ def test_cells_dlib_cannot_run_say_why(tmp_path, monkeypatch, selection, needle)
     assert records
     for rec in records.values():
         assert rec["status"] == "unsupported" and needle in rec["reason"], rec["reason"]
+
+
+def test_missing_packages_without_root_name_the_command(monkeypatch):
+    from impls.dlib import build
+    monkeypatch.setattr(build.shutil, "which", lambda name: "/usr/bin/" + name)
+    monkeypatch.setattr(build.os, "geteuid", lambda: 1000)
+    with pytest.raises(build.BuildError) as err:
+        build.install_packages(["libdlib-dev", "pybind11-dev"])
+    assert str(err.value) == ("missing libdlib-dev, pybind11-dev; as root run: apt-get update && "
+                              "apt-get install -y --no-install-recommends libdlib-dev pybind11-dev")

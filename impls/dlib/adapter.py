@@ -53,7 +53,8 @@ def device_unavailable(device):
 
 
 def sync(device):
-    pass  # CPU: run() returns when the work is done
+    if device == "cuda":
+        _bridge.synchronize()  # CPU: run() returns when the work is done
 
 
 def peak_device_memory(device, reset=False):
@@ -65,6 +66,10 @@ def _check(mode):
         raise Unsupported(f"dlib has no {mode} mode: its networks run eagerly, layer by layer")
 
 
+def _step(run, outputs, device):
+    return Step(run, outputs, sync=lambda: sync(device))
+
+
 def _f32(a):
     return np.ascontiguousarray(a, dtype=np.float32)
 
@@ -74,7 +79,7 @@ def conv(problem, phase, device, mode):
     p = problem.params
     i = problem.inputs
     c = _bridge.Conv(_f32(i["x"]), _f32(i["w"]), _f32(i["b"]), p["stride"], p["pad"])
-    return Step(c.run, lambda: {"y": c.y()})
+    return _step(c.run, lambda: {"y": c.y()}, device)
 
 
 def sigmoid(problem, phase, device, mode):
@@ -82,9 +87,9 @@ def sigmoid(problem, phase, device, mode):
     i = problem.inputs
     if phase == "forward":
         s = _bridge.Sigmoid(_f32(i["z"]))
-        return Step(s.run, lambda: {"y": s.y()})
+        return _step(s.run, lambda: {"y": s.y()}, device)
     g = _bridge.SigmoidGrad(_f32(i["y"]), _f32(i["dy"]))
-    return Step(g.run, lambda: {"dz": g.dz()})
+    return _step(g.run, lambda: {"dz": g.dz()}, device)
 
 
 def qgemm(problem, phase, device, mode):
@@ -105,9 +110,9 @@ def classifier(problem, phase, device, mode):
     net = _bridge.Classifier([_f32(i[n]) for n in names], _f32(i["x"]), i["labels"].astype(np.int64),
                              float(problem.params["lr"]))
     if phase == "inference":
-        return Step(net.inference, lambda: {"logits": net.logits()})
-    return Step(net.train_step,
-                lambda: {"loss": np.float32(net.loss()), **_named(names, net.weights(), shapes)})
+        return _step(net.inference, lambda: {"logits": net.logits()}, device)
+    return _step(net.train_step,
+                 lambda: {"loss": np.float32(net.loss()), **_named(names, net.weights(), shapes)}, device)
 
 
 def gan(problem, phase, device, mode):
@@ -117,5 +122,5 @@ def gan(problem, phase, device, mode):
     shapes = [s for _, s, _ in WEIGHTS]
     i = problem.inputs
     g = _bridge.Gan([_f32(i[n]) for n in names], _f32(i["z"]), _f32(i["real"]), float(problem.params["lr"]), LEAK)
-    return Step(g.step, lambda: {"loss_d": np.float32(g.loss_d()), "loss_g": np.float32(g.loss_g()),
-                                 **_named(names, g.weights(), shapes)})
+    return _step(g.step, lambda: {"loss_d": np.float32(g.loss_d()), "loss_g": np.float32(g.loss_g()),
+                                  **_named(names, g.weights(), shapes)}, device)
