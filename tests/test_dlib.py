@@ -11,6 +11,7 @@ import pytest
 from harness.plan import plan
 from harness.runner import Options, Runner
 from impls.dlib import bridge_path
+from tests.harness_runs import run_impl
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -48,14 +49,13 @@ def test_bridge_builds_from_the_source_with_the_project_command(tmp_path, monkey
     assert records[("conv", "forward")]["status"] == "ok", records[("conv", "forward")]["reason"]
 
 
-def test_fingerprint_records_openblas_and_its_threads(tmp_path, monkeypatch):
-    probe, _ = run_dlib(tmp_path, monkeypatch, scenario_names=["sigmoid"])
+def test_fingerprint_records_openblas_and_its_threads():
+    probe, _ = run_impl("dlib", "eager")  # the conformance run; its probe is machine.json's entry
     assert probe["installed"], probe.get("reason")
-    machine = json.loads((tmp_path / "out" / "machine.json").read_text())
-    blas = machine["frameworks"]["dlib"]["blas"]
+    blas = probe["info"]["blas"]
     assert blas["dlib_uses_blas"] and blas["kind"] == "OpenBLAS", blas
-    assert "openblas" in blas["library"] and blas["threads"] == 1
-    assert machine["frameworks"]["dlib"]["build"]["flags"][:2] == ["-O3", "-march=native"]
+    assert "openblas" in blas["library"] and blas["threads"] == 2  # the run's --threads
+    assert probe["info"]["build"]["flags"][:2] == ["-O3", "-march=native"]
 
 
 def test_blas_thread_count_follows_threads():
@@ -90,14 +90,18 @@ def test_unbuilt_bridge_is_unsupported_with_the_fix(tmp_path, monkeypatch):
         assert "the dlib bridge is not built" in rec["reason"] and "fix: make dlib" in rec["reason"]
 
 
-@pytest.mark.parametrize("selection, needle", [
-    ({"scenario_names": ["qgemm"]}, "no integer GEMM"),
-    ({"scenario_names": ["conv"], "modes": ["graph"]}, "dlib has no graph mode"),
-    ({"scenario_names": ["conv"], "devices": ["cuda"]}, "dlib was built without CUDA"),
+def test_qgemm_is_unsupported_with_the_reason():
+    rec = run_impl("dlib", "eager")[1][("qgemm", "gemm")]
+    assert rec["status"] == "unsupported" and "no integer GEMM" in rec["reason"]
+
+
+@pytest.mark.parametrize("mode, device, needle", [
+    ("graph", "cpu", "dlib has no graph mode"),
+    ("eager", "cuda", "dlib was built without CUDA"),
 ])
-def test_cells_dlib_cannot_run_say_why(tmp_path, monkeypatch, selection, needle):
-    _, records = run_dlib(tmp_path, monkeypatch, **selection)
-    assert records
+def test_modes_and_devices_dlib_lacks_say_why(mode, device, needle):
+    _, records = run_impl("dlib", mode, device)
+    assert len(records) == 7  # every (scenario, phase)
     for rec in records.values():
         assert rec["status"] == "unsupported" and needle in rec["reason"], rec["reason"]
 
