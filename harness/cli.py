@@ -13,10 +13,11 @@ from datetime import datetime
 import impls
 import scenarios
 from harness import __version__, environments
-from harness.plan import PlanError, plan
+from harness.plan import PlanError, pick_impls, plan
 from harness.results import ResultsError
 
 EXIT_USAGE = 2
+_PROBE_DEFAULT = 0.25  # harness.machine_peaks.DEFAULT_SECONDS, without importing the runner here
 
 
 class UsageError(Exception):
@@ -101,6 +102,12 @@ def build_parser():
     r.add_argument("--processes", type=_positive_int, default=1, help="fresh worker processes per cell")
     r.add_argument("--resume", action="store_true", help="run only the cells --out does not have yet")
     r.add_argument("--quiet", action="store_true", help="no results table at the end")
+    r.add_argument("--machine-probe", action=argparse.BooleanOptionalAction,
+                   default=os.environ.get("DLBENCH_MACHINE_PROBE", "1") != "0",
+                   help="measure the machine's peaks (GEMM, int8 GEMM, bandwidth) into machine.json first "
+                        "(default on; DLBENCH_MACHINE_PROBE=0 turns it off)")
+    r.add_argument("--probe-time", type=_positive_float, default=None,
+                   help="seconds per peak probe and implementation (default %s)" % _PROBE_DEFAULT)
     r.add_argument("--save", metavar="NAME", help="keep these results as baseline NAME for this machine")
     r.add_argument("--compare", metavar="NAME", help="then compare against saved baseline NAME (exit 1 if slower)")
     add_verdict_options(r)
@@ -127,8 +134,24 @@ def build_parser():
     im.add_argument("files", nargs="+")
     im.add_argument("--out", required=True, help="results directory to create")
 
-    rep = sub.add_parser("report", help="print the results table of one or more results directories")
+    m = sub.add_parser("machine", help="measure this machine's practical peaks (GEMM, int8 GEMM, memory "
+                                       "bandwidth) into machine.json: the ceilings reports compare against")
+    m.add_argument("--out", default=None, help="directory for machine.json (default out/machine); a results "
+                                              "directory of this machine gets its peaks added")
+    m.add_argument("--impl", type=_csv, default=None, help="comma list (default: all installed)")
+    m.add_argument("--device", type=_csv, default=None, help="default: cpu and every device an implementation can use")
+    m.add_argument("--threads", type=_positive_int, default=os.cpu_count() or 1,
+                   help="threads for every framework (default: the machine's cores)")
+    m.add_argument("--probe-time", type=_positive_float, default=None,
+                   help="seconds per probe and implementation (default %s)" % _PROBE_DEFAULT)
+
+    rep = sub.add_parser("report", help="tables of one or more results directories (several machines or "
+                                        "versions side by side); --html for a self-contained report")
     rep.add_argument("dirs", nargs="+")
+    rep.add_argument("--format", choices=("table", "markdown", "json"), default="table",
+                     help="what to print (default table)")
+    rep.add_argument("--html", metavar="FILE", help="also write a self-contained HTML report (charts included)")
+    rep.add_argument("--csv", metavar="FILE", help="also write one row per cell as CSV")
     return parser
 
 
@@ -164,6 +187,8 @@ def _cells(args, command):
 
 def _options(args, processes):
     from harness.runner import Options
+    if not hasattr(args, "samples"):  # `dlbench machine`: no cells, only probes
+        return Options(threads=args.threads, processes=processes)
     return Options(threads=args.threads, processes=processes, timeout=args.timeout, samples=args.samples,
                    min_time=args.min_time, warmup_time=args.warmup, max_time=args.max_time)
 
@@ -191,6 +216,9 @@ def cmd_run(args):
     try:
         runner.probe(sorted({c.impl for c in cells}))
         runner.write_machine()
+        if args.machine_probe:
+            _record_peaks(runner, sorted({c.impl for c in cells} | {"reference"}), args.probe_time,
+                          devices=list(dict.fromkeys(c.device for c in cells)), keep_existing=True)
         runner.run(cells)
     except RunError as exc:
         raise UsageError(f"dlbench run: {exc}") from None
@@ -210,6 +238,43 @@ def cmd_run(args):
     if args.save:
         print(f"saved baseline {args.save!r}: {history.save(out, args.save)}")
     return code
+
+
+def _record_peaks(runner, impl_names, seconds, devices=None, keep_existing=False):
+    from harness import machine_peaks
+    seconds = seconds or machine_peaks.DEFAULT_SECONDS
+    runner.probe(impl_names)
+    devices = devices or machine_peaks.usable_devices(impl_names, runner.probes)
+    print(f"measuring this machine's peaks on {', '.join(devices)} ({', '.join(impl_names)}; "
+          f"--no-machine-probe skips this)", file=sys.stderr)
+    return runner.record_peaks(devices, seconds, impl_names, keep_existing)
+
+
+def cmd_machine(args):
+    from harness import machine_peaks
+    from harness.plan import normalize_devices
+    from harness.runner import RunError, Runner
+    try:
+        names = pick_impls(args.impl)
+        devices = normalize_devices(args.device) if args.device else None
+    except PlanError as exc:
+        raise UsageError(f"dlbench machine: {exc}") from None
+    out = args.out or os.path.join(environments.REPO_ROOT, "out", "machine")
+    try:  # resume=True: adding peaks to a results directory of this machine is fine
+        runner = Runner(out, _options(args, 1), resume=True)
+    except (RunError, ResultsError) as exc:
+        raise UsageError(f"dlbench machine: {exc}") from None
+    try:
+        runner.probe(names)
+        runner.write_machine()
+        peaks = _record_peaks(runner, names, args.probe_time, devices)
+    except RunError as exc:
+        raise UsageError(f"dlbench machine: {exc}") from None
+    finally:
+        runner.close()
+    print("\n".join(machine_peaks.describe(peaks)))
+    print(f"machine: {os.path.join(out, 'machine.json')}")
+    return 0
 
 
 def _load_records(path, command="compare"):
@@ -294,18 +359,51 @@ def _compare_interleaved(args):
 
 
 def _print_table(dirs):
-    from reports import LoadError, load
-    from reports.table import render
+    from reports import LoadError, load_sources
+    from reports.formats import text
     try:
-        df = load(dirs)
+        df, sources = load_sources(dirs)
     except LoadError as exc:
         raise UsageError(f"dlbench report: {exc}") from None
-    print(render(df))
+    print(text(df, sources))
 
 
 def cmd_report(args):
-    _print_table(args.dirs)
+    import time
+
+    from reports import LoadError, formats, load_sources
+    t0 = time.perf_counter()
+    try:
+        df, sources = load_sources(args.dirs)
+    except LoadError as exc:
+        raise UsageError(f"dlbench report: {exc}") from None
+    show = {"table": formats.text, "markdown": formats.markdown, "json": formats.to_json}[args.format]
+    print(show(df, sources))
+    notes = []
+    if args.csv:
+        _write(args.csv, lambda path: formats.write_csv(df, path))
+        notes.append(f"csv: {args.csv}")
+    if args.html:
+        from reports.html import render_html
+        page = render_html(df, sources)
+        _write(args.html, lambda path: _write_text(path, page))
+        notes.append(f"html report: {os.path.abspath(args.html)} ({len(page.encode()) / 1024:.0f} KiB, "
+                     f"built in {time.perf_counter() - t0:.2f} s)")
+    for note in notes:  # stderr with --format json keeps stdout parseable
+        print(note, file=sys.stderr if args.format == "json" else sys.stdout)
     return 0
+
+
+def _write_text(path, content):
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(content)
+
+
+def _write(path, write):
+    try:
+        write(path)
+    except OSError as exc:
+        raise UsageError(f"dlbench report: cannot write {path}: {exc.strerror or exc}") from None
 
 
 def cmd_export(args):
@@ -344,7 +442,7 @@ def cmd_import(args):
     return 0
 
 
-COMMANDS = {"export": cmd_export, "import": cmd_import, "list": cmd_list, "run": cmd_run, "report": cmd_report, "compare": cmd_compare}
+COMMANDS = {"machine": cmd_machine, "export": cmd_export, "import": cmd_import, "list": cmd_list, "run": cmd_run, "report": cmd_report, "compare": cmd_compare}
 
 
 def main(argv=None):

@@ -49,6 +49,11 @@ def normalize_devices(devices):
     return _pick(out, KNOWN_DEVICES, "device")
 
 
+def pick_impls(requested):
+    """Implementation names from a --impl list; all of them when none is given."""
+    return _pick(requested, impls.names(), "implementation")
+
+
 def all_modes():
     seen = []
     for name in impls.names():

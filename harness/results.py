@@ -20,6 +20,11 @@ class ResultsError(ValueError):
 
 
 def read_records(out_dir):
+    return [rec for _, rec in numbered_records(out_dir)]
+
+
+def numbered_records(out_dir):
+    """(line number, record) pairs, so a later check can still name the line."""
     path = os.path.join(out_dir, RESULTS)
     if not os.path.exists(path):
         return []
@@ -32,11 +37,13 @@ def read_records(out_dir):
                 rec = json.loads(line)
             except json.JSONDecodeError as exc:
                 raise ResultsError(f"{path} line {number}: not valid JSON ({exc.msg})") from None
+            except RecursionError:
+                raise ResultsError(f"{path} line {number}: not valid JSON (nested too deeply)") from None
             if not isinstance(rec, dict) or "schema" not in rec:
                 raise ResultsError(f"{path} line {number}: not a dlbench record (no schema field)")
             if rec["schema"] != SCHEMA_VERSION:
                 raise ResultsError(f"{path} line {number}: schema {rec['schema']!r}, this dlbench reads {SCHEMA_VERSION}")
-            records.append(rec)
+            records.append((number, rec))
     return records
 
 
@@ -79,6 +86,12 @@ def read_machine(out_dir):
         return None
     try:
         with open(path, encoding="utf-8") as f:
-            return json.load(f)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ResultsError(f"{path}: not valid JSON ({exc})") from None
+            machine = json.load(f)
+    except json.JSONDecodeError as exc:
+        raise ResultsError(f"{path} line {exc.lineno}: not valid JSON ({exc.msg})") from None
+    except (UnicodeDecodeError, RecursionError) as exc:
+        raise ResultsError(f"{path}: not valid JSON ({type(exc).__name__})") from None
+    if not isinstance(machine, dict):
+        raise ResultsError(f"{path} line 1: not a dlbench machine fingerprint (a JSON {type(machine).__name__}, "
+                           f"not an object)")
+    return machine

@@ -209,6 +209,22 @@ class Runner:
         self.machine = machine
         return machine
 
+    def record_peaks(self, devices, seconds, impl_names, keep_existing=False):
+        """Measure the machine's ceilings (harness.machine_peaks) into machine.json.
+
+        keep_existing: a resumed run keeps the ceilings its first part measured, so all
+        its cells are compared against the same ones.
+        """
+        from harness import machine_peaks  # it imports this module
+        have = self.machine.setdefault("peaks", {})
+        todo = [d for d in devices
+                if not (keep_existing and (have.get(d) or {}).get("threads") == self.options.threads)]
+        self.probe(impl_names)
+        have.update(machine_peaks.measure(todo, impl_names, self.probes, self.options.threads, seconds,
+                                          self._workdir, self.side))
+        write_machine(self.out_dir, self.machine)
+        return {d: have[d] for d in devices if d in have}
+
     # --- running ----------------------------------------------------------------
     def precheck(self, cell):
         """Reasons known without starting a worker: no such mode or device, not installed."""

@@ -165,13 +165,35 @@ def probe(impl):
     return {"installed": True, "python": sys.executable, "info": info, "devices": devices}
 
 
+def peaks(spec):
+    """The device's ceilings as this implementation reaches them (`dlbench machine`)."""
+    impl, device = spec["impl"], spec["device"]
+    try:
+        adapter = impls.adapter(impl)
+    except ImportError as exc:
+        return {"status": "unsupported", "reason": f"{impl} is not installed for {sys.executable} ({exc})"}
+    fn = getattr(adapter, "peaks", None)
+    if fn is None:
+        return {"status": "unsupported", "reason": f"the {impl} adapter has no peaks() probe"}
+    adapter.configure(spec["threads"])
+    why = adapter.device_unavailable(device)
+    if why:
+        return {"status": "unsupported", "reason": why}
+    return {"status": "ok", "peaks": fn(device, spec["threads"], spec["seconds"])}
+
+
 def main(argv):
     spec_path, result_path = argv[1], argv[2]
     with open(spec_path) as f:
         spec = json.load(f)
     stage = Stage(result_path)
     try:
-        result = probe(spec["impl"]) if spec.get("probe") else run_cell(spec, stage)
+        if spec.get("probe"):
+            result = probe(spec["impl"])
+        elif spec.get("peaks"):
+            result = peaks(spec)
+        else:
+            result = run_cell(spec, stage)
     except Exception as exc:  # contained: the parent records it as the cell's error
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
         result = {"status": "error", "reason": f"{type(exc).__name__}: {first}"[:500],

@@ -10,6 +10,11 @@ An implementation is a package `impls/<name>/`:
   `peak_device_memory(device)` (bytes or None), and one function per scenario,
   named as the scenario: `conv(problem, phase, device, mode) -> Step`.
   Anything an adapter cannot do raises Unsupported with a reason a user can act on.
+- optionally `peaks(device, threads, seconds) -> dict`: the device's practical
+  ceilings as this framework reaches them, for `dlbench machine`, each metric
+  {"value": rate, "how": what was timed}: `fp32_gemm_gflops`, `int8_gemm_gops`
+  (only with an integer GEMM kernel), `memory_gbs`; a string value is a note (why a
+  metric is missing). `harness.peak_probe` times them within about `seconds` each.
 """
 from __future__ import annotations
 

@@ -1,5 +1,9 @@
-"""Reports: pandas over stored results. Nothing here runs a benchmark."""
-from .load import LoadError, load
-from .table import results_table
+"""Reports: pandas over stored results. Nothing here runs a benchmark.
 
-__all__ = ["LoadError", "load", "results_table"]
+load -> one row per cell (reports.load); metrics adds rates, speedups and % of peak;
+table, side_by_side and formats print them; html writes the self-contained report.
+"""
+from .load import LoadError, Source, load, load_sources
+from .table import cells_table, results_table
+
+__all__ = ["LoadError", "Source", "cells_table", "load", "load_sources", "results_table"]

@@ -1,33 +1,142 @@
-"""Results directories -> one pandas DataFrame, one row per cell, samples kept."""
+"""Results directories -> one pandas DataFrame, one row per cell, samples kept.
+
+Each directory is a *source*: one machine at one time. Rows carry the source's label,
+its machine id and the machine's measured peaks for the cell's device, so tables and
+charts never need machine.json again. Anything unreadable stops here with one line
+that names the file and the line.
+"""
 from __future__ import annotations
 
+import math
 import os
+from dataclasses import dataclass
 
 import pandas as pd
 
-from harness.results import RESULTS, ResultsError, read_machine, read_records
+from harness.results import MACHINE, RESULTS, ResultsError, numbered_records, read_machine
+
+STATUSES = ("ok", "invalid", "unsupported", "error", "timeout")
+REQUIRED = ("scenario", "phase", "size", "impl", "device", "mode", "threads", "status")
+PEAK_COLUMNS = {"fp32_gemm_gflops": "peak_fp32_gflops", "int8_gemm_gops": "peak_int8_gops",
+                "memory_gbs": "peak_memory_gbs"}
 
 
 class LoadError(ValueError):
     """Nothing loadable, or a corrupt file: the message names the file and line."""
 
 
+def _check(path, number, rec):
+    where = f"{path} line {number}"
+    missing = [k for k in REQUIRED if k not in rec]
+    if missing:
+        raise LoadError(f"{where}: not a complete dlbench record (missing {', '.join(missing)})")
+    if rec["status"] not in STATUSES:
+        raise LoadError(f"{where}: unknown status {rec['status']!r} (known: {', '.join(STATUSES)})")
+    for key in REQUIRED[:6]:
+        if not isinstance(rec[key], str):
+            raise LoadError(f"{where}: field {key!r} is {type(rec[key]).__name__}, not text")
+    if rec["status"] == "ok":
+        samples, median = rec.get("samples"), rec.get("median")
+        if not isinstance(median, (int, float)) or not median > 0 or not math.isfinite(median):
+            raise LoadError(f"{where}: status ok without a positive median time")
+        if not isinstance(samples, list) or not all(isinstance(v, (int, float)) for v in samples):
+            raise LoadError(f"{where}: status ok without a list of sample times")
+        for key in ("flops", "bytes"):
+            if not isinstance(rec.get(key), (int, float)):
+                raise LoadError(f"{where}: status ok without a number for {key!r}")
+
+
+def _read_dir(d):
+    if not os.path.exists(d):
+        raise LoadError(f"{d}: no such results directory")
+    if not os.path.isdir(d):
+        raise LoadError(f"{d}: not a results directory (give the directory that holds {RESULTS})")
+    if not os.path.exists(os.path.join(d, RESULTS)):
+        raise LoadError(f"{d}: no {RESULTS} here")
+    try:
+        numbered = numbered_records(d)
+        machine = read_machine(d) or {}
+    except ResultsError as exc:
+        raise LoadError(str(exc)) from None
+    except OSError as exc:
+        raise LoadError(f"{os.path.join(d, RESULTS)}: cannot read ({exc.strerror or exc})") from None
+    if not numbered:
+        raise LoadError(f"{os.path.join(d, RESULTS)}: empty, no results to report")
+    path = os.path.join(d, RESULTS)
+    for number, rec in numbered:
+        _check(path, number, rec)
+    if "machine_id" in machine and not isinstance(machine.get("peaks", {}), dict):
+        raise LoadError(f"{os.path.join(d, MACHINE)}: 'peaks' is not an object")
+    return [rec for _, rec in numbered], machine
+
+
+def machine_label(machine, d):
+    return machine.get("hostname") or machine.get("machine_id") or os.path.basename(os.path.normpath(d))
+
+
+def source_labels(dirs, machines):
+    """A short, unique name per directory: the host, plus the directory where one host
+    appears twice (one machine at several versions), plus the id where hosts collide."""
+    labels = [machine_label(m, d) for d, m in zip(dirs, machines)]
+    ids = [m.get("machine_id") for m in machines]
+    for i, label in enumerate(labels):
+        same_label = [j for j, other in enumerate(labels) if other == label]
+        if len(same_label) > 1 and len({ids[j] for j in same_label}) > 1 and ids[i]:
+            labels[i] = f"{label} [{ids[i][:6]}]"
+    for i, label in enumerate(list(labels)):
+        if labels.count(label) > 1:
+            labels[i] = f"{label} ({os.path.basename(os.path.normpath(dirs[i]))})"
+    for i, label in enumerate(list(labels)):
+        if labels.count(label) > 1:
+            labels[i] = f"{label} #{i + 1}"
+    return labels
+
+
+def device_peaks(machine, device):
+    """{column: value} of the peaks machine.json holds for one device (missing: absent)."""
+    entry = ((machine.get("peaks") or {}).get(device) or {})
+    best = entry.get("best") if isinstance(entry, dict) else None
+    out = {}
+    for metric, column in PEAK_COLUMNS.items():
+        value = (best or {}).get(metric, {}).get("value") if isinstance((best or {}).get(metric), dict) else None
+        out[column] = float(value) if isinstance(value, (int, float)) and value > 0 else math.nan
+    out["peak_threads"] = entry.get("threads") if isinstance(entry, dict) else None
+    return out
+
+
 def load(dirs):
-    frames = []
-    for d in dirs:
-        if not os.path.isdir(d):
-            raise LoadError(f"{d}: no such results directory")
-        if not os.path.exists(os.path.join(d, RESULTS)):
-            raise LoadError(f"{d}: no {RESULTS} here")
-        try:
-            records = read_records(d)
-            machine = read_machine(d) or {}
-        except ResultsError as exc:
-            raise LoadError(str(exc)) from None
-        if not records:
-            raise LoadError(f"{os.path.join(d, RESULTS)}: empty, no results to report")
+    """One row per cell of every directory, in the order given (the first is the baseline)."""
+    return load_sources(dirs)[0]
+
+
+def load_sources(dirs):
+    """(cells DataFrame, [Source]) for tables and the machine summary alike."""
+    read = [_read_dir(d) for d in dirs]
+    labels = source_labels(dirs, [m for _, m in read])
+    frames, sources = [], []
+    for order, (d, (records, machine), label) in enumerate(zip(dirs, read, labels)):
+        sources.append(Source(label, d, machine))
         df = pd.DataFrame.from_records(records)
         df["results_dir"] = d
+        df["source"] = label
+        df["source_order"] = order
+        if "machine_id" not in df or machine.get("machine_id"):
+            df["machine_id"] = machine.get("machine_id")
+        df["hostname"] = machine.get("hostname")
         df["cpu_model"] = (machine.get("cpu") or {}).get("model")
-        frames.append(df)
-    return pd.concat(frames, ignore_index=True)
+        peaks = pd.DataFrame([device_peaks(machine, dev) for dev in df["device"]], index=df.index)
+        frames.append(pd.concat([df, peaks], axis=1))
+    df = pd.concat(frames, ignore_index=True)
+    for column in ("reason", "impl_version"):
+        if column not in df:
+            df[column] = None
+    df["reason"] = df["reason"].fillna("").astype(str)
+    return df, sources
+
+
+@dataclass(frozen=True)
+class Source:
+    """One results directory: its label in every table, and its machine.json."""
+    label: str
+    results_dir: str
+    machine: dict

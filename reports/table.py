@@ -1,45 +1,84 @@
-"""The terminal results table: implementations side by side per scenario, phase and size."""
+"""The cells table: implementations side by side per scenario, phase and size.
+
+`cells_table` keeps numbers as numbers (for CSV and JSON); `render` formats it for
+a terminal. A cell that is not ok has its status and reason and no number at all.
+"""
 from __future__ import annotations
 
 import pandas as pd
 
-KEYS = ["scenario", "phase", "size", "device"]
+from reports.metrics import add_metrics
+
+ORDER = ["source_order", "scenario", "phase", "size", "device", "threads", "impl", "mode"]
+COLUMNS = ["source", "machine_id", "scenario", "phase", "size", "device", "threads", "impl", "mode", "impl_version",
+           "status", "median_ms", "rel_iqr_pct", "rate", "rate_unit", "vs_reference", "vs_fastest", "pct_of_peak",
+           "peak_of", "first_call_s", "n_samples", "reason"]
+SHORT_PEAK = {"fp32 GEMM": "fp32", "int8 GEMM": "int8", "memory bandwidth": "bw"}
 
 
-def _rate(row):
-    if row["status"] != "ok":
-        return ""
-    if row["memory_bound"]:
-        return f"{row['gbs']:.2f} GB/s"
-    unit = "GOP/s" if row["work_unit"] == "OP" else "GFLOP/s"
-    return f"{row['gflops']:.2f} {unit}"
+def cells_table(df: pd.DataFrame, with_samples=False) -> pd.DataFrame:
+    """One row per cell, numbers unformatted; `df` as reports.load gives it."""
+    m = df if "pct_of_peak" in df else add_metrics(df)
+    m = m.sort_values(ORDER, kind="stable")
+    ok = m["status"] == "ok"
+    out = pd.DataFrame({
+        "source": m["source"], "machine_id": m["machine_id"],
+        **{k: m[k] for k in ("scenario", "phase", "size", "device", "threads", "impl", "mode", "impl_version",
+                             "status")},
+        "median_ms": m["median"] * 1e3,
+        "rel_iqr_pct": m["rel_iqr"] * 100,
+        "rate": m["rate"],
+        "rate_unit": m["rate_unit"].where(ok),
+        "vs_reference": m["vs_reference"],
+        "vs_fastest": m["vs_fastest"],
+        "pct_of_peak": m["pct_of_peak"],
+        "peak_of": m["peak_of"].where(ok),
+        "first_call_s": pd.to_numeric(m.get("first_call_s"), errors="coerce").where(ok),
+        "n_samples": pd.to_numeric(m.get("n_samples"), errors="coerce").where(ok),
+        "reason": m["reason"].where(~ok, m["peak_note"]),
+    })
+    if with_samples:
+        out["samples_s"] = [list(v) if isinstance(v, list) and ok_ else [] for v, ok_ in zip(m["samples"], ok)]
+    return out[COLUMNS + (["samples_s"] if with_samples else [])].reset_index(drop=True)
+
+
+def _fmt(value, pattern):
+    return "" if pd.isna(value) else pattern.format(value)
+
+
+def display_table(cells: pd.DataFrame, width=110) -> pd.DataFrame:
+    """The cells table as text columns: units attached, empty where a cell has no number."""
+    out = pd.DataFrame({
+        "source": cells["source"],
+        **{k: cells[k] for k in ("scenario", "phase", "size", "device", "threads", "impl", "mode", "status")},
+        "median ms": cells["median_ms"].map(lambda v: _fmt(v, "{:.3f}")),
+        "IQR %": cells["rel_iqr_pct"].map(lambda v: _fmt(v, "{:.1f}")),
+        "rate": [_fmt(v, "{:.2f} ") + (u if isinstance(u, str) and pd.notna(v) else "")
+                 for v, u in zip(cells["rate"], cells["rate_unit"])],
+        "vs ref": cells["vs_reference"].map(lambda v: _fmt(v, "{:.2f}x")),
+        "vs fastest": cells["vs_fastest"].map(lambda v: _fmt(v, "{:.2f}x")),
+        "% peak": [_fmt(v, "{:.1f}% ") + SHORT_PEAK.get(p, p or "") if pd.notna(v) else ""
+                   for v, p in zip(cells["pct_of_peak"], cells["peak_of"])],
+        "reason": cells["reason"].fillna("").map(lambda s: s if len(s) <= width else s[:width - 3] + "..."),
+    })
+    if out["source"].nunique() <= 1:
+        out = out.drop(columns=["source"])
+    if cells["threads"].nunique() <= 1:
+        out = out.drop(columns=["threads"])
+    if not out["reason"].astype(bool).any():
+        out = out.drop(columns=["reason"])
+    return out
 
 
 def results_table(df: pd.DataFrame) -> pd.DataFrame:
-    """One row per cell; failed cells carry their status and reason instead of numbers."""
-    df = df.copy()
-    ref = (df[(df["impl"] == "reference") & (df["status"] == "ok")]
-           .groupby(KEYS)["median"].min().rename("ref_median"))
-    df = df.join(ref, on=KEYS)
-    ok = df["status"] == "ok"
-    out = pd.DataFrame({
-        **{k: df[k] for k in KEYS},
-        "impl": df["impl"],
-        "mode": df["mode"],
-        "status": df["status"],
-        "median_ms": (df["median"] * 1e3).where(ok).map(lambda v: f"{v:.3f}" if pd.notna(v) else ""),
-        "rel_iqr_%": (df["rel_iqr"] * 100).where(ok).map(lambda v: f"{v:.1f}" if pd.notna(v) else ""),
-        "rate": df.apply(_rate, axis=1),
-        "vs_reference": (df["ref_median"] / df["median"]).where(ok).map(
-            lambda v: f"{v:.2f}x" if pd.notna(v) else ""),
-        "first_call_s": df["first_call_s"].where(ok).map(lambda v: f"{v:.3f}" if pd.notna(v) else ""),
-        "reason": df["reason"].fillna("").map(lambda s: s if len(s) <= 100 else s[:97] + "..."),
-    })
-    return out.sort_values(KEYS + ["impl", "mode"], kind="stable").reset_index(drop=True)
+    """Formatted, one row per cell (the table `dlbench run` ends with)."""
+    return display_table(cells_table(df))
 
 
 def render(df: pd.DataFrame) -> str:
-    table = results_table(df)
-    if not table["reason"].astype(bool).any():
-        table = table.drop(columns=["reason"])
-    return table.to_string(index=False)
+    """Plain-text blocks, one per scenario."""
+    table = display_table(cells_table(df))
+    blocks = []
+    for scenario, block in table.groupby("scenario", sort=False):
+        blocks.append(f"{scenario}\n" + block.drop(columns=["scenario"]).to_string(index=False))
+    return "\n\n".join(blocks)

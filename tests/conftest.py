@@ -9,6 +9,10 @@ FAKE_IMPLS = os.path.join(HERE, "fake_impls")
 # Fast measurement settings: tests check behaviour, not speed.
 FAST = ["--samples", "3", "--min-time", "0.001", "--warmup", "0.001"]
 
+# `dlbench run` measures the machine's peaks first (a few seconds); tests of runs skip
+# that unless they pass --machine-probe (tests/test_machine.py does, with tiny probes).
+os.environ.setdefault("DLBENCH_MACHINE_PROBE", "0")
+
 
 @pytest.fixture
 def fake_impls(monkeypatch):

@@ -42,6 +42,41 @@ def peak_device_memory(device, reset=False):
     return None
 
 
+# 256 MiB: well past any last-level cache, so the copy streams through memory.
+COPY_BYTES = 256 << 20
+
+
+def peaks(device, threads, seconds):
+    """This machine's ceilings as NumPy reaches them: BLAS sgemm, and a large copy split
+    over `threads` Python threads (np.copyto releases the GIL), so the bandwidth is the
+    machine's, not one core's."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from harness.peak_probe import copy_peak, gemm_peak
+    _check(device, "eager")
+
+    def gemm(n):
+        gen = np.random.default_rng(0)
+        a, b = (gen.standard_normal((n, n), dtype=np.float32) for _ in range(2))
+        c = np.empty((n, n), dtype=np.float32)
+        return lambda: np.matmul(a, b, out=c)
+
+    src = np.ones(COPY_BYTES // 4, dtype=np.float32)
+    dst = np.empty_like(src)
+    chunks = [(dst[s], src[s]) for s in _slices(src.size, threads)]
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        def copy():
+            for f in [pool.submit(np.copyto, d, s) for d, s in chunks]:
+                f.result()
+        memory = copy_peak(copy, COPY_BYTES, seconds, f"np.copyto on {threads} threads")
+    return {"fp32_gemm_gflops": gemm_peak(gemm, seconds, "np.matmul float32"), "memory_gbs": memory}
+
+
+def _slices(n, parts):
+    step = -(-n // parts)
+    return [slice(i, min(i + step, n)) for i in range(0, n, step)]
+
+
 def _check(device, mode):
     if mode != "eager":
         raise Unsupported("NumPy has no graph mode; the reference runs eager only")

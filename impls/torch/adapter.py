@@ -72,6 +72,34 @@ def peak_device_memory(device, reset=False):
     return torch.cuda.max_memory_allocated()
 
 
+def peaks(device, threads, seconds):
+    """Ceilings as torch reaches them on `device`: fp32 GEMM, int8 GEMM (torch._int_mm,
+    int32 accumulation, qgemm's kernel) and a large tensor copy."""
+    from harness.peak_probe import copy_peak, gemm_peak
+    sync_device = lambda: sync(device)
+    gen = torch.Generator().manual_seed(0)
+
+    def fp32(n):
+        a, b = (torch.randn(n, n, generator=gen).to(device) for _ in range(2))
+        c = torch.empty(n, n, device=device)
+        return lambda: torch.mm(a, b, out=c)
+
+    def int8(n):
+        a, b = (torch.randint(-128, 128, (n, n), dtype=torch.int8, generator=gen).to(device) for _ in range(2))
+        return lambda: torch._int_mm(a, b)
+
+    nbytes = (1 << 30) if device == "cuda" else (256 << 20)
+    src = torch.ones(nbytes // 4, device=device)
+    dst = torch.empty_like(src)
+    out = {"fp32_gemm_gflops": gemm_peak(fp32, seconds, f"torch.mm float32 on {device}", sync_device)}
+    try:
+        out["int8_gemm_gops"] = gemm_peak(int8, seconds, f"torch._int_mm int8 on {device}", sync_device)
+    except RuntimeError as exc:  # a build or device without the integer kernel: no int8 ceiling from torch
+        out["int8_gemm_gops_unavailable"] = f"torch._int_mm: {str(exc).splitlines()[0][:200]}"
+    out["memory_gbs"] = copy_peak(lambda: dst.copy_(src), nbytes, seconds, f"Tensor.copy_ on {device}", sync_device)
+    return out
+
+
 def _tensors(problem, names, device, grad=False):
     return [torch.from_numpy(problem.inputs[n].copy()).to(device).requires_grad_(grad) for n in names]
 

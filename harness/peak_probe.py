@@ -1,0 +1,56 @@
+"""Short probes of a device's practical ceilings, run inside an implementation's worker.
+
+NumPy only, like the rest of the worker side: an adapter's `peaks()` hands in its own
+GEMM and copy calls and these helpers time them. A ceiling is the best call seen, not
+the median: the question is how fast this machine can go, not how fast it usually goes.
+"""
+from __future__ import annotations
+
+import time
+
+GEMM_SIZES = (256, 512, 1024, 2048, 4096, 8192)
+
+
+def best_seconds(call, sync, seconds, min_reps=3):
+    """Fastest of repeated calls, for `seconds` and at least `min_reps` calls."""
+    call()  # first call: allocation, kernel choice, page faults
+    sync()
+    best = float("inf")
+    reps = 0
+    end = time.perf_counter() + seconds
+    while reps < min_reps or time.perf_counter() < end:
+        t0 = time.perf_counter()
+        call()
+        sync()
+        best = min(best, time.perf_counter() - t0)
+        reps += 1
+    return best
+
+
+def gemm_peak(make_call, seconds, what, sync=lambda: None, sizes=GEMM_SIZES):
+    """Best rate (1e9 ops/s, 2 n^3 ops) over square GEMMs of growing n.
+
+    `make_call(n)` returns a call computing one n x n x n product. n grows while the
+    budget left still fits a few calls of the next size (8x the work) and the rate
+    still improves: a small machine stops near 1024, a big one or a GPU goes on.
+    """
+    end = time.perf_counter() + seconds
+    best_rate, best_n, last = 0.0, None, None
+    for n in sizes:
+        left = end - time.perf_counter()
+        if last is not None and 3 * 8 * last > left:
+            break
+        t = best_seconds(make_call(n), sync, max(left * 0.3, 0.0))
+        rate = 2.0 * n ** 3 / t / 1e9
+        if rate > best_rate:
+            best_rate, best_n = rate, n
+        elif rate < 0.9 * best_rate:
+            break  # past the top: bigger only spills caches
+        last = t
+    return {"value": best_rate, "how": f"{what}, n={best_n}"}
+
+
+def copy_peak(call, nbytes, seconds, what, sync=lambda: None):
+    """Memory bandwidth of a large copy, counted as sigmoid's GB/s is: bytes read + written."""
+    t = best_seconds(call, sync, seconds)
+    return {"value": 2.0 * nbytes / t / 1e9, "how": f"{what}, {nbytes >> 20} MiB copied"}

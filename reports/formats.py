@@ -1,0 +1,90 @@
+"""`dlbench report` output: a terminal table, markdown, JSON, CSV."""
+from __future__ import annotations
+
+import json
+import math
+
+import pandas as pd
+
+from reports import machines
+from reports.metrics import add_metrics, best_pct_of_peak
+from reports.side_by_side import display as side_display
+from reports.side_by_side import side_by_side
+from reports.table import cells_table, display_table
+
+
+def _blocks(df):
+    """(title, DataFrame of text) per scenario, then the side-by-side comparison."""
+    m = add_metrics(df)
+    shown = display_table(cells_table(m))
+    for scenario, block in shown.groupby("scenario", sort=False):
+        yield scenario, block.drop(columns=["scenario"])
+    table, labels = side_by_side(m)
+    if table is not None:
+        yield f"side by side (ratio: {labels[0]}'s median / the other's; above 1 is faster)", side_display(table,
+                                                                                                         labels)
+    best = best_pct_of_peak(m)
+    if not best.empty:
+        best = best.assign(best_pct_of_peak=best["best_pct_of_peak"].map(lambda v: f"{v:.1f}%"))
+        if best["source"].nunique() <= 1:
+            best = best.drop(columns=["source"])
+        yield "best % of peak per implementation and scenario", best
+
+
+def text(df, sources):
+    parts = ["\n".join(machines.describe(sources))]
+    parts += [f"{title}\n{block.to_string(index=False)}" for title, block in _blocks(df)]
+    return "\n\n".join(parts)
+
+
+def _md_cell(value):
+    return str(value).replace("|", "\\|").replace("\n", " ")
+
+
+def markdown_table(block):
+    header = "| " + " | ".join(_md_cell(c) for c in block.columns) + " |"
+    rule = "| " + " | ".join("---" for _ in block.columns) + " |"
+    rows = ["| " + " | ".join(_md_cell(v) for v in row) + " |" for row in block.itertuples(index=False)]
+    return "\n".join([header, rule, *rows])
+
+
+def markdown(df, sources):
+    parts = ["## Machines", "\n".join(f"- {line}" if not line.startswith("  ") else f"  - {line.strip()}"
+                                      for line in machines.describe(sources))]
+    for title, block in _blocks(df):
+        parts += [f"## {title}", markdown_table(block)]
+    return "\n\n".join(parts) + "\n"
+
+
+def _plain(value):
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if hasattr(value, "item"):
+        return _plain(value.item())
+    return value
+
+
+def _records(frame):
+    return [{k: _plain(v) for k, v in row.items()} for row in frame.astype(object).where(frame.notna(), None)
+            .to_dict("records")]
+
+
+def json_doc(df, sources):
+    """Numbers as numbers (null where a cell has none), samples included."""
+    m = add_metrics(df)
+    cells = cells_table(m, with_samples=True)
+    table, labels = side_by_side(m)
+    return {
+        "machines": [dict(machines.summary(s), peaks=s.machine.get("peaks") or {}) for s in sources],
+        "cells": _records(cells),
+        "side_by_side": _records(table) if table is not None else [],
+        "best_pct_of_peak": _records(best_pct_of_peak(m)),
+    }
+
+
+def to_json(df, sources):
+    return json.dumps(json_doc(df, sources), indent=1, allow_nan=False)
+
+
+def write_csv(df, path):
+    cells_table(add_metrics(df)).to_csv(path, index=False)

@@ -1,0 +1,75 @@
+"""What each source ran on: machine facts and measured peaks, for every report format."""
+from __future__ import annotations
+
+PEAKS = [("fp32_gemm_gflops", "fp32 GEMM", "GFLOP/s"), ("int8_gemm_gops", "int8 GEMM", "GOP/s"),
+         ("memory_gbs", "memory bandwidth", "GB/s")]
+
+
+def _gib(n):
+    return f"{n / (1 << 30):.1f} GiB" if isinstance(n, (int, float)) else "?"
+
+
+def framework_versions(machine):
+    out = {}
+    for name, info in sorted((machine.get("frameworks") or {}).items()):
+        if not isinstance(info, dict):
+            continue
+        out[name] = str(info.get("version")) if info.get("version") else "not installed"
+    return out
+
+
+def peak_lines(machine):
+    """[(device, what, 'value unit', by whom and how)] of the measured peaks."""
+    lines = []
+    for device, entry in sorted((machine.get("peaks") or {}).items()):
+        best = entry.get("best") if isinstance(entry, dict) else None
+        if not best:  # nothing ran there: one line with each implementation's reason
+            why = "; ".join(f"{name}: {' '.join(str(v) for v in e.values())}"
+                            for name, e in ((entry or {}).get("by_impl") or {}).items() if isinstance(e, dict))
+            lines.append((device, "all", "not measured", why))
+            continue
+        known = [m for m, _, _ in PEAKS]
+        extra = [(m, m.replace("_", " "), "") for m in (best or {}) if m not in known]
+        for metric, what, unit in PEAKS + extra:
+            b = (best or {}).get(metric)
+            if isinstance(b, dict) and isinstance(b.get("value"), (int, float)):
+                lines.append((device, what, f"{b['value']:.1f} {unit}".strip(),
+                              f"{b.get('impl', '?')}: {b.get('how', '')} ({entry.get('threads', '?')} threads)"))
+            else:
+                lines.append((device, what, "not measured", ""))
+    return lines
+
+
+def summary(source):
+    """{field: text} of one source's machine, in display order."""
+    m = source.machine
+    cpu = m.get("cpu") or {}
+    gpus = ", ".join(f"{g.get('name')} ({g.get('memory')})" for g in (m.get("gpus") or []) if isinstance(g, dict))
+    return {
+        "source": source.label,
+        "results": source.results_dir,
+        "host": str(m.get("hostname", "?")),
+        "machine id": str(m.get("machine_id", "?")),
+        "CPU": f"{cpu.get('model', '?')} ({m.get('cores_physical', '?')} cores, {m.get('cores_logical', '?')} "
+               f"threads, {m.get('cpu_affinity', '?')} usable)",
+        "memory": _gib(m.get("memory_bytes")),
+        "GPUs": gpus or "none",
+        "OS": str(m.get("os", "?")),
+        "Python": str(m.get("python", "?")),
+        "dlbench": f"{m.get('dlbench_version', '?')} ({m.get('git_commit') or 'no git commit'})",
+        "frameworks": ", ".join(f"{k} {v}" for k, v in framework_versions(m).items()) or "?",
+    }
+
+
+def describe(sources):
+    """Terminal lines: one block per source, its peaks included."""
+    lines = []
+    for source in sources:
+        s = summary(source)
+        lines.append(f"{s['source']}: {s['CPU']}, {s['memory']}, GPUs: {s['GPUs']}; {s['frameworks']}")
+        peaks = peak_lines(source.machine)
+        if not peaks:
+            lines.append("  no peaks measured: `dlbench machine --out DIR` adds them; % of peak stays empty")
+        for device, what, value, how in peaks:
+            lines.append(f"  {device} {what}: {value}" + (f"  ({how})" if how else ""))
+    return lines
