@@ -83,13 +83,11 @@ def source_labels(dirs, machines):
         same_label = [j for j, other in enumerate(labels) if other == label]
         if len(same_label) > 1 and len({ids[j] for j in same_label}) > 1 and ids[i]:
             labels[i] = f"{label} [{ids[i][:6]}]"
-    for i, label in enumerate(list(labels)):
-        if labels.count(label) > 1:
-            labels[i] = f"{label} ({os.path.basename(os.path.normpath(dirs[i]))})"
-    for i, label in enumerate(list(labels)):
-        if labels.count(label) > 1:
-            labels[i] = f"{label} #{i + 1}"
-    return labels
+    before = list(labels)
+    labels = [f"{label} ({os.path.basename(os.path.normpath(d))})" if before.count(label) > 1 else label
+              for label, d in zip(before, dirs)]
+    before = list(labels)
+    return [f"{label} #{i + 1}" if before.count(label) > 1 else label for i, label in enumerate(before)]
 
 
 def device_peaks(machine, device):

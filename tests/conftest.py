@@ -33,3 +33,73 @@ def read_results(out):
 
 def by_cell(records):
     return {(r["scenario"], r["phase"], r["impl"], r["mode"]): r for r in records}
+
+
+# --- results for the report tests: one real tiny run per session, and edited copies ---
+
+NASTY = '<script>alert("x")</script> & <img src=x onerror=alert(1)>'
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory):
+    """A real run: reference and torch (eager) on conv, sigmoid and qgemm, cpu and cuda
+    (cuda cells are unsupported here: a reason, no numbers), with tiny machine probes."""
+    from harness.cli import main
+    out = str(tmp_path_factory.mktemp("reports") / "tiny")
+    code = main(["run", "--size", "tiny", "--impl", "reference,torch", "--mode", "eager", "--scenario",
+                 "conv,sigmoid,qgemm", "--device", "cpu,cuda", "--machine-probe", "--probe-time", "0.05",
+                 "--out", out, "--quiet", *FAST])
+    assert code == 0
+    return out
+
+
+def copy_results(src, dest, edit_record=None, edit_machine=None):
+    """A copy of a results directory, each record and machine.json passed through an edit."""
+    os.makedirs(dest)
+    with open(os.path.join(dest, "results.jsonl"), "w") as f:
+        for rec in read_results(src):
+            f.write(json.dumps(edit_record(rec) if edit_record else rec) + "\n")
+    with open(os.path.join(src, "machine.json")) as f:
+        machine = json.load(f)
+    with open(os.path.join(dest, "machine.json"), "w") as f:
+        json.dump(edit_machine(machine) if edit_machine else machine, f)
+    return str(dest)
+
+
+@pytest.fixture(scope="session")
+def mixed_run(tiny_run, tmp_path_factory):
+    """The tiny run plus an invalid, an error and a timeout cell whose strings would be
+    markup if not escaped (an implementation named and versioned as HTML included)."""
+    dest = copy_results(tiny_run, tmp_path_factory.mktemp("reports") / "mixed")
+    template = next(r for r in read_results(tiny_run) if r["status"] == "ok" and r["scenario"] == "conv")
+    failed = []
+    for status, impl in (("invalid", "torch"), ("error", "evil<b>impl</b>"), ("timeout", "reference")):
+        rec = dict(template, impl=impl, mode=f"{status}-mode", status=status, reason=f"{status}: {NASTY}",
+                   impl_version='<svg onload=alert(2)>', samples=[], sample_process=[], median=None, q1=None,
+                   q3=None, iqr=None, rel_iqr=None, min=None, mean=None, gflops=None, gbs=None, n_samples=0)
+        failed.append(rec)
+    with open(os.path.join(dest, "results.jsonl"), "a") as f:
+        for rec in failed:
+            f.write(json.dumps(rec) + "\n")
+    return dest
+
+
+SLOWER = 2.0
+
+
+@pytest.fixture(scope="session")
+def other_machine(tiny_run, tmp_path_factory):
+    """The tiny run as if from a second machine, every time SLOWER times longer."""
+    def record(rec):
+        rec = dict(rec, machine_id="feedfacecafe")
+        if rec["status"] == "ok":
+            for k in ("samples",):
+                rec[k] = [v * SLOWER for v in rec[k]]
+            for k in ("median", "q1", "q3", "iqr", "min", "mean"):
+                rec[k] = rec[k] * SLOWER
+            rec["gflops"], rec["gbs"] = rec["gflops"] / SLOWER, rec["gbs"] / SLOWER
+        return rec
+
+    def machine(m):
+        return dict(m, machine_id="feedfacecafe", hostname="other-box")
+    return copy_results(tiny_run, tmp_path_factory.mktemp("reports") / "other", record, machine)

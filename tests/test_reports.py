@@ -1,0 +1,246 @@
+"""Reports from a real tiny run: tables, % of peak, merging sources, formats, bad files."""
+import json
+import math
+import os
+import re
+import shutil
+
+import pandas as pd
+import pytest
+
+from harness.cli import main
+from reports import LoadError, load, load_sources
+from reports.metrics import add_metrics, best_pct_of_peak
+from reports.side_by_side import side_by_side
+from tests.conftest import NASTY, SLOWER, read_results
+
+
+def run_cli(capsys, *argv):
+    code = main(list(argv))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_load_keeps_one_row_per_cell_with_samples_and_peaks(tiny_run):
+    records = read_results(tiny_run)
+    df = load([tiny_run])
+    assert len(df) == len(records) == 16
+    ok = df[df["status"] == "ok"]
+    assert len(ok) == 8 and all(len(s) == 3 for s in ok["samples"])
+    assert set(df[df["status"] != "ok"]["device"]) == {"cuda"}
+    cpu = df[df["device"] == "cpu"]
+    assert (cpu["peak_fp32_gflops"] > 0).all() and (cpu["peak_memory_gbs"] > 0).all()
+    assert (cpu["peak_int8_gops"] > 0).all()  # torch has an int8 kernel
+    assert df[df["device"] == "cuda"]["peak_fp32_gflops"].isna().all()  # no GPU: no cuda peak, not a zero
+
+
+def test_metrics_speedups_and_percent_of_peak(tiny_run):
+    m = add_metrics(load([tiny_run]))
+    ok = m[m["status"] == "ok"]
+    for _, g in ok.groupby(["scenario", "phase", "size"]):
+        assert g["vs_fastest"].max() == pytest.approx(1.0)
+        assert (g["vs_fastest"] <= 1.0 + 1e-12).all()
+        ref = g[g["impl"] == "reference"]
+        assert ref["vs_reference"].iloc[0] == pytest.approx(1.0)
+        torch = g[g["impl"] == "torch"].iloc[0]
+        assert torch["vs_reference"] == pytest.approx(ref["median"].iloc[0] / torch["median"])
+    # Which ceiling holds a cell follows the roofline of the peaks this run measured (tiny,
+    # noisy probes here): below the ridge bandwidth, above it the GEMM roof of its kind of work.
+    for _, cell in ok.iterrows():
+        roof = cell["peak_int8_gops"] if cell["scenario"] == "qgemm" else cell["peak_fp32_gflops"]
+        memory = cell["flops"] / cell["bytes"] * cell["peak_memory_gbs"] < roof
+        assert cell["bound"] == ("memory" if memory else "compute")
+        assert cell["peak_of"] == ("memory bandwidth" if memory else
+                                   "int8 GEMM" if cell["scenario"] == "qgemm" else "fp32 GEMM")
+        expect = cell["gbs"] / cell["peak_memory_gbs"] if memory else cell["gflops"] / roof
+        assert cell["pct_of_peak"] == pytest.approx(100 * expect)
+    failed = m[m["status"] != "ok"]
+    for column in ("median", "rate", "vs_reference", "vs_fastest", "pct_of_peak"):
+        assert failed[column].isna().all(), column
+    assert failed["reason"].str.len().gt(10).all()
+
+
+def _cell(**kw):
+    row = dict(source="m", source_order=0, scenario="s", phase="p", size="tiny", device="cpu", threads=1, impl="i",
+               mode="eager", status="ok", reason="", median=1.0, rel_iqr=0.01, samples=[1.0], work_unit="FLOP",
+               memory_bound=False, peak_fp32_gflops=100.0, peak_int8_gops=400.0, peak_memory_gbs=10.0)
+    row.update(kw)
+    row["gflops"] = row["flops"] / row["median"] / 1e9
+    row["gbs"] = row["bytes"] / row["median"] / 1e9
+    return row
+
+
+def test_peak_choice_follows_the_roofline():
+    rows = [
+        _cell(impl="compute", flops=50e9, bytes=1e9),                 # 50 FLOP/B > ridge 10: fp32 GEMM
+        _cell(impl="memory", flops=5e9, bytes=1e9),                   # 5 FLOP/B < ridge 10: bandwidth
+        _cell(impl="int8", flops=100e9, bytes=1e9, work_unit="OP"),   # 100 OP/B > int8 ridge 40: int8 GEMM
+        _cell(impl="no-int8", flops=100e9, bytes=1e9, work_unit="OP", peak_int8_gops=math.nan),
+    ]
+    m = add_metrics(pd.DataFrame(rows)).set_index("impl")
+    assert m.loc["compute", "peak_of"] == "fp32 GEMM" and m.loc["compute", "pct_of_peak"] == pytest.approx(50.0)
+    assert m.loc["memory", "peak_of"] == "memory bandwidth" and m.loc["memory", "pct_of_peak"] == pytest.approx(10.0)
+    assert m.loc["int8", "peak_of"] == "int8 GEMM" and m.loc["int8", "pct_of_peak"] == pytest.approx(25.0)
+    assert math.isnan(m.loc["no-int8", "pct_of_peak"]) and "no int8 GEMM peak" in m.loc["no-int8", "peak_note"]
+    best = best_pct_of_peak(add_metrics(pd.DataFrame(rows)))
+    assert set(best["impl"]) == {"compute", "memory", "int8"}
+
+
+def test_report_table_markdown_json_csv(capsys, mixed_run, tmp_path):
+    records = read_results(mixed_run)
+    code, out, err = run_cli(capsys, "report", mixed_run)
+    assert code == 0 and not err
+    assert "fp32 GEMM" in out and "memory bandwidth" in out  # the machine's peaks head the table
+    for status in ("ok", "unsupported", "invalid", "error", "timeout"):
+        assert status in out
+    assert "no CUDA device" in out and "best % of peak" in out
+
+    code, out, _ = run_cli(capsys, "report", mixed_run, "--format", "markdown")
+    assert code == 0 and "## conv" in out and "| phase |" in out
+
+    csv_path = tmp_path / "cells.csv"
+    code, out, err = run_cli(capsys, "report", mixed_run, "--format", "json", "--csv", str(csv_path))
+    assert code == 0 and "csv:" in err  # notes go to stderr: stdout stays JSON
+    doc = json.loads(out)
+    assert len(doc["cells"]) == len(records)
+    by_status = {}
+    for cell in doc["cells"]:
+        by_status.setdefault(cell["status"], []).append(cell)
+    for cell in by_status["ok"]:
+        assert cell["median_ms"] > 0 and cell["rate"] > 0 and len(cell["samples_s"]) == 3
+    for status in ("unsupported", "invalid", "error", "timeout"):
+        for cell in by_status[status]:
+            assert cell["median_ms"] is None and cell["rate"] is None and cell["pct_of_peak"] is None
+            assert cell["reason"] and cell["samples_s"] == []
+    assert doc["machines"][0]["peaks"]["cpu"]["best"]["fp32_gemm_gflops"]["value"] > 0
+    csv = pd.read_csv(csv_path)
+    assert len(csv) == len(records) and {"median_ms", "pct_of_peak", "reason", "source"} <= set(csv.columns)
+
+
+def test_two_machines_side_by_side_with_ratio(capsys, tiny_run, other_machine):
+    df, sources = load_sources([tiny_run, other_machine])
+    assert [s.label for s in sources] == [sources[0].machine["hostname"], "other-box"]
+    table, labels = side_by_side(df)
+    assert labels == [s.label for s in sources]
+    ratio = table[f"other-box vs {labels[0]}"]
+    ok = table[f"{labels[0]} status"] == "ok"
+    assert ok.sum() == 8
+    assert ratio[ok].to_list() == pytest.approx([1 / SLOWER] * 8)
+    assert ratio[~ok].isna().all()
+    code, out, _ = run_cli(capsys, "report", tiny_run, other_machine)
+    assert code == 0 and "side by side" in out and "other-box" in out and "0.50x" in out
+
+
+def test_one_machine_at_two_versions_is_told_apart_by_directory(tiny_run, tmp_path):
+    from tests.conftest import copy_results
+    newer = copy_results(tiny_run, tmp_path / "torch-next",
+                         lambda r: dict(r, impl_version="9.9") if r["impl"] == "torch" else r)
+    _, sources = load_sources([tiny_run, newer])
+    assert sources[0].machine["machine_id"] == sources[1].machine["machine_id"]
+    assert sources[1].label.endswith("(torch-next)") and sources[0].label != sources[1].label
+
+
+def _nasty(text):
+    """The fabricated strings, whichever way they appear, must not be live markup."""
+    return re.search(r"<script|<img|<svg onload|<b>impl", text)
+
+
+def test_html_is_self_contained_escaped_and_complete(capsys, mixed_run, tmp_path):
+    page_path = tmp_path / "report.html"
+    code, out, _ = run_cli(capsys, "report", mixed_run, "--html", str(page_path))
+    assert code == 0 and f"html report: {page_path}" in out
+    page = page_path.read_text()
+    assert not _nasty(page), "a string from results reached the page unescaped"
+    assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in page and "evil&lt;b&gt;impl&lt;/b&gt;" in page
+    # nothing fetched from anywhere: no scripts, no external links, fonts, images or stylesheets
+    tags = re.findall(r"<[^>]+>", page)
+    assert not [t for t in tags if re.match(r"<(script|link|img|iframe|object|embed|image|use)\b", t, re.I)]
+    assert not [t for t in tags if re.search(r"\s(src|srcset|xlink:href)=", t, re.I)]
+    assert not [t for t in tags if re.search(r"""\shref=["'](?!#)""", t, re.I)]
+    style = page[page.index("<style>"):page.index("</style>")]
+    assert "url(" not in style and "@import" not in style and "@font-face" not in style
+    assert "Content-Security-Policy" in page
+    records = read_results(mixed_run)
+    rows = re.findall(r'<tr class="cell[^"]*" data-cell="([^"]+)" data-status="([^"]+)"', page)
+    assert len(rows) == len(records) and len(set(rows)) == len(records)
+    assert sorted(s for _, s in rows) == sorted(r["status"] for r in records)
+    groups = {(r["scenario"], r["phase"], r["size"]) for r in records}
+    assert page.count('data-chart="bars"') == len(groups)
+    assert page.count('data-chart="distribution"') == len(groups)  # every group has an ok cell here
+    assert page.count('data-chart="roofline"') == 1  # cpu only: no cuda cell ran
+    assert page.count('class="bar"') == sum(r["status"] == "ok" for r in records)
+    assert page.count('class="sample"') == sum(len(r["samples"]) for r in records)
+
+
+def test_html_for_two_machines_has_ratio_chart(capsys, tiny_run, other_machine, tmp_path):
+    page_path = tmp_path / "two.html"
+    assert run_cli(capsys, "report", tiny_run, other_machine, "--html", str(page_path))[0] == 0
+    page = page_path.read_text()
+    assert 'id="side-by-side"' in page and page.count('data-chart="ratios"') == 1
+    assert page.count('data-chart="roofline"') == 2 and page.count('class="ratio"') == 8
+
+
+
+
+@pytest.mark.parametrize("name, results, machine, needle", [
+    ("corrupt", "GOOD\n{not json\nGOOD\n", None, "results.jsonl line 2: not valid JSON"),
+    ("truncated", "GOOD\nGOOD_CUT", None, "results.jsonl line 2: not valid JSON"),
+    ("empty", "", None, "results.jsonl: empty, no results to report"),
+    ("blank lines", "\n\n", None, "results.jsonl: empty, no results to report"),
+    ("foreign JSON", '{"name": "test_x", "stats": {"mean": 1}}\n', None, "line 1: not a dlbench record"),
+    ("foreign text", "time,value\n1,2\n", None, "line 1: not valid JSON"),
+    ("binary", "\x00\x01\x02garbage\n", None, "line 1: not valid JSON"),
+    ("incomplete record", '{"schema": 1, "scenario": "conv"}\n', None, "line 1: not a complete dlbench record"),
+    ("unknown status", "GOOD_BADSTATUS\n", None, "line 1: unknown status 'fine'"),
+    ("ok without median", "GOOD_NOMEDIAN\n", None, "line 1: status ok without a positive median"),
+    ("machine corrupt", "GOOD\n", '{\n "machine_id": ,\n "x": 1}\n', "machine.json line 2: not valid JSON"),
+    ("machine foreign", "GOOD\n", "[1, 2]\n", "machine.json line 1: not a dlbench machine fingerprint"),
+])
+def test_bad_results_files_give_one_line_naming_file_and_line(capsys, tiny_run, tmp_path, name, results, machine,
+                                                              needle):
+    good = next(r for r in read_results(tiny_run) if r["status"] == "ok")
+    line = json.dumps(good)
+    text = (results.replace("GOOD_CUT", line[: len(line) // 2])
+            .replace("GOOD_BADSTATUS", json.dumps(dict(good, status="fine")))
+            .replace("GOOD_NOMEDIAN", json.dumps(dict(good, median=None))).replace("GOOD", line))
+    d = tmp_path / "bad"
+    d.mkdir()
+    (d / "results.jsonl").write_text(text)
+    if machine is not None:
+        (d / "machine.json").write_text(machine)
+    for argv in (["report", str(d)], ["report", tiny_run, str(d), "--html", str(tmp_path / "x.html")]):
+        code, out, err = run_cli(capsys, *argv)
+        assert code == 2, name
+        assert needle in err and str(d) in err, (name, err)
+        assert len(err.strip().splitlines()) == 1 and "Traceback" not in err + out
+    assert not (tmp_path / "x.html").exists()
+    with pytest.raises(LoadError):
+        load([str(d)])
+
+
+def test_report_paths_that_are_not_results(capsys, tiny_run, tmp_path):
+    cases = [
+        ([str(tmp_path / "missing")], "no such results directory"),
+        ([os.path.join(tiny_run, "results.jsonl")], "not a results directory"),
+        ([str(tmp_path)], "no results.jsonl here"),
+        ([tiny_run, "--html", str(tmp_path / "no" / "such" / "dir" / "r.html")], "cannot write"),
+        ([tiny_run, "--csv", str(tmp_path)], "cannot write"),
+        ([tiny_run, "--format", "xml"], "invalid choice: 'xml'"),
+    ]
+    for argv, needle in cases:
+        code, out, err = run_cli(capsys, "report", *argv)
+        assert code == 2 and needle in err and len(err.strip().splitlines()) == 1, (argv, err)
+        assert "Traceback" not in err + out
+
+
+def test_report_without_peaks_says_how_to_get_them(capsys, tiny_run, tmp_path):
+    from tests.conftest import copy_results
+    bare = copy_results(tiny_run, tmp_path / "bare", edit_machine=lambda m: {k: v for k, v in m.items()
+                                                                              if k != "peaks"})
+    code, out, _ = run_cli(capsys, "report", bare, "--format", "json")
+    doc = json.loads(out)
+    ok = [c for c in doc["cells"] if c["status"] == "ok"]
+    assert ok and all(c["pct_of_peak"] is None and "dlbench machine" in c["reason"] for c in ok)
+    code, out, _ = run_cli(capsys, "report", bare)
+    assert code == 0 and "no peaks measured" in out
+    shutil.rmtree(bare)
