@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 SIZE ?= small
 BENCH_OUT ?= out/bench-$(SIZE)
 
-.PHONY: venv bench test clean dlib dlib-optional dlib-builtin
+.PHONY: venv browser bench test clean dlib dlib-optional dlib-builtin
 
 venv: $(STAMP) dlib-optional
 
@@ -37,11 +37,17 @@ dlib-optional: $(STAMP)
 dlib-builtin: $(STAMP)
 	$(BIN)/python -m impls.dlib.build --variant builtin
 
+# Debian's chromium, for the tests that open the HTML report in a browser.
+browser:
+	@scripts/install_browser.sh
+
+# The run, then its table and the self-contained HTML report (the path is the last line).
 bench: venv
 	rm -rf $(BENCH_OUT)
-	$(BIN)/dlbench run --size $(SIZE) --out $(BENCH_OUT)
+	$(BIN)/dlbench run --size $(SIZE) --out $(BENCH_OUT) --quiet
+	$(BIN)/dlbench report $(BENCH_OUT) --html $(BENCH_OUT)/report.html
 
-test: venv
+test: venv browser
 	$(BIN)/python -m pytest -q
 
 clean:

@@ -12,7 +12,7 @@ import random
 from reports.svg import Linear, Log, esc, fmt_num, scale_for, shorten, svg, x_axis, y_axis
 
 ROW = 22
-LABEL_W = 250
+LABEL_W = 285
 WIDTH = 760
 
 
@@ -40,7 +40,7 @@ def bars(rows, color, title, multi_source):
     for i, r in enumerate(rows):
         y = top + i * ROW
         label = cell_label(r, multi_source)
-        parts.append(f'<text x="{left - 6}" y="{y + 15}" text-anchor="end" font-size="12">{esc(shorten(label, 38))}'
+        parts.append(f'<text x="{left - 6}" y="{y + 15}" text-anchor="end" font-size="12">{esc(shorten(label, 42))}'
                      f'<title>{esc(label)}</title></text>')
         if r["status"] == "ok":
             w = max(x(r["rate"]) - left, 1.0)
@@ -77,7 +77,7 @@ def distribution(rows, color, title, multi_source, seed=0):
         med *= 1e3
         c = color[r["impl"]]
         label = cell_label(r, multi_source)
-        parts.append(f'<text x="{left - 6}" y="{y + 15}" text-anchor="end" font-size="12">{esc(shorten(label, 38))}'
+        parts.append(f'<text x="{left - 6}" y="{y + 15}" text-anchor="end" font-size="12">{esc(shorten(label, 42))}'
                      f'<title>{esc(label)}</title></text>')
         parts.append(f'<line x1="{x(ms[0]):.1f}" y1="{mid}" x2="{x(ms[-1]):.1f}" y2="{mid}" stroke="{c}"/>')
         tip = (f"{label}: median {med:.4g} ms, IQR {q1:.4g}-{q3:.4g} ms, min {ms[0]:.4g}, max {ms[-1]:.4g}, "
@@ -147,12 +147,14 @@ def ratios(rows, title):
         return ""
     top, left, right = 10, 330, WIDTH - 60
     height = top + ROW * len(rows) + 44
-    extreme = max(max(abs(math.log10(r["ratio"])) for r in rows), math.log10(1.5))
-    x = Linear(-extreme * 1.1, extreme * 1.1, left, right)
+    extreme = max(max(abs(math.log10(r["ratio"])) for r in rows), math.log10(1.5)) * 1.4  # room for the values
+    x = Linear(-extreme, extreme, left, right)
     zero = x(0)
     parts = [f'<line x1="{zero:.1f}" y1="{top}" x2="{zero:.1f}" y2="{top + ROW * len(rows)}" stroke="#444"/>',
              f'<text x="{(left + right) / 2}" y="{top + ROW * len(rows) + 30}" text-anchor="middle" font-size="12">'
-             f'speed ratio (log scale): right of the line is faster than the baseline</text>']
+             f'speed ratio (log scale): right of the line is faster than the baseline</text>',
+             f'<text x="{left}" y="{top + ROW * len(rows) + 14}" font-size="11">slower</text>'
+             f'<text x="{right}" y="{top + ROW * len(rows) + 14}" font-size="11" text-anchor="end">faster</text>']
     for i, r in enumerate(rows):
         y = top + i * ROW
         v = math.log10(r["ratio"])
