@@ -75,7 +75,9 @@ def json_doc(df, sources):
     cells = cells_table(m, with_samples=True)
     table, labels = side_by_side(m)
     return {
-        "machines": [dict(machines.summary(s), peaks=s.machine.get("peaks") or {}) for s in sources],
+        "machines": [{"source": s.label, "results_dir": s.results_dir, "machine_id": s.machine.get("machine_id"),
+                      "hostname": s.machine.get("hostname"), "summary": machines.summary(s),
+                      "peaks": s.machine.get("peaks") or {}} for s in sources],
         "cells": _records(cells),
         "side_by_side": _records(table) if table is not None else [],
         "best_pct_of_peak": _records(best_pct_of_peak(m)),
