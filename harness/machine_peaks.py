@@ -38,6 +38,8 @@ def _why_not(name, device, probe):
     manifest = impls.manifest(name)
     if device not in manifest.DEVICES:
         return f"{name} does not run on {device}"
+    if not impls.adapter_defines(name, "peaks"):  # known without starting (and importing) the framework
+        return f"the {name} adapter has no peaks() probe"
     if not probe.get("installed"):
         return probe.get("reason") or f"{name} is not installed"
     return (probe.get("devices") or {}).get(device)
