@@ -4,8 +4,6 @@ from __future__ import annotations
 import json
 import math
 
-import pandas as pd
-
 from reports import machines
 from reports.metrics import add_metrics, best_pct_of_peak
 from reports.side_by_side import display as side_display

@@ -11,8 +11,6 @@ import math
 from collections import Counter
 from datetime import datetime, timezone
 
-import pandas as pd
-
 import scenarios
 from harness import __version__
 from reports import charts, machines
@@ -39,8 +37,12 @@ margin:0 4px 0 10px;vertical-align:-1px}
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
 
 
+def _finite(v):
+    return isinstance(v, (int, float)) and math.isfinite(v)
+
+
 def _num(v, pattern):
-    return "" if v is None or (isinstance(v, float) and not math.isfinite(v)) else pattern.format(v)
+    return pattern.format(v) if _finite(v) else ""
 
 
 def _table(header, rows, cls=""):
@@ -87,15 +89,15 @@ def _cell_rows(rows, multi_source):
     out = []
     for r in rows:
         ok = r["status"] == "ok"
-        pct = _num(r["pct_of_peak"], "{:.1f}%") + (f" {SHORT_PEAK.get(r['peak_of'], r['peak_of'])}"
-                                                   if ok and _num(r["pct_of_peak"], "{}") else "")
+        pct = (f"{r['pct_of_peak']:.1f}% {SHORT_PEAK.get(r['peak_of'], r['peak_of'])}"
+               if ok and _finite(r["pct_of_peak"]) else "")
         reason = r["reason"] if not ok else (r.get("peak_note") or "")
         cells = ([f"<td>{esc(r['source'])}</td>"] if multi_source else []) + [
             f"<td>{esc(r['device'])}</td><td>{esc(r['impl'])}</td><td>{esc(r['mode'])}</td>"
             f"<td>{esc(r.get('impl_version') or '')}</td>",
             f'<td class="status-{esc(r["status"])}">{esc(r["status"])}</td>',
             f'<td class="num">{_num(r["median"] * 1e3 if ok else None, "{:.4g}")}</td>',
-            f'<td class="num">{_num(r["rel_iqr"] * 100 if ok and r["rel_iqr"] is not None else None, "{:.1f}")}</td>',
+            f'<td class="num">{_num(r["rel_iqr"] * 100 if ok and _finite(r["rel_iqr"]) else None, "{:.1f}")}</td>',
             f'<td class="num">{esc(_num(r["rate"], "{:.4g} ") + (r["rate_unit"] if ok else ""))}</td>',
             f'<td class="num">{_num(r["vs_reference"], "{:.2f}x")}</td>',
             f'<td class="num">{_num(r["vs_fastest"], "{:.2f}x")}</td>',
@@ -168,7 +170,7 @@ def _side_by_side_section(m):
         tds = [f"<td>{esc(r[k])}</td>" for k in SIDE_KEY]
         for lab in labels:
             t = r[f"{lab} median_ms"]
-            tds.append(f'<td class="num">{_num(t, "{:.4g} ms")}</td>' if t is not None and not pd.isna(t) else
+            tds.append(f'<td class="num">{_num(t, "{:.4g} ms")}</td>' if _finite(t) else
                        f'<td class="status-{esc(r[f"{lab} status"])}" title="{esc(r[f"{lab} reason"] or "")}">'
                        f'{esc(r[f"{lab} status"])}</td>')
         for lab in labels[1:]:

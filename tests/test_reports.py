@@ -12,7 +12,7 @@ from harness.cli import main
 from reports import LoadError, load, load_sources
 from reports.metrics import add_metrics, best_pct_of_peak
 from reports.side_by_side import side_by_side
-from tests.conftest import NASTY, SLOWER, read_results
+from tests.conftest import SLOWER, read_results
 
 
 def run_cli(capsys, *argv):
