@@ -218,7 +218,8 @@ def cmd_run(args):
         runner.write_machine()
         if args.machine_probe:
             _record_peaks(runner, sorted({c.impl for c in cells} | {"reference"}), args.probe_time,
-                          devices=list(dict.fromkeys(c.device for c in cells)), keep_existing=True)
+                          devices=list(dict.fromkeys(c.device for c in cells)), keep_existing=True,
+                          hint="; --no-machine-probe skips this")
         runner.run(cells)
     except RunError as exc:
         raise UsageError(f"dlbench run: {exc}") from None
@@ -240,13 +241,13 @@ def cmd_run(args):
     return code
 
 
-def _record_peaks(runner, impl_names, seconds, devices=None, keep_existing=False):
+def _record_peaks(runner, impl_names, seconds, devices=None, keep_existing=False, hint=""):
     from harness import machine_peaks
     seconds = seconds or machine_peaks.DEFAULT_SECONDS
     runner.probe(impl_names)
     devices = devices or machine_peaks.usable_devices(impl_names, runner.probes)
-    print(f"measuring this machine's peaks on {', '.join(devices)} ({', '.join(impl_names)}; "
-          f"--no-machine-probe skips this)", file=sys.stderr)
+    print(f"measuring this machine's peaks on {', '.join(devices)} ({', '.join(impl_names)}){hint}",
+          file=sys.stderr)
     return runner.record_peaks(devices, seconds, impl_names, keep_existing)
 
 

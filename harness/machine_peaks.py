@@ -13,6 +13,7 @@ the best any of them reached. Stored as
 from __future__ import annotations
 
 import math
+import os
 from datetime import datetime, timezone
 
 import impls
@@ -45,8 +46,22 @@ def _why_not(name, device, probe):
     return (probe.get("devices") or {}).get(device)
 
 
+def busy_note():
+    """A warning when other work shares the CPU: ceilings measured then come out low
+    (a parallel GEMM waits for its slowest thread), and % of peak high."""
+    try:
+        load = os.getloadavg()[0]
+    except OSError:
+        return None
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    if load > 0.5 * cores:
+        return f"machine busy while measuring (load average {load:.1f} on {cores} cores): peaks may read low"
+    return None
+
+
 def measure_device(device, impl_names, probes, threads, seconds, workdir, side=None, timeout=300):
     side = side or Side()
+    busy = busy_note()
     by_impl = {}
     for name in impl_names:
         why = _why_not(name, device, probes.get(name, {}))
@@ -67,8 +82,11 @@ def measure_device(device, impl_names, probes, threads, seconds, workdir, side=N
             value = _metric(entry)
             if value is not None and value > best.get(metric, {}).get("value", 0):
                 best[metric] = {"value": value, "impl": name, "how": entry.get("how", "")}
-    return {"threads": threads, "seconds": seconds,
-            "measured": datetime.now(timezone.utc).isoformat(timespec="seconds"), "best": best, "by_impl": by_impl}
+    entry = {"threads": threads, "seconds": seconds,
+             "measured": datetime.now(timezone.utc).isoformat(timespec="seconds"), "best": best, "by_impl": by_impl}
+    if busy:
+        entry["warning"] = busy
+    return entry
 
 
 def measure(devices, impl_names, probes, threads, seconds, workdir, side=None):
@@ -90,6 +108,8 @@ def describe(peaks):
     lines = []
     for device, entry in peaks.items():
         lines.append(f"{device} ({entry.get('threads')} threads):")
+        if entry.get("warning"):
+            lines.append(f"  WARNING: {entry['warning']}")
         extra = {m: (m.replace("_", " "), "") for m in entry.get("best", {}) if m not in METRICS}
         for metric, (what, unit) in {**METRICS, **extra}.items():
             b = entry.get("best", {}).get(metric)

@@ -28,6 +28,8 @@ def peak_lines(machine):
                             for name, e in ((entry or {}).get("by_impl") or {}).items() if isinstance(e, dict))
             lines.append((device, "all", "not measured", why))
             continue
+        if isinstance(entry, dict) and entry.get("warning"):
+            lines.append((device, "warning", "", str(entry["warning"])))
         known = [m for m, _, _ in PEAKS]
         extra = [(m, m.replace("_", " "), "") for m in (best or {}) if m not in known]
         for metric, what, unit in PEAKS + extra:
@@ -71,5 +73,8 @@ def describe(sources):
         if not peaks:
             lines.append("  no peaks measured: `dlbench machine --out DIR` adds them; % of peak stays empty")
         for device, what, value, how in peaks:
-            lines.append(f"  {device} {what}: {value}" + (f"  ({how})" if how else ""))
+            if what == "warning":
+                lines.append(f"  {device} WARNING: {how}")
+            else:
+                lines.append(f"  {device} {what}: {value}" + (f"  ({how})" if how else ""))
     return lines

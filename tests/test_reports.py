@@ -233,6 +233,18 @@ def test_report_paths_that_are_not_results(capsys, tiny_run, tmp_path):
         assert "Traceback" not in err + out
 
 
+def test_peaks_measured_on_a_busy_machine_carry_a_warning(capsys, tiny_run, tmp_path):
+    from tests.conftest import copy_results
+
+    def busy(m):
+        m["peaks"]["cpu"]["warning"] = "machine busy while measuring (load average 3.0 on 2 cores)"
+        return m
+    d = copy_results(tiny_run, tmp_path / "busy", edit_machine=busy)
+    code, out, _ = run_cli(capsys, "report", d, "--html", str(tmp_path / "busy.html"))
+    assert code == 0 and "cpu WARNING: machine busy while measuring" in out
+    assert "machine busy while measuring" in (tmp_path / "busy.html").read_text()
+
+
 def test_report_without_peaks_says_how_to_get_them(capsys, tiny_run, tmp_path):
     from tests.conftest import copy_results
     bare = copy_results(tiny_run, tmp_path / "bare", edit_machine=lambda m: {k: v for k, v in m.items()
