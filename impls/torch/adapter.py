@@ -97,6 +97,17 @@ def peaks(device, threads, seconds):
     except RuntimeError as exc:  # a build or device without the integer kernel: no int8 ceiling from torch
         out["int8_gemm_gops_unavailable"] = f"torch._int_mm: {str(exc).splitlines()[0][:200]}"
     out["memory_gbs"] = copy_peak(lambda: dst.copy_(src), nbytes, seconds, f"Tensor.copy_ on {device}", sync_device)
+    if device == "cuda":  # the tensor-core ceilings: what reduced-precision work could reach
+        def bf16(n):
+            a, b = (torch.randn(n, n, device=device, dtype=torch.bfloat16) for _ in range(2))
+            return lambda: torch.mm(a, b)
+
+        torch.backends.cuda.matmul.allow_tf32 = True
+        try:
+            out["tf32_gemm_gflops"] = gemm_peak(fp32, seconds, "torch.mm float32 with TF32 on cuda", sync_device)
+        finally:
+            torch.backends.cuda.matmul.allow_tf32 = False
+        out["bf16_gemm_gflops"] = gemm_peak(bf16, seconds, "torch.mm bfloat16 on cuda", sync_device)
     return out
 
 
