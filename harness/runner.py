@@ -49,7 +49,8 @@ def worker_env(threads, manifest, repo_root=environments.REPO_ROOT):
     """
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (repo_root, env.get("PYTHONPATH")) if p)
-    for var in THREAD_VARIABLES:
+    # the manifest may name its framework's own thread variables (MXNet's engine, say)
+    for var in THREAD_VARIABLES + tuple(getattr(manifest, "THREAD_VARIABLES", ())):
         env[var] = str(threads)
     env.update(getattr(manifest, "WORKER_ENV", {}))
     env["PYTHONUNBUFFERED"] = "1"
