@@ -23,9 +23,7 @@ from mxnet import autograd, gluon
 from impls.base import Step, Unsupported
 from scenarios import qgemm as qgemm_scenario
 
-from . import quantized
-
-LEAK = 0.2
+from . import nets, quantized
 
 
 def probe():
@@ -207,64 +205,24 @@ def qgemm(problem, phase, device, mode):
 
 
 # --- networks -----------------------------------------------------------------
-# Some weights live in the layout MXNet's operators want, converted once in prepare
-# and back in `outputs` (neither is timed): dense weights as FullyConnected's (out, in),
-# the scenario's (in, out) transposed; the generator's last transposed convolution
-# with a second, all-zero output channel (see _generator).
-
-def _transpose(a):
-    return np.ascontiguousarray(a.T)
-
-
-def _add_zero_channel(a):
-    return np.concatenate([a, np.zeros_like(a)], axis=1 if a.ndim == 4 else 0)
-
-
-def _first_channel(a):
-    return np.ascontiguousarray(a[:, :1] if a.ndim == 4 else a[:1])
-
-
-LAYOUTS = {
-    "fc1_w": (_transpose, _transpose), "fc2_w": (_transpose, _transpose),
-    "g_fc_w": (_transpose, _transpose), "d_fc_w": (_transpose, _transpose),
-    "g_ct2_w": (_add_zero_channel, _first_channel), "g_ct2_b": (_add_zero_channel, _first_channel),
-}
-
 
 def _weights(problem, spec, device):
-    """NDArrays of the initial weights in MXNet's layout, gradients attached."""
+    """NDArrays of the initial weights in MXNet's layout (nets.LAYOUTS), gradients attached."""
     arrays = []
     for name, _, _ in spec:
-        to_mx = LAYOUTS.get(name, (lambda a: a, None))[0]
-        arrays.append(mx.nd.array(to_mx(problem.inputs[name]), ctx=_ctx(device)))
+        arrays.append(mx.nd.array(nets.to_mxnet(name, problem.inputs[name]), ctx=_ctx(device)))
         arrays[-1].attach_grad()
     return arrays
 
 
 def _numpy_weights(names, arrays):
-    return {n: LAYOUTS.get(n, (None, lambda a: a))[1](a.asnumpy()) for n, a in zip(names, arrays)}
+    return {n: nets.from_mxnet(n, a.asnumpy()) for n, a in zip(names, arrays)}
 
 
 def _sgd(weights, grads, lr):
     """Plain SGD in place, MXNet's fused kernel: w -= lr * g (no decay, no rescaling)."""
     for w, g in zip(weights, grads):
         mx.nd.sgd_update(w, g, lr=lr, wd=0.0, rescale_grad=1.0, out=w)
-
-
-def _classifier_logits(F, x, c1w, c1b, c2w, c2b, f1w, f1b, f2w, f2b):
-    pool = dict(kernel=(2, 2), stride=(2, 2), pool_type="max")
-    h = F.Pooling(F.relu(F.Convolution(x, c1w, c1b, kernel=(5, 5), pad=(2, 2), num_filter=32)), **pool)
-    h = F.Pooling(F.relu(F.Convolution(h, c2w, c2b, kernel=(5, 5), pad=(2, 2), num_filter=64)), **pool)
-    h = F.relu(F.FullyConnected(h, f1w, f1b, num_hidden=1024))  # flattens NCHW in order
-    return F.FullyConnected(h, f2w, f2b, num_hidden=10)
-
-
-def _cross_entropy(F, logits, labels):
-    return -F.mean(F.pick(F.log_softmax(logits, axis=1), labels, axis=1))
-
-
-def _classifier_loss(F, x, labels, *w):
-    return _cross_entropy(F, _classifier_logits(F, x, *w), labels)
 
 
 def classifier(problem, phase, device, mode):
@@ -274,14 +232,14 @@ def classifier(problem, phase, device, mode):
     x = _arrays(problem, ("x",), device)[0]
     out = {}
     if phase == "inference":
-        logits_fn = _build(_classifier_logits, mode)
+        logits_fn = _build(nets.classifier_logits, mode)
 
         def run():
             out["logits"] = logits_fn(x, *w)
         return _step(run, lambda: {"logits": out["logits"].asnumpy()}, device)
 
-    labels = _arrays(problem, ("labels",), device)[0]  # float32 indices, as pick takes them
-    loss_fn = _build(_classifier_loss, mode)
+    labels = _arrays(problem, ("labels",), device)[0]
+    loss_fn = _build(nets.classifier_loss, mode)
     lr = problem.params["lr"]
 
     def run():
@@ -295,38 +253,6 @@ def classifier(problem, phase, device, mode):
                  device)
 
 
-def _generator(F, z, fcw, fcb, c1w, c1b, c2w, c2b):
-    up = dict(kernel=(4, 4), stride=(2, 2), pad=(1, 1), no_bias=False)
-    h = F.relu(F.reshape(F.FullyConnected(z, fcw, fcb, num_hidden=6272), shape=(-1, 128, 7, 7)))
-    h = F.relu(F.Deconvolution(h, c1w, c1b, num_filter=64, **up))
-    # MXNet 1.9.1's oneDNN Deconvolution cannot take the input gradient of a single
-    # output channel ("could not create a primitive descriptor for a reorder
-    # primitive"), so the layer has a second, all-zero channel (LAYOUTS) that is
-    # dropped here: no gradient reaches it, so it stays zero. 1/40 of G's work.
-    y = F.slice_axis(F.Deconvolution(h, c2w, c2b, num_filter=2, **up), axis=1, begin=0, end=1)
-    return F.tanh(y)
-
-
-def _discriminator(F, x, c1w, c1b, c2w, c2b, fcw, fcb):
-    down = dict(kernel=(4, 4), stride=(2, 2), pad=(1, 1))
-    h = F.LeakyReLU(F.Convolution(x, c1w, c1b, num_filter=64, **down), act_type="leaky", slope=LEAK)
-    h = F.LeakyReLU(F.Convolution(h, c2w, c2b, num_filter=128, **down), act_type="leaky", slope=LEAK)
-    return F.FullyConnected(h, fcw, fcb, num_hidden=1)
-
-
-def _softplus(F, x):
-    return F.Activation(x, act_type="softrelu")  # log(1 + e^x), the stable BCE-from-logits term
-
-
-def _d_loss(F, real, fake, *d):
-    return (F.mean(_softplus(F, -_discriminator(F, real, *d)))
-            + F.mean(_softplus(F, _discriminator(F, fake, *d))))
-
-
-def _g_loss(F, fake, *d):
-    return F.mean(_softplus(F, -_discriminator(F, fake, *d)))  # non-saturating
-
-
 def gan(problem, phase, device, mode):
     from scenarios.gan import DISCRIMINATOR, GENERATOR
     g_names = [n for n, _, _ in GENERATOR]
@@ -334,11 +260,10 @@ def gan(problem, phase, device, mode):
     g = _weights(problem, GENERATOR, device)
     d = _weights(problem, DISCRIMINATOR, device)
     z, real = _arrays(problem, ("z", "real"), device)
-    gen, d_loss, g_loss = (_build(f, mode) for f in (_generator, _d_loss, _g_loss))
+    gen, d_loss, g_loss = (_build(f, mode) for f in (nets.generator, nets.d_loss, nets.g_loss))
     lr = problem.params["lr"]
-    out = {}
-
     d_grads = [t.grad for t in d]
+    out = {}
 
     def run():
         with autograd.record():
