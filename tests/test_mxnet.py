@@ -2,7 +2,6 @@
 command, its integer path exact, its threads and build facts recorded; a missing or
 broken environment turns its cells `unsupported` with that command, and the rest of
 the run goes on. (Every cell's validation is in test_conformance.)"""
-import json
 import os
 import subprocess
 import sys
@@ -15,6 +14,7 @@ from harness.plan import plan
 from harness.runner import Options, Runner, worker_env
 
 from conftest import FAST, by_cell, read_results
+from tests.harness_runs import run_impl
 
 SETUP = "make env-mxnet"
 
@@ -30,7 +30,7 @@ def mxnet_env():
         pytest.skip(f"{environments.env_dir('mxnet')} is not set up: run `{SETUP}` (make test does)")
 
 
-def run_cells(out, monkeypatch=None, **selection):
+def run_cells(out, **selection):
     runner = Runner(str(out), Options(threads=1, samples=2, min_time=0.001, warmup_time=0.001, timeout=600))
     try:
         runner.probe(selection.get("impl_names", ["mxnet"]))
@@ -99,28 +99,30 @@ def test_threads_reach_mxnet_engine_before_import():
     assert env["MXNET_CPU_WORKER_NTHREADS"] == "1"  # one operator at a time, each on the OpenMP pool
 
 
-def test_fingerprint_records_version_and_build_features_and_gpu_is_unsupported(tmp_path, mxnet_env):
-    probes, records = run_cells(tmp_path, impl_names=["mxnet"], scenario_names=["conv"], modes=["eager"],
-                                devices=["gpu"])
-    with open(tmp_path / "machine.json") as f:
-        facts = json.load(f)["frameworks"]["mxnet"]
+def test_fingerprint_records_version_and_build_features_and_gpu_is_unsupported(mxnet_env):
+    probe, _ = run_impl("mxnet", "eager")  # the conformance run's probe: what machine.json records
+    facts = probe["info"]
     assert facts["version"] == "1.9.1" and "MKLDNN" in facts["features"] and facts["mkldnn"]
     assert facts["onednn"] and facts["onednn_isa"]  # the instruction set oneDNN picked on this CPU
-    assert facts["omp_max_threads"] == "1"
-    assert [r["status"] for r in records] == ["unsupported"]
+    assert facts["omp_max_threads"] == "2"  # run_impl's --threads, set before MXNet was imported
     if not facts["cuda_build"]:
-        assert "CPU-only build" in records[0]["reason"]
+        assert "CPU-only build" in probe["devices"]["cuda"]
 
 
-@pytest.mark.parametrize("isa_cap", [None, "AVX512_CORE"], ids=["native", "no-vnni"])
-def test_qgemm_is_exact_with_and_without_vnni(tmp_path, monkeypatch, mxnet_env, isa_cap):
+@pytest.mark.parametrize("mode", impls.manifest("mxnet").MODES)
+def test_qgemm_accumulator_and_output_are_exact(mxnet_env, mode):
+    _, records = run_impl("mxnet", mode)
+    rec = records[("qgemm", "gemm")]
+    assert rec["status"] == "ok", rec["reason"]
+    assert rec["errors"]["acc"]["max_abs"] == 0.0 and rec["errors"]["out"]["max_abs"] == 0.0
+
+
+def test_qgemm_is_exact_without_vnni(tmp_path, monkeypatch, mxnet_env):
     """Without VNNI oneDNN's int8 GEMM saturates int16 pair sums; the adapter then splits
     A into 7-bit halves. oneDNN's ISA cap forces that path on any CPU."""
-    if isa_cap:
-        monkeypatch.setenv("DNNL_MAX_CPU_ISA", isa_cap)
+    monkeypatch.setenv("DNNL_MAX_CPU_ISA", "AVX512_CORE")
     probes, records = run_cells(tmp_path, impl_names=["mxnet"], scenario_names=["qgemm"])
-    if isa_cap:
-        assert probes["mxnet"]["info"]["int8_gemm_exact_in_one_pass"] is False
+    assert probes["mxnet"]["info"]["int8_gemm_exact_in_one_pass"] is False
     assert len(records) == 2
     for rec in records:
         assert rec["status"] == "ok", rec["reason"]
