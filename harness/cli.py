@@ -167,7 +167,8 @@ def cmd_list(args):
         manifest = impls.manifest(name)
         probe = probes[name]
         env = getattr(manifest, "ENVIRONMENT", None)
-        where = f" (environment .venv-{env})" if env else ""
+        # an implementation in its own environment: say where, and the command that (re)makes it
+        where = f" (environment {environments.env_dir(env)}, set up by: {manifest.INSTALL_HINT})" if env else ""
         if probe.get("installed"):
             info = probe.get("info") or {}
             devices = ", ".join(d if not why else f"{d} [no: {why}]" for d, why in probe["devices"].items())

@@ -3,6 +3,7 @@
 Most implementations share the project's .venv (the interpreter running dlbench);
 one whose manifest names an ENVIRONMENT runs in `.venv-<name>` at the repository
 root, created by `make env-<name>` (MXNet needs NumPy < 1.24, for example).
+DLBENCH_ENVS names another folder to look in (the Makefile takes the same variable).
 """
 import os
 import sys
@@ -11,7 +12,7 @@ REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def env_dir(name):
-    return os.path.join(REPO_ROOT, f".venv-{name}")
+    return os.path.join(os.environ.get("DLBENCH_ENVS") or REPO_ROOT, f".venv-{name}")
 
 
 def interpreter(manifest):
@@ -22,4 +23,4 @@ def interpreter(manifest):
     python = os.path.join(env_dir(name), "bin", "python")
     if os.access(python, os.X_OK):
         return python, None
-    return None, f"environment .venv-{name} is not set up; fix: {manifest.INSTALL_HINT}"
+    return None, f"environment {env_dir(name)} is not set up; fix: {manifest.INSTALL_HINT}"

@@ -49,7 +49,8 @@ def worker_env(threads, manifest, repo_root=environments.REPO_ROOT):
     """
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (repo_root, env.get("PYTHONPATH")) if p)
-    for var in THREAD_VARIABLES:
+    # the manifest may name its framework's own thread variables (MXNet's engine, say)
+    for var in THREAD_VARIABLES + tuple(getattr(manifest, "THREAD_VARIABLES", ())):
         env[var] = str(threads)
     env.update(getattr(manifest, "WORKER_ENV", {}))
     env["PYTHONUNBUFFERED"] = "1"
@@ -151,7 +152,9 @@ def probe_all(impl_names, threads, workdir=None, timeout=300, side=None):
         res = spawn(python, {"impl": name, "probe": True}, worker_env(threads, manifest, side.repo_root), timeout,
                     workdir, side.repo_root)
         if res.get("status") in ("error", "timeout"):
-            res = {"installed": False, "reason": res["reason"], "python": python}
+            # a broken environment (its worker cannot even start) is fixed by the same command
+            res = {"installed": False, "reason": f"{name}'s worker failed under {python}: {res['reason']}; "
+                                                 f"fix: {manifest.INSTALL_HINT}", "python": python}
         elif not res.get("installed"):
             res["reason"] = f"{name} is not installed for {python} ({res.get('reason')}); fix: {manifest.INSTALL_HINT}"
         probes[name] = res

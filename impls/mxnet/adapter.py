@@ -1,0 +1,290 @@
+"""MXNet adapter: the scenario set in mx.nd operators, imperative or hybridized.
+
+Every computation is written once as a function of `F` (mx.nd or mx.sym, Gluon's
+hybrid_forward convention): eager mode calls it with mx.nd, one operator at a time;
+graph mode wraps it in a HybridBlock hybridized with static memory and shapes, which
+MXNet turns into one cached graph on the first call (outside the timed samples).
+
+MXNet's engine is asynchronous: an operator call only queues work. `sync` waits for
+all of it (mx.nd.waitall) and the harness calls it inside every timed sample.
+"""
+from __future__ import annotations
+
+import os
+import re
+import sys
+import tempfile
+
+import numpy as np
+
+import mxnet as mx
+from mxnet import autograd, gluon
+
+from impls.base import Step, Unsupported
+from scenarios import qgemm as qgemm_scenario
+
+from . import nets, quantized
+
+
+def probe():
+    features = mx.runtime.Features()
+    info = {
+        "version": mx.__version__,
+        "numpy": np.__version__,
+        # compile-time facts: CPU_AVX/AVX2 off means mshadow's own kernels (elementwise
+        # ops, reductions) are SSE3 code; oneDNN picks its instruction set at run time.
+        "features": sorted(name for name, f in features.items() if f.enabled),
+        "features_off": sorted(name for name, f in features.items() if not f.enabled),
+        "mkldnn": features.is_enabled("MKLDNN"),
+        "blas": next((n for n in ("BLAS_MKL", "BLAS_OPEN", "BLAS_ATLAS", "BLAS_APPLE") if features.is_enabled(n)),
+                     None),
+        "cuda_build": features.is_enabled("CUDA"),
+        "gpus": mx.context.num_gpus() if features.is_enabled("CUDA") else 0,
+        "engine": os.environ.get("MXNET_ENGINE_TYPE", "ThreadedEnginePerDevice"),
+        "omp_max_threads": os.environ.get("MXNET_OMP_MAX_THREADS"),
+        "cpu_worker_threads": os.environ.get("MXNET_CPU_WORKER_NTHREADS"),
+    }
+    if features.is_enabled("MKLDNN"):
+        info.update(_onednn_facts())
+    return info
+
+
+def _onednn_facts():
+    """oneDNN's version and the instruction set it dispatches to on this CPU, read from its
+    verbose log; only the first oneDNN call of a process reads DNNL_VERBOSE (the probe's)."""
+    os.environ["DNNL_VERBOSE"] = "1"
+    sys.stdout.flush()
+    saved = os.dup(1)
+    with tempfile.TemporaryFile(mode="w+") as log:
+        os.dup2(log.fileno(), 1)  # oneDNN prints from C: catch it at the file descriptor
+        try:
+            exact = quantized.one_pass_exact()
+        finally:
+            os.dup2(saved, 1)
+            os.close(saved)
+            del os.environ["DNNL_VERBOSE"]
+        log.seek(0)
+        text = log.read()
+    version = re.search(r"oneDNN (v[\d.]+)", text)
+    isa = re.search(r"isa:([^\n]+)", text)
+    return {"onednn": version.group(1) if version else None,
+            "onednn_isa": isa.group(1).strip() if isa else None,
+            "int8_gemm_exact_in_one_pass": exact}
+
+
+def configure(threads):
+    # OMP_NUM_THREADS and MXNET_OMP_MAX_THREADS were set before MXNet was imported
+    # (the manifest's THREAD_VARIABLES): its engine reads them once, at start-up.
+    pass
+
+
+def device_unavailable(device):
+    if device == "cpu":
+        return None
+    if device == "cuda":
+        if not mx.runtime.Features().is_enabled("CUDA"):
+            return (f"mxnet {mx.__version__} in .venv-mxnet is a CPU-only build; for a GPU install a CUDA "
+                    f"build (e.g. mxnet-cu112) there instead of mxnet")
+        if mx.context.num_gpus() == 0:
+            return "no CUDA device visible to mxnet"
+        return None
+    return f"mxnet adapter has no device {device!r}"
+
+
+def sync(device):
+    mx.nd.waitall()
+
+
+def peak_device_memory(device, reset=False):
+    return None  # MXNet 1.x has no peak-memory counter
+
+
+def _ctx(device):
+    return mx.gpu(0) if device == "cuda" else mx.cpu()
+
+
+def _arrays(problem, names, device, dtype="float32"):
+    return [mx.nd.array(problem.inputs[n], ctx=_ctx(device), dtype=dtype) for n in names]
+
+
+class _Hybrid(gluon.HybridBlock):
+    """One F-function as a HybridBlock: its arguments are the block's inputs."""
+
+    def __init__(self, fn, **kwargs):
+        super().__init__()
+        self._fn, self._kwargs = fn, kwargs
+
+    def hybrid_forward(self, F, *args):
+        return self._fn(F, *args, **self._kwargs)
+
+
+def _build(fn, mode, **kwargs):
+    """A callable over NDArrays: the F-function itself (eager) or its hybridized block."""
+    if mode == "eager":
+        return lambda *args, **out: fn(mx.nd, *args, **kwargs, **out)
+    if mode == "graph":
+        block = _Hybrid(fn, **kwargs)
+        # static_alloc: memory planned once and reused; static_shape: shapes never change.
+        block.hybridize(static_alloc=True, static_shape=True)
+        return block
+    raise Unsupported(f"mxnet has no mode {mode!r} (modes: eager, graph)")
+
+
+def _step(run, outputs, device):
+    return Step(run, outputs, sync=lambda: sync(device))
+
+
+# --- conv, sigmoid ------------------------------------------------------------
+
+def _conv(F, x, w, b, kernel, stride, pad, filters):
+    return F.Convolution(x, w, b, kernel=(kernel, kernel), stride=(stride, stride), pad=(pad, pad),
+                         num_filter=filters)
+
+
+def conv(problem, phase, device, mode):
+    p = problem.params
+    x, w, b = _arrays(problem, ("x", "w", "b"), device)
+    fn = _build(_conv, mode, kernel=p["kernel"], stride=p["stride"], pad=p["pad"], filters=p["c_out"])
+    out = {}
+
+    def run():
+        out["y"] = fn(x, w, b)
+
+    return _step(run, lambda: {"y": out["y"].asnumpy()}, device)
+
+
+def _sigmoid_forward(F, z, **out):
+    # the Activation operator (Gluon's nn.Activation), which MXNet runs through oneDNN's
+    # vectorized eltwise kernel; F.sigmoid is mshadow's scalar-exp loop, ~5x slower here
+    return F.Activation(z, act_type="sigmoid", **out)
+
+
+def _sigmoid_backward(F, dy, y, **out):
+    # the gradient kernel MXNet's autograd runs for F.sigmoid: dy * y * (1 - y) from the output
+    return F._internal._backward_sigmoid(dy, y, **out)
+
+
+def sigmoid(problem, phase, device, mode):
+    z, y, dy = _arrays(problem, ("z", "y", "dy"), device)
+    name = "y" if phase == "forward" else "dz"
+    args = (z,) if phase == "forward" else (dy, y)
+    fn = _build(_sigmoid_forward if phase == "forward" else _sigmoid_backward, mode)
+    if mode == "eager":  # into a preallocated buffer, as the reference does
+        buf = mx.nd.empty(z.shape, ctx=z.context)
+
+        def run():
+            fn(*args, out=buf)
+        return _step(run, lambda: {name: buf.asnumpy()}, device)
+    out = {}
+
+    def run():
+        out["r"] = fn(*args)
+
+    return _step(run, lambda: {name: out["r"].asnumpy()}, device)
+
+
+# --- qgemm --------------------------------------------------------------------
+
+def qgemm(problem, phase, device, mode):
+    if device != "cpu":
+        raise Unsupported("mxnet's integer GEMM (quantized_fully_connected) runs through oneDNN, on the CPU only")
+    p = problem.params
+    stage = qgemm_scenario.output_stage(p)
+    acc_bound = p["k"] * max(p["za"], 255 - p["za"]) * max(p["zb"], 255 - p["zb"])
+    divisor, offset = quantized.requantize_constants(acc_bound, stage["multiplier"], stage["shift"])
+    a, b = _arrays(problem, ("a", "b"), device, dtype="uint8")
+    fn = _build(quantized.qgemm, mode, k=p["k"], n=p["n"], za=p["za"], zb=p["zb"], zc=p["zc"],
+                multiplier=stage["multiplier"], shift=stage["shift"], divisor=divisor, offset=offset,
+                one_pass=quantized.one_pass_exact(p["m"], p["k"], p["n"]))
+    out = {}
+
+    def run():
+        out["acc"], out["out"] = fn(a, b)
+
+    return _step(run, lambda: {"acc": out["acc"].asnumpy(), "out": out["out"].asnumpy()}, device)
+
+
+# --- networks -----------------------------------------------------------------
+
+def _weights(problem, spec, device):
+    """NDArrays of the initial weights in MXNet's layout (nets.LAYOUTS), gradients attached."""
+    arrays = []
+    for name, _, _ in spec:
+        arrays.append(mx.nd.array(nets.to_mxnet(name, problem.inputs[name]), ctx=_ctx(device)))
+        arrays[-1].attach_grad()
+    return arrays
+
+
+def _numpy_weights(names, arrays):
+    return {n: nets.from_mxnet(n, a.asnumpy()) for n, a in zip(names, arrays)}
+
+
+def _sgd(weights, grads, lr):
+    """Plain SGD in place, MXNet's fused kernel: w -= lr * g (no decay, no rescaling)."""
+    for w, g in zip(weights, grads):
+        mx.nd.sgd_update(w, g, lr=lr, wd=0.0, rescale_grad=1.0, out=w)
+
+
+def classifier(problem, phase, device, mode):
+    from scenarios.classifier import WEIGHTS
+    names = [n for n, _, _ in WEIGHTS]
+    w = _weights(problem, WEIGHTS, device)
+    x = _arrays(problem, ("x",), device)[0]
+    out = {}
+    if phase == "inference":
+        logits_fn = _build(nets.classifier_logits, mode)
+
+        def run():
+            out["logits"] = logits_fn(x, *w)
+        return _step(run, lambda: {"logits": out["logits"].asnumpy()}, device)
+
+    labels = _arrays(problem, ("labels",), device)[0]
+    loss_fn = _build(nets.classifier_loss, mode)
+    lr = problem.params["lr"]
+
+    def run():
+        with autograd.record():
+            loss = loss_fn(x, labels, *w)
+        loss.backward()
+        _sgd(w, [t.grad for t in w], lr)
+        out["loss"] = loss
+
+    return _step(run, lambda: {"loss": out["loss"].asnumpy().reshape(()), **_numpy_weights(names, w)},
+                 device)
+
+
+def gan(problem, phase, device, mode):
+    from scenarios.gan import DISCRIMINATOR, GENERATOR
+    g_names = [n for n, _, _ in GENERATOR]
+    d_names = [n for n, _, _ in DISCRIMINATOR]
+    g = _weights(problem, GENERATOR, device)
+    d = _weights(problem, DISCRIMINATOR, device)
+    z, real = _arrays(problem, ("z", "real"), device)
+    gen, d_loss, g_loss = (_build(f, mode) for f in (nets.generator, nets.d_loss, nets.g_loss))
+    lr = problem.params["lr"]
+    d_grads = [t.grad for t in d]
+    out = {}
+
+    def run():
+        with autograd.record():
+            fake = gen(z, *g)
+            loss_d = d_loss(real, fake.detach(), *d)
+        loss_d.backward()
+        _sgd(d, d_grads, lr)
+        # The generator's update goes through D' but needs no gradient for D's weights:
+        # marked grad_req "null", MXNet skips them. (autograd.grad(loss_g, g) would say
+        # the same, but in 1.9.1 it aborts the process on this graph.)
+        autograd.mark_variables(d, d_grads, grad_reqs="null")
+        with autograd.record():
+            loss_g = g_loss(fake, *d)
+        loss_g.backward()
+        autograd.mark_variables(d, d_grads, grad_reqs="write")
+        _sgd(g, [t.grad for t in g], lr)
+        out["loss_d"], out["loss_g"] = loss_d, loss_g
+
+    def outputs():
+        res = {"loss_d": out["loss_d"].asnumpy().reshape(()), "loss_g": out["loss_g"].asnumpy().reshape(())}
+        res.update(_numpy_weights(g_names + d_names, g + d))
+        return res
+
+    return _step(run, outputs, device)
