@@ -31,7 +31,7 @@ def test_faulty_implementation_is_contained(fake_impls, tmp_path, capsys):
     for phase, output in (("train_step", "fc2_b"), ("inference", "logits")):
         wrong = cells[("classifier", phase, "faulty", "eager")]
         assert wrong["status"] == "invalid" and output in wrong["reason"]
-        assert wrong["samples"] == [] and wrong["median"] is None if "median" in wrong else True
+        assert wrong["samples"] == [] and wrong["median"] is None  # never reported as a time
     assert cells[("gan", "step", "faulty", "eager")]["status"] == "ok"
     for key, rec in cells.items():
         if key[2] == "reference":
