@@ -1,16 +1,17 @@
 """How often does `dlbench compare` cry wolf, and how often does it catch a slowdown?
 
-Measured on this machine, with both ways of comparing:
-- stored: independent `dlbench run --processes P` runs, compared afterwards
-  (A/A: pairs of runs of the same code; slowdown: a baseline run against a run whose
-  step does a fraction more of the same work);
+Measured on this machine, with both ways of comparing, for every cell of --scenarios
+(sigmoid: NumPy, memory-bound; conv: PyTorch, compute-bound) through the test-only
+implementation tests/fake_impls/slowdown, whose step does a fraction more of the same
+work (not a sleep, so it competes for the cores like real work):
+- stored: a sequence of `dlbench run --processes P` runs of the same code; each
+  candidate run is compared with the --baseline-runs runs before it (a rolling window,
+  as a CI job keeps the last few good runs): A/A when the candidate is the next run of
+  the same code, a slowdown when it is a run with DLBENCH_SLOWDOWN set;
 - interleaved: `dlbench compare --interleave` with the two sides as two interpreters
-  (wrappers that set DLBENCH_SLOWDOWN), pairs of fresh processes in ABBA order.
+  (wrappers that set DLBENCH_SLOWDOWN), pairs of fresh processes in lockstep.
 
-The slowed implementation is tests/fake_impls/slowdown: the same kernel over (1 + f)
-times the data, not a sleep, so it competes for the cores like real work.
-
-    .venv/bin/python benchmarks/evaluate_compare.py --trials 20 --out out/evaluate
+    .venv/bin/python benchmarks/evaluate_compare.py --aa-trials 20 --trials 10 --out out/evaluate
 """
 from __future__ import annotations
 
@@ -39,28 +40,33 @@ def dlbench(args, slowdown=0.0, check=True):
 
 
 def cell_args(opts):
-    scenario, phase, size = opts.cell.split("/")
-    return ["--scenario", scenario, "--impl", "slowdown", "--size", size, "--threads", str(opts.threads),
-            "--samples", str(opts.samples), "--min-time", str(opts.min_time), "--warmup", str(opts.warmup)], phase
+    return ["--scenario", opts.scenarios, "--impl", "slowdown", "--size", opts.size, "--threads",
+            str(opts.threads), "--samples", str(opts.samples), "--min-time", str(opts.min_time),
+            "--warmup", str(opts.warmup)]
 
 
-def verdict_of(compare_json, phase):
-    cells = [c for c in json.loads(compare_json)["cells"] if c["key"]["phase"] == phase]
-    return cells[0]["verdict"], cells[0].get("change")
+def verdicts(compare_json):
+    """{cell: (verdict, change)} from `dlbench compare --format json`."""
+    out = {}
+    for c in json.loads(compare_json)["cells"]:
+        k = c["key"]
+        out[f"{k['scenario']}/{k['phase']}"] = (c["verdict"], c.get("change"))
+    return out
 
 
 def stored_run(opts, workdir, name, slowdown):
     out = os.path.join(workdir, name)
-    args, _ = cell_args(opts)
-    dlbench(["run", *args, "--processes", str(opts.processes), "--out", out, "--quiet"], slowdown)
+    if not os.path.exists(os.path.join(out, "results.jsonl")):  # a rerun with the same --out reuses runs
+        dlbench(["run", *cell_args(opts), "--processes", str(opts.processes), "--out", out, "--quiet",
+                 "--no-machine-probe"], slowdown)
     return out
 
 
-def stored_compare(opts, base, cur):
-    _, phase = cell_args(opts)
-    res = dlbench(["compare", base, cur, "--threshold", str(opts.threshold), "--alpha", str(opts.alpha),
+def stored_compare(opts, bases, cur):
+    """The candidate run against a baseline of several runs (dlbench compare BASE... CUR)."""
+    res = dlbench(["compare", *bases, cur, "--threshold", str(opts.threshold), "--alpha", str(opts.alpha),
                    "--format", "json"])
-    return verdict_of(res.stdout, phase)
+    return verdicts(res.stdout)
 
 
 def wrapper(workdir, slowdown):
@@ -73,79 +79,86 @@ def wrapper(workdir, slowdown):
 
 
 def interleaved_compare(opts, workdir, name, slowdown):
-    args, phase = cell_args(opts)
     res = dlbench(["compare", "--interleave", "--base-python", wrapper(workdir, 0.0), "--cur-python",
-                   wrapper(workdir, slowdown), *args, "--pairs", str(opts.pairs), "--threshold",
+                   wrapper(workdir, slowdown), *cell_args(opts), "--pairs", str(opts.pairs), "--threshold",
                    str(opts.threshold), "--alpha", str(opts.alpha), "--format", "json",
-                   "--out", os.path.join(workdir, name)])
+                   "--out", os.path.join(workdir, name), "--lockstep" if opts.lockstep else "--no-lockstep"])
     # the JSON document follows the "results:" line
-    return verdict_of(res.stdout[res.stdout.index("{"):], phase)
-
-
-def tally(rows):
-    table = {}
-    for level, verdict, _ in rows:
-        table.setdefault(level, Counter())[verdict] += 1
-    return table
+    return verdicts(res.stdout[res.stdout.index("{"):])
 
 
 def evaluate(opts):
+    """Rows of (way, cell, injected fraction, verdict, change)."""
     workdir = opts.out or tempfile.mkdtemp(prefix="dlbench-evaluate-")
     os.makedirs(workdir, exist_ok=True)
-    rows = {"stored": [], "interleaved": []}
+    rows = []
     started = time.perf_counter()
+
+    def add(way, level, found):
+        for cell, (verdict, change) in found.items():
+            rows.append((way, cell, level, verdict, change))
+            progress(way, cell, level, verdict, change, started)
+
     if "stored" in opts.ways:
-        bases = [stored_run(opts, workdir, f"stored-a{i}", 0.0) for i in range(2 * opts.trials)]
-        for i in range(opts.trials):
-            rows["stored"].append((0.0, *stored_compare(opts, bases[2 * i], bases[2 * i + 1])))
-            progress("stored", rows["stored"][-1], started)
+        # A CI job compares against the last --baseline-runs good runs: a rolling window
+        # over a sequence of runs of the same code; the next run is the A/A candidate.
+        k = opts.baseline_runs
+        same = [stored_run(opts, workdir, f"stored-a{i}", 0.0) for i in range(max(opts.aa_trials, opts.trials) + k)]
+        for i in range(opts.aa_trials):
+            add("stored", 0.0, stored_compare(opts, same[i:i + k], same[i + k]))
         for level in opts.levels:
             for i in range(opts.trials):
                 slowed = stored_run(opts, workdir, f"stored-s{level:g}-{i}", level)
-                rows["stored"].append((level, *stored_compare(opts, bases[i], slowed)))
-                progress("stored", rows["stored"][-1], started)
+                add("stored", level, stored_compare(opts, same[i + 1:i + 1 + k], slowed))
     if "interleaved" in opts.ways:
         for level in [0.0] + opts.levels:
-            for i in range(opts.trials):
-                verdict = interleaved_compare(opts, workdir, f"inter-{level:g}-{i}", level)
-                rows["interleaved"].append((level, *verdict))
-                progress("interleaved", rows["interleaved"][-1], started)
+            for i in range(opts.aa_trials if level == 0 else opts.trials):
+                add("interleaved", level, interleaved_compare(opts, workdir, f"inter-{level:g}-{i}", level))
     return rows, time.perf_counter() - started, workdir
 
 
-def progress(way, row, started):
-    level, verdict, change = row
+def progress(way, cell, level, verdict, change, started):
     change = "" if change is None else f"{change:+.1%}"
-    print(f"[{time.perf_counter() - started:7.0f}s] {way:<11} injected {level:>4.0%}: {verdict:<12} {change}",
-          file=sys.stderr, flush=True)
+    print(f"[{time.perf_counter() - started:7.0f}s] {way:<11} {cell:<18} injected {level:>4.0%}: "
+          f"{verdict:<12} {change}", file=sys.stderr, flush=True)
 
 
 def report(opts, rows, seconds):
-    lines = [f"cell {opts.cell} (impl slowdown), threshold {opts.threshold:.0%}, alpha {opts.alpha:g}; "
-             f"stored: {opts.processes} processes per run; interleaved: {opts.pairs} pairs; "
-             f"{opts.trials} trials per row; {seconds / 60:.1f} min in all", "",
-             "| way | injected | trials | slower | same | inconclusive | faster | caught / false alarms |",
-             "|---|---|---|---|---|---|---|---|"]
-    for way, way_rows in rows.items():
-        for level, counts in sorted(tally(way_rows).items()):
-            n = sum(counts.values())
-            rate = f"{counts['slower']}/{n} {'false alarms' if level == 0 else 'caught'}"
-            lines.append(f"| {way} | {level:.0%} | {n} | {counts['slower']} | {counts['same']} | "
-                         f"{counts['inconclusive']} | {counts['faster']} | {rate} |")
+    lines = [f"impl slowdown, size {opts.size}, threads {opts.threads}, threshold {opts.threshold:.0%}, "
+             f"alpha {opts.alpha:g}; stored: {opts.processes} processes per run, baseline of "
+             f"{opts.baseline_runs} runs; interleaved: {opts.pairs} pairs"
+             f"{' in lockstep' if opts.lockstep else ''}; {opts.trials} trials per row; "
+             f"{seconds / 60:.1f} min in all", "",
+             "| way | cell | injected | trials | slower | same | inconclusive | faster | caught / false alarms |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    table = {}
+    for way, cell, level, verdict, _ in rows:
+        table.setdefault((way, cell, level), Counter())[verdict] += 1
+    for (way, cell, level), counts in table.items():
+        n = sum(counts.values())
+        rate = f"{counts['slower']}/{n} {'false alarms' if level == 0 else 'caught'}"
+        lines.append(f"| {way} | {cell} | {level:.0%} | {n} | {counts['slower']} | {counts['same']} | "
+                     f"{counts['inconclusive']} | {counts['faster']} | {rate} |")
     return "\n".join(lines)
 
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--cell", default="sigmoid/forward/small", help="scenario/phase/size (sigmoid or conv)")
-    p.add_argument("--trials", type=int, default=20, help="comparisons per row (A/A pairs, slowdowns per level)")
+    p.add_argument("--scenarios", default="sigmoid,conv", help="comma list: sigmoid (NumPy), conv (PyTorch)")
+    p.add_argument("--size", default="small")
+    p.add_argument("--trials", type=int, default=20, help="comparisons per injected slowdown level")
+    p.add_argument("--aa-trials", type=int, default=20, help="A/A comparisons (same code on both sides)")
     p.add_argument("--levels", type=lambda s: [float(x) for x in s.split(",")], default=[0.05, 0.10, 0.20])
     p.add_argument("--ways", type=lambda s: s.split(","), default=["stored", "interleaved"])
     p.add_argument("--processes", type=int, default=5, help="stored: processes per run")
+    p.add_argument("--baseline-runs", type=int, default=3, help="stored: runs in the baseline")
     p.add_argument("--pairs", type=int, default=8, help="interleaved: process pairs per comparison")
+    p.add_argument("--lockstep", action=argparse.BooleanOptionalAction, default=True,
+                   help="interleaved: the pair's processes take turns sample by sample (default)")
     p.add_argument("--threshold", type=float, default=0.05)
     p.add_argument("--alpha", type=float, default=0.01)
-    p.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    # one thread below the cores: two threads on two shared cores flip between modes
+    p.add_argument("--threads", type=int, default=max(1, (os.cpu_count() or 1) - 1))
     p.add_argument("--samples", type=int, default=10)
     p.add_argument("--min-time", type=float, default=0.02)
     p.add_argument("--warmup", type=float, default=0.1)

@@ -108,13 +108,15 @@ def build_parser():
                         "(default on; DLBENCH_MACHINE_PROBE=0 turns it off)")
     r.add_argument("--probe-time", type=_positive_float, default=None,
                    help="seconds per peak probe and implementation (default %s)" % _PROBE_DEFAULT)
-    r.add_argument("--save", metavar="NAME", help="keep these results as baseline NAME for this machine")
+    r.add_argument("--save", metavar="NAME", help="add these results to baseline NAME for this machine")
+    r.add_argument("--keep", type=_positive_int, default=5, help="runs a saved baseline keeps (default 5)")
     r.add_argument("--compare", metavar="NAME", help="then compare against saved baseline NAME (exit 1 if slower)")
     add_verdict_options(r)
 
     c = sub.add_parser("compare", help="compare two results (directories or saved baselines); exit 1 if slower")
-    c.add_argument("base", nargs="?", help="baseline: results directory or saved baseline name")
-    c.add_argument("cur", nargs="?", help="candidate: results directory or saved baseline name")
+    c.add_argument("dirs", nargs="*", metavar="BASE... CUR",
+                   help="baseline runs (results directories or a saved baseline name, whose runs all count), "
+                        "then the candidate")
     add_verdict_options(c)
     c.add_argument("--format", choices=("table", "json", "markdown"), default="table")
     c.add_argument("--interleave", action="store_true",
@@ -125,6 +127,9 @@ def build_parser():
     c.add_argument("--cur-rev", help="interleave: git revision of the candidate side")
     c.add_argument("--pairs", type=_positive_int, default=8, help="interleave: A/B process pairs per cell")
     c.add_argument("--out", default=None, help="interleave: where both sides' results go")
+    c.add_argument("--lockstep", action=argparse.BooleanOptionalAction, default=True,
+                   help="interleave: the two processes of a pair alive together, one sample each in turn "
+                        "(default); --no-lockstep runs them one after the other")
     add_selection(c)
 
     ex = sub.add_parser("export", help="write a results directory as pytest-benchmark JSON")
@@ -238,7 +243,7 @@ def cmd_run(args):
     if args.compare:
         code = _compare_dirs(args.compare, out, args.threshold, args.alpha, "table", runner.machine["machine_id"])
     if args.save:
-        print(f"saved baseline {args.save!r}: {history.save(out, args.save)}")
+        print(f"saved baseline {args.save!r}: {history.save(out, args.save, args.keep)}")
     return code
 
 
@@ -293,20 +298,37 @@ def _load_records(path, command="compare"):
     return records, machine
 
 
-def _compare_dirs(base_arg, cur_arg, threshold, alpha, fmt, machine_id=None):
+def _load_runs(arg, machine_id):
+    """(records of every run, machines, warning) for one compare argument."""
     from harness import history
-    from reports.compare import compare_records
-    from reports.compare_format import render
     try:
-        cur, cur_warning = history.resolve(cur_arg, machine_id)
-        cur_records, cur_machine = _load_records(cur)
-        base, base_warning = history.resolve(base_arg, (cur_machine or {}).get("machine_id") or machine_id)
+        dirs, warning = history.resolve(arg, machine_id)
     except history.HistoryError as exc:
         raise UsageError(f"dlbench compare: {exc}") from None
-    base_records, base_machine = _load_records(base)
+    records, machines = [], []
+    for d in dirs:
+        recs, machine = _load_records(d)
+        records += recs
+        machines.append(machine)
+    return records, machines, warning
+
+
+def _compare_dirs(base_args, cur_arg, threshold, alpha, fmt, machine_id=None):
+    """base_args: one or more results directories or saved baseline names, pooled as runs."""
+    from reports.compare import compare_records
+    from reports.compare_format import render
+    cur_records, cur_machines, cur_warning = _load_runs(cur_arg, machine_id)
+    own = (cur_machines[-1] or {}).get("machine_id") or machine_id
+    base_records, base_machines, warnings = [], [], [cur_warning]
+    for arg in ([base_args] if isinstance(base_args, str) else base_args):
+        recs, machines, warning = _load_runs(arg, own)
+        base_records += recs
+        base_machines += machines
+        warnings.append(warning)
     paired = all(r.get("interleaved") for r in base_records + cur_records)
-    comparison = compare_records(base_records, cur_records, threshold, alpha, paired, [base_machine, cur_machine])
-    comparison.warnings[:0] = [w for w in (base_warning, cur_warning) if w]
+    comparison = compare_records(base_records, cur_records, threshold, alpha, paired,
+                                 base_machines + cur_machines)
+    comparison.warnings[:0] = [w for w in warnings if w]
     for w in comparison.warnings:
         print(w, file=sys.stderr)
     print(render(comparison, fmt))
@@ -315,10 +337,10 @@ def _compare_dirs(base_arg, cur_arg, threshold, alpha, fmt, machine_id=None):
 
 def cmd_compare(args):
     if not args.interleave:
-        if not (args.base and args.cur):
-            raise UsageError("dlbench compare: give BASE and CUR (results directories or baseline names), "
-                             "or --interleave")
-        return _compare_dirs(args.base, args.cur, args.threshold, args.alpha, args.format)
+        if len(args.dirs) < 2:
+            raise UsageError("dlbench compare: give BASE [BASE ...] CUR (results directories or baseline "
+                             "names), or --interleave")
+        return _compare_dirs(args.dirs[:-1], args.dirs[-1], args.threshold, args.alpha, args.format)
     return _compare_interleaved(args)
 
 
@@ -326,7 +348,7 @@ def _compare_interleaved(args):
     from harness.interleave import SideError, drop_side, make_side, run_interleaved
     from harness.progress import ProgressDisplay
     from harness.runner import RunError, Runner
-    if args.base or args.cur:
+    if args.dirs:
         raise UsageError("dlbench compare: --interleave runs both sides itself; give --base-python/--base-rev "
                          "and --cur-python/--cur-rev instead of directories")
     if not (args.base_python or args.base_rev or args.cur_python or args.cur_rev):
@@ -346,7 +368,7 @@ def _compare_interleaved(args):
         for r in runners:
             r.probe(sorted({c.impl for c in cells}))
             r.write_machine()
-        run_interleaved(cells, runners[0], runners[1], args.pairs, ProgressDisplay())
+        run_interleaved(cells, runners[0], runners[1], args.pairs, ProgressDisplay(), lockstep=args.lockstep)
     except KeyboardInterrupt:
         print(f"\ninterrupted: partial results in {out}", file=sys.stderr)
         return 130

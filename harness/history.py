@@ -1,8 +1,9 @@
 """Named baselines, kept per machine under the project's .dlbench/history/.
 
-`dlbench run --save NAME` copies a finished run there; `--compare NAME` and
-`dlbench compare NAME DIR` find it again. Keyed by the machine fingerprint, so a CI
-job compares against the last good run on the same machine.
+`dlbench run --save NAME` adds a finished run there and keeps the newest few (a stored
+comparison needs several runs of the same code to measure the drift between runs);
+`--compare NAME` and `dlbench compare NAME DIR` find them again. Keyed by the machine
+fingerprint, so a CI job compares against the last good runs on the same machine.
 """
 from __future__ import annotations
 
@@ -32,13 +33,19 @@ def check_name(name):
     return name
 
 
-def save(out_dir, name):
-    """Copy a results directory in as baseline NAME for its machine; returns the path."""
+KEEP = 5
+
+
+def save(out_dir, name, keep=KEEP):
+    """Add a results directory to baseline NAME for its machine, keeping the newest `keep`
+    runs; returns the baseline's path."""
     check_name(name)
     machine = read_machine(out_dir) or {}
     machine_id = machine.get("machine_id") or "unknown-machine"
     dest = os.path.join(root(), machine_id, name)
-    tmp = dest + ".tmp"
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+    run_dir = os.path.join(dest, "runs", stamp)
+    tmp = run_dir + ".tmp"
     shutil.rmtree(tmp, ignore_errors=True)
     os.makedirs(tmp)
     for f in (RESULTS, MACHINE):
@@ -49,9 +56,19 @@ def save(out_dir, name):
             "versions": {k: (v or {}).get("version") for k, v in (machine.get("frameworks") or {}).items()}}
     with open(os.path.join(tmp, "baseline.json"), "w") as f:
         json.dump(meta, f, indent=1)
-    shutil.rmtree(dest, ignore_errors=True)
-    os.replace(tmp, dest)
+    os.replace(tmp, run_dir)
+    for old in run_dirs(dest)[:-keep]:
+        shutil.rmtree(old, ignore_errors=True)
     return dest
+
+
+def run_dirs(path):
+    """The runs of a saved baseline, oldest first; a plain results directory is one run."""
+    runs = os.path.join(path, "runs")
+    if os.path.isdir(runs):
+        return [os.path.join(runs, d) for d in sorted(os.listdir(runs))
+                if not d.endswith(".tmp") and os.path.isdir(os.path.join(runs, d))]
+    return [path]
 
 
 def find(name, machine_id):
@@ -71,9 +88,11 @@ def find(name, machine_id):
 
 
 def resolve(arg, machine_id=None):
-    """A compare argument: a results directory, or the name of a saved baseline."""
+    """A compare argument, a results directory or the name of a saved baseline: (its run
+    directories, a warning or None)."""
     if os.path.isdir(arg):
-        return arg, None
+        return run_dirs(arg), None
     if NAME_RE.match(arg) and os.sep not in arg:
-        return find(arg, machine_id)
+        path, warning = find(arg, machine_id)
+        return run_dirs(path), warning
     raise HistoryError(f"{arg}: neither a results directory nor a saved baseline name")

@@ -1,7 +1,9 @@
 """Interleaved A/B runs: baseline and candidate alternate, fresh processes, in one job.
 
 Pairs run A B, then B A, and so on (ABBA order), so slow modes, thermal or neighbour
-drift hit both sides alike and the comparison can test per-pair ratios. Each side is
+drift hit both sides alike and the comparison can test per-pair ratios. By default the
+two processes of a pair run in lockstep (harness.lockstep): both alive, one sample each
+in turn, so the pair's two medians come from the same seconds. Each side is
 its own interpreter (another venv, other framework versions) or its own checkout
 (another git revision, materialized as a temporary worktree).
 """
@@ -13,7 +15,8 @@ import subprocess
 import tempfile
 
 from harness.environments import REPO_ROOT
-from harness.runner import Runner, Side
+from harness.lockstep import run_pair
+from harness.runner import Side
 
 
 class SideError(ValueError):
@@ -43,7 +46,7 @@ def drop_side(side):
         shutil.rmtree(side.repo_root, ignore_errors=True)
 
 
-def run_interleaved(cells, base, cur, pairs, progress=None):
+def run_interleaved(cells, base, cur, pairs, progress=None, lockstep=True):
     """base, cur: Runners (one per side, each with its own results directory).
 
     Returns (base_records, cur_records); a record's sample_process is the pair index,
@@ -64,7 +67,10 @@ def run_interleaved(cells, base, cur, pairs, progress=None):
             else:
                 for i in range(pairs):
                     order = (base, cur) if i % 2 == 0 else (cur, base)
-                    outcomes = [r.run_process(cell, i) for r in order]
+                    if lockstep:
+                        outcomes = run_pair(order, cell, i)
+                    else:
+                        outcomes = [r.run_process(cell, i) for r in order]
                     for r, res in zip(order, outcomes):
                         results[id(r)].append(res)
                     if any(o["status"] != "ok" for o in outcomes):
@@ -72,6 +78,7 @@ def run_interleaved(cells, base, cur, pairs, progress=None):
             for runner, sink in ((base, base_records), (cur, cur_records)):
                 record = runner.make_record(cell, results[id(runner)])
                 record["interleaved"] = True
+                record["lockstep"] = lockstep
                 runner.writer.append(record)
                 sink.append(record)
             if progress:

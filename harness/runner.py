@@ -57,9 +57,15 @@ def worker_env(threads, manifest, repo_root=environments.REPO_ROOT):
     return env
 
 
-def spawn(python, spec, env, timeout, workdir, repo_root=environments.REPO_ROOT):
-    """Run one worker; returns its result dict, or an error/timeout result. Never raises
-    for anything the worker does."""
+@dataclass
+class WorkerHandle:
+    """A started worker: its process and where its spec, result, stage and log live."""
+    proc: subprocess.Popen
+    result_path: str
+    log_path: str
+
+
+def start_worker(python, spec, env, workdir, repo_root=environments.REPO_ROOT, pass_fds=()):
     tag = uuid.uuid4().hex[:8]
     spec_path = os.path.join(workdir, f"spec-{tag}.json")
     result_path = os.path.join(workdir, f"result-{tag}.json")
@@ -67,30 +73,49 @@ def spawn(python, spec, env, timeout, workdir, repo_root=environments.REPO_ROOT)
     with open(spec_path, "w") as f:
         json.dump(spec, f)
     with open(log_path, "wb") as log:
-        proc = subprocess.Popen([python, "-m", "harness.worker", spec_path, result_path], cwd=repo_root, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        proc = subprocess.Popen([python, "-m", "harness.worker", spec_path, result_path], cwd=repo_root, env=env,
+                                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, pass_fds=pass_fds,
                                 start_new_session=True)  # its own process group: a kill takes its children too
-        try:
-            returncode = proc.wait(timeout=timeout)
-            timed_out = False
-        except subprocess.TimeoutExpired:
-            _kill_group(proc)
-            returncode, timed_out = None, True
-        except BaseException:  # Ctrl-C: take the worker down with us
-            _kill_group(proc)
-            raise
-    stage = _read_text(result_path + ".stage")
+    return WorkerHandle(proc, result_path, log_path)
+
+
+def finish_worker(handle, timeout, killed_for=None):
+    """Wait for a started worker and read its result; never raises for anything the worker did.
+
+    killed_for: the worker was already killed by a conductor for that many seconds of silence.
+    """
+    timed_out = killed_for is not None
+    try:
+        returncode = handle.proc.wait(timeout=timeout) if not timed_out else handle.proc.wait()
+    except subprocess.TimeoutExpired:
+        kill_worker(handle)
+        returncode, timed_out, killed_for = None, True, timeout
+    except BaseException:  # Ctrl-C: take the worker down with us
+        kill_worker(handle)
+        raise
+    stage = _read_text(handle.result_path + ".stage")
     if timed_out:
-        return {"status": "timeout", "reason": f"worker exceeded --timeout {timeout:g}s during {stage or 'start-up'}",
-                "log_tail": _read_text(log_path)[-2000:]}
-    log = _read_text(log_path)
-    if os.path.exists(result_path):
-        with open(result_path) as f:
+        return {"status": "timeout", "reason": f"worker exceeded --timeout {killed_for:g}s during {stage or 'start-up'}",
+                "log_tail": _read_text(handle.log_path)[-2000:]}
+    log = _read_text(handle.log_path)
+    if os.path.exists(handle.result_path):
+        with open(handle.result_path) as f:
             result = json.load(f)
     else:
         result = {"status": "error", "reason": _crash_reason(returncode, stage, log)}
     if result.get("status") in ("error", "timeout") and log:
         result["log_tail"] = log[-2000:]
     return result
+
+
+def spawn(python, spec, env, timeout, workdir, repo_root=environments.REPO_ROOT):
+    """Run one worker; returns its result dict, or an error/timeout result. Never raises
+    for anything the worker does."""
+    return finish_worker(start_worker(python, spec, env, workdir, repo_root), timeout)
+
+
+def kill_worker(handle):
+    _kill_group(handle.proc)
 
 
 def _kill_group(proc):
@@ -277,16 +302,25 @@ class Runner:
 
     def run_process(self, cell, process):
         """One fresh worker process for one cell; its result, tagged with the process index."""
+        python, spec, env = self.worker_launch(cell, process)
+        res = spawn(python, spec, env, self.options.timeout, self._workdir, self.side.repo_root)
+        res["process"] = process
+        return res
+
+    def worker_launch(self, cell, process, **extra):
+        """(interpreter, spec, environment) of one worker for this cell and side."""
         manifest = impls.manifest(cell.impl)
         python, _ = self.side.interpreter(manifest)
         spec = dict(cell.as_dict(), process=process, samples=self.options.samples,
                     min_samples=self.options.min_samples, min_time=self.options.min_time,
                     warmup_time=self.options.warmup_time, max_time=self.options.max_time,
-                    ref_cache=os.path.join(self.out_dir, ".reference-cache"))
-        env = worker_env(cell.threads, manifest, self.side.repo_root)
-        res = spawn(python, spec, env, self.options.timeout, self._workdir, self.side.repo_root)
-        res["process"] = process
-        return res
+                    ref_cache=os.path.join(self.out_dir, ".reference-cache"), **extra)
+        return python, spec, worker_env(cell.threads, manifest, self.side.repo_root)
+
+    def start_process(self, cell, process, **extra):
+        python, spec, env = self.worker_launch(cell, process, **extra)
+        fds = tuple(v for k, v in extra.get("lockstep", {}).items() if k.endswith("_fd"))
+        return start_worker(python, spec, env, self._workdir, self.side.repo_root, pass_fds=fds)
 
     def make_record(self, cell, results):
         scenario = scenarios.get(cell.scenario)

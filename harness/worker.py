@@ -101,6 +101,43 @@ def measure(step, spec, stage):
     return loops, values
 
 
+def measure_lockstep(step, spec, stage):
+    """Measure on command: the parent (harness.lockstep) alternates two workers, one sample
+    each in turn, so drift and slow modes of the machine hit both sides of a comparison alike.
+
+    Protocol, a line each way: we say `ready`; it says `warmup`, `calibrate` or `sample`
+    (we do it, then say `ok`) until `stop` or end of file.
+    """
+    link = spec["lockstep"]
+    commands = os.fdopen(link["cmd_fd"], "r")
+    acks = os.fdopen(link["ack_fd"], "w", buffering=1)
+    loops, values = 1, []
+    acks.write("ready\n")
+    for line in commands:
+        what = line.strip()
+        if what == "warmup":
+            stage("warmup")
+            deadline = time.perf_counter() + spec["warmup_time"]
+            sample(step, 1)
+            while time.perf_counter() < deadline:
+                sample(step, 1)
+        elif what == "calibrate":
+            stage("calibrate")
+            loops, _ = calibrate(step, spec["min_time"])
+        elif what == "sample":
+            stage(f"sample {len(values) + 1} (lockstep)")
+            # the other side just ran: one untimed call brings back our caches and wakes our
+            # thread pool, so a sample does not depend on whose turn came before it
+            sample(step, 1)
+            values.append(sample(step, loops) / loops)
+        else:
+            break
+        acks.write("ok\n")
+    commands.close()
+    acks.close()
+    return loops, values
+
+
 def run_cell(spec, stage):
     result = {"status": "ok", "reason": ""}
     stage("import")
@@ -147,7 +184,7 @@ def run_cell(spec, stage):
 
     rss_base = memory.reset_peak_rss()
     adapter.peak_device_memory(spec["device"], reset=True)
-    loops, values = measure(step, spec, stage)
+    loops, values = (measure_lockstep if spec.get("lockstep") else measure)(step, spec, stage)
     result.update(loops=loops, samples=values, rss_base_bytes=rss_base,
                   peak_rss_bytes=memory.peak_rss(),
                   device_peak_bytes=adapter.peak_device_memory(spec["device"]))

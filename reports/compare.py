@@ -1,24 +1,26 @@
-"""Compare two sets of stored results: did a cell get slower, faster, or stay the same?
+"""Compare two sets of results: did a cell get slower, faster, or stay the same?
 
-The noise on this kind of machine lives between processes, not between the samples of
-one process: the median of the same cell moves by 2-2.5% (CV), sometimes 10%, from one
-fresh process to the next, while one process's samples look tight. Testing raw samples
-as if independent cries wolf. So the unit of evidence here is the *process*: each side
-contributes one median per worker process (`--processes N`), and
+Measured on a shared 2-core machine, the noise is not where a naive test looks: one
+process's samples look tight, the median moves 2-5% from one fresh process to the next,
+and the machine's own speed drifts by 10-25% over seconds to minutes. Tests that take
+samples, or a stored baseline, as taken under today's conditions cry wolf. So:
 
-- stored comparison (two independent runs): a one-sided Mann-Whitney U test on the
-  per-process medians, with an exact null distribution; n processes per side can only
-  reach p = 1 / C(2n, n), so fewer than 5 per side cannot reach alpha = 0.01 and give
-  `inconclusive`, never a verdict;
-- interleaved comparison (A B B A ... in one job): pairs of processes run back to back,
-  so drift and slow modes hit both sides alike; a one-sided Wilcoxon signed-rank test
-  on the per-pair log ratios; n pairs reach p = 1 / 2^n, so at least 7 for 0.01.
+- interleaved (`compare --interleave`): the two sides run as pairs of fresh processes in
+  lockstep (one sample each in turn), so drift hits both alike; the unit is the pair: an
+  exact one-sided Wilcoxon signed-rank test on the per-pair log ratios of process medians.
+  n pairs reach p = 1/2^n at best, so at least 7 for alpha 0.01;
+- stored (runs at different times): the unit is the run, whose median carries that run's
+  drift; a pooled t-test on the logs of run medians, the baseline holding several runs
+  of the same code (`run --save NAME` keeps the last few). With fewer than 3 baseline runs
+  the drift between runs is unknown and the verdict is `inconclusive`, never a guess.
+  As that drift is as large as a threshold, the stored test asks whether the change is
+  significantly beyond the threshold (H0: change <= threshold), a stricter claim.
 
-A cell is `slower` only when the test is significant at alpha AND the estimated
-change exceeds the threshold; `same` when the confidence interval of the change lies
-within +-threshold, or the change is significant but smaller than the threshold;
-otherwise `inconclusive` (the noise is too large to say). Cells that became invalid,
-errored, timed out or disappeared fail the comparison.
+A cell is `slower` only when the test is significant at alpha AND the estimated change
+exceeds the threshold; `same` when the confidence interval of the change lies within
++-threshold, or the change is significant but smaller than the threshold; otherwise
+`inconclusive` (the noise is too large to say). Cells that became invalid, errored,
+timed out or disappeared fail the comparison.
 """
 from __future__ import annotations
 
@@ -33,6 +35,7 @@ from scipy import stats as sps
 CELL_KEY = ("scenario", "phase", "size", "impl", "device", "mode", "threads")
 FAILING = {"slower", "invalid", "error", "timeout", "missing", "unsupported-now"}
 BOOTSTRAP = 4000
+MIN_BASELINE_RUNS = 3  # a stored verdict needs the drift between runs, so at least 3 baseline runs
 
 
 @dataclass
@@ -78,27 +81,16 @@ def process_medians(record):
     return [median(v) for _, v in sorted(by_proc.items())]
 
 
-def min_p_mannwhitney(n1, n2):
-    """Smallest one-sided p-value an exact Mann-Whitney U test can give."""
-    return 1.0 / math.comb(n1 + n2, n1) if n1 and n2 else 1.0
-
-
 def min_p_wilcoxon(n):
     return 0.5 ** n if n else 1.0
 
 
-def _bootstrap_ratio_ci(base, cur, alpha, paired, seed=0):
-    """Percentile bootstrap interval of median(cur)/median(base), resampling processes."""
+def _bootstrap_ratio_ci(base, cur, alpha, seed=0):
+    """Percentile bootstrap interval of the median per-pair ratio cur/base, resampling pairs."""
     rng = np.random.default_rng(seed)
-    base, cur = np.asarray(base), np.asarray(cur)
-    if paired:
-        logs = np.log(cur / base)
-        idx = rng.integers(0, len(logs), size=(BOOTSTRAP, len(logs)))
-        ratios = np.exp(np.median(logs[idx], axis=1))
-    else:
-        b = np.median(base[rng.integers(0, len(base), size=(BOOTSTRAP, len(base)))], axis=1)
-        c = np.median(cur[rng.integers(0, len(cur), size=(BOOTSTRAP, len(cur)))], axis=1)
-        ratios = c / b
+    logs = np.log(np.asarray(cur) / np.asarray(base))
+    idx = rng.integers(0, len(logs), size=(BOOTSTRAP, len(logs)))
+    ratios = np.exp(np.median(logs[idx], axis=1))
     lo, hi = np.quantile(ratios, [alpha / 2, 1 - alpha / 2])
     return float(lo) - 1, float(hi) - 1
 
@@ -120,35 +112,73 @@ def _status_verdict(base, cur):
 
 
 def compare_cell(base, cur, threshold, alpha, paired=False):
-    key = {k: (cur or base)[k] for k in CELL_KEY}
+    """base, cur: a record each; for a stored comparison, each may be a list of records,
+    one per run (a baseline keeps several runs so that drift between runs can be measured)."""
+    base_runs, cur_runs = _as_runs(base), _as_runs(cur)
+    newest_base, newest_cur = (base_runs or [None])[-1], (cur_runs or [None])[-1]
+    key = {k: (newest_cur or newest_base)[k] for k in CELL_KEY}
     method = "interleaved" if paired else "stored"
-    verdict, note = _status_verdict(base, cur)
+    verdict, note = _status_verdict(newest_base, newest_cur)
     if verdict:
         return CellComparison(key, verdict, method, note=note)
+    base_runs = [r for r in base_runs if r["status"] == "ok" and r.get("samples")]
+    cur_runs = [r for r in cur_runs if r["status"] == "ok" and r.get("samples")]
+    if paired:
+        return _paired(key, newest_base, newest_cur, threshold, alpha)
+    return _stored(key, base_runs, cur_runs, threshold, alpha)
+
+
+def _as_runs(x):
+    if x is None:
+        return []
+    return list(x) if isinstance(x, (list, tuple)) else [x]
+
+
+def _paired(key, base, cur, threshold, alpha):
+    """Interleaved: per-pair log ratios of process medians, exact one-sided Wilcoxon signed-rank."""
     a, b = process_medians(base), process_medians(cur)
-    out = CellComparison(key, "inconclusive", method, n_base=len(a), n_cur=len(b),
+    n = min(len(a), len(b))
+    a, b = a[:n], b[:n]
+    out = CellComparison(key, "inconclusive", "interleaved", n_base=len(a), n_cur=len(b),
                          base_median=median(a), cur_median=median(b))
-    if paired:
-        n = min(len(a), len(b))
-        a, b = a[:n], b[:n]
-        reachable = min_p_wilcoxon(n)
-        out.change = math.exp(median(math.log(y / x) for x, y in zip(a, b))) - 1
-    else:
-        reachable = min_p_mannwhitney(len(a), len(b))
-        out.change = median(b) / median(a) - 1
+    logs = [math.log(y / x) for x, y in zip(a, b)]
+    out.change = math.exp(median(logs)) - 1
+    reachable = min_p_wilcoxon(n)
     if reachable > alpha:
-        need = "pairs" if paired else "processes per side"
-        out.note = (f"{len(a)} vs {len(b)} processes cannot reach alpha={alpha:g} (best p={reachable:.3g}); "
-                    f"use more {need}")
+        out.note = f"{n} pairs cannot reach alpha={alpha:g} (best p={reachable:.3g}); use more pairs"
         return out
-    out.ci_low, out.ci_high = _bootstrap_ratio_ci(a, b, alpha, paired)
-    if paired:
-        logs = [math.log(y / x) for x, y in zip(a, b)]
-        p_slower = sps.wilcoxon(logs, alternative="greater", method="exact").pvalue if any(logs) else 1.0
-        p_faster = sps.wilcoxon(logs, alternative="less", method="exact").pvalue if any(logs) else 1.0
-    else:
-        p_slower = sps.mannwhitneyu(b, a, alternative="greater", method="exact").pvalue
-        p_faster = sps.mannwhitneyu(b, a, alternative="less", method="exact").pvalue
+    out.ci_low, out.ci_high = _bootstrap_ratio_ci(a, b, alpha)
+    p_slower = sps.wilcoxon(logs, alternative="greater", method="exact").pvalue if any(logs) else 1.0
+    p_faster = sps.wilcoxon(logs, alternative="less", method="exact").pvalue if any(logs) else 1.0
+    return _decide(out, p_slower, p_faster, threshold, alpha)
+
+
+def _stored(key, base_runs, cur_runs, threshold, alpha):
+    """Stored: runs are the unit. Each run's median of process medians; a pooled two-sample
+    t-test on their logarithms, whose variance is the drift between runs of the same code."""
+    lb = np.log([median(process_medians(r)) for r in base_runs])
+    lc = np.log([median(process_medians(r)) for r in cur_runs])
+    out = CellComparison(key, "inconclusive", "stored", n_base=len(lb), n_cur=len(lc),
+                         base_median=float(np.exp(lb.mean())), cur_median=float(np.exp(lc.mean())))
+    diff = float(lc.mean() - lb.mean())
+    out.change = math.exp(diff) - 1
+    if len(lb) < MIN_BASELINE_RUNS:
+        out.note = (f"{len(lb)} baseline run(s): the drift between runs is unknown, so no verdict; keep "
+                    f"{MIN_BASELINE_RUNS} or more (each dlbench run --save NAME adds one) or use --interleave")
+        return out
+    df = len(lb) + len(lc) - 2
+    pooled = (((lb - lb.mean()) ** 2).sum() + ((lc - lc.mean()) ** 2).sum()) / df
+    se = max(math.sqrt(pooled * (1 / len(lb) + 1 / len(lc))), 1e-12)
+    # Runs drift by about as much as the threshold, so `slower` here needs the change to be
+    # significantly beyond the threshold, not merely significant and beyond it on average.
+    p_slower = float(sps.t.sf((diff - math.log1p(threshold)) / se, df))
+    p_faster = float(sps.t.cdf((diff - math.log1p(-threshold)) / se, df))
+    half = float(sps.t.ppf(1 - alpha / 2, df)) * se
+    out.ci_low, out.ci_high = math.exp(diff - half) - 1, math.exp(diff + half) - 1
+    return _decide(out, p_slower, p_faster, threshold, alpha)
+
+
+def _decide(out, p_slower, p_faster, threshold, alpha):
     if out.change > threshold and p_slower < alpha:
         out.verdict, out.p_value = "slower", float(p_slower)
     elif out.change < -threshold and p_faster < alpha:
@@ -165,13 +195,22 @@ def compare_cell(base, cur, threshold, alpha, paired=False):
 
 
 def _index(records):
-    return {tuple(r[k] for k in CELL_KEY): r for r in records}
+    """Cell key -> its records, one per run, oldest first."""
+    index = {}
+    for r in records:
+        index.setdefault(tuple(r[k] for k in CELL_KEY), []).append(r)
+    return index
 
 
 def compare_records(base_records, cur_records, threshold=0.05, alpha=0.01, paired=False, machines=None):
+    """base_records may hold several runs of each cell (a saved baseline keeps the last few)."""
     base, cur = _index(base_records), _index(cur_records)
     keys = list(base) + [k for k in cur if k not in base]
-    cells = [compare_cell(base.get(k), cur.get(k), threshold, alpha, paired) for k in keys]
+    if paired:  # one interleaved run per side: its newest record per cell
+        cells = [compare_cell((base.get(k) or [None])[-1], (cur.get(k) or [None])[-1], threshold, alpha, True)
+                 for k in keys]
+    else:
+        cells = [compare_cell(base.get(k), cur.get(k), threshold, alpha) for k in keys]
     result = Comparison(cells, threshold, alpha)
     if machines:
         ids = {m.get("machine_id") for m in machines if m}

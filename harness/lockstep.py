@@ -1,0 +1,128 @@
+"""Two workers in lockstep: baseline and candidate alive together, taking turns.
+
+Interleaving whole processes (A, then B, then B, then A) still leaves each pair of
+processes seconds apart, and on a shared machine the speed drifts by 10-25% over
+seconds to minutes. Here both workers prepare, validate and calibrate, then the
+conductor asks them for one sample each in turn (A B, B A, ...), so the two medians of
+a pair come from the same stretch of time and drift cancels in their ratio. Only one
+worker computes at a time; the other blocks on its command pipe.
+
+The worker's side of the protocol is harness.worker.measure_lockstep.
+"""
+from __future__ import annotations
+
+import os
+import select
+import time
+
+from harness.runner import finish_worker, kill_worker
+
+
+class Silent(Exception):
+    """A worker did not answer before the deadline."""
+
+    def __init__(self, lane):
+        self.lane = lane
+
+
+class Lane:
+    """One worker under the conductor: commands go down one pipe, acknowledgements come up another."""
+
+    def __init__(self, runner, cell, process):
+        cmd_r, cmd_w = os.pipe()
+        ack_r, ack_w = os.pipe()
+        try:
+            self.handle = runner.start_process(cell, process, lockstep={"cmd_fd": cmd_r, "ack_fd": ack_w})
+        finally:
+            os.close(cmd_r)  # the worker holds these now; closing ours lets us see its end of file
+            os.close(ack_w)
+        self.commands = os.fdopen(cmd_w, "w", buffering=1)
+        self.acks, self._buffer = ack_r, b""
+        self.process, self.killed_for = process, None
+
+    def send(self, what):
+        try:
+            self.commands.write(what + "\n")
+            return True
+        except (BrokenPipeError, ValueError):  # the worker is gone (or we closed the pipe)
+            return False
+
+    def expect(self, deadline):
+        """True on an answer, False when the worker ended (its result says why); Silent on the deadline."""
+        while b"\n" not in self._buffer:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([self.acks], [], [], left)[0]:
+                raise Silent(self)
+            chunk = os.read(self.acks, 4096)
+            if not chunk:
+                return False
+            self._buffer += chunk
+        _, self._buffer = self._buffer.split(b"\n", 1)
+        return True
+
+    def finish(self, timeout):
+        try:
+            self.commands.close()
+        except BrokenPipeError:
+            pass
+        os.close(self.acks)
+        result = finish_worker(self.handle, timeout, killed_for=self.killed_for)
+        result["process"] = self.process
+        return result
+
+
+def conduct(lanes, samples, min_samples, max_time, timeout):
+    """Drive the lanes through warm-up, calibration and alternating samples; their results.
+
+    timeout bounds the whole exchange; a lane that stays silent past it is killed and
+    reported as a timeout, the others stop where they are.
+    """
+    deadline = time.monotonic() + timeout
+    try:
+        if not all([lane.expect(deadline) for lane in lanes]):
+            return _finish(lanes, deadline)
+        for command in ("warmup", "calibrate"):
+            for lane in lanes:
+                if not (lane.send(command) and lane.expect(deadline)):
+                    return _finish(lanes, deadline)
+        started = time.monotonic()
+        for j in range(samples):
+            for lane in (lanes if j % 2 == 0 else lanes[::-1]):
+                if not (lane.send("sample") and lane.expect(deadline)):
+                    return _finish(lanes, deadline)
+            if time.monotonic() - started > max_time and j + 1 >= min_samples:
+                break
+    except Silent as silent:
+        kill_worker(silent.lane.handle)
+        silent.lane.killed_for = timeout
+    except BaseException:  # Ctrl-C: take the workers down with us
+        for lane in lanes:
+            kill_worker(lane.handle)
+        raise
+    return _finish(lanes, deadline)
+
+
+def _finish(lanes, deadline):
+    for lane in lanes:
+        lane.send("stop")
+    return [lane.finish(max(1.0, deadline - time.monotonic())) for lane in lanes]
+
+
+def run_pair(runners, cell, process, order_first=0):
+    """One lockstep pair for this cell: a result per runner, in the runners' order.
+
+    order_first picks which side takes the first sample, so pairs can alternate it.
+    """
+    lanes = []
+    try:
+        for runner in runners:
+            lanes.append(Lane(runner, cell, process))
+    except BaseException:
+        for lane in lanes:
+            kill_worker(lane.handle)
+        raise
+    opts = runners[0].options
+    ordered = lanes[order_first:] + lanes[:order_first]
+    results = conduct(ordered, opts.samples, opts.min_samples, opts.max_time, opts.timeout)
+    by_lane = dict(zip(map(id, ordered), results))
+    return [by_lane[id(lane)] for lane in lanes]
