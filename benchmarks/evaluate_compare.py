@@ -12,6 +12,9 @@ work (not a sleep, so it competes for the cores like real work):
   (wrappers that set DLBENCH_SLOWDOWN), pairs of fresh processes in lockstep.
 
     .venv/bin/python benchmarks/evaluate_compare.py --aa-trials 20 --trials 10 --out out/evaluate
+
+Rerun with the same --out and another --threshold or --alpha to judge those settings on
+the same measurements: runs that exist are not measured again.
 """
 from __future__ import annotations
 
@@ -79,6 +82,13 @@ def wrapper(workdir, slowdown):
 
 
 def interleaved_compare(opts, workdir, name, slowdown):
+    out = os.path.join(workdir, name)
+    if all(os.path.exists(os.path.join(out, side, "results.jsonl")) for side in ("base", "cur")):
+        # measured before (a rerun with the same --out): only the verdict is recomputed,
+        # so other --threshold/--alpha settings can be judged on the same measurements
+        res = dlbench(["compare", os.path.join(out, "base"), os.path.join(out, "cur"), "--threshold",
+                       str(opts.threshold), "--alpha", str(opts.alpha), "--format", "json"])
+        return verdicts(res.stdout)
     res = dlbench(["compare", "--interleave", "--base-python", wrapper(workdir, 0.0), "--cur-python",
                    wrapper(workdir, slowdown), *cell_args(opts), "--pairs", str(opts.pairs), "--threshold",
                    str(opts.threshold), "--alpha", str(opts.alpha), "--format", "json",
@@ -129,17 +139,48 @@ def report(opts, rows, seconds):
              f"{opts.baseline_runs} runs; interleaved: {opts.pairs} pairs"
              f"{' in lockstep' if opts.lockstep else ''}; {opts.trials} trials per row; "
              f"{seconds / 60:.1f} min in all", "",
-             "| way | cell | injected | trials | slower | same | inconclusive | faster | caught / false alarms |",
-             "|---|---|---|---|---|---|---|---|---|"]
-    table = {}
-    for way, cell, level, verdict, _ in rows:
+             "| way | cell | injected work | measured change (median) | trials | slower | same | inconclusive | "
+             "faster | caught / false alarms |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    table, changes = {}, {}
+    for way, cell, level, verdict, change in rows:
         table.setdefault((way, cell, level), Counter())[verdict] += 1
-    for (way, cell, level), counts in table.items():
+        if change is not None:
+            changes.setdefault((way, cell, level), []).append(change)
+    for key, counts in table.items():
+        way, cell, level = key
         n = sum(counts.values())
         rate = f"{counts['slower']}/{n} {'false alarms' if level == 0 else 'caught'}"
-        lines.append(f"| {way} | {cell} | {level:.0%} | {n} | {counts['slower']} | {counts['same']} | "
+        measured = sorted(changes.get(key, []))
+        measured = f"{measured[len(measured) // 2]:+.1%}" if measured else ""
+        lines.append(f"| {way} | {cell} | +{level:.0%} | {measured} | {n} | {counts['slower']} | {counts['same']} | "
                      f"{counts['inconclusive']} | {counts['faster']} | {rate} |")
     return "\n".join(lines)
+
+
+def pair_noise(workdir):
+    """Per cell: the spread of per-pair log ratios around their trial's median, over every
+    interleaved trial in workdir (how much one pair of processes says on its own)."""
+    sys.path.insert(0, REPO)
+    from harness.results import read_records
+    from reports.compare import pair_log_ratios
+    spread = {}
+    for name in sorted(os.listdir(workdir)):
+        sides = [os.path.join(workdir, name, s) for s in ("base", "cur")]
+        if not (name.startswith("inter-") and all(os.path.exists(os.path.join(d, "results.jsonl")) for d in sides)):
+            continue
+        base, cur = ({(r["scenario"], r["phase"]): r for r in read_records(d) if r["status"] == "ok"} for d in sides)
+        for cell in base.keys() & cur.keys():
+            logs = pair_log_ratios(base[cell], cur[cell])
+            mid = sorted(logs)[len(logs) // 2]
+            spread.setdefault("/".join(cell), []).extend(v - mid for v in logs)
+    lines = ["", "| cell | pairs | per-pair spread (1.4826 MAD of log ratio) | 90% of pairs within |",
+             "|---|---|---|---|"]
+    for cell, dev in sorted(spread.items()):
+        dev = sorted(abs(v) for v in dev)
+        mad = 1.4826 * dev[len(dev) // 2]
+        lines.append(f"| {cell} | {len(dev)} | {mad:.2%} | +-{dev[int(0.9 * (len(dev) - 1))]:.2%} |")
+    return "\n".join(lines) if spread else ""
 
 
 def main(argv=None):
@@ -165,9 +206,9 @@ def main(argv=None):
     p.add_argument("--out", default=None)
     opts = p.parse_args(argv)
     rows, seconds, workdir = evaluate(opts)
-    text = report(opts, rows, seconds)
+    text = report(opts, rows, seconds) + pair_noise(workdir)
     print(text)
-    with open(os.path.join(workdir, "evaluation.md"), "w") as f:
+    with open(os.path.join(workdir, f"evaluation-threshold{opts.threshold:g}-alpha{opts.alpha:g}.md"), "w") as f:
         f.write(text + "\n")
     with open(os.path.join(workdir, "evaluation.json"), "w") as f:
         json.dump({"options": vars(opts), "seconds": seconds, "rows": rows}, f, indent=1)

@@ -125,4 +125,11 @@ def run_pair(runners, cell, process, order_first=0):
     ordered = lanes[order_first:] + lanes[:order_first]
     results = conduct(ordered, opts.samples, opts.min_samples, opts.max_time, opts.timeout)
     by_lane = dict(zip(map(id, ordered), results))
-    return [by_lane[id(lane)] for lane in lanes]
+    results = [by_lane[id(lane)] for lane in lanes]
+    if all(r["status"] == "ok" for r in results) and not all(r.get("samples") for r in results):
+        # a worker that never said `ready` but finished fine measured on its own: one side
+        # is a checkout from before lockstep
+        reason = ("one side's worker does not take lockstep commands (a revision older than lockstep?); "
+                  "compare with --no-lockstep")
+        results = [dict(r, status="error", reason=reason) for r in results]
+    return results

@@ -7,12 +7,14 @@ samples, or a stored baseline, as taken under today's conditions cry wolf. So:
 
 - interleaved (`compare --interleave`): the two sides run as pairs of fresh processes in
   lockstep (one sample each in turn), so drift hits both alike; the unit is the pair: an
-  exact one-sided Wilcoxon signed-rank test on the per-pair log ratios of process medians.
+  exact one-sided Wilcoxon signed-rank test on the per-pair log ratios (in lockstep, the
+  median of the pair's turn-by-turn ratios).
   n pairs reach p = 1/2^n at best, so at least 7 for alpha 0.01;
 - stored (runs at different times): the unit is the run, whose median carries that run's
   drift; a pooled t-test on the logs of run medians, the baseline holding several runs
   of the same code (`run --save NAME` keeps the last few). With fewer than 3 baseline runs
   the drift between runs is unknown and the verdict is `inconclusive`, never a guess.
+  The drift's variance is pooled over the baseline's cells (it is mostly the machine's).
   As that drift is as large as a threshold, the stored test asks whether the change is
   significantly beyond the threshold (H0: change <= threshold), a stricter claim.
 
@@ -75,20 +77,17 @@ class Comparison:
 
 def process_medians(record):
     """One median per worker process: the level where the variance is."""
-    by_proc = {}
-    for value, proc in zip(record.get("samples") or [], record.get("sample_process") or []):
-        by_proc.setdefault(proc, []).append(value)
-    return [median(v) for _, v in sorted(by_proc.items())]
+    return [median(v) for v in process_samples(record)]
 
 
 def min_p_wilcoxon(n):
     return 0.5 ** n if n else 1.0
 
 
-def _bootstrap_ratio_ci(base, cur, alpha, seed=0):
-    """Percentile bootstrap interval of the median per-pair ratio cur/base, resampling pairs."""
+def _bootstrap_ratio_ci(logs, alpha, seed=0):
+    """Percentile bootstrap interval of the median per-pair ratio, resampling pairs."""
     rng = np.random.default_rng(seed)
-    logs = np.log(np.asarray(cur) / np.asarray(base))
+    logs = np.asarray(logs)
     idx = rng.integers(0, len(logs), size=(BOOTSTRAP, len(logs)))
     ratios = np.exp(np.median(logs[idx], axis=1))
     lo, hi = np.quantile(ratios, [alpha / 2, 1 - alpha / 2])
@@ -111,9 +110,11 @@ def _status_verdict(base, cur):
     return None, ""
 
 
-def compare_cell(base, cur, threshold, alpha, paired=False):
+def compare_cell(base, cur, threshold, alpha, paired=False, drift=None):
     """base, cur: a record each; for a stored comparison, each may be a list of records,
-    one per run (a baseline keeps several runs so that drift between runs can be measured)."""
+    one per run (a baseline keeps several runs so that drift between runs can be measured).
+    drift: (sum of squares, degrees of freedom) of log run medians around their cell's mean,
+    pooled over the baseline's cells (run_drift); default: this cell's runs alone."""
     base_runs, cur_runs = _as_runs(base), _as_runs(cur)
     newest_base, newest_cur = (base_runs or [None])[-1], (cur_runs or [None])[-1]
     key = {k: (newest_cur or newest_base)[k] for k in CELL_KEY}
@@ -125,7 +126,7 @@ def compare_cell(base, cur, threshold, alpha, paired=False):
     cur_runs = [r for r in cur_runs if r["status"] == "ok" and r.get("samples")]
     if paired:
         return _paired(key, newest_base, newest_cur, threshold, alpha)
-    return _stored(key, base_runs, cur_runs, threshold, alpha)
+    return _stored(key, base_runs, cur_runs, threshold, alpha, drift)
 
 
 def _as_runs(x):
@@ -134,30 +135,66 @@ def _as_runs(x):
     return list(x) if isinstance(x, (list, tuple)) else [x]
 
 
+def process_samples(record):
+    """The samples of each worker process, in the order they were taken."""
+    by_proc = {}
+    for value, proc in zip(record.get("samples") or [], record.get("sample_process") or []):
+        by_proc.setdefault(proc, []).append(value)
+    return [v for _, v in sorted(by_proc.items())]
+
+
+def pair_log_ratios(base, cur):
+    """One log ratio cur/base per pair of processes. In lockstep, the j-th samples of the two
+    sides were taken one right after the other, so the pair's ratio is the median of its
+    turn-by-turn ratios (drift within the pair cancels too); otherwise, of process medians."""
+    a, b = process_samples(base), process_samples(cur)
+    if base.get("lockstep") and cur.get("lockstep"):
+        return [median(math.log(v / u) for u, v in zip(x, y)) for x, y in zip(a, b)]
+    return [math.log(median(y) / median(x)) for x, y in zip(a, b)]
+
+
 def _paired(key, base, cur, threshold, alpha):
-    """Interleaved: per-pair log ratios of process medians, exact one-sided Wilcoxon signed-rank."""
+    """Interleaved: per-pair log ratios, exact one-sided Wilcoxon signed-rank."""
     a, b = process_medians(base), process_medians(cur)
-    n = min(len(a), len(b))
+    logs = pair_log_ratios(base, cur)
+    n = len(logs)
     a, b = a[:n], b[:n]
     out = CellComparison(key, "inconclusive", "interleaved", n_base=len(a), n_cur=len(b),
                          base_median=median(a), cur_median=median(b))
-    logs = [math.log(y / x) for x, y in zip(a, b)]
     out.change = math.exp(median(logs)) - 1
     reachable = min_p_wilcoxon(n)
     if reachable > alpha:
         out.note = f"{n} pairs cannot reach alpha={alpha:g} (best p={reachable:.3g}); use more pairs"
         return out
-    out.ci_low, out.ci_high = _bootstrap_ratio_ci(a, b, alpha)
+    out.ci_low, out.ci_high = _bootstrap_ratio_ci(logs, alpha)
     p_slower = sps.wilcoxon(logs, alternative="greater", method="exact").pvalue if any(logs) else 1.0
     p_faster = sps.wilcoxon(logs, alternative="less", method="exact").pvalue if any(logs) else 1.0
     return _decide(out, p_slower, p_faster, threshold, alpha)
 
 
-def _stored(key, base_runs, cur_runs, threshold, alpha):
-    """Stored: runs are the unit. Each run's median of process medians; a pooled two-sample
-    t-test on their logarithms, whose variance is the drift between runs of the same code."""
-    lb = np.log([median(process_medians(r)) for r in base_runs])
-    lc = np.log([median(process_medians(r)) for r in cur_runs])
+def run_level(runs):
+    """Log of each run's median of process medians."""
+    return np.log([median(process_medians(r)) for r in runs])
+
+
+def run_drift(base_index):
+    """(sum of squares, df) of log run medians around each cell's mean, over every cell
+    with two runs or more. The drift between runs is mostly the machine's, shared by the
+    cells, and three runs of one cell can look tight by chance: one cell's runs alone
+    once gave a spread of 1% where the machine drifts by 8%, and a false alarm."""
+    ss, df = 0.0, 0
+    for runs in base_index.values():
+        logs = run_level([r for r in runs if r["status"] == "ok" and r.get("samples")])
+        if len(logs) >= 2:
+            ss += float(((logs - logs.mean()) ** 2).sum())
+            df += len(logs) - 1
+    return ss, df
+
+
+def _stored(key, base_runs, cur_runs, threshold, alpha, drift=None):
+    """Stored: runs are the unit. Each run's median of process medians; a two-sample t-test
+    on their logarithms, whose variance is the drift between runs of the same code."""
+    lb, lc = run_level(base_runs), run_level(cur_runs)
     out = CellComparison(key, "inconclusive", "stored", n_base=len(lb), n_cur=len(lc),
                          base_median=float(np.exp(lb.mean())), cur_median=float(np.exp(lc.mean())))
     diff = float(lc.mean() - lb.mean())
@@ -166,8 +203,10 @@ def _stored(key, base_runs, cur_runs, threshold, alpha):
         out.note = (f"{len(lb)} baseline run(s): the drift between runs is unknown, so no verdict; keep "
                     f"{MIN_BASELINE_RUNS} or more (each dlbench run --save NAME adds one) or use --interleave")
         return out
-    df = len(lb) + len(lc) - 2
-    pooled = (((lb - lb.mean()) ** 2).sum() + ((lc - lc.mean()) ** 2).sum()) / df
+    ss, df = drift if drift and drift[1] else (float(((lb - lb.mean()) ** 2).sum()), len(lb) - 1)
+    ss += float(((lc - lc.mean()) ** 2).sum())
+    df += len(lc) - 1
+    pooled = ss / df
     se = max(math.sqrt(pooled * (1 / len(lb) + 1 / len(lc))), 1e-12)
     # Runs drift by about as much as the threshold, so `slower` here needs the change to be
     # significantly beyond the threshold, not merely significant and beyond it on average.
@@ -210,7 +249,8 @@ def compare_records(base_records, cur_records, threshold=0.05, alpha=0.01, paire
         cells = [compare_cell((base.get(k) or [None])[-1], (cur.get(k) or [None])[-1], threshold, alpha, True)
                  for k in keys]
     else:
-        cells = [compare_cell(base.get(k), cur.get(k), threshold, alpha) for k in keys]
+        drift = run_drift(base)
+        cells = [compare_cell(base.get(k), cur.get(k), threshold, alpha, drift=drift) for k in keys]
     result = Comparison(cells, threshold, alpha)
     if machines:
         ids = {m.get("machine_id") for m in machines if m}

@@ -265,3 +265,41 @@ def test_pytest_benchmark_round_trip(tmp_path, capsys):
     (tmp_path / "foreign.json").write_text('{"hello": 1}')
     assert main(["import", str(tmp_path / "foreign.json"), "--out", str(tmp_path / "y")]) == 2
     assert "not a pytest-benchmark file" in capsys.readouterr().err
+
+
+def test_stored_drift_is_pooled_over_cells():
+    """The measured false alarm: three baseline runs of one cell that happened to agree
+    within 1% (1.56, 1.59, 1.57 ms), then a run at 1.87 ms of the same code. Alone, the
+    cell's runs say the drift is 1%; pooled with the other cells of the same runs, it is
+    the machine's 5-10%, and +19% is no longer a verdict."""
+    def cell_runs(phase, medians_ms):
+        return [dict(record([m * 1e-3] * 5, per_process=3, spread=0.001, seed=i), phase=phase, run_id=f"r{i}")
+                for i, m in enumerate(medians_ms)]
+    base = cell_runs("forward", [1.56, 1.59, 1.57]) + cell_runs("backward", [1.41, 1.40, 1.63])
+    cur = cell_runs("forward", [1.87]) + cell_runs("backward", [1.58])
+    alone = compare_cell(base[:3], cur[0], 0.05, 0.01)
+    assert alone.verdict == "slower"  # what one cell's runs alone would say
+    pooled = {c.key["phase"]: c for c in compare_records(base, cur, 0.05, 0.01).cells}
+    assert pooled["forward"].verdict == "inconclusive" and pooled["forward"].change > 0.15
+    assert not any(c.fails for c in pooled.values())
+
+
+def test_lockstep_pairs_compare_turn_by_turn():
+    """In lockstep, sample j of each side was taken back to back: a drift of +-20% inside
+    every process cancels turn by turn, and a 4% change stands out."""
+    rng = np.random.default_rng(7)
+    base, cur = [], []
+    for pair in range(8):
+        drift = 5e-3 * np.exp(0.2 * rng.standard_normal(10))  # the machine's speed, per turn
+        base.append(list(drift * (1 + 0.002 * rng.standard_normal(10))))
+        cur.append(list(1.04 * drift * (1 + 0.002 * rng.standard_normal(10))))
+
+    def rec(values, lockstep):
+        return dict(KEY, schema=1, status="ok", reason="", interleaved=True, lockstep=lockstep,
+                    samples=[v for p in values for v in p], sample_process=[i for i, p in enumerate(values) for _ in p])
+    c = compare_cell(rec(base, True), rec(cur, True), 0.03, 0.01, paired=True)
+    assert c.verdict == "slower" and abs(c.change - 0.04) < 0.005 and 0.03 < c.ci_low < c.ci_high < 0.05
+    # without lockstep, samples of the two sides were not taken together: process medians
+    loose = compare_cell(rec(base, False), rec(cur, False), 0.03, 0.01, paired=True)
+    by_medians = np.median([np.log(np.median(y) / np.median(x)) for x, y in zip(base, cur)])
+    assert loose.change == pytest.approx(np.exp(by_medians) - 1)
