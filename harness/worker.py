@@ -127,8 +127,10 @@ def measure_lockstep(step, spec, stage):
         elif what == "sample":
             stage(f"sample {len(values) + 1} (lockstep)")
             # the other side just ran: one untimed call brings back our caches and wakes our
-            # thread pool, so a sample does not depend on whose turn came before it
-            sample(step, 1)
+            # thread pool, so a sample does not depend on whose turn came before it (a
+            # one-call sample of min_time or more is long enough to pay that itself)
+            if loops > 1:
+                sample(step, 1)
             values.append(sample(step, loops) / loops)
         else:
             break
