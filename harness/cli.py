@@ -346,6 +346,7 @@ def cmd_compare(args):
 
 def _compare_interleaved(args):
     from harness.interleave import SideError, drop_side, make_side, run_interleaved
+    from harness.lockstep import LockstepUnsupported
     from harness.progress import ProgressDisplay
     from harness.runner import RunError, Runner
     if args.dirs:
@@ -369,6 +370,8 @@ def _compare_interleaved(args):
             r.probe(sorted({c.impl for c in cells}))
             r.write_machine()
         run_interleaved(cells, runners[0], runners[1], args.pairs, ProgressDisplay(), lockstep=args.lockstep)
+    except LockstepUnsupported as exc:
+        raise UsageError(f"dlbench compare: {exc}") from None
     except KeyboardInterrupt:
         print(f"\ninterrupted: partial results in {out}", file=sys.stderr)
         return 130

@@ -18,6 +18,10 @@ import time
 from harness.runner import finish_worker, kill_worker
 
 
+class LockstepUnsupported(RuntimeError):
+    """A side's checkout predates lockstep: nothing it measures can be paired turn by turn."""
+
+
 class Silent(Exception):
     """A worker did not answer before the deadline."""
 
@@ -129,7 +133,6 @@ def run_pair(runners, cell, process, order_first=0):
     if all(r["status"] == "ok" for r in results) and not all(r.get("samples") for r in results):
         # a worker that never said `ready` but finished fine measured on its own: one side
         # is a checkout from before lockstep
-        reason = ("one side's worker does not take lockstep commands (a revision older than lockstep?); "
-                  "compare with --no-lockstep")
-        results = [dict(r, status="error", reason=reason) for r in results]
+        raise LockstepUnsupported("one side's worker does not take lockstep commands (a revision older "
+                                  "than lockstep?); compare with --no-lockstep")
     return results
