@@ -75,6 +75,14 @@ class Comparison:
         return any(c.fails for c in self.cells)
 
 
+def process_samples(record):
+    """The samples of each worker process, in the order they were taken."""
+    by_proc = {}
+    for value, proc in zip(record.get("samples") or [], record.get("sample_process") or []):
+        by_proc.setdefault(proc, []).append(value)
+    return [v for _, v in sorted(by_proc.items())]
+
+
 def process_medians(record):
     """One median per worker process: the level where the variance is."""
     return [median(v) for v in process_samples(record)]
@@ -133,14 +141,6 @@ def _as_runs(x):
     if x is None:
         return []
     return list(x) if isinstance(x, (list, tuple)) else [x]
-
-
-def process_samples(record):
-    """The samples of each worker process, in the order they were taken."""
-    by_proc = {}
-    for value, proc in zip(record.get("samples") or [], record.get("sample_process") or []):
-        by_proc.setdefault(proc, []).append(value)
-    return [v for _, v in sorted(by_proc.items())]
 
 
 def pair_log_ratios(base, cur):

@@ -46,7 +46,10 @@ def test_interrupted_run_keeps_results_and_resumes(fake_impls, tmp_path):
     cmd = [sys.executable, "-m", "harness.cli", "run", "--impl", "reference,faulty", "--scenario", "gan,sigmoid",
            "--size", "tiny", "--timeout", "60", "--out", out, *FAST]
     env = dict(os.environ, PYTHONPATH=REPO)
-    proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # a shell runs background jobs with SIGINT ignored, and children inherit that: give the
+    # run the default disposition, so Python turns our signal into KeyboardInterrupt
+    proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     results = os.path.join(out, "results.jsonl")
     deadline = time.time() + 120
     # gan runs first (2 cells), then faulty's sigmoid hangs until we interrupt
