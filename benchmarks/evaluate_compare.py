@@ -196,7 +196,7 @@ def main(argv=None):
     p.add_argument("--pairs", type=int, default=8, help="interleaved: process pairs per comparison")
     p.add_argument("--lockstep", action=argparse.BooleanOptionalAction, default=True,
                    help="interleaved: the pair's processes take turns sample by sample (default)")
-    p.add_argument("--threshold", type=float, default=0.05)
+    p.add_argument("--threshold", type=float, default=0.03, help="the CI example's setting (see README)")
     p.add_argument("--alpha", type=float, default=0.01)
     # one thread below the cores: two threads on two shared cores flip between modes
     p.add_argument("--threads", type=int, default=max(1, (os.cpu_count() or 1) - 1))

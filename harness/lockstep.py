@@ -112,11 +112,9 @@ def _finish(lanes, deadline):
     return [lane.finish(max(1.0, deadline - time.monotonic())) for lane in lanes]
 
 
-def run_pair(runners, cell, process, order_first=0):
-    """One lockstep pair for this cell: a result per runner, in the runners' order.
-
-    order_first picks which side takes the first sample, so pairs can alternate it.
-    """
+def run_pair(runners, cell, process):
+    """One lockstep pair for this cell: a result per runner, in the runners' order (the
+    first runner takes the first turn; the caller alternates the order from pair to pair)."""
     lanes = []
     try:
         for runner in runners:
@@ -126,10 +124,7 @@ def run_pair(runners, cell, process, order_first=0):
             kill_worker(lane.handle)
         raise
     opts = runners[0].options
-    ordered = lanes[order_first:] + lanes[:order_first]
-    results = conduct(ordered, opts.samples, opts.min_samples, opts.max_time, opts.timeout)
-    by_lane = dict(zip(map(id, ordered), results))
-    results = [by_lane[id(lane)] for lane in lanes]
+    results = conduct(lanes, opts.samples, opts.min_samples, opts.max_time, opts.timeout)
     if all(r["status"] == "ok" for r in results) and not all(r.get("samples") for r in results):
         # a worker that never said `ready` but finished fine measured on its own: one side
         # is a checkout from before lockstep
