@@ -241,7 +241,7 @@ def cmd_run(args):
     print(f"results: {os.path.join(out, 'results.jsonl')}")
     code = 0
     if args.compare:
-        code = _compare_dirs(args.compare, out, args.threshold, args.alpha, "table", runner.machine["machine_id"])
+        code = _compare_dirs([args.compare], out, args.threshold, args.alpha, "table", runner.machine["machine_id"])
     if args.save:
         print(f"saved baseline {args.save!r}: {history.save(out, args.save, args.keep)}")
     return code
@@ -320,7 +320,7 @@ def _compare_dirs(base_args, cur_arg, threshold, alpha, fmt, machine_id=None):
     cur_records, cur_machines, cur_warning = _load_runs(cur_arg, machine_id)
     own = (cur_machines[-1] or {}).get("machine_id") or machine_id
     base_records, base_machines, warnings = [], [], [cur_warning]
-    for arg in ([base_args] if isinstance(base_args, str) else base_args):
+    for arg in base_args:
         recs, machines, warning = _load_runs(arg, own)
         base_records += recs
         base_machines += machines
@@ -381,7 +381,7 @@ def _compare_interleaved(args):
         for s in sides:
             drop_side(s)
     print(f"results: {out}/base and {out}/cur")
-    return _compare_dirs(os.path.join(out, "base"), os.path.join(out, "cur"), args.threshold, args.alpha,
+    return _compare_dirs([os.path.join(out, "base")], os.path.join(out, "cur"), args.threshold, args.alpha,
                          args.format)
 
 

@@ -36,7 +36,8 @@ class Lane:
         cmd_r, cmd_w = os.pipe()
         ack_r, ack_w = os.pipe()
         try:
-            self.handle = runner.start_process(cell, process, lockstep={"cmd_fd": cmd_r, "ack_fd": ack_w})
+            self.handle = runner.start_process(cell, process, pass_fds=(cmd_r, ack_w),
+                                               lockstep={"cmd_fd": cmd_r, "ack_fd": ack_w})
         finally:
             os.close(cmd_r)  # the worker holds these now; closing ours lets us see its end of file
             os.close(ack_w)

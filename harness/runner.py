@@ -94,7 +94,8 @@ def finish_worker(handle, timeout, killed_for=None):
         raise
     stage = _read_text(handle.result_path + ".stage")
     if timed_out:
-        return {"status": "timeout", "reason": f"worker exceeded --timeout {killed_for:g}s during {stage or 'start-up'}",
+        return {"status": "timeout",
+                "reason": f"worker exceeded --timeout {killed_for:g}s during {stage or 'start-up'}",
                 "log_tail": _read_text(handle.log_path)[-2000:]}
     log = _read_text(handle.log_path)
     if os.path.exists(handle.result_path):
@@ -316,10 +317,10 @@ class Runner:
                     ref_cache=os.path.join(self.out_dir, ".reference-cache"), **extra)
         return python, spec, worker_env(cell.threads, manifest, self.side.repo_root)
 
-    def start_process(self, cell, process, **extra):
+    def start_process(self, cell, process, pass_fds=(), **extra):
+        """Start one worker without waiting for it (harness.lockstep drives it through pass_fds)."""
         python, spec, env = self.worker_launch(cell, process, **extra)
-        fds = tuple(v for k, v in extra.get("lockstep", {}).items() if k.endswith("_fd"))
-        return start_worker(python, spec, env, self._workdir, self.side.repo_root, pass_fds=fds)
+        return start_worker(python, spec, env, self._workdir, self.side.repo_root, pass_fds=pass_fds)
 
     def make_record(self, cell, results):
         scenario = scenarios.get(cell.scenario)

@@ -82,13 +82,18 @@ def calibrate(step, min_time, max_loops=1 << 20):
         loops = min(max_loops, max(loops * 2, estimate))
 
 
-def measure(step, spec, stage):
-    """Warm up, calibrate, take the samples. Returns (loops, per-call seconds list)."""
-    stage("warmup")
-    deadline = time.perf_counter() + spec["warmup_time"]
+def warm_up(step, seconds):
+    """At least one call, then calls until `seconds` have passed."""
+    deadline = time.perf_counter() + seconds
     sample(step, 1)
     while time.perf_counter() < deadline:
         sample(step, 1)
+
+
+def measure(step, spec, stage):
+    """Warm up, calibrate, take the samples. Returns (loops, per-call seconds list)."""
+    stage("warmup")
+    warm_up(step, spec["warmup_time"])
     stage("calibrate")
     loops, _ = calibrate(step, spec["min_time"])
     values = []
@@ -117,10 +122,7 @@ def measure_lockstep(step, spec, stage):
         what = line.strip()
         if what == "warmup":
             stage("warmup")
-            deadline = time.perf_counter() + spec["warmup_time"]
-            sample(step, 1)
-            while time.perf_counter() < deadline:
-                sample(step, 1)
+            warm_up(step, spec["warmup_time"])
         elif what == "calibrate":
             stage("calibrate")
             loops, _ = calibrate(step, spec["min_time"])

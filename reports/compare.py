@@ -130,11 +130,14 @@ def compare_cell(base, cur, threshold, alpha, paired=False, drift=None):
     verdict, note = _status_verdict(newest_base, newest_cur)
     if verdict:
         return CellComparison(key, verdict, method, note=note)
-    base_runs = [r for r in base_runs if r["status"] == "ok" and r.get("samples")]
-    cur_runs = [r for r in cur_runs if r["status"] == "ok" and r.get("samples")]
     if paired:
         return _paired(key, newest_base, newest_cur, threshold, alpha)
-    return _stored(key, base_runs, cur_runs, threshold, alpha, drift)
+    return _stored(key, _measured(base_runs), _measured(cur_runs), threshold, alpha, drift)
+
+
+def _measured(runs):
+    """The runs that have times (an older run of a baseline may have failed)."""
+    return [r for r in runs if r["status"] == "ok" and r.get("samples")]
 
 
 def _as_runs(x):
@@ -184,7 +187,7 @@ def run_drift(base_index):
     once gave a spread of 1% where the machine drifts by 8%, and a false alarm."""
     ss, df = 0.0, 0
     for runs in base_index.values():
-        logs = run_level([r for r in runs if r["status"] == "ok" and r.get("samples")])
+        logs = run_level(_measured(runs))
         if len(logs) >= 2:
             ss += float(((logs - logs.mean()) ** 2).sum())
             df += len(logs) - 1

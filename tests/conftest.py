@@ -1,5 +1,7 @@
 import json
 import os
+import subprocess
+import sys
 
 import pytest
 
@@ -103,3 +105,18 @@ def other_machine(tiny_run, tmp_path_factory):
     def machine(m):
         return dict(m, machine_id="feedfacecafe", hostname="other-box")
     return copy_results(tiny_run, tmp_path_factory.mktemp("reports") / "other", record, machine)
+
+
+PARENT_ONLY = ("pandas", "rich", "psutil", "cpuinfo", "torch", "scipy")
+
+
+def in_fresh_worker(call):
+    """Run `call` (an expression over harness.worker) in a fresh interpreter, as a worker
+    would; returns (its JSON-able value, which parent-only libraries got imported)."""
+    from harness.environments import REPO_ROOT
+    code = ("import json, sys\nfrom harness import worker\n"
+            f"res = {call}\n"
+            f"print(json.dumps([res, sorted(m for m in {PARENT_ONLY!r} if m in sys.modules)]))\n")
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, check=True)
+    res, mods = json.loads(out.stdout.strip().splitlines()[-1])
+    return res, mods

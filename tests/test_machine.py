@@ -1,11 +1,8 @@
 """`dlbench machine` and the peaks `dlbench run` records: measured in workers, per device."""
 import json
-import subprocess
-import sys
 
 from harness.cli import main
-from harness.environments import REPO_ROOT
-from tests.conftest import FAST
+from tests.conftest import FAST, in_fresh_worker
 
 
 def test_machine_measures_peaks_per_device_and_implementation(capsys, fake_impls, tmp_path):
@@ -68,13 +65,5 @@ def test_run_records_peaks_and_a_resumed_run_keeps_them(tmp_path):
 
 def test_peak_probe_in_the_worker_imports_no_parent_libraries():
     """Peaks are measured on the worker side, which must work with NumPy alone."""
-    code = (
-        "import json, sys\n"
-        "from harness import worker\n"
-        "res = worker.peaks(dict(impl='reference', device='cpu', threads=1, seconds=0.01))\n"
-        "print(json.dumps({'status': res['status'], 'metrics': sorted(res['peaks']),"
-        " 'mods': sorted(m for m in ('pandas', 'rich', 'psutil', 'cpuinfo', 'torch', 'scipy') if m in sys.modules)}))\n"
-    )
-    out = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, check=True)
-    res = json.loads(out.stdout.strip().splitlines()[-1])
-    assert res == {"status": "ok", "metrics": ["fp32_gemm_gflops", "memory_gbs"], "mods": []}
+    res, mods = in_fresh_worker("worker.peaks(dict(impl='reference', device='cpu', threads=1, seconds=0.01))")
+    assert res["status"] == "ok" and sorted(res["peaks"]) == ["fp32_gemm_gflops", "memory_gbs"] and mods == []

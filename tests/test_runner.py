@@ -8,7 +8,7 @@ from harness.cli import main
 from harness.plan import PlanError, plan
 from harness.worker import calibrate, sample
 from impls.base import Step
-from tests.conftest import FAST, read_results
+from tests.conftest import FAST, in_fresh_worker, read_results
 
 
 def test_plan_defaults_cover_every_mode_of_each_impl():
@@ -88,20 +88,8 @@ def test_stats_summary():
 
 def test_worker_side_imports_no_parent_libraries(tmp_path):
     """The worker must run in environments that have NumPy alone (MXNet's, NumPy 1.23)."""
-    import json
-    import subprocess
-    import sys
-
-    from harness.environments import REPO_ROOT
-    code = (
-        "import json, sys\n"
-        "from harness import worker\n"
-        "spec = dict(impl='reference', scenario='conv', phase='forward', size='tiny', device='cpu', mode='eager',"
-        " threads=1, seed=0, samples=2, min_samples=1, min_time=0.001, warmup_time=0.001, max_time=1, ref_cache=None)\n"
-        "res = worker.run_cell(spec, lambda s: None)\n"
-        "print(json.dumps({'status': res['status'], 'mods': sorted(m for m in ('pandas', 'rich', 'psutil', 'cpuinfo',"
-        " 'torch', 'scipy') if m in sys.modules)}))\n"
-    )
-    out = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, check=True)
-    res = json.loads(out.stdout.strip().splitlines()[-1])
-    assert res == {"status": "ok", "mods": []}
+    res, mods = in_fresh_worker(
+        "worker.run_cell(dict(impl='reference', scenario='conv', phase='forward', size='tiny', device='cpu', "
+        "mode='eager', threads=1, seed=0, samples=2, min_samples=1, min_time=0.001, warmup_time=0.001, max_time=1, "
+        "ref_cache=None), lambda s: None)")
+    assert res["status"] == "ok" and mods == []
