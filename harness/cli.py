@@ -17,6 +17,11 @@ from harness.plan import PlanError, pick_impls, plan
 from harness.results import ResultsError
 
 EXIT_USAGE = 2
+# Worker processes per cell by default. One process's samples agree with each other far
+# better than processes do with each other on a shared machine, so an interval needs
+# several; three keep the small suite within its time budget (README: precision).
+# DLBENCH_PROCESSES changes the default (the tests run one).
+DEFAULT_PROCESSES = 3
 _PROBE_DEFAULT = 0.25  # harness.machine_peaks.DEFAULT_SECONDS, without importing the runner here
 
 
@@ -53,6 +58,16 @@ def _positive_float(value):
     return x
 
 
+def _non_negative_float(value):
+    try:
+        x = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number") from None
+    if not x >= 0 or x == float("inf"):
+        raise argparse.ArgumentTypeError(f"{value!r} must be a number of seconds, 0 or more")
+    return x
+
+
 def _fraction(value):
     """'5%' or '0.05' -> 0.05"""
     text = value.strip()
@@ -63,6 +78,14 @@ def _fraction(value):
     if not 0 < x < 1:
         raise argparse.ArgumentTypeError(f"{value!r} must be between 0 and 100%")
     return x
+
+
+def _default_processes():
+    value = os.environ.get("DLBENCH_PROCESSES", str(DEFAULT_PROCESSES))
+    try:
+        return _positive_int(value)
+    except argparse.ArgumentTypeError as exc:
+        raise UsageError(f"dlbench: DLBENCH_PROCESSES={value}: {exc}") from None
 
 
 def add_selection(p):
@@ -99,7 +122,13 @@ def build_parser():
     r = sub.add_parser("run", help="run cells, validate each against the reference, time it")
     add_selection(r)
     r.add_argument("--out", default=None, help="results directory (default out/run-TIMESTAMP)")
-    r.add_argument("--processes", type=_positive_int, default=1, help="fresh worker processes per cell")
+    r.add_argument("--processes", type=_positive_int,
+                   default=_default_processes(),
+                   help="fresh worker processes per cell; the interval of the median is over them "
+                        f"(default {DEFAULT_PROCESSES}, or DLBENCH_PROCESSES)")
+    r.add_argument("--quiet-wait", type=_non_negative_float, default=0.0, metavar="S",
+                   help="before each cell, wait up to S seconds for other processes to go quiet "
+                        "(says when it gives up; the cell is then timed and flagged if contended)")
     r.add_argument("--resume", action="store_true", help="run only the cells --out does not have yet")
     r.add_argument("--quiet", action="store_true", help="no results table at the end")
     r.add_argument("--machine-probe", action=argparse.BooleanOptionalAction,
@@ -196,7 +225,8 @@ def _options(args, processes):
     if not hasattr(args, "samples"):  # `dlbench machine`: no cells, only probes
         return Options(threads=args.threads, processes=processes)
     return Options(threads=args.threads, processes=processes, timeout=args.timeout, samples=args.samples,
-                   min_time=args.min_time, warmup_time=args.warmup, max_time=args.max_time)
+                   min_time=args.min_time, warmup_time=args.warmup, max_time=args.max_time,
+                   quiet_wait=getattr(args, "quiet_wait", 0.0))
 
 
 def _default_out(prefix):

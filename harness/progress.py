@@ -15,8 +15,13 @@ def describe(record):
     unit = "GB/s" if record["memory_bound"] else ("GOP/s" if record["work_unit"] == "OP" else "GFLOP/s")
     rate = record["gbs"] if record["memory_bound"] else record["gflops"]
     rel = record.get("rel_iqr")
-    return (f"{record['median'] * 1e3:.3f} ms  +-{(rel or 0) * 100:.1f}% IQR  {rate:.2f} {unit}"
-            f"  ({record['n_samples']} samples x {record['loops'][0]} calls)")
+    spread = f"+-{(rel or 0) * 100:.1f}% IQR"
+    if record.get("ci_low") is not None:
+        spread = (f"[{record['ci_low'] * 1e3:.3g}-{record['ci_high'] * 1e3:.3g}] {record['ci_level']:.0%} "
+                  f"over {record['processes']} processes")
+    flags = [w for w in ("contended", "noisy") if record.get(w)]
+    return (f"{record['median'] * 1e3:.3f} ms  {spread}  {rate:.2f} {unit}"
+            f"  ({record['n_samples']} samples x {record['loops'][0]} calls)" + "".join(f"  {w}" for w in flags))
 
 
 class ProgressDisplay:
@@ -32,20 +37,30 @@ class ProgressDisplay:
         if already_done:
             self.console.print(f"resuming: {already_done} of {total} cells already in the results")
         if self.live:
+            # redrawn only when a cell starts or ends: a bar ticking while a cell is timed
+            # would be CPU of ours (and of the terminal's) beside the measurement
             self._progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                                      TimeElapsedColumn(), console=self.console, transient=True)
+                                      TimeElapsedColumn(), console=self.console, transient=True,
+                                      auto_refresh=False)
             self._progress.start()
             self._task = self._progress.add_task("", total=total, completed=already_done)
 
     def cell_started(self, cell):
         if self._progress:
-            self._progress.update(self._task, description=cell.label())
+            self._progress.update(self._task, description=cell.label(), refresh=True)
+
+    def note(self, text):
+        if self._progress:
+            self._progress.console.print(text, markup=False, highlight=False)
+        else:
+            print(text, file=self.stream, flush=True)
 
     def cell_done(self, cell, record):
         line = f"{cell.label():<48} {describe(record)}"
         if self._progress:
             self._progress.console.print(line, markup=False, highlight=False)
             self._progress.advance(self._task)
+            self._progress.refresh()
         else:
             print(line, file=self.stream, flush=True)
 

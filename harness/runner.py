@@ -10,7 +10,9 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
+import time
 import uuid
 from dataclasses import dataclass
 from typing import Optional
@@ -18,7 +20,7 @@ from datetime import datetime, timezone
 
 import impls
 import scenarios
-from harness import SCHEMA_VERSION, __version__, environments, fingerprint, stats
+from harness import SCHEMA_VERSION, __version__, contention, environments, fingerprint, stats
 from harness.results import ResultsWriter, read_machine, read_records, record_key, write_machine
 
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "BLIS_NUM_THREADS",
@@ -35,6 +37,7 @@ class Options:
     min_time: float = 0.05
     warmup_time: float = 0.2
     max_time: float = 20.0
+    quiet_wait: float = 0.0  # seconds to wait for other processes to go quiet before each cell
 
 
 class RunError(RuntimeError):
@@ -292,20 +295,46 @@ class Runner:
         reason = self.precheck(cell)
         if reason:
             return self.make_record(cell, [{"status": "unsupported", "reason": reason}])
-        results = []
+        waited = self.wait_for_quiet(cell)
+        results, loops = [], None
         for process in range(self.options.processes):
-            res = self.run_process(cell, process)
+            res = self.run_process(cell, process, loops=loops)
             results.append(res)
             if res["status"] != "ok":
                 break  # unsupported, invalid, error or timeout: repeating would say the same
-        return self.make_record(cell, results)
+            loops = loops or res.get("loops")  # calibrated once, reused by every later process
+        return self.make_record(cell, results, waited)
 
-    def run_process(self, cell, process):
+    def run_process(self, cell, process, loops=None):
         """One fresh worker process for one cell; its result, tagged with the process index."""
-        python, spec, env = self.worker_launch(cell, process)
+        python, spec, env = self.worker_launch(cell, process, **({"loops": loops} if loops else {}))
         res = spawn(python, spec, env, self.options.timeout, self._workdir, self.side.repo_root)
         res["process"] = process
         return res
+
+    def wait_for_quiet(self, cell, step=0.5):
+        """With --quiet-wait S: wait up to S seconds for other processes to use less than the
+        contention threshold, measured over `step`-second windows. Returns what happened, for
+        the record, or None when not asked to wait."""
+        limit = self.options.quiet_wait
+        if not limit:
+            return None
+        start = time.monotonic()
+        while True:
+            other = contention.other_cpu_now(step)
+            waited = time.monotonic() - start
+            if other is None or other <= contention.OTHER_CPU_THRESHOLD:
+                return {"waited_s": round(waited, 1), "gave_up": False, "other_cpu": other}
+            if waited >= limit:
+                self.note(f"{cell.label()}: machine still busy after --quiet-wait {limit:g}s (other processes "
+                          f"use {other:.2f} cores); timing it anyway, the record says if it was contended")
+                return {"waited_s": round(waited, 1), "gave_up": True, "other_cpu": round(other, 3)}
+
+    def note(self, text):
+        if self.progress:
+            self.progress.note(text)
+        else:
+            print(text, file=sys.stderr, flush=True)
 
     def worker_launch(self, cell, process, **extra):
         """(interpreter, spec, environment) of one worker for this cell and side."""
@@ -322,7 +351,7 @@ class Runner:
         python, spec, env = self.worker_launch(cell, process, **extra)
         return start_worker(python, spec, env, self._workdir, self.side.repo_root, pass_fds=pass_fds)
 
-    def make_record(self, cell, results):
+    def make_record(self, cell, results, quiet_wait=None):
         scenario = scenarios.get(cell.scenario)
         params = scenario.params(cell.size)
         failed = next((r for r in results if r["status"] != "ok"), None)
@@ -334,6 +363,8 @@ class Runner:
         if status != "ok":  # a failed cell is never reported as a time
             samples, sample_process = [], []
         summary = stats.summarize(samples)
+        precision = _precision(results, summary) if status == "ok" else dict.fromkeys(PRECISION_FIELDS)
+        cont = contention.combine([r.get("contention") for r in results])
         flops = scenario.flops(params, cell.phase)
         nbytes = scenario.bytes_moved(params, cell.phase)
         median = summary.get("median")
@@ -359,6 +390,10 @@ class Runner:
             "loops": [r.get("loops") for r in results if "loops" in r],
             "processes": len(results),
             **summary,
+            **precision,
+            "contended": bool(cont and cont["contended"]),
+            "contention": cont,
+            "quiet_wait": quiet_wait,
             "prepare_s": first.get("prepare_s"),
             "first_call_s": first.get("first_call_s"),
             "first_call_s_per_process": [r.get("first_call_s") for r in results],
@@ -373,9 +408,36 @@ class Runner:
             "gflops": flops / median / 1e9 if median else None,
             "gbs": nbytes / median / 1e9 if median else None,
             "options": {k: getattr(self.options, k) for k in ("samples", "min_time", "warmup_time", "max_time",
-                                                               "timeout", "processes")},
+                                                               "timeout", "processes", "quiet_wait")},
         }
         for extra in ("traceback", "log_tail"):
             if failed and failed.get(extra):
                 record[extra] = failed[extra]
         return record
+
+
+# A cell is `noisy` when its figure moves more than these from process to process or
+# within one: within-process IQR over 10% of the median is where
+# torch.utils.benchmark warns too; a process-to-process interval wider than 20% of
+# the median (+-10%) means the next run may well land outside what is printed.
+NOISY_IQR = 0.10
+NOISY_SPREAD = 0.20
+PRECISION_FIELDS = ("process_medians", "ci_low", "ci_high", "ci_level", "noisy", "noisy_reason")
+
+
+def _precision(results, summary):
+    """Process-level precision of an ok cell: each process's median, the interval of the
+    median over processes, and whether the cell is noisy (and why)."""
+    medians = [stats.summarize(r["samples"])["median"] for r in results if r.get("samples")]
+    interval = stats.median_interval(medians)
+    low, high, level = interval if interval else (None, None, None)
+    within = [stats.summarize(r["samples"])["rel_iqr"] for r in results if r.get("samples")]
+    within = sorted(w for w in within if w is not None)
+    reasons = []
+    if within and within[len(within) // 2] > NOISY_IQR:
+        reasons.append(f"IQR {within[len(within) // 2]:.0%} of the median within a process (> {NOISY_IQR:.0%})")
+    median = summary.get("median")
+    if interval and median and (high - low) / median > NOISY_SPREAD:
+        reasons.append(f"processes spread {(high - low) / median:.0%} of the median (> {NOISY_SPREAD:.0%})")
+    return {"process_medians": medians, "ci_low": low, "ci_high": high, "ci_level": level,
+            "noisy": bool(reasons), "noisy_reason": "; ".join(reasons)}

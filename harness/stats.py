@@ -1,4 +1,5 @@
 """Summaries of raw samples. The worker never aggregates; records keep every sample."""
+import math
 import statistics
 
 
@@ -28,3 +29,28 @@ def summarize(values):
         "stdev": statistics.stdev(values) if len(values) > 1 else 0.0,
         "n_samples": len(values),
     }
+
+
+def median_interval(values, level=0.95):
+    """Order-statistic confidence interval of the median: (low, high, confidence).
+
+    The interval from the j-th smallest to the j-th largest of n values covers the true
+    median with probability 1 - 2 P(Binomial(n, 1/2) < j), whatever the distribution
+    (asv's and the textbook's interval). The widest j that still reaches `level` is
+    used; with too few values to reach it (n < 6 for 95%), the interval is the whole
+    range and its confidence the lower one it really has (75% for 3 values), said
+    rather than rounded up. None for fewer than 2 values.
+    """
+    n = len(values)
+    if n < 2:
+        return None
+    xs = sorted(values)
+
+    def coverage(j):
+        below = sum(math.comb(n, i) for i in range(j)) / 2 ** n
+        return 1 - 2 * below
+
+    j = 1
+    while j + 1 <= n // 2 and coverage(j + 1) >= level:
+        j += 1
+    return xs[j - 1], xs[n - j], coverage(j)

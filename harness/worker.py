@@ -18,7 +18,7 @@ import numpy as np
 
 import impls
 import scenarios
-from harness import memory
+from harness import contention, memory
 from harness.validate import compare
 from impls.base import Unsupported
 
@@ -90,23 +90,32 @@ def warm_up(step, seconds):
         sample(step, 1)
 
 
-def measure(step, spec, stage):
+def calls_per_sample(step, spec):
+    """Calls per sample: the number an earlier process of this cell calibrated, when the
+    parent passes it (as pyperf passes --loops), so every process times the same thing."""
+    if spec.get("loops"):
+        return int(spec["loops"])
+    return calibrate(step, spec["min_time"])[0]
+
+
+def measure(step, spec, stage, meter):
     """Warm up, calibrate, take the samples. Returns (loops, per-call seconds list)."""
     stage("warmup")
     warm_up(step, spec["warmup_time"])
     stage("calibrate")
-    loops, _ = calibrate(step, spec["min_time"])
+    loops = calls_per_sample(step, spec)
     values = []
     budget_end = time.perf_counter() + spec["max_time"]
-    for i in range(spec["samples"]):
-        stage(f"sample {i + 1}/{spec['samples']}")
-        values.append(sample(step, loops) / loops)
-        if time.perf_counter() > budget_end and len(values) >= spec["min_samples"]:
-            break
+    with meter:  # what else ran on the machine while we timed
+        for i in range(spec["samples"]):
+            stage(f"sample {i + 1}/{spec['samples']}")
+            values.append(sample(step, loops) / loops)
+            if time.perf_counter() > budget_end and len(values) >= spec["min_samples"]:
+                break
     return loops, values
 
 
-def measure_lockstep(step, spec, stage):
+def measure_lockstep(step, spec, stage, meter):
     """Measure on command: the parent (harness.lockstep) alternates two workers, one sample
     each in turn, so drift and slow modes of the machine hit both sides of a comparison alike.
 
@@ -125,7 +134,7 @@ def measure_lockstep(step, spec, stage):
             warm_up(step, spec["warmup_time"])
         elif what == "calibrate":
             stage("calibrate")
-            loops, _ = calibrate(step, spec["min_time"])
+            loops = calls_per_sample(step, spec)
         elif what == "sample":
             stage(f"sample {len(values) + 1} (lockstep)")
             # the other side just ran: one untimed call brings back our caches and wakes our
@@ -133,7 +142,8 @@ def measure_lockstep(step, spec, stage):
             # one-call sample of min_time or more is long enough to pay that itself)
             if loops > 1:
                 sample(step, 1)
-            values.append(sample(step, loops) / loops)
+            with meter:  # our turns only: the other side's turn is not contention
+                values.append(sample(step, loops) / loops)
         else:
             break
         acks.write("ok\n")
@@ -188,8 +198,9 @@ def run_cell(spec, stage):
 
     rss_base = memory.reset_peak_rss()
     adapter.peak_device_memory(spec["device"], reset=True)
-    loops, values = (measure_lockstep if spec.get("lockstep") else measure)(step, spec, stage)
-    result.update(loops=loops, samples=values, rss_base_bytes=rss_base,
+    meter = contention.Meter()
+    loops, values = (measure_lockstep if spec.get("lockstep") else measure)(step, spec, stage, meter)
+    result.update(loops=loops, samples=values, contention=meter.result(), rss_base_bytes=rss_base,
                   peak_rss_bytes=memory.peak_rss(),
                   device_peak_bytes=adapter.peak_device_memory(spec["device"]))
     return result

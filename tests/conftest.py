@@ -14,6 +14,8 @@ FAST = ["--samples", "3", "--min-time", "0.001", "--warmup", "0.001"]
 # `dlbench run` measures the machine's peaks first (a few seconds); tests of runs skip
 # that unless they pass --machine-probe (tests/test_machine.py does, with tiny probes).
 os.environ.setdefault("DLBENCH_MACHINE_PROBE", "0")
+# One worker process per cell unless a test asks for more (the CLI default is several).
+os.environ.setdefault("DLBENCH_PROCESSES", "1")
 
 
 @pytest.fixture

@@ -1,0 +1,135 @@
+"""What else the machine did while a cell was timed: other processes' CPU, steal, load.
+
+A busy neighbour makes a cell slow without making its samples spread: a parallel
+kernel waits for its slowest thread every call, so the whole cell shifts (34x for a
+2-thread sigmoid beside a compile job, with a 3% IQR). The samples cannot tell; the
+kernel's counters can. From /proc/stat (system-wide CPU time) minus this process's
+own and its parent's (the harness and its progress display), over the timed stretches
+only, comes the CPU that other processes used while we timed.
+
+Standard library only: it runs inside every worker, under any implementation's NumPy.
+"""
+from __future__ import annotations
+
+import os
+import time
+
+# Other processes using more than this many cores on average while we timed, or the
+# hypervisor stealing more than this share of the CPU, make a cell `contended`.
+# A quiet 2-core VM here reads 0.00-0.05 cores (kernel threads, the odd daemon wake-up),
+# and /proc/stat counts in 10 ms ticks, so a 0.5 s window is good to about +-0.04 cores
+# per core; a quarter of a core is well clear of both and well below what hurts (a
+# second busy process is a whole core).
+OTHER_CPU_THRESHOLD = 0.25
+STEAL_THRESHOLD = 0.05
+
+_TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def system_times():
+    """(busy, steal, total) CPU seconds of the whole machine since boot, or None off Linux."""
+    try:
+        with open("/proc/stat") as f:
+            fields = f.readline().split()
+    except OSError:
+        return None
+    if not fields or fields[0] != "cpu":
+        return None
+    v = [int(x) for x in fields[1:9]] + [0] * max(0, 9 - len(fields))
+    user, nice, system, idle, iowait, irq, softirq, steal = v[:8]
+    busy = user + nice + system + irq + softirq  # guest time is already inside user
+    return busy / _TICK, steal / _TICK, (busy + idle + iowait + steal) / _TICK
+
+
+def process_cpu(pid):
+    """CPU seconds (user + system, all threads) used by process `pid` so far, or 0 if gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            text = f.read()
+    except OSError:
+        return 0.0
+    after_name = text.rsplit(")", 1)[1].split()  # the name may hold spaces and parentheses
+    return (int(after_name[11]) + int(after_name[12])) / _TICK
+
+
+def load1():
+    try:
+        return os.getloadavg()[0]
+    except OSError:
+        return None
+
+
+class Meter:
+    """Accumulates what others used over the stretches it is wrapped around.
+
+    `with meter:` around each timed stretch (all samples at once, or each lockstep turn):
+    what happens between stretches (the other side's turn, our own set-up) is not counted.
+    `own_pids`: processes whose CPU is ours (this worker, the harness that runs it).
+    """
+
+    def __init__(self, own_pids=None):
+        self.own_pids = list(own_pids) if own_pids is not None else [os.getpid(), os.getppid()]
+        self.wall = self.other = self.steal = self.total = 0.0
+        self.available = system_times() is not None
+        self._start = None
+
+    def _read(self):
+        return time.perf_counter(), system_times(), sum(process_cpu(p) for p in self.own_pids)
+
+    def __enter__(self):
+        if self.available:
+            self._start = self._read()
+        return self
+
+    def __exit__(self, *exc):
+        if self._start is None:
+            return False
+        (t0, sys0, own0), (t1, sys1, own1) = self._start, self._read()
+        self._start = None
+        if sys0 is None or sys1 is None:
+            return False
+        self.wall += t1 - t0
+        self.other += max(0.0, (sys1[0] - sys0[0]) - (own1 - own0))
+        self.steal += sys1[1] - sys0[1]
+        self.total += sys1[2] - sys0[2]
+        return False
+
+    def result(self):
+        """The record's `contention` figures for this process, or None where /proc is missing."""
+        if not self.available or self.wall <= 0:
+            return None
+        return summary(self.other / self.wall, self.steal / self.total if self.total > 0 else None,
+                       load1(), self.wall)
+
+
+def summary(other_cpu, steal, load, window_s):
+    contended = other_cpu > OTHER_CPU_THRESHOLD or (steal is not None and steal > STEAL_THRESHOLD)
+    return {"other_cpu": round(other_cpu, 3), "steal": None if steal is None else round(steal, 4),
+            "load1": load, "window_s": round(window_s, 3), "threshold": OTHER_CPU_THRESHOLD,
+            "steal_threshold": STEAL_THRESHOLD, "contended": contended}
+
+
+def combine(per_process):
+    """A cell's contention over its worker processes: the CPU others used over all their
+    timed windows together (a short window alone is a few 10 ms ticks: too coarse to
+    judge), the worst steal and load; contended against the same thresholds."""
+    measured = [c for c in per_process if c]
+    if not measured:
+        return None
+    window = sum(c["window_s"] for c in measured)
+    other = sum(c["other_cpu"] * c["window_s"] for c in measured) / window if window else 0.0
+    steals = [c["steal"] for c in measured if c["steal"] is not None]
+    loads = [c["load1"] for c in measured if c["load1"] is not None]
+    out = summary(other, max(steals) if steals else None, max(loads) if loads else None, window)
+    out["processes"] = measured
+    return out
+
+
+def other_cpu_now(seconds=0.5, own_pids=None):
+    """Cores other processes use right now, over `seconds` (the parent waiting for quiet)."""
+    meter = Meter(own_pids if own_pids is not None else [os.getpid()])
+    if not meter.available:
+        return None
+    with meter:
+        time.sleep(seconds)
+    return meter.other / meter.wall if meter.wall > 0 else None

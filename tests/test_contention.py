@@ -1,0 +1,131 @@
+"""Contention, detected per cell: a cell timed beside busy processes says so; on a quiet
+machine it does not; the harness's own CPU (its progress display) is not counted."""
+import os
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+from harness import contention
+from harness.cli import main
+from tests.conftest import read_results
+
+# Long enough windows (10 samples of >= 50 ms per process) that 10 ms ticks do not decide.
+CELL = ["run", "--scenario", "sigmoid", "--impl", "reference", "--size", "small", "--threads", "1",
+        "--samples", "10", "--min-time", "0.05", "--warmup", "0.05", "--quiet"]
+
+
+def busy_processes(n):
+    """n processes spinning on the CPU, one per core: another job on the machine."""
+    code = "import time\nend = time.time() + 120\nwhile time.time() < end: pass\n"
+    return [subprocess.Popen([sys.executable, "-c", code]) for _ in range(n)]
+
+
+def stop(procs):
+    for p in procs:
+        p.kill()
+        p.wait()
+
+
+def run_cell(out, *extra):
+    assert main(CELL + ["--out", str(out), *extra]) == 0
+    return read_results(out)
+
+
+def test_a_cell_beside_busy_processes_is_flagged(tmp_path):
+    hogs = busy_processes(os.cpu_count() or 1)
+    try:
+        time.sleep(0.3)
+        records = run_cell(tmp_path / "busy")
+    finally:
+        stop(hogs)
+    for rec in records:
+        assert rec["status"] == "ok"
+        assert rec["contended"] is True, rec["contention"]
+        assert rec["contention"]["other_cpu"] > 0.5  # most of a core at least, measured
+        assert rec["contention"]["threshold"] == contention.OTHER_CPU_THRESHOLD
+
+
+def test_the_same_cell_on_a_quiet_machine_is_not_flagged(tmp_path):
+    # --quiet-wait: a test machine between tests may still be finishing something
+    records = run_cell(tmp_path / "quiet", "--quiet-wait", "30")
+    for rec in records:
+        assert rec["status"] == "ok"
+        assert rec["quiet_wait"]["gave_up"] is False
+        assert rec["contended"] is False, rec["contention"]
+        assert rec["contention"]["window_s"] >= 0.4
+        assert rec["contention"]["other_cpu"] < contention.OTHER_CPU_THRESHOLD
+
+
+def test_the_harness_own_cpu_is_not_contention(tmp_path):
+    """The parent (here pytest, running dlbench in-process) spins while the cell is timed,
+    as a progress display redrawing would: that is ours, not another process's."""
+    stop_flag = threading.Event()
+
+    def spin():
+        while not stop_flag.is_set():
+            pass
+    spinner = threading.Thread(target=spin, daemon=True)
+    spinner.start()
+    try:
+        records = run_cell(tmp_path / "self", "--quiet-wait", "30")
+    finally:
+        stop_flag.set()
+        spinner.join()
+    assert all(r["contended"] is False for r in records), [r["contention"] for r in records]
+
+
+def test_quiet_wait_gives_up_and_says_so(tmp_path, capsys):
+    hogs = busy_processes(os.cpu_count() or 1)
+    try:
+        time.sleep(0.3)
+        out = tmp_path / "gave-up"
+        assert main(["run", "--scenario", "sigmoid", "--impl", "reference", "--size", "tiny", "--threads", "1",
+                     "--samples", "3", "--min-time", "0.001", "--warmup", "0.001", "--quiet", "--quiet-wait", "1",
+                     "--out", str(out)]) == 0
+    finally:
+        stop(hogs)
+    err = capsys.readouterr().err
+    assert "still busy after --quiet-wait 1s" in err
+    rec = read_results(out)[0]
+    assert rec["quiet_wait"]["gave_up"] is True and rec["quiet_wait"]["waited_s"] >= 1
+
+
+@pytest.mark.parametrize("value", ["-1", "soon", "inf"])
+def test_bad_quiet_wait_is_one_line(value, capsys, tmp_path):
+    assert main(["run", "--quiet-wait", value, "--out", str(tmp_path / "x")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "--quiet-wait" in err
+
+
+def test_meter_counts_only_what_it_wraps():
+    """Between wrapped stretches (the other side's lockstep turn) nothing is counted."""
+    meter = contention.Meter(own_pids=[os.getpid()])
+    if not meter.available:
+        pytest.skip("no /proc/stat on this system: contention is not measured here")
+    with meter:
+        time.sleep(0.2)
+    hogs = busy_processes(1)
+    try:
+        time.sleep(0.5)  # outside the meter: not counted
+    finally:
+        stop(hogs)
+    with meter:
+        time.sleep(0.2)
+    res = meter.result()
+    assert 0.35 < res["window_s"] < 0.6
+    assert res["other_cpu"] < contention.OTHER_CPU_THRESHOLD
+
+
+def test_combine_judges_the_pooled_window():
+    quiet = contention.summary(0.0, 0.0, 0.1, 0.5)
+    busy = contention.summary(1.0, 0.0, 1.5, 0.5)
+    cell = contention.combine([quiet, quiet, busy])
+    assert cell["other_cpu"] == pytest.approx(1 / 3, abs=1e-3)
+    assert cell["contended"] is True and len(cell["processes"]) == 3
+    assert contention.combine([quiet, quiet, contention.summary(0.3, 0.0, 0.1, 0.1)])["contended"] is False
+    stolen = contention.summary(0.0, 0.2, 0.1, 0.5)
+    assert stolen["contended"] is True
+    assert contention.combine([None, None]) is None
