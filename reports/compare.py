@@ -54,13 +54,20 @@ class CellComparison:
     base_median: Optional[float] = None
     cur_median: Optional[float] = None
     note: str = ""
+    contended_sides: List[str] = field(default_factory=list)  # "base", "cur": a record there was contended
 
     @property
     def fails(self):
         return self.verdict in FAILING
 
+    @property
+    def contended(self):
+        """Other processes used the CPU while a record of either side was timed: the
+        verdict stands as computed, but the reader should know."""
+        return bool(self.contended_sides)
+
     def as_dict(self):
-        return {**asdict(self), "fails": self.fails}
+        return {**asdict(self), "fails": self.fails, "contended": self.contended}
 
 
 @dataclass
@@ -129,10 +136,15 @@ def compare_cell(base, cur, threshold, alpha, paired=False, drift=None):
     method = "interleaved" if paired else "stored"
     verdict, note = _status_verdict(newest_base, newest_cur)
     if verdict:
-        return CellComparison(key, verdict, method, note=note)
-    if paired:
-        return _paired(key, newest_base, newest_cur, threshold, alpha)
-    return _stored(key, _measured(base_runs), _measured(cur_runs), threshold, alpha, drift)
+        out = CellComparison(key, verdict, method, note=note)
+    elif paired:
+        out = _paired(key, newest_base, newest_cur, threshold, alpha)
+    else:
+        out = _stored(key, _measured(base_runs), _measured(cur_runs), threshold, alpha, drift)
+    used = ([newest_base], [newest_cur]) if paired else (base_runs, cur_runs)
+    out.contended_sides = [side for side, runs in zip(("base", "cur"), used)
+                           if any(r and r.get("contended") is True for r in runs)]
+    return out
 
 
 def _measured(runs):

@@ -12,6 +12,11 @@ def _pct(v):
     return "" if v is None else f"{v:+.1%}"
 
 
+def flags_text(cell):
+    """'contended (base)', '(cur)' or '(base, cur)': grep finds the word, the reader the side."""
+    return f"contended ({', '.join(cell.contended_sides)})" if cell.contended else ""
+
+
 def to_frame(comparison):
     rows = []
     for c in comparison.cells:
@@ -26,6 +31,7 @@ def to_frame(comparison):
             "cur_ms": "" if c.cur_median is None else f"{c.cur_median * 1e3:.3f}",
             "n": f"{c.n_base}/{c.n_cur}" if c.n_base or c.n_cur else "",
             "method": c.method,
+            "flags": flags_text(c),
             "note": c.note,
         })
     return pd.DataFrame(rows)
@@ -35,6 +41,9 @@ def summary_line(comparison):
     counts = pd.Series([c.verdict for c in comparison.cells]).value_counts().to_dict()
     parts = ", ".join(f"{n} {v}" for v, n in sorted(counts.items()))
     status = "FAIL" if comparison.failed else "ok"
+    contended = sum(c.contended for c in comparison.cells)
+    if contended:
+        parts += f"; {contended} contended"
     return (f"{status}: {parts} (threshold {comparison.threshold:.1%}, alpha {comparison.alpha:g}, "
             f"{comparison.cells[0].method if comparison.cells else 'stored'} comparison)")
 

@@ -15,6 +15,7 @@ import scenarios
 from harness import __version__
 from reports import charts, machines
 from reports.metrics import add_metrics, best_pct_of_peak
+from reports.precision import legend, median_text, ratio_text
 from reports.side_by_side import KEY as SIDE_KEY
 from reports.side_by_side import side_by_side
 from reports.svg import colors, esc
@@ -33,6 +34,10 @@ tr.not-ok td{background:#fff6f6}td.reason{max-width:460px;word-break:break-word}
 .charts{display:flex;flex-wrap:wrap;gap:12px}figure{margin:0}figcaption{font-size:12px;color:#555}
 nav a{margin-right:12px}.muted{color:#666;font-size:13px}.swatch{display:inline-block;width:11px;height:11px;
 margin:0 4px 0 10px;vertical-align:-1px}
+tr.flagged td{background:#fff4d6}tr.flagged td.flags{border-left:4px solid #d98c00}
+.flag{display:inline-block;padding:0 5px;margin:1px 2px;border-radius:3px;font-size:12px;font-weight:600;color:#fff}
+.flag-contended{background:#c2410c}.flag-noisy{background:#7e22ce}.flag-ceiling-low{background:#1d4ed8}
+.ci{color:#555;font-size:12px}ul.legend{margin:4px 0 10px;padding-left:18px;font-size:13px}
 """
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
 
@@ -85,34 +90,61 @@ def _summary_section(m):
     return "<p>" + parts[0] + "</p>" + "".join(parts[1:])
 
 
+def _flag_badges(flags):
+    return " ".join(f'<span class="flag flag-{esc(f)}">{esc(f)}</span>' for f in (flags or "").split())
+
+
+def _median_cell(r, scale=1e3):
+    """The median (ms) at the digits its spread supports, its interval in a quieter style."""
+    t = r["median"] * scale
+    iqr = r["rel_iqr"] * t if _finite(r.get("rel_iqr")) else None
+    low, high = (r[k] * scale if _finite(r.get(k)) else None for k in ("ci_low", "ci_high"))
+    value, _, interval = median_text(t, low, high, r.get("ci_level"), iqr).partition(" ")
+    return esc(value) + (f' <span class="ci">{esc(interval)}</span>' if interval else "")
+
+
+def _legend_section(m):
+    counts = {f: int(m["flags"].str.split().map(lambda words, f=f: f in words).sum()) for f, _ in legend(m)}
+    items = "".join(f'<li>{_flag_badges(flag)} ({counts[flag]} cell{"" if counts[flag] == 1 else "s"}): '
+                    f'{esc(meaning)}</li>' for flag, meaning in legend(m))
+    return (f'<p class="muted" id="flags-legend">Flagged cells are shaded and carry their flags; the reason column '
+            f'gives the figures. A median is printed to the digits its spread supports (the half-width of its '
+            f'confidence interval over processes, or its IQR without one), then its interval and confidence.</p>'
+            f'<ul class="legend">{items}</ul>')
+
+
 def _cell_rows(rows, multi_source):
     out = []
     for r in rows:
         ok = r["status"] == "ok"
         pct = (f"{r['pct_of_peak']:.1f}% {SHORT_PEAK.get(r['peak_of'], r['peak_of'])}"
                if ok and _finite(r["pct_of_peak"]) else "")
-        reason = r["reason"] if not ok else (r.get("peak_note") or "")
+        reason = r["reason"] if not ok else "; ".join(n for n in (r.get("peak_note"), r.get("flag_note")) if n)
         cells = ([f"<td>{esc(r['source'])}</td>"] if multi_source else []) + [
             f"<td>{esc(r['device'])}</td><td>{esc(r['impl'])}</td><td>{esc(r['mode'])}</td>"
             f"<td>{esc(r.get('impl_version') or '')}</td>",
             f'<td class="status-{esc(r["status"])}">{esc(r["status"])}</td>',
-            f'<td class="num">{_num(r["median"] * 1e3 if ok else None, "{:.4g}")}</td>',
+            f'<td class="num">{_median_cell(r) if ok else ""}</td>',
             f'<td class="num">{_num(r["rel_iqr"] * 100 if ok and _finite(r["rel_iqr"]) else None, "{:.1f}")}</td>',
             f'<td class="num">{esc(_num(r["rate"], "{:.4g} ") + (r["rate_unit"] if ok else ""))}</td>',
-            f'<td class="num">{_num(r["vs_reference"], "{:.2f}x")}</td>',
-            f'<td class="num">{_num(r["vs_fastest"], "{:.2f}x")}</td>',
+            f'<td class="num">{esc(ratio_text(r["vs_reference"], r["vs_reference_low"], r["vs_reference_high"]))}'
+            f'</td>',
+            f'<td class="num">{esc(ratio_text(r["vs_fastest"], r["vs_fastest_low"], r["vs_fastest_high"]))}</td>',
             f'<td class="num">{esc(pct)}</td>',
             f'<td class="num">{_num(r.get("first_call_s") if ok else None, "{:.3g}")}</td>',
             f'<td class="num">{len(r["samples"]) if ok and isinstance(r.get("samples"), list) else ""}</td>',
+            f'<td class="flags">{_flag_badges(r["flags"])}</td>',
             f'<td class="reason">{esc(reason)}</td>',
         ]
-        out.append(f'<tr class="cell{"" if ok else " not-ok"}" data-cell="{esc(charts.cell_key(r))}" '
-                   f'data-status="{esc(r["status"])}">{"".join(cells)}</tr>')
+        flags = r["flags"].split()
+        cls = "cell" + ("" if ok else " not-ok") + (" flagged" if flags else "") + "".join(f" flag-{f}" for f in flags)
+        out.append(f'<tr class="{esc(cls)}" data-cell="{esc(charts.cell_key(r))}" '
+                   f'data-status="{esc(r["status"])}" data-flags="{esc(r["flags"])}">{"".join(cells)}</tr>')
     return out
 
 
 CELL_HEADER = ["device", "impl", "mode", "version", "status", "median ms", "IQR %", "rate", "vs reference",
-               "vs fastest", "% of peak", "first call s", "samples", "reason"]
+               "vs fastest", "% of peak", "first call s", "samples", "flags", "reason"]
 
 
 def _scenario_sections(m, color, multi_source):
@@ -170,14 +202,19 @@ def _side_by_side_section(m):
         tds = [f"<td>{esc(r[k])}</td>" for k in SIDE_KEY]
         for lab in labels:
             t = r[f"{lab} median_ms"]
-            tds.append(f'<td class="num">{_num(t, "{:.4g} ms")}</td>' if _finite(t) else
+            shown = {"median": t, "rel_iqr": r[f"{lab} rel_iqr"], "ci_low": r[f"{lab} ci_low_ms"],
+                     "ci_high": r[f"{lab} ci_high_ms"], "ci_level": r[f"{lab} ci_level"]}
+            tds.append(f'<td class="num">{_median_cell(shown, 1)} ms {_flag_badges(r[f"{lab} flags"])}</td>'
+                       if _finite(t) else
                        f'<td class="status-{esc(r[f"{lab} status"])}" title="{esc(r[f"{lab} reason"] or "")}">'
                        f'{esc(r[f"{lab} status"])}</td>')
         for lab in labels[1:]:
-            tds.append(f'<td class="num">{_num(r[f"{lab} vs {base}"], "{:.2f}x")}</td>')
+            name = f"{lab} vs {base}"
+            tds.append(f'<td class="num">{esc(ratio_text(r[name], r[f"{name} low"], r[f"{name} high"]))}</td>')
         rows.append(f"<tr>{''.join(tds)}</tr>")
     out = [f"<p class=muted>The same cell on each source; the ratio is {esc(base)}'s median time over the "
-           f"other's, so above 1 means faster than {esc(base)}.</p>", _table(header, rows, "side-by-side")]
+           f"other's, so above 1 means faster than {esc(base)}. Where both cells have an interval, the ratio's "
+           f"is the widest the two allow (low over high, high over low).</p>", _table(header, rows, "side-by-side")]
     for lab in labels[1:]:
         ratio_rows = [{"label": " ".join(str(r[k]) for k in SIDE_KEY), "ratio": r[f"{lab} vs {base}"]}
                       for r in table.to_dict("records")]
@@ -213,7 +250,8 @@ def render_html(df, sources, title="dlbench report"):
         f"<a href=\"#roofline\">roofline</a>{side_link}</nav>"
         f"<p>implementations:{legend}</p></header>",
         f'<section id="machines"><h2>Machines</h2>{_machines_section(sources)}</section>',
-        f'<section id="summary"><h2>Summary</h2>{_summary_section(m)}<h3>Best % of peak per implementation</h3>'
+        f'<section id="summary"><h2>Summary</h2>{_summary_section(m)}<h3>Flags</h3>{_legend_section(m)}'
+        f'<h3>Best % of peak per implementation</h3>'
         f'{_best_section(m)}</section>',
         _scenario_sections(m, color, multi_source),
         f'<section id="roofline"><h2>Roofline</h2><p class=muted>Achieved rate against arithmetic intensity, '

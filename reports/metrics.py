@@ -14,6 +14,8 @@ import math
 import numpy as np
 import pandas as pd
 
+from reports.precision import add_precision
+
 GROUP = ["source", "scenario", "phase", "size", "threads"]  # cells that compete with each other
 COMPUTE_PEAK = {"FLOP": ("peak_fp32_gflops", "fp32 GEMM"), "OP": ("peak_int8_gops", "int8 GEMM")}
 MEMORY_PEAK = ("peak_memory_gbs", "memory bandwidth")
@@ -41,7 +43,8 @@ def _peak_choice(row):
 
 def add_metrics(df: pd.DataFrame) -> pd.DataFrame:
     """The loaded cells plus: rate, rate_unit, intensity, bound, peak_of, peak_value,
-    pct_of_peak, vs_reference, vs_fastest (all NaN for cells that are not ok)."""
+    pct_of_peak, vs_reference, vs_fastest (all NaN for cells that are not ok), and
+    reports.precision's intervals and flags."""
     df = df.copy()
     ok = df["status"] == "ok"
     for column in ("median", "gflops", "gbs", "flops", "bytes", "rel_iqr"):
@@ -73,7 +76,7 @@ def add_metrics(df: pd.DataFrame) -> pd.DataFrame:
     df = df.join(ref, on=keys).join(fastest, on=keys)
     df["vs_reference"] = (df["_ref"] / df["median"]).where(ok)
     df["vs_fastest"] = (df["_fastest"] / df["median"]).where(ok)
-    return df.drop(columns=["_ref", "_fastest"])
+    return add_precision(df.drop(columns=["_ref", "_fastest"]), keys)
 
 
 def best_pct_of_peak(df: pd.DataFrame) -> pd.DataFrame:

@@ -8,16 +8,29 @@ from __future__ import annotations
 import pandas as pd
 
 from reports.metrics import add_metrics
+from reports.precision import median_text, ratio_text
 
 ORDER = ["source_order", "scenario", "phase", "size", "device", "threads", "impl", "mode"]
 COLUMNS = ["source", "machine_id", "scenario", "phase", "size", "device", "threads", "impl", "mode", "impl_version",
-           "status", "median_ms", "rel_iqr_pct", "rate", "rate_unit", "vs_reference", "vs_fastest", "pct_of_peak",
-           "peak_of", "first_call_s", "n_samples", "reason"]
+           "status", "median_ms", "ci_low_ms", "ci_high_ms", "ci_level", "rel_iqr_pct", "rate", "rate_unit",
+           "vs_reference", "vs_reference_low", "vs_reference_high", "vs_fastest", "vs_fastest_low", "vs_fastest_high",
+           "pct_of_peak", "peak_of", "first_call_s", "n_samples", "n_processes", "other_cpu", "flags", "reason"]
 SHORT_PEAK = {"fp32 GEMM": "fp32", "int8 GEMM": "int8", "memory bandwidth": "bw"}
 
 
+def _other_cpu(contention):
+    value = contention.get("other_cpu") if isinstance(contention, dict) else None
+    return float(value) if isinstance(value, (int, float)) else None
+
+
+def _joined(*notes):
+    return "; ".join(n for n in notes if isinstance(n, str) and n)
+
+
 def cells_table(df: pd.DataFrame, with_samples=False) -> pd.DataFrame:
-    """One row per cell, numbers unformatted; `df` as reports.load gives it."""
+    """One row per cell, numbers unformatted; `df` as reports.load gives it. Times in ms,
+    the interval of the median with its confidence (ci_level, a fraction), ratio intervals,
+    `flags` (contended / noisy / ceiling-low) and, for an ok cell, why in `reason`."""
     m = df if "pct_of_peak" in df else add_metrics(df)
     m = m.sort_values(ORDER, kind="stable")
     ok = m["status"] == "ok"
@@ -26,20 +39,30 @@ def cells_table(df: pd.DataFrame, with_samples=False) -> pd.DataFrame:
         **{k: m[k] for k in ("scenario", "phase", "size", "device", "threads", "impl", "mode", "impl_version",
                              "status")},
         "median_ms": m["median"] * 1e3,
+        "ci_low_ms": m["ci_low"] * 1e3,
+        "ci_high_ms": m["ci_high"] * 1e3,
+        "ci_level": m["ci_level"],
         "rel_iqr_pct": m["rel_iqr"] * 100,
         "rate": m["rate"],
         "rate_unit": m["rate_unit"].where(ok),
-        "vs_reference": m["vs_reference"],
-        "vs_fastest": m["vs_fastest"],
-        "pct_of_peak": m["pct_of_peak"],
+        **{k: m[k] for k in ("vs_reference", "vs_reference_low", "vs_reference_high", "vs_fastest",
+                             "vs_fastest_low", "vs_fastest_high", "pct_of_peak")},
         "peak_of": m["peak_of"].where(ok),
         "first_call_s": pd.to_numeric(m.get("first_call_s"), errors="coerce").where(ok),
         "n_samples": pd.to_numeric(m.get("n_samples"), errors="coerce").where(ok),
-        "reason": m["reason"].where(~ok, m["peak_note"]),
+        "n_processes": pd.to_numeric(m.get("processes"), errors="coerce").where(ok),
+        "other_cpu": [_other_cpu(c) for c in m.get("contention", pd.Series(None, index=m.index))],
+        "flags": m["flags"],
+        "reason": m["reason"].where(~ok, [_joined(p, f) for p, f in zip(m["peak_note"], m["flag_note"])]),
     })
+    extra = []
     if with_samples:
         out["samples_s"] = [list(v) if isinstance(v, list) and ok_ else [] for v, ok_ in zip(m["samples"], ok)]
-    return out[COLUMNS + (["samples_s"] if with_samples else [])].reset_index(drop=True)
+        medians = m.get("process_medians", pd.Series(None, index=m.index))
+        out["process_medians_ms"] = [[x * 1e3 for x in v] if isinstance(v, list) and ok_ else []
+                                     for v, ok_ in zip(medians, ok)]
+        extra = ["samples_s", "process_medians_ms"]
+    return out[COLUMNS + extra].reset_index(drop=True)
 
 
 def _fmt(value, pattern):
@@ -47,18 +70,25 @@ def _fmt(value, pattern):
 
 
 def display_table(cells: pd.DataFrame, width=110) -> pd.DataFrame:
-    """The cells table as text columns: units attached, empty where a cell has no number."""
+    """The cells table as text columns: units attached, empty where a cell has no number; the
+    median to the digits its spread supports, with its interval and confidence where the
+    record has one ('12.3 [11.9-12.8] 75%'); flags as words, so that grep finds them."""
     out = pd.DataFrame({
         "source": cells["source"],
         **{k: cells[k] for k in ("scenario", "phase", "size", "device", "threads", "impl", "mode", "status")},
-        "median ms": cells["median_ms"].map(lambda v: _fmt(v, "{:.3f}")),
+        "median ms": [median_text(v, lo, hi, level, v * iqr / 100 if pd.notna(iqr) else None)
+                      for v, lo, hi, level, iqr in zip(cells["median_ms"], cells["ci_low_ms"], cells["ci_high_ms"],
+                                                       cells["ci_level"], cells["rel_iqr_pct"])],
         "IQR %": cells["rel_iqr_pct"].map(lambda v: _fmt(v, "{:.1f}")),
         "rate": [_fmt(v, "{:.2f} ") + (u if isinstance(u, str) and pd.notna(v) else "")
                  for v, u in zip(cells["rate"], cells["rate_unit"])],
-        "vs ref": cells["vs_reference"].map(lambda v: _fmt(v, "{:.2f}x")),
-        "vs fastest": cells["vs_fastest"].map(lambda v: _fmt(v, "{:.2f}x")),
+        "vs ref": [ratio_text(*v) for v in zip(cells["vs_reference"], cells["vs_reference_low"],
+                                                cells["vs_reference_high"])],
+        "vs fastest": [ratio_text(*v) for v in zip(cells["vs_fastest"], cells["vs_fastest_low"],
+                                                    cells["vs_fastest_high"])],
         "% peak": [_fmt(v, "{:.1f}% ") + SHORT_PEAK.get(p, p or "") if pd.notna(v) else ""
                    for v, p in zip(cells["pct_of_peak"], cells["peak_of"])],
+        "flags": cells["flags"].fillna(""),
         "reason": cells["reason"].fillna("").map(lambda s: s if len(s) <= width else s[:width - 3] + "..."),
     })
     if out["source"].nunique() <= 1:

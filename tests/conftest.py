@@ -122,3 +122,73 @@ def in_fresh_worker(call):
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, check=True)
     res, mods = json.loads(out.stdout.strip().splitlines()[-1])
     return res, mods
+
+
+# --- the fields of issue 13 (contention, precision), set by hand on a copy of the tiny run ---
+
+PRECISION_FIELDS = ("contended", "contention", "noisy", "noisy_reason", "process_medians", "ci_low", "ci_high",
+                    "ci_level", "quiet_wait", "ceiling_low")
+QUIET = {"other_cpu": 0.01, "steal": 0.0, "load1": 0.3, "window_s": 0.2, "threshold": 0.25, "steal_threshold": 0.05,
+         "contended": False, "processes": []}
+BUSY = dict(QUIET, other_cpu=1.37, load1=2.9, contended=True)
+NOISY_REASON = "processes spread 40% of the median (> 20%)"
+
+
+def strip_precision(rec):
+    """A record as dlbench wrote it before contention and intervals existed."""
+    return {k: v for k, v in rec.items() if k not in PRECISION_FIELDS}
+
+
+def with_interval(rec, rel, level=0.75, **fields):
+    """An ok record with three process medians +-rel around its median, and their interval."""
+    m = rec["median"]
+    return {**rec, "process_medians": [m * (1 - rel), m, m * (1 + rel)], "ci_low": m * (1 - rel),
+            "ci_high": m * (1 + rel), "ci_level": level, "contended": False, "contention": QUIET, "noisy": False,
+            "noisy_reason": "", **fields}
+
+
+def _scale_peaks(machine, factor):
+    def scale(x):
+        if isinstance(x, dict):
+            return {k: (v * factor if k == "value" and isinstance(v, (int, float)) else scale(v)) for k, v in x.items()}
+        return x
+    return dict(machine, peaks=scale(machine.get("peaks") or {}))
+
+
+def cell_of(rec):
+    return (rec["scenario"], rec["phase"], rec["impl"], rec["mode"], rec["device"])
+
+
+@pytest.fixture(scope="session")
+def flagged_run(tiny_run, tmp_path_factory):
+    """(results dir, {cell: flag}): the tiny run with every ok cell given a tight (+-0.4%)
+    interval over three processes, except conv forward torch `contended`, sigmoid forward
+    torch `noisy` with a +-20% interval, the first qgemm reference cell at 200% of its
+    ceiling (every other cell far below: the machine's peaks x1000), and qgemm torch cells
+    left as old records (no interval, no flags)."""
+    from reports import load
+    from reports.metrics import add_metrics
+    base = tmp_path_factory.mktemp("reports")
+    ok = [r for r in read_results(tiny_run) if r["status"] == "ok"]
+    contended = next(r for r in ok if (r["scenario"], r["phase"], r["impl"]) == ("conv", "forward", "torch"))
+    noisy = next(r for r in ok if (r["scenario"], r["phase"], r["impl"]) == ("sigmoid", "forward", "torch"))
+    high = next(r for r in ok if (r["scenario"], r["impl"]) == ("qgemm", "reference"))
+    scaled = copy_results(tiny_run, base / "scaled", strip_precision, lambda m: _scale_peaks(m, 1000))
+    m = add_metrics(load([scaled]))
+    pct = m[[cell_of(r) == cell_of(high) for r in m.to_dict("records")]]["pct_of_peak"].iloc[0]
+    factor = 200 / pct
+
+    def edit(rec):
+        rec = strip_precision(rec)
+        if rec["status"] != "ok" or (rec["scenario"] == "qgemm" and rec["impl"] == "torch"):
+            return rec
+        if cell_of(rec) == cell_of(contended):
+            return with_interval(rec, 0.004, contended=True, contention=BUSY)
+        if cell_of(rec) == cell_of(noisy):
+            return with_interval(rec, 0.2, noisy=True, noisy_reason=NOISY_REASON)
+        rec = with_interval(rec, 0.004)
+        if cell_of(rec) == cell_of(high):
+            rec["gflops"], rec["gbs"] = rec["gflops"] * factor, rec["gbs"] * factor
+        return rec
+    d = copy_results(tiny_run, base / "flagged", edit, lambda m: _scale_peaks(m, 1000))
+    return d, {cell_of(contended): "contended", cell_of(noisy): "noisy", cell_of(high): "ceiling-low"}

@@ -256,3 +256,164 @@ def test_report_without_peaks_says_how_to_get_them(capsys, tiny_run, tmp_path):
     code, out, _ = run_cli(capsys, "report", bare)
     assert code == 0 and "no peaks measured" in out
     shutil.rmtree(bare)
+
+
+# --- precision and flags (issue 13): intervals, digits the spread supports, contended / noisy / ceiling-low ---
+
+from reports.precision import FLAGS, median_text, ratio_interval, ratio_text, spread_decimals, with_spread  # noqa: E402
+from tests.conftest import cell_of, copy_results, strip_precision  # noqa: E402
+
+
+@pytest.mark.parametrize("value, half, shown", [
+    (12.345, 0.4, "12.3"), (12.345, 0.04, "12.35"), (12.345, 4, "12"), (1234.5, 60, "1230"),
+    (1234.5, 600, "1200"), (0.0503, 0.0002, "0.0503"), (0.0503, 0.01, "0.05"),
+    (0.19, 3.0, "0.2"),            # a spread wider than the value still shows one digit of it
+    (5.0, 1e-12, "5.00000"),       # never more than 6 significant digits
+    (9.96, 0.3, "10.0"),           # rounding up across a power of ten keeps the place
+    (0.5, 0.1, "0.5"), (0.5, 0.099, "0.50"),
+    (3.0, 0.0, "3"), (3.0, None, "3"), (3.0, math.nan, "3"), (3.0, -1.0, "3"),  # no spread: 4 digits
+    (math.nan, 0.1, ""), (None, 0.1, ""),
+])
+def test_with_spread_edge_cases(value, half, shown):
+    assert with_spread(value, half) == shown
+
+
+def test_median_and_ratio_text():
+    assert median_text(12.3456, 11.9, 12.8, 0.75) == "12.3 [11.9-12.8] 75%"
+    assert median_text(12.3456, 11.9, 12.8, 0.9375) == "12.3 [11.9-12.8] 93.7%"  # never rounded up
+    assert median_text(12.3456, iqr=0.04) == "12.35"  # no interval: the IQR sets the digits
+    assert median_text(12.3456) == "12.35" and median_text(math.nan, 1, 2, 0.9) == ""
+    assert ratio_text(0.523, 0.41, 0.66) == "0.5x [0.4-0.7]" and ratio_text(0.523) == "0.52x"
+    assert spread_decimals(100.0, 0.0) is None
+
+
+def _precise(**kw):
+    row = _cell(flops=1e9, bytes=1e9, **{k: v for k, v in kw.items() if not k.startswith("ci")})
+    row.update({k: v for k, v in kw.items() if k.startswith("ci")})
+    return row
+
+
+def test_ratio_intervals_on_a_constructed_example():
+    rows = [_precise(impl="reference", median=4.0, ci_low=3.8, ci_high=4.4, ci_level=0.75),
+            _precise(impl="fast", median=1.0, ci_low=0.9, ci_high=1.2, ci_level=0.75),
+            _precise(impl="mid", median=2.0, ci_low=1.6, ci_high=2.5, ci_level=0.9375),
+            _precise(impl="old", median=3.0)]  # no interval: no ratio interval either
+    m = add_metrics(pd.DataFrame(rows)).set_index("impl")
+    # vs_fastest = fastest / this: [lo_fast / hi_this, hi_fast / lo_this]
+    assert m.loc["mid", "vs_fastest"] == pytest.approx(0.5)
+    assert (m.loc["mid", "vs_fastest_low"], m.loc["mid", "vs_fastest_high"]) == pytest.approx((0.9 / 2.5, 1.2 / 1.6))
+    assert (m.loc["reference", "vs_fastest_low"], m.loc["reference", "vs_fastest_high"]) == pytest.approx(
+        (0.9 / 4.4, 1.2 / 3.8))
+    assert (m.loc["fast", "vs_reference_low"], m.loc["fast", "vs_reference_high"]) == pytest.approx(
+        (3.8 / 1.2, 4.4 / 0.9))
+    assert math.isnan(m.loc["fast", "vs_fastest_low"])  # a cell against itself is exactly 1
+    assert math.isnan(m.loc["old", "vs_fastest_low"]) and math.isnan(m.loc["old", "vs_reference_high"])
+    assert ratio_interval(1.0, 2.0, None, 4.0) == (None, None)
+    # side by side: the base's interval over the other's, the same rule
+    other = [dict(r, source="n", source_order=1, median=r["median"] * 2,
+                  **({"ci_low": r["ci_low"] * 2.5, "ci_high": r["ci_high"] * 1.5} if "ci_low" in r else {}))
+             for r in rows]
+    table, labels = side_by_side(pd.DataFrame(rows + other))
+    mid = table.set_index("impl").loc["mid"]
+    assert mid["n vs m"] == pytest.approx(0.5)
+    assert (mid["n vs m low"], mid["n vs m high"]) == pytest.approx((1.6 / (2.5 * 1.5), 2.5 / (1.6 * 2.5)))
+    assert math.isnan(table.set_index("impl").loc["old", "n vs m low"])
+
+
+def _flag_lines(text, flag):
+    return [line for line in text.splitlines() if re.search(rf"(^|[\s|]){flag}($|[\s|:])", line)]
+
+
+def _row_matches(line, cell):
+    scenario, phase, impl, mode, device = cell
+    return all(re.search(rf"(^|[\s|]){re.escape(w)}($|[\s|])", line) for w in (phase, impl, mode, device))
+
+
+def test_flags_show_on_exactly_the_flagged_cells_in_every_format(capsys, flagged_run, tmp_path):
+    d, expected = flagged_run
+    code, text, _ = run_cli(capsys, "report", d)
+    assert code == 0
+    for fmt, out in (("table", text), ("markdown", run_cli(capsys, "report", d, "--format", "markdown")[1])):
+        for cell, flag in expected.items():
+            lines = _flag_lines(out, flag)
+            assert len(lines) == 1 and _row_matches(lines[0], cell), (fmt, flag, lines)
+            section = out.split(f"\n{cell[0]}\n" if fmt == "table" else f"## {cell[0]}\n", 1)[1]
+            assert lines[0] in section.split("\n\n")[0] or fmt == "markdown", (fmt, flag)
+    assert "other processes used 1.37 cores (> 0.25)" in text and "noisy: processes spread 40%" in text
+    assert "the ceiling read low" in text
+
+    csv_path = tmp_path / "cells.csv"
+    code, out, _ = run_cli(capsys, "report", d, "--format", "json", "--csv", str(csv_path))
+    doc = json.loads(out)
+    shown = {(c["scenario"], c["phase"], c["impl"], c["mode"], c["device"]): c["flags"] for c in doc["cells"]}
+    assert {k: v for k, v in shown.items() if v} == expected
+    csv = pd.read_csv(csv_path, keep_default_na=False)
+    shown = {(r["scenario"], r["phase"], r["impl"], r["mode"], r["device"]): r["flags"] for _, r in csv.iterrows()}
+    assert {k: v for k, v in shown.items() if v} == expected
+    for column in ("ci_low_ms", "ci_high_ms", "ci_level", "vs_fastest_low", "vs_fastest_high", "vs_reference_low",
+                   "vs_reference_high", "flags", "other_cpu", "n_processes"):
+        assert column in csv.columns and column in doc["cells"][0], column
+    cells = {cell_of(c): c for c in doc["cells"]}
+    busy = cells[next(k for k, v in expected.items() if v == "contended")]
+    assert busy["ci_level"] == 0.75 and busy["ci_low_ms"] < busy["median_ms"] < busy["ci_high_ms"]
+    assert busy["other_cpu"] == 1.37 and len(busy["process_medians_ms"]) == 3
+    assert all(c["ci_low_ms"] is None and c["flags"] == "" for c in doc["cells"] if c["status"] != "ok")
+    old = [c for c in doc["cells"] if c["status"] == "ok" and c["scenario"] == "qgemm" and c["impl"] == "torch"]
+    assert old and all(c["ci_low_ms"] is None and c["vs_fastest_low"] is None for c in old)
+
+    page_path = tmp_path / "flags.html"
+    assert run_cli(capsys, "report", d, "--html", str(page_path))[0] == 0
+    page = page_path.read_text()
+    rows = re.findall(r'<tr class="([^"]*)" data-cell="([^"]+)" data-status="[^"]+" data-flags="([^"]*)">(.*?)</tr>',
+                      page)
+    assert len(rows) == len(read_results(d))
+    flagged = {}
+    for cls, key, flags, html in rows:
+        source, scenario, phase, size, device, threads, impl, mode = key.split("|")
+        words = [f for f in FLAGS if f'class="flag flag-{f}">{f}<' in html]
+        assert words == flags.split() and ("flagged" in cls.split()) == bool(words)
+        assert all(f"flag-{w}" in cls.split() for w in words)
+        if words:
+            flagged[(scenario, phase, impl, mode, device)] = " ".join(words)
+    assert flagged == expected
+    legend = page[page.index('id="flags-legend"'):]
+    legend = legend[:legend.index("</ul>")]
+    assert "other processes &gt; 0.25 cores" in legend and "processes spread of the median &gt; 20%" in legend
+    assert "100% of the ceiling" in legend
+    assert "tr.flagged td{background" in page
+
+
+def _significant(text):
+    return len(text.split()[0].replace(".", "").lstrip("0"))
+
+
+def test_digits_follow_the_spread(flagged_run):
+    from reports.table import results_table
+    d, expected = flagged_run
+    table = results_table(load([d]))
+    shown = {}
+    for cell, flag in expected.items():
+        row = table[(table["scenario"] == cell[0]) & (table["phase"] == cell[1]) & (table["impl"] == cell[2])
+                    & (table["mode"] == cell[3]) & (table["device"] == cell[4])]
+        shown[flag] = row["median ms"].iloc[0]
+    tight, wide = shown["contended"], shown["noisy"]  # +-0.4% and +-20% around their medians
+    for text in (tight, wide):
+        assert re.fullmatch(r"[\d.]+ \[[\d.]+-[\d.]+\] 75%", text), text
+    assert _significant(tight) >= 3 and _significant(wide) <= 2, (tight, wide)
+
+
+def test_records_without_the_new_fields_still_render(capsys, tiny_run, tmp_path):
+    old = copy_results(tiny_run, tmp_path / "old", strip_precision)
+    code, out, _ = run_cli(capsys, "report", old, "--html", str(tmp_path / "old.html"))
+    assert code == 0 and "flags" in out
+    for flag in FLAGS:
+        assert not _flag_lines(out, flag)
+    assert not re.search(r"\d \[[\d.]+-[\d.]+\]", out)  # no interval anywhere
+    assert 'data-flags=""' in (tmp_path / "old.html").read_text()
+    assert "flagged" not in re.findall(r'<tr class="([^"]*)"', (tmp_path / "old.html").read_text())
+    code, out, _ = run_cli(capsys, "report", old, "--format", "json")
+    doc = json.loads(out)
+    assert all(c["flags"] == "" and c["ci_low_ms"] is None and c["vs_fastest_low"] is None for c in doc["cells"])
+    committed = os.path.join(os.path.dirname(os.path.dirname(__file__)), "results", "cpu-vm-2core", "small")
+    if os.path.isdir(committed):
+        assert run_cli(capsys, "report", committed, "--format", "markdown")[0] == 0

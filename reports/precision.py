@@ -1,0 +1,246 @@
+"""How far each printed figure can be trusted: the digits its spread supports, the
+confidence interval of the median, ratio intervals, and the flags a cell carries.
+
+Flags (the words themselves, so a user can grep them):
+- `contended`: while the cell was timed, other processes used more CPU than the run's
+  threshold (the record's `contention`), so the time may be the neighbours', not the code's;
+- `noisy`: the spread passed a bound (the record's `noisy_reason` says which and by how much);
+- `ceiling-low`: the cell reached more than 100% of the ceiling it is compared with,
+  so that ceiling was measured low (or at the wrong memory level).
+
+Records written before these fields existed load as they are: no interval, no flag,
+and medians rounded by their IQR.
+"""
+from __future__ import annotations
+
+import math
+import re
+
+import pandas as pd
+
+FLAGS = ("contended", "noisy", "ceiling-low")
+MAX_DIGITS = 6  # significant digits a value is never printed beyond, however tight its spread
+
+
+def _finite(v):
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def spread_decimals(value, halfwidth):
+    """Decimal places (negative: tens, hundreds...) that put the last printed digit where
+    the half-width's leading digit is; never fewer than one significant digit of `value`
+    (a spread wider than the value still shows its magnitude), never more than MAX_DIGITS.
+    None when either number cannot say."""
+    if not _finite(value) or not _finite(halfwidth) or halfwidth <= 0 or value == 0:
+        return None
+    place = math.floor(math.log10(abs(value)))
+    decimals = -math.floor(math.log10(halfwidth))
+    return min(max(decimals, -place), MAX_DIGITS - 1 - place)
+
+
+def fixed(value, decimals):
+    """`value` rounded to `decimals` places (negative: to tens, hundreds...), as text."""
+    if decimals > 0:
+        return f"{value:.{decimals}f}"
+    return f"{round(value, decimals):.0f}"
+
+
+def with_spread(value, halfwidth, fallback="{:.4g}"):
+    """`value` with the digits `halfwidth` supports: with_spread(12.345, 0.4) == '12.3',
+    with_spread(12.345, 0.04) == '12.35', with_spread(1234.5, 60) == '1230'. Without a
+    usable half-width, `fallback`; an empty string for a missing value."""
+    if not _finite(value):
+        return ""
+    decimals = spread_decimals(value, halfwidth)
+    return fallback.format(value) if decimals is None else fixed(value, decimals)
+
+
+def level_text(level):
+    """A confidence as a percentage, never rounded up (0.9375 is 93.7%, not 94%)."""
+    if not _finite(level):
+        return ""
+    tenths = math.floor(round(level * 1000, 6)) / 10
+    return f"{tenths:g}%"
+
+
+def interval_text(low, high, level, decimals=None):
+    """'[11.9-12.8] 75%', at `decimals` places (default: those of its own half-width)."""
+    if not (_finite(low) and _finite(high)):
+        return ""
+    if decimals is None:
+        decimals = spread_decimals((low + high) / 2, (high - low) / 2)
+    text = f"[{low:.4g}-{high:.4g}]" if decimals is None else f"[{fixed(low, decimals)}-{fixed(high, decimals)}]"
+    return f"{text} {level_text(level)}".rstrip()
+
+
+def median_text(median, ci_low=None, ci_high=None, ci_level=None, iqr=None):
+    """The median at the digits its spread supports, then its interval: '12.3 [11.9-12.8] 75%'.
+    The spread is the interval's half-width, or the IQR where a record has no interval."""
+    if not _finite(median):
+        return ""
+    if not (_finite(ci_low) and _finite(ci_high)):
+        return with_spread(median, iqr)
+    decimals = spread_decimals(median, (ci_high - ci_low) / 2)
+    shown = f"{median:.4g}" if decimals is None else fixed(median, decimals)
+    return f"{shown} {interval_text(ci_low, ci_high, ci_level, decimals)}"
+
+
+def ratio_text(ratio, low=None, high=None, fallback="{:.2f}x"):
+    """'0.52x' or, with an interval, '0.5x [0.4-0.7]' at the digits the interval supports."""
+    if not _finite(ratio):
+        return ""
+    if not (_finite(low) and _finite(high)):
+        return fallback.format(ratio)
+    decimals = spread_decimals(ratio, (high - low) / 2)
+    if decimals is None:
+        return f"{ratio:.2f}x [{low:.2f}-{high:.2f}]"
+    return f"{fixed(ratio, decimals)}x [{fixed(low, decimals)}-{fixed(high, decimals)}]"
+
+
+def ratio_interval(num_low, num_high, den_low, den_high):
+    """Conservative interval of num/den from the two intervals: [num_low/den_high,
+    num_high/den_low]; (None, None) when either side has none."""
+    values = (num_low, num_high, den_low, den_high)
+    if not all(_finite(v) for v in values) or den_low <= 0 or den_high <= 0:
+        return None, None
+    return num_low / den_high, num_high / den_low
+
+
+def _bools(df, column):
+    """A record's boolean field as False where the record has none (older results)."""
+    if column not in df:
+        return pd.Series(False, index=df.index)
+    return df[column].map(lambda v: not isinstance(v, (dict, list)) and not pd.isna(v) and bool(v))
+
+
+def _numbers(df, column):
+    if column not in df:
+        return pd.Series(math.nan, index=df.index, dtype=float)
+    return pd.to_numeric(df[column], errors="coerce")
+
+
+def contention_note(contention):
+    """One line on what else ran while the cell was timed, from the record's `contention`."""
+    if not isinstance(contention, dict):
+        return "contended: other processes used the CPU while this cell was timed"
+    parts = []
+    if _finite(contention.get("other_cpu")):
+        bound = contention.get("threshold")
+        parts.append(f"other processes used {contention['other_cpu']:.2f} cores"
+                     + (f" (> {bound:g})" if _finite(bound) else ""))
+    steal = contention.get("steal")
+    if _finite(steal) and _finite(contention.get("steal_threshold")) and steal > contention["steal_threshold"]:
+        parts.append(f"steal {steal:.0%} (> {contention['steal_threshold']:.0%})")
+    if _finite(contention.get("load1")):
+        parts.append(f"load {contention['load1']:.2f}")
+    return "contended: " + (", ".join(parts) if parts else "other processes used the CPU") + " while timed"
+
+
+def _group_best(df, ok, keys, mask):
+    """Per row: the index of the row holding its group's smallest median among `mask`."""
+    rows = df[ok & mask]
+    if rows.empty:
+        return pd.Series(index=df.index, dtype=object)
+    best = rows.groupby(keys)["median"].idxmin().rename("_best")
+    return df.join(best, on=keys)["_best"]
+
+
+def _ratio_intervals(df, ok, best_index):
+    """(low, high) columns of best's median / each row's median (vs_fastest, vs_reference).
+    A cell's ratio to itself is exactly 1: no interval."""
+    low, high = [], []
+    lo, hi = df["ci_low"], df["ci_high"]
+    for i, b in zip(df.index, best_index):
+        if not ok[i] or pd.isna(b) or b == i:
+            low.append(math.nan)
+            high.append(math.nan)
+            continue
+        a, z = ratio_interval(lo[b], hi[b], lo[i], hi[i])
+        low.append(math.nan if a is None else a)
+        high.append(math.nan if z is None else z)
+    return low, high
+
+
+def add_precision(df: pd.DataFrame, keys) -> pd.DataFrame:
+    """add_metrics' table plus: ci_low, ci_high, ci_level (seconds; NaN without), the
+    intervals vs_reference_low/high and vs_fastest_low/high, contended, noisy, ceiling_low
+    (booleans, False for cells that are not ok), `flags` (the words, space-separated) and
+    `flag_note` (why, one clause per flag). `keys`: the columns of a competing group."""
+    df = df.copy()
+    ok = df["status"] == "ok"
+    for column in ("ci_low", "ci_high", "ci_level"):
+        df[column] = _numbers(df, column).where(ok)
+    pct = _numbers(df, "pct_of_peak")
+    if "ceiling_low" not in df:  # until the ceilings name their own, a cell past 100% flags it
+        df["ceiling_low"] = pct > 100
+        if "peak_note" in df:
+            df["peak_note"] = [f"above 100% of its {what} ceiling: the ceiling read low" if low else note
+                               for low, what, note in zip(df["ceiling_low"], df.get("peak_of"), df["peak_note"])]
+    df["ceiling_low"] = _bools(df, "ceiling_low") & ok
+    df["contended"] = _bools(df, "contended") & ok
+    df["noisy"] = _bools(df, "noisy") & ok
+    fastest = _group_best(df, ok, keys, pd.Series(True, index=df.index))
+    reference = _group_best(df, ok, keys, df["impl"] == "reference")
+    df["vs_fastest_low"], df["vs_fastest_high"] = _ratio_intervals(df, ok, fastest)
+    df["vs_reference_low"], df["vs_reference_high"] = _ratio_intervals(df, ok, reference)
+    contention = df["contention"] if "contention" in df else pd.Series(None, index=df.index, dtype=object)
+    noisy_reason = df["noisy_reason"] if "noisy_reason" in df else pd.Series("", index=df.index, dtype=object)
+    flags, notes = [], []
+    for c, n, low, cont, why in zip(df["contended"], df["noisy"], df["ceiling_low"], contention, noisy_reason):
+        flags.append(" ".join(word for word, on in zip(FLAGS, (c, n, low)) if on))
+        clauses = [contention_note(cont)] if c else []
+        if n:
+            clauses.append(f"noisy: {why}" if isinstance(why, str) and why else "noisy")
+        notes.append("; ".join(clauses))
+    df["flags"], df["flag_note"] = flags, notes
+    return df
+
+
+def noisy_bounds(reasons):
+    """The bounds named in `noisy_reason` texts ('processes spread 24% of the median (> 20%)'
+    -> 'processes spread of the median > 20%'), each once, for a legend."""
+    out = []
+    for reason in reasons:
+        if not isinstance(reason, str):
+            continue
+        for part in reason.split(";"):
+            match = re.search(r"\((>\s*[^)]*)\)", part)
+            if not match:
+                continue
+            name = re.sub(r"\s*\d+(\.\d+)?%", "", part[:match.start()], count=1).strip()
+            bound = f"{name} {match.group(1)}".strip()
+            if bound not in out:
+                out.append(bound)
+    return out
+
+
+def contention_bounds(contentions):
+    """The contention thresholds the records were judged by, each once, for a legend."""
+    out = []
+    for c in contentions:
+        if not isinstance(c, dict):
+            continue
+        parts = []
+        if _finite(c.get("threshold")):
+            parts.append(f"other processes > {c['threshold']:g} cores")
+        if _finite(c.get("steal_threshold")):
+            parts.append(f"steal > {c['steal_threshold']:.0%}")
+        text = " or ".join(parts)
+        if text and text not in out:
+            out.append(text)
+    return out
+
+
+def legend(df):
+    """(flag, what it means with the thresholds these results used) for every flag."""
+    cont = contention_bounds(df["contention"] if "contention" in df else [])
+    noisy = noisy_bounds(df["noisy_reason"] if "noisy_reason" in df else [])
+    return [
+        ("contended", "other processes used the CPU while the cell was timed"
+         + (f" ({'; '.join(cont)}, averaged over the timed part)" if cont else "")
+         + ": its time may be the neighbours', not the code's"),
+        ("noisy", "its spread passed a bound" + (f" ({'; '.join(noisy)})" if noisy else "")
+         + ": the next run may well land outside what is printed"),
+        ("ceiling-low", "above 100% of the ceiling it is compared with: the ceiling read low (or is the "
+         "wrong memory level), so its % of peak is not a fraction of anything"),
+    ]
