@@ -37,7 +37,7 @@ margin:0 4px 0 10px;vertical-align:-1px}
 tr.flagged td{background:#fff4d6}tr.flagged td.flags{border-left:4px solid #d98c00}
 .flag{display:inline-block;padding:0 5px;margin:1px 2px;border-radius:3px;font-size:12px;font-weight:600;color:#fff}
 .flag-contended{background:#c2410c}.flag-noisy{background:#7e22ce}.flag-ceiling-low{background:#1d4ed8}
-.ci{color:#555;font-size:12px}ul.legend{margin:4px 0 10px;padding-left:18px;font-size:13px}
+.ci{color:#555;font-size:12px;white-space:nowrap}.flag{white-space:nowrap}ul.legend{margin:4px 0 10px;padding-left:18px;font-size:13px}
 """
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
 

@@ -303,3 +303,38 @@ def test_lockstep_pairs_compare_turn_by_turn():
     loose = compare_cell(rec(base, False), rec(cur, False), 0.03, 0.01, paired=True)
     by_medians = np.median([np.log(np.median(y) / np.median(x)) for x, y in zip(base, cur)])
     assert loose.change == pytest.approx(np.exp(by_medians) - 1)
+
+
+def test_contended_records_are_shown_and_the_verdict_is_unchanged():
+    base = runs(5, 5e-3, 0.02, 1)
+    cur = runs(1, 6.5e-3, 0.02, 2)
+    plain = compare_cell(base, cur, 0.05, 0.01)
+    busy_base = [dict(r, contended=True) if i == 2 else r for i, r in enumerate(base)]
+    busy = compare_cell(busy_base, cur, 0.05, 0.01)
+    assert busy.contended and busy.contended_sides == ["base"] and not plain.contended
+    assert (busy.verdict, busy.change, busy.p_value) == (plain.verdict, plain.change, plain.p_value)
+    both = compare_cell(base[-1], dict(cur[0], contended=True), 0.05, 0.01, paired=True)
+    assert both.contended_sides == ["cur"] and both.as_dict()["contended"] is True
+    assert compare_cell(base, [dict(cur[0], contended=False)], 0.05, 0.01).as_dict()["contended"] is False
+
+
+def test_compare_shows_contended_on_exactly_that_cell(tmp_path, capsys, tiny_run, flagged_run):
+    from tests.conftest import cell_of, copy_results, strip_precision
+    flagged, expected = flagged_run
+    busy = next(cell for cell, flag in expected.items() if flag == "contended")
+    old = copy_results(tiny_run, tmp_path / "old", strip_precision)  # a baseline from before the field
+    assert main(["compare", old, flagged]) == 0
+    out = capsys.readouterr().out
+    lines = [line for line in out.splitlines() if "contended" in line]
+    cell = f"{busy[0]}/{busy[1]}/"
+    assert len(lines) == 2 and cell in lines[0] and f"{busy[2]}:{busy[3]}@{busy[4]}" in lines[0]
+    assert "contended (cur)" in lines[0] and "1 contended" in lines[1]  # the row, then the summary
+    assert main(["compare", flagged, old, "--format", "markdown"]) == 0
+    md = capsys.readouterr().out
+    rows = [line for line in md.splitlines() if line.startswith("| ") and "contended" in line]
+    assert "| method | flags | note |" in md and len(rows) == 1 and "contended (base)" in rows[0] and cell in rows[0]
+    assert main(["compare", old, flagged, "--format", "json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    shown = {cell_of(dict(c["key"])): c["contended"] for c in doc["cells"]}
+    assert [k for k, v in shown.items() if v] == [busy] and len(shown) == len(read_results(flagged))
+    assert main(["compare", old, old]) == 0 and "contended" not in capsys.readouterr().out

@@ -128,3 +128,33 @@ def test_machine_peaks_are_shown(browser, report, other_machine):
     machine = json.load(open(f"{other_machine}/machine.json"))
     assert "other-box" in text and machine["machine_id"] in text
     assert "fp32 GEMM" in text and "GFLOP/s" in text and "memory bandwidth" in text
+
+
+def test_flagged_cells_are_visibly_marked(browser, flagged_run, tmp_path):
+    """A reader sees which cells are contended, noisy or ceiling-low: shaded rows, the words
+    in coloured badges, and a legend that says what each means and its threshold."""
+    d, expected = flagged_run
+    path = tmp_path / "flags.html"
+    assert main(["report", d, "--html", str(path)]) == 0
+    browser.open(str(path))
+    assert browser.console_errors() == []
+    rows = browser.evaluate("""Array.from(document.querySelectorAll('tr.cell')).map(tr => {
+        const flags = tr.querySelector('td.flags');
+        return [tr.dataset.cell, flags.innerText.trim(), getComputedStyle(tr.cells[0]).backgroundColor,
+                Array.from(tr.querySelectorAll('.flag')).map(b => {
+                    const r = b.getBoundingClientRect(); return [getComputedStyle(b).backgroundColor, r.width > 0]; })];
+        })""")
+    plain_bg = {bg for key, text, bg, badges in rows if not text and key.split("|")[4] == "cpu"}
+    assert plain_bg
+    flagged = {}
+    for key, text, bg, badges in rows:
+        if text:
+            _, scenario, phase, _, device, _, impl, mode = key.split("|")
+            flagged[(scenario, phase, impl, mode, device)] = text
+            assert bg not in plain_bg, f"{key}: a flagged row looks like any other"
+            assert badges and all(visible and colour not in ("rgba(0, 0, 0, 0)", "rgb(255, 255, 255)")
+                                  for colour, visible in badges), key
+    assert flagged == expected
+    legend = browser.evaluate("document.getElementById('flags-legend').nextElementSibling.innerText")
+    assert all(flag in legend for flag in ("contended", "noisy", "ceiling-low"))
+    assert "0.25 cores" in legend and "> 20%" in legend
