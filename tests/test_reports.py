@@ -406,14 +406,18 @@ def test_records_without_the_new_fields_still_render(capsys, tiny_run, tmp_path)
     old = copy_results(tiny_run, tmp_path / "old", strip_precision)
     code, out, _ = run_cli(capsys, "report", old, "--html", str(tmp_path / "old.html"))
     assert code == 0 and "flags" in out
-    for flag in FLAGS:
+    for flag in ("contended", "noisy"):  # record fields: absent, so never set
         assert not _flag_lines(out, flag)
     assert not re.search(r"\d \[[\d.]+-[\d.]+\]", out)  # no interval anywhere
-    assert 'data-flags=""' in (tmp_path / "old.html").read_text()
-    assert "flagged" not in re.findall(r'<tr class="([^"]*)"', (tmp_path / "old.html").read_text())
-    code, out, _ = run_cli(capsys, "report", old, "--format", "json")
-    doc = json.loads(out)
-    assert all(c["flags"] == "" and c["ci_low_ms"] is None and c["vs_fastest_low"] is None for c in doc["cells"])
+    code, js, _ = run_cli(capsys, "report", old, "--format", "json")
+    doc = json.loads(js)
+    assert all(c["ci_low_ms"] is None and c["vs_fastest_low"] is None for c in doc["cells"])
+    # ceiling-low is the report's own finding: on exactly the cells past 100% of their ceiling
+    high = [c for c in doc["cells"] if (c["pct_of_peak"] or 0) > 100]
+    assert all(c["flags"] == ("ceiling-low" if c in high else "") for c in doc["cells"])
+    assert len(_flag_lines(out, "ceiling-low")) == len(high)
+    page = (tmp_path / "old.html").read_text()
+    assert page.count('data-flags=""') == len(doc["cells"]) - len(high)
     committed = os.path.join(os.path.dirname(os.path.dirname(__file__)), "results", "cpu-vm-2core", "small")
     if os.path.isdir(committed):
         assert run_cli(capsys, "report", committed, "--format", "markdown")[0] == 0
