@@ -29,13 +29,23 @@ def cell_key(row):
     return "|".join(str(row[k]) for k in ("source", "scenario", "phase", "size", "device", "threads", "impl", "mode"))
 
 
+def rate_interval(row):
+    """(low, high) of an ok cell's rate from its median's interval (rate ~ 1/time), or None."""
+    lo, hi, med = row.get("ci_low"), row.get("ci_high"), row.get("median")
+    if not all(_finite(v) and v > 0 for v in (lo, hi, med)) or not _finite(row.get("rate")):
+        return None
+    return row["rate"] * med / hi, row["rate"] * med / lo
+
+
 def bars(rows, color, title, multi_source):
-    """Throughput per implementation: one horizontal bar per ok cell, the reason otherwise."""
+    """Throughput per implementation: one horizontal bar per ok cell, the reason otherwise;
+    a whisker over the rate's interval where the cell has one, and its flags as words."""
     unit = next((r["rate_unit"] for r in rows if r["status"] == "ok"), "")
     rates = [r["rate"] for r in rows if r["status"] == "ok"]
+    highs = [iv[1] for iv in (rate_interval(r) for r in rows if r["status"] == "ok") if iv]
     top, left, right = 10, LABEL_W, WIDTH - 90
     height = top + ROW * len(rows) + 44
-    x = Linear(0, (max(rates) if rates else 1) * 1.08, left, right)
+    x = Linear(0, (max(rates + highs) if rates else 1) * 1.08, left, right)
     parts = [x_axis(x, top + ROW * len(rows), top, f"throughput ({unit}), higher is better")] if rates else []
     for i, r in enumerate(rows):
         y = top + i * ROW
@@ -44,10 +54,21 @@ def bars(rows, color, title, multi_source):
                      f'<title>{esc(label)}</title></text>')
         if r["status"] == "ok":
             w = max(x(r["rate"]) - left, 1.0)
-            tip = f"{label}: {r['rate']:.4g} {unit}, median {r['median'] * 1e3:.4g} ms"
+            flags = r.get("flags") or ""
+            tip = f"{label}: {r['rate']:.4g} {unit}, median {r['median'] * 1e3:.4g} ms" + (f", {flags}" if flags else "")
             parts.append(f'<rect class="bar" data-cell="{esc(cell_key(r))}" x="{left}" y="{y + 3}" width="{w:.1f}" '
-                         f'height="{ROW - 6}" fill="{color[r["impl"]]}"><title>{esc(tip)}</title></rect>'
-                         f'<text x="{left + w + 4:.1f}" y="{y + 15}" font-size="11">{esc(fmt_num(r["rate"]))}</text>')
+                         f'height="{ROW - 6}" fill="{color[r["impl"]]}"><title>{esc(tip)}</title></rect>')
+            interval = rate_interval(r)
+            end = left + w
+            if interval:
+                x0, x1 = x(interval[0]), x(interval[1])
+                mid = y + ROW / 2
+                parts.append(f'<path class="ci-whisker" d="M{x0:.1f} {mid}H{x1:.1f}M{x0:.1f} {mid - 4}V{mid + 4}'
+                             f'M{x1:.1f} {mid - 4}V{mid + 4}" stroke="#222" fill="none"/>')
+                end = max(end, x1)
+            parts.append(f'<text x="{end + 4:.1f}" y="{y + 15}" font-size="11">{esc(fmt_num(r["rate"]))}'
+                         + (f' <tspan class="flag-text" fill="#c2410c" font-weight="600">{esc(flags)}</tspan>'
+                            if flags else "") + "</text>")
         else:
             why = f"{r['status']}: {r['reason']}"
             parts.append(f'<text class="not-ok" data-cell="{esc(cell_key(r))}" x="{left + 4}" y="{y + 15}" '

@@ -15,7 +15,7 @@ import scenarios
 from harness import __version__
 from reports import charts, machines
 from reports.metrics import add_metrics, best_pct_of_peak
-from reports.precision import legend, median_text, ratio_text
+from reports.precision import legend, median_text, rate_text, ratio_text, relative_spread
 from reports.side_by_side import KEY as SIDE_KEY
 from reports.side_by_side import side_by_side
 from reports.svg import colors, esc
@@ -103,10 +103,25 @@ def _median_cell(r, scale=1e3):
     return esc(value) + (f' <span class="ci">{esc(interval)}</span>' if interval else "")
 
 
+def _rate(r):
+    if r["status"] != "ok" or not _finite(r["rate"]):
+        return ""
+    spread = relative_spread(r["median"], r["ci_low"], r["ci_high"], r["rel_iqr"])
+    return f"{rate_text(r['rate'], spread)} {r['rate_unit']}"
+
+
+def _ratio_cell(ratio, low, high):
+    value, _, interval = ratio_text(ratio, low, high).partition(" ")
+    return esc(value) + (f' <span class="ci">{esc(interval)}</span>' if interval else "")
+
+
 def _legend_section(m):
-    counts = {f: int(m["flags"].str.split().map(lambda words, f=f: f in words).sum()) for f, _ in legend(m)}
-    items = "".join(f'<li>{_flag_badges(flag)} ({counts[flag]} cell{"" if counts[flag] == 1 else "s"}): '
-                    f'{esc(meaning)}</li>' for flag, meaning in legend(m))
+    words = m["flags"].str.split()
+    items = []
+    for flag, meaning in legend(m):
+        count = int(words.map(lambda w, f=flag: f in w).sum())
+        items.append(f'<li>{_flag_badges(flag)} ({count} cell{"" if count == 1 else "s"}): {esc(meaning)}</li>')
+    items = "".join(items)
     return (f'<p class="muted" id="flags-legend">Flagged cells are shaded and carry their flags; the reason column '
             f'gives the figures. A median is printed to the digits its spread supports (the half-width of its '
             f'confidence interval over processes, or its IQR without one), then its interval and confidence.</p>'
@@ -126,10 +141,9 @@ def _cell_rows(rows, multi_source):
             f'<td class="status-{esc(r["status"])}">{esc(r["status"])}</td>',
             f'<td class="num">{_median_cell(r) if ok else ""}</td>',
             f'<td class="num">{_num(r["rel_iqr"] * 100 if ok and _finite(r["rel_iqr"]) else None, "{:.1f}")}</td>',
-            f'<td class="num">{esc(_num(r["rate"], "{:.4g} ") + (r["rate_unit"] if ok else ""))}</td>',
-            f'<td class="num">{esc(ratio_text(r["vs_reference"], r["vs_reference_low"], r["vs_reference_high"]))}'
-            f'</td>',
-            f'<td class="num">{esc(ratio_text(r["vs_fastest"], r["vs_fastest_low"], r["vs_fastest_high"]))}</td>',
+            f'<td class="num">{esc(_rate(r))}</td>',
+            f'<td class="num">{_ratio_cell(r["vs_reference"], r["vs_reference_low"], r["vs_reference_high"])}</td>',
+            f'<td class="num">{_ratio_cell(r["vs_fastest"], r["vs_fastest_low"], r["vs_fastest_high"])}</td>',
             f'<td class="num">{esc(pct)}</td>',
             f'<td class="num">{_num(r.get("first_call_s") if ok else None, "{:.3g}")}</td>',
             f'<td class="num">{len(r["samples"]) if ok and isinstance(r.get("samples"), list) else ""}</td>',
@@ -210,7 +224,7 @@ def _side_by_side_section(m):
                        f'{esc(r[f"{lab} status"])}</td>')
         for lab in labels[1:]:
             name = f"{lab} vs {base}"
-            tds.append(f'<td class="num">{esc(ratio_text(r[name], r[f"{name} low"], r[f"{name} high"]))}</td>')
+            tds.append(f'<td class="num">{_ratio_cell(r[name], r[f"{name} low"], r[f"{name} high"])}</td>')
         rows.append(f"<tr>{''.join(tds)}</tr>")
     out = [f"<p class=muted>The same cell on each source; the ratio is {esc(base)}'s median time over the "
            f"other's, so above 1 means faster than {esc(base)}. Where both cells have an interval, the ratio's "

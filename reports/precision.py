@@ -85,6 +85,19 @@ def median_text(median, ci_low=None, ci_high=None, ci_level=None, iqr=None):
     return f"{shown} {interval_text(ci_low, ci_high, ci_level, decimals)}"
 
 
+def relative_spread(median, ci_low=None, ci_high=None, rel_iqr=None):
+    """The spread of a cell as a fraction of its median: its interval's half-width, or its
+    relative IQR without one (None without either). Rates share their time's spread."""
+    if _finite(median) and median > 0 and _finite(ci_low) and _finite(ci_high):
+        return (ci_high - ci_low) / 2 / median
+    return rel_iqr if _finite(rel_iqr) else None
+
+
+def rate_text(rate, relative, fallback="{:.4g}"):
+    """A rate (GFLOP/s, GB/s) to the digits its relative spread supports."""
+    return with_spread(rate, rate * relative if _finite(rate) and _finite(relative) else None, fallback)
+
+
 def ratio_text(ratio, low=None, high=None, fallback="{:.2f}x"):
     """'0.52x' or, with an interval, '0.5x [0.4-0.7]' at the digits the interval supports."""
     if not _finite(ratio):

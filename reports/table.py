@@ -8,7 +8,7 @@ from __future__ import annotations
 import pandas as pd
 
 from reports.metrics import add_metrics
-from reports.precision import median_text, ratio_text
+from reports.precision import median_text, rate_text, ratio_text, relative_spread
 
 ORDER = ["source_order", "scenario", "phase", "size", "device", "threads", "impl", "mode"]
 COLUMNS = ["source", "machine_id", "scenario", "phase", "size", "device", "threads", "impl", "mode", "impl_version",
@@ -80,8 +80,9 @@ def display_table(cells: pd.DataFrame, width=110) -> pd.DataFrame:
                       for v, lo, hi, level, iqr in zip(cells["median_ms"], cells["ci_low_ms"], cells["ci_high_ms"],
                                                        cells["ci_level"], cells["rel_iqr_pct"])],
         "IQR %": cells["rel_iqr_pct"].map(lambda v: _fmt(v, "{:.1f}")),
-        "rate": [_fmt(v, "{:.2f} ") + (u if isinstance(u, str) and pd.notna(v) else "")
-                 for v, u in zip(cells["rate"], cells["rate_unit"])],
+        "rate": [f"{rate_text(v, relative_spread(t, lo, hi, iqr / 100), '{:.2f}')} {u}" if pd.notna(v) else ""
+                 for v, u, t, lo, hi, iqr in zip(cells["rate"], cells["rate_unit"], cells["median_ms"],
+                                                 cells["ci_low_ms"], cells["ci_high_ms"], cells["rel_iqr_pct"])],
         "vs ref": [ratio_text(*v) for v in zip(cells["vs_reference"], cells["vs_reference_low"],
                                                 cells["vs_reference_high"])],
         "vs fastest": [ratio_text(*v) for v in zip(cells["vs_fastest"], cells["vs_fastest_low"],

@@ -381,6 +381,9 @@ def test_flags_show_on_exactly_the_flagged_cells_in_every_format(capsys, flagged
     assert "other processes &gt; 0.25 cores" in legend and "processes spread of the median &gt; 20%" in legend
     assert "100% of the ceiling" in legend
     assert "tr.flagged td{background" in page
+    # the throughput bars: a whisker over every interval, the flags as words beside the bar
+    assert page.count('class="ci-whisker"') == sum(c["ci_low_ms"] is not None for c in doc["cells"])
+    assert sorted(re.findall(r'class="flag-text"[^>]*>([^<]+)<', page)) == sorted(expected.values())
 
 
 def _significant(text):
