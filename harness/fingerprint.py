@@ -14,7 +14,7 @@ import subprocess
 
 import psutil
 
-from harness import __version__
+from harness import __version__, caches
 from harness.environments import REPO_ROOT
 
 
@@ -78,14 +78,16 @@ def collect(frameworks=None, repo_root=REPO_ROOT):
     hostname = socket.gethostname()
     mem = psutil.virtual_memory().total
     logical = os.cpu_count()
+    physical = psutil.cpu_count(logical=False)
     return {
         "machine_id": machine_id(cpu, logical, mem, gpus, hostname),
         "hostname": hostname,
         "cpu": cpu,
         "cores_logical": logical,
-        "cores_physical": psutil.cpu_count(logical=False),
+        "cores_physical": physical,
         "cpu_affinity": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else logical,
         "memory_bytes": mem,
+        "caches": caches.collect(cpu, physical),  # sizes the bandwidth probes and the report's levels follow
         "gpus": gpus,
         "os": platform.platform(),
         "python": platform.python_version(),

@@ -2,10 +2,16 @@
 
 Each implementation with a `peaks()` probe measures them inside its own worker (its own
 interpreter: the parent imports no framework); the machine's ceiling for a metric is
-the best any of them reached. Stored as
+the best any of them reached. Bandwidth is measured per cache level (L2, L3, DRAM;
+`memory_gbs` stays the DRAM figure) at working sets this module chooses from the
+machine's cache sizes (harness.caches); other devices get one figure, their memory's.
+Stored as
 
     "peaks": {"cpu": {"threads": 2, "seconds": 0.4, "measured": "...",
-                      "best": {"fp32_gemm_gflops": {"value": 91.0, "impl": "torch", "how": "..."}, ...},
+                      "working_sets": {"L2": 2097152, "L3": 251658240, "DRAM": 2013265920},
+                      "best": {"fp32_gemm_gflops": {"value": 91.0, "impl": "torch", "how": "..."},
+                               "memory_gbs_l2": {"value": 180.0, "impl": "torch", "how": "...",
+                                                 "working_set_bytes": 2097152}, ...},
                       "by_impl": {"reference": {"fp32_gemm_gflops": {...}, ...},
                                   "mxnet": {"unsupported": "the mxnet adapter has no peaks() probe"}}},
               "cuda": {...}}
@@ -17,14 +23,53 @@ import os
 from datetime import datetime, timezone
 
 import impls
+from harness import caches as cache_sizes
 from harness.runner import Side, spawn, worker_env
 
 METRICS = {  # metric -> (what it is, unit)
     "fp32_gemm_gflops": ("fp32 GEMM", "GFLOP/s"),
     "int8_gemm_gops": ("int8 GEMM", "GOP/s"),
+    "memory_gbs_l2": ("L2 bandwidth", "GB/s"),
+    "memory_gbs_l3": ("L3 bandwidth", "GB/s"),
     "memory_gbs": ("memory bandwidth", "GB/s"),
 }
+LEVEL_METRICS = ("memory_gbs_l2", "memory_gbs_l3")
 DEFAULT_SECONDS = 0.25  # per metric and implementation: a few seconds in all
+DRAM_MIN = 512 << 20  # the old 256 MiB copy (source and destination): past a small machine's caches
+DRAM_MAX = 4 << 30  # a few copies per probe stay well under a second on any machine
+
+
+def working_sets(caches, threads, memory_bytes=None):
+    """{"L2": bytes, "L3": bytes, "DRAM": bytes}: source + destination of each level's copy.
+
+    Half of each cache level the threads can use (so the copy fits with room to spare),
+    L3 only where that is past L2, and DRAM at four times L3, capped by an eighth of
+    the machine's memory. Levels of unknown size are left out."""
+    caps = cache_sizes.capacities(caches, threads)
+    sets = {}
+    if caps.get("L2"):
+        sets["L2"] = caps["L2"] // 2
+    if caps.get("L3") and caps["L3"] // 2 > caps.get("L2", 0):
+        sets["L3"] = caps["L3"] // 2
+    dram = max(DRAM_MIN, 4 * max(caps.values(), default=0))
+    if isinstance(memory_bytes, int) and memory_bytes > 0:
+        dram = min(dram, memory_bytes // 8)
+    sets["DRAM"] = min(dram, DRAM_MAX)
+    return sets
+
+
+def has_levels(entry):
+    """Whether a device's peaks entry has bandwidth per cache level (else one figure)."""
+    entry = entry if isinstance(entry, dict) else {}
+    return (any(m in (entry.get("best") or {}) for m in LEVEL_METRICS)
+            or any(level in (entry.get("working_sets") or {}) for level in ("L2", "L3")))
+
+
+def metric_name(metric, levels):
+    """What a metric is called: memory_gbs is "DRAM bandwidth" beside cache levels."""
+    if metric == "memory_gbs" and levels:
+        return "DRAM bandwidth"
+    return METRICS.get(metric, (metric.replace("_", " "), ""))[0]
 
 
 def _metric(entry):
@@ -59,7 +104,8 @@ def busy_note():
     return None
 
 
-def measure_device(device, impl_names, probes, threads, seconds, workdir, side=None, timeout=300):
+def measure_device(device, impl_names, probes, threads, seconds, workdir, side=None, timeout=300, sets=None):
+    """One device's ceilings; `sets` (working_sets()) gives the bandwidth levels, None one copy."""
     side = side or Side()
     busy = busy_note()
     by_impl = {}
@@ -70,7 +116,8 @@ def measure_device(device, impl_names, probes, threads, seconds, workdir, side=N
             continue
         manifest = impls.manifest(name)
         python, _ = side.interpreter(manifest)
-        spec = {"impl": name, "peaks": True, "device": device, "threads": threads, "seconds": seconds}
+        spec = {"impl": name, "peaks": True, "device": device, "threads": threads, "seconds": seconds,
+                "working_sets": sets}
         res = spawn(python, spec, worker_env(threads, manifest, side.repo_root), timeout, workdir, side.repo_root)
         if res.get("status") == "ok" and isinstance(res.get("peaks"), dict):
             by_impl[name] = res["peaks"]
@@ -82,15 +129,23 @@ def measure_device(device, impl_names, probes, threads, seconds, workdir, side=N
             value = _metric(entry)
             if value is not None and value > best.get(metric, {}).get("value", 0):
                 best[metric] = {"value": value, "impl": name, "how": entry.get("how", "")}
+                if isinstance(entry.get("working_set_bytes"), int):
+                    best[metric]["working_set_bytes"] = entry["working_set_bytes"]
     entry = {"threads": threads, "seconds": seconds,
              "measured": datetime.now(timezone.utc).isoformat(timespec="seconds"), "best": best, "by_impl": by_impl}
+    if sets:
+        entry["working_sets"] = sets
     if busy:
         entry["warning"] = busy
     return entry
 
 
-def measure(devices, impl_names, probes, threads, seconds, workdir, side=None):
-    return {d: measure_device(d, impl_names, probes, threads, seconds, workdir, side) for d in devices}
+def measure(devices, impl_names, probes, threads, seconds, workdir, side=None, machine=None):
+    """Every device's ceilings; the CPU's bandwidth at the levels of `machine`'s caches."""
+    machine = machine or {}
+    cpu_sets = working_sets(machine.get("caches"), threads, machine.get("memory_bytes"))
+    return {d: measure_device(d, impl_names, probes, threads, seconds, workdir, side,
+                              sets=cpu_sets if d == "cpu" else None) for d in devices}
 
 
 def usable_devices(impl_names, probes):
@@ -103,20 +158,30 @@ def usable_devices(impl_names, probes):
     return devices
 
 
+def size_text(n):
+    return f"{n / (1 << 20):.4g} MiB" if isinstance(n, int) else "?"
+
+
 def describe(peaks):
-    """Lines for the terminal: each device's ceilings and who reached them."""
+    """Lines for the terminal: each device's ceilings and who reached them, bandwidth
+    with the working set it was measured at."""
     lines = []
     for device, entry in peaks.items():
         lines.append(f"{device} ({entry.get('threads')} threads):")
         if entry.get("warning"):
             lines.append(f"  WARNING: {entry['warning']}")
-        extra = {m: (m.replace("_", " "), "") for m in entry.get("best", {}) if m not in METRICS}
-        for metric, (what, unit) in {**METRICS, **extra}.items():
-            b = entry.get("best", {}).get(metric)
-            if b:
-                lines.append(f"  {what:<17} {b['value']:10.1f} {unit:<8} {b['impl']}: {b.get('how', '')}")
-            else:
+        best = entry.get("best", {})
+        extra = {m: (m.replace("_", " "), "") for m in best if m not in METRICS}
+        for metric, (_, unit) in {**METRICS, **extra}.items():
+            if metric in LEVEL_METRICS and metric not in best and not has_levels(entry):
+                continue  # measured at one size only (another device, or before levels)
+            what = metric_name(metric, has_levels(entry))
+            b = best.get(metric)
+            if not b:
                 lines.append(f"  {what:<17} {'-':>10} {unit:<8} no implementation measured it")
+                continue
+            where = f" ({size_text(b['working_set_bytes'])} working set)" if "working_set_bytes" in b else ""
+            lines.append(f"  {what:<17} {b['value']:10.1f} {unit:<8}{where} {b['impl']}: {b.get('how', '')}")
         for name, entries in entry.get("by_impl", {}).items():
             for key in ("unsupported", "error", "timeout"):
                 if key in entries:

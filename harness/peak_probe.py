@@ -50,7 +50,32 @@ def gemm_peak(make_call, seconds, what, sync=lambda: None, sizes=GEMM_SIZES):
     return {"value": best_rate, "how": f"{what}, n={best_n}"}
 
 
-def copy_peak(call, nbytes, seconds, what, sync=lambda: None):
-    """Memory bandwidth of a large copy, counted as sigmoid's GB/s is: bytes read + written."""
-    t = best_seconds(call, sync, seconds)
-    return {"value": 2.0 * nbytes / t / 1e9, "how": f"{what}, {nbytes >> 20} MiB copied"}
+# Bandwidth levels: the working set the parent chose for each (harness.machine_peaks),
+# and the machine.json metric it becomes. memory_gbs stays the DRAM figure.
+LEVEL_METRICS = {"L2": "memory_gbs_l2", "L3": "memory_gbs_l3", "DRAM": "memory_gbs"}
+# A copy that fits L2 takes microseconds, close to a call's own overhead: repeat it
+# inside one timed call until the call moves at least this much.
+MIN_BYTES_PER_CALL = 64 << 20
+
+
+def bandwidth_peaks(make_copy, working_sets, seconds, what, sync=lambda: None):
+    """Bandwidth per level, counted as sigmoid's GB/s is: bytes read + written.
+
+    `working_sets` is {"L2" | "L3" | "DRAM": bytes}: source and destination together,
+    so each copies half. `make_copy(nbytes, repeats)` returns a call that copies an
+    nbytes buffer `repeats` times; its buffers are dropped before the next level's.
+    """
+    out = {}
+    for level, metric in LEVEL_METRICS.items():
+        size = working_sets.get(level)
+        if not size:
+            continue
+        nbytes = max(4096, size // 2 // 4096 * 4096)
+        repeats = max(1, -(-MIN_BYTES_PER_CALL // (2 * nbytes)))
+        call = make_copy(nbytes, repeats)
+        t = best_seconds(call, sync, seconds)
+        del call
+        per_call = f", {repeats} copies per call" if repeats > 1 else ""
+        out[metric] = {"value": repeats * 2.0 * nbytes / t / 1e9, "working_set_bytes": 2 * nbytes,
+                       "how": f"{what}, {nbytes / (1 << 20):.4g} MiB copied{per_call}"}
+    return out

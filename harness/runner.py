@@ -235,6 +235,7 @@ class Runner:
                            f"({old.get('hostname')}); resume it there, or choose another --out")
         if old:  # resuming: keep what the first part recorded, add any newly probed framework
             old.setdefault("frameworks", {}).update(frameworks)
+            old.setdefault("caches", machine.get("caches"))
             machine = old
         write_machine(self.out_dir, machine)
         self.machine = machine
@@ -252,7 +253,7 @@ class Runner:
                 if not (keep_existing and (have.get(d) or {}).get("threads") == self.options.threads)]
         self.probe(impl_names)
         have.update(machine_peaks.measure(todo, impl_names, self.probes, self.options.threads, seconds,
-                                          self._workdir, self.side))
+                                          self._workdir, self.side, self.machine))
         write_machine(self.out_dir, self.machine)
         return {d: have[d] for d in devices if d in have}
 
@@ -403,6 +404,7 @@ class Runner:
                                      default=None),
             "flops": flops,
             "bytes": nbytes,
+            "working_set_bytes": scenario.working_set(params, cell.phase),
             "work_unit": scenario.work_unit,
             "memory_bound": scenario.memory_bound(cell.phase, params),
             "gflops": flops / median / 1e9 if median else None,

@@ -55,6 +55,15 @@ class Scenario:
     tolerances: Callable[[Mapping, str], Dict[str, Tolerance]]
     # Outputs are compared in this order; the tolerance dict names them.
     work_unit: str = "FLOP"  # "OP" for integer work
+    # Bytes one call touches (inputs, outputs, weights, kept activations, each once): the
+    # cache level a report holds a memory-bound cell to. Default: bytes_moved, right
+    # where every byte is read or written once; a scenario that passes over its data
+    # several times (a training step) gives its own.
+    working_set: Optional[Callable[[Mapping, str], int]] = None
+
+    def __post_init__(self):
+        if self.working_set is None:
+            object.__setattr__(self, "working_set", self.bytes_moved)
 
     def params(self, size: str) -> Dict:
         if size not in self.sizes:

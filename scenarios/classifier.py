@@ -57,12 +57,23 @@ def flops(p, phase):
     return nn_work.train_flops(macs, first_needs_input_grad=False) + 2 * params
 
 
+def _activations(n):
+    """Elements of every layer's output (pre- and post-ReLU both), the input included."""
+    return n * (28 * 28 + 2 * 32 * 28 * 28 + 32 * 14 * 14 + 2 * 64 * 14 * 14 + 3136 + 2 * 1024 + 10)
+
+
 def bytes_moved(p, phase):
     params = sum(nn_work.numel(shape) for _, shape, _ in WEIGHTS)
-    n = p["batch"]
-    activations = n * (28 * 28 + 2 * 32 * 28 * 28 + 32 * 14 * 14 + 2 * 64 * 14 * 14 + 3136 + 2 * 1024 + 10)
+    activations = _activations(p["batch"])
     passes = 1 if phase == "inference" else 3  # forward; forward + backward (read and write)
     return 4 * (passes * activations + (1 if phase == "inference" else 3) * params)
+
+
+def working_set(p, phase):
+    # a training step keeps every activation and its gradient, every weight and its gradient
+    params = sum(nn_work.numel(shape) for _, shape, _ in WEIGHTS)
+    copies = 1 if phase == "inference" else 2
+    return 4 * copies * (_activations(p["batch"]) + params)
 
 
 def tolerances(p, phase):
@@ -84,4 +95,5 @@ SCENARIO = Scenario(
     flops=flops,
     bytes_moved=bytes_moved,
     tolerances=tolerances,
+    working_set=working_set,
 )

@@ -71,12 +71,22 @@ def flops(p, phase):
     return nn_work.forward_flops(g) + d_update + g_update + 2 * params
 
 
+def _activations(n):
+    """(generator, discriminator) elements of every layer's output for one batch."""
+    return n * (NOISE + 2 * 6272 + 2 * 64 * 14 * 14 + 2 * 784), n * (784 + 2 * 64 * 14 * 14 + 2 * 6272 + 1)
+
+
 def bytes_moved(p, phase):
-    n = p["batch"]
     params = sum(nn_work.numel(s) for _, s, _ in WEIGHTS)
-    g_act = n * (NOISE + 2 * 6272 + 2 * 64 * 14 * 14 + 2 * 784)
-    d_act = n * (784 + 2 * 64 * 14 * 14 + 2 * 6272 + 1)
+    g_act, d_act = _activations(p["batch"])
     return 4 * (3 * g_act + 3 * 3 * d_act + 3 * params)
+
+
+def working_set(p, phase):
+    # G's activations, D's for the real and the fake batch, each with its gradient; weights and gradients
+    params = sum(nn_work.numel(s) for _, s, _ in WEIGHTS)
+    g_act, d_act = _activations(p["batch"])
+    return 4 * 2 * (g_act + 2 * d_act + params)
 
 
 def tolerances(p, phase):
@@ -95,4 +105,5 @@ SCENARIO = Scenario(
     flops=flops,
     bytes_moved=bytes_moved,
     tolerances=tolerances,
+    working_set=working_set,
 )

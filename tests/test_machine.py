@@ -1,25 +1,44 @@
 """`dlbench machine` and the peaks `dlbench run` records: measured in workers, per device."""
 import json
+import types
 
+from harness import caches, fingerprint, machine_peaks, worker
 from harness.cli import main
 from tests.conftest import FAST, in_fresh_worker
 
+KIB, MIB = 1 << 10, 1 << 20
+LEVELS = ("memory_gbs_l2", "memory_gbs_l3", "memory_gbs")
+# small caches, so the probes' copies stay small: L2 256 KiB per core, one 8 MiB L3
+SMALL_CACHES = {"L1d": 32 * KIB, "L2": 256 * KIB, "L2_per_core": True, "L3": 8 * MIB, "L3_instances": 1,
+                "source": "test"}
 
-def test_machine_measures_peaks_per_device_and_implementation(capsys, fake_impls, tmp_path):
+
+def test_machine_measures_peaks_per_device_and_implementation(capsys, fake_impls, tmp_path, monkeypatch):
+    monkeypatch.setattr(fingerprint.caches, "collect", lambda cpu, cores: dict(SMALL_CACHES))
     out = tmp_path / "m"
     code = main(["machine", "--out", str(out), "--impl", "reference,torch,faulty", "--device", "cpu,cuda",
                  "--probe-time", "0.05", "--threads", "2"])
     captured = capsys.readouterr()
     assert code == 0, captured.err
-    assert "fp32 GEMM" in captured.out and "memory bandwidth" in captured.out and "machine.json" in captured.out
+    assert "fp32 GEMM" in captured.out and "DRAM bandwidth" in captured.out and "machine.json" in captured.out
     machine = json.loads((out / "machine.json").read_text())
+    assert machine["caches"] == SMALL_CACHES
     cpu = machine["peaks"]["cpu"]
     assert cpu["threads"] == 2
+    # the parent chose the working sets from the caches: half of 2 x L2, half of L3, DRAM at its floor
+    sets = {"L2": 256 * KIB, "L3": 4 * MIB, "DRAM": machine_peaks.DRAM_MIN}
+    assert cpu["working_sets"] == sets
+    for level, metric in (("L2", "memory_gbs_l2"), ("L3", "memory_gbs_l3"), ("DRAM", "memory_gbs")):
+        line = next(x for x in captured.out.splitlines() if x.strip().startswith(machine_peaks.metric_name(
+            metric, True)))
+        assert f"({sets[level] / MIB:.4g} MiB working set)" in line and "GB/s" in line
     by_impl = cpu["by_impl"]
-    assert set(by_impl["reference"]) == {"fp32_gemm_gflops", "memory_gbs"}  # NumPy has no int8 GEMM kernel
-    assert {"fp32_gemm_gflops", "int8_gemm_gops", "memory_gbs"} <= set(by_impl["torch"])
+    assert set(by_impl["reference"]) == {"fp32_gemm_gflops", *LEVELS}  # NumPy has no int8 GEMM kernel
+    assert {"fp32_gemm_gflops", "int8_gemm_gops", *LEVELS} <= set(by_impl["torch"])
+    for name in ("reference", "torch"):
+        assert {by_impl[name][m]["working_set_bytes"] for m in LEVELS} == set(sets.values())
     assert by_impl["faulty"] == {"unsupported": "the faulty adapter has no peaks() probe"}
-    for metric in ("fp32_gemm_gflops", "int8_gemm_gops", "memory_gbs"):
+    for metric in ("fp32_gemm_gflops", "int8_gemm_gops", *LEVELS):
         best = cpu["best"][metric]
         reached = {name: e[metric]["value"] for name, e in by_impl.items() if metric in e}
         assert best["value"] == max(reached.values()) > 0 and best["impl"] == max(reached, key=reached.get)
@@ -27,6 +46,7 @@ def test_machine_measures_peaks_per_device_and_implementation(capsys, fake_impls
     # no GPU here: cuda is recorded with each implementation's reason, and no number
     cuda = machine["peaks"]["cuda"]
     assert cuda["best"] == {} and "no CUDA device" in cuda["by_impl"]["torch"]["unsupported"]
+    assert "working_sets" not in cuda  # a GPU has one level: its memory
 
 
 def test_machine_refuses_another_machines_directory(capsys, tmp_path):
@@ -67,3 +87,85 @@ def test_peak_probe_in_the_worker_imports_no_parent_libraries():
     """Peaks are measured on the worker side, which must work with NumPy alone."""
     res, mods = in_fresh_worker("worker.peaks(dict(impl='reference', device='cpu', threads=1, seconds=0.01))")
     assert res["status"] == "ok" and sorted(res["peaks"]) == ["fp32_gemm_gflops", "memory_gbs"] and mods == []
+
+
+def test_peak_probe_measures_each_working_set_in_the_worker():
+    """Given working sets, an adapter's probe copies at each: L2 repeated within a call."""
+    res, mods = in_fresh_worker("worker.peaks(dict(impl='reference', device='cpu', threads=1, seconds=0.01, "
+                                "working_sets={'L2': 256 << 10, 'DRAM': 8 << 20}))")
+    assert res["status"] == "ok" and mods == []
+    peaks = res["peaks"]
+    assert sorted(peaks) == ["fp32_gemm_gflops", "memory_gbs", "memory_gbs_l2"]  # no L3 asked for
+    assert peaks["memory_gbs_l2"]["working_set_bytes"] == 256 << 10 and peaks["memory_gbs_l2"]["value"] > 0
+    assert "copies per call" in peaks["memory_gbs_l2"]["how"]  # a small copy is repeated inside one timing
+    assert peaks["memory_gbs"]["working_set_bytes"] == 8 << 20
+
+
+def test_an_adapter_without_working_sets_still_gets_its_one_copy(monkeypatch):
+    calls = []
+
+    def old_peaks(device, threads, seconds):  # the signature before cache levels
+        calls.append((device, threads, seconds))
+        return {"memory_gbs": {"value": 1.0, "how": "one copy"}}
+
+    adapter = types.SimpleNamespace(peaks=old_peaks, configure=lambda threads: None,
+                                    device_unavailable=lambda device: None)
+    monkeypatch.setattr(worker.impls, "adapter", lambda name: adapter)
+    res = worker.peaks(dict(impl="old", device="cpu", threads=2, seconds=0.01, working_sets={"L2": 1 << 20}))
+    assert res == {"status": "ok", "peaks": {"memory_gbs": {"value": 1.0, "how": "one copy"}}}
+    assert calls == [("cpu", 2, 0.01)]
+
+
+def _sysfs(root, cpus, l2_shared, l3_shared, siblings="0"):
+    """A fake /sys/devices/system/cpu: cpuN/cache/index0..3 and cpu0's thread siblings."""
+    for cpu in range(cpus):
+        for index, (level, kind, size, shared) in enumerate((
+                (1, "Data", "48K", str(cpu)), (1, "Instruction", "32K", str(cpu)),
+                (2, "Unified", "2048K", l2_shared(cpu)), (3, "Unified", "491520K", l3_shared(cpu)))):
+            d = root / f"cpu{cpu}" / "cache" / f"index{index}"
+            d.mkdir(parents=True)
+            for name, value in (("level", level), ("type", kind), ("size", size), ("shared_cpu_list", shared)):
+                (d / name).write_text(f"{value}\n")
+    (root / "cpu0" / "topology").mkdir()
+    (root / "cpu0" / "topology" / "thread_siblings_list").write_text(f"{siblings}\n")
+    return str(root)
+
+
+def test_cache_sizes_from_sysfs(tmp_path):
+    # this machine's shape: L2 per core, one L3 shared by both cores
+    root = _sysfs(tmp_path / "a", 2, str, lambda cpu: "0-1")
+    assert caches.read_sysfs(root, cpus={0, 1}) == {
+        "L1d": 48 * KIB, "L2": 2 * MIB, "L2_per_core": True, "L3": 480 * MIB, "L3_instances": 1, "source": "sysfs"}
+    # an L2 shared by two cores, and an L3 per pair of cores (two instances over four CPUs)
+    root = _sysfs(tmp_path / "b", 4, lambda cpu: "0-1" if cpu < 2 else "2-3",
+                  lambda cpu: "0-1" if cpu < 2 else "2-3")
+    found = caches.read_sysfs(root, cpus={0, 1, 2, 3})
+    assert found["L2_per_core"] is False and found["L3_instances"] == 2
+    assert caches.capacities(found, 4) == {"L2": 2 * MIB, "L3": 960 * MIB}
+    assert caches.capacities(found, 1) == {"L2": 2 * MIB, "L3": 480 * MIB}
+    # hyperthreads share their core's L2: still per core
+    root = _sysfs(tmp_path / "c", 2, lambda cpu: "0-1", lambda cpu: "0-1", siblings="0-1")
+    assert caches.read_sysfs(root, cpus={0, 1})["L2_per_core"] is True
+    assert caches.read_sysfs(str(tmp_path / "none")) is None
+
+
+def test_cache_sizes_fall_back_to_py_cpuinfo(tmp_path, monkeypatch):
+    cpu = {"l2_cache": 4 * MIB, "l3_cache": "480 MiB"}  # py-cpuinfo's totals over all instances
+    assert caches.from_cpuinfo(cpu, 2) == {"L2": 2 * MIB, "L2_per_core": True, "L3": 480 * MIB,
+                                           "L3_instances": 1, "source": "py-cpuinfo"}
+    monkeypatch.setattr(caches, "read_sysfs", lambda root=None: None)
+    assert caches.collect(cpu, 2)["source"] == "py-cpuinfo"
+    assert caches.collect({}, 2) == {}
+    assert [caches.parse_size(t) for t in ("48K", "2048 KB", "1M", "4 MiB", 4096, "", "big", 0)] == [
+        48 * KIB, 2 * MIB, MIB, 4 * MIB, 4096, None, None, None]
+
+
+def test_working_sets_follow_the_caches_and_the_memory():
+    here = {"L2": 2 * MIB, "L2_per_core": True, "L3": 480 * MIB, "L3_instances": 1}
+    # half of what the two cores' L2s and the L3 hold; DRAM four times past L3
+    assert machine_peaks.working_sets(here, 2, 24 << 30) == {"L2": 2 * MIB, "L3": 240 * MIB, "DRAM": 1920 * MIB}
+    assert machine_peaks.working_sets(here, 1, 24 << 30)["L2"] == MIB  # one core's L2
+    assert machine_peaks.working_sets(here, 2, 8 << 30)["DRAM"] == 1 << 30  # an eighth of the memory at most
+    # an L3 no bigger than the threads' L2s is not a level of its own
+    assert "L3" not in machine_peaks.working_sets({"L2": 2 * MIB, "L2_per_core": True, "L3": 4 * MIB}, 2)
+    assert machine_peaks.working_sets({}, 2) == {"DRAM": machine_peaks.DRAM_MIN}  # sizes unknown: one copy

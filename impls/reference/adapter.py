@@ -42,17 +42,19 @@ def peak_device_memory(device, reset=False):
     return None
 
 
-# 256 MiB: well past any last-level cache, so the copy streams through memory.
+# Without the parent's working sets: one 256 MiB copy, well past any last-level cache.
 COPY_BYTES = 256 << 20
 
 
-def peaks(device, threads, seconds):
-    """This machine's ceilings as NumPy reaches them: BLAS sgemm, and a large copy split
-    over `threads` Python threads (np.copyto releases the GIL), so the bandwidth is the
-    machine's, not one core's."""
+def peaks(device, threads, seconds, working_sets=None):
+    """This machine's ceilings as NumPy reaches them: BLAS sgemm, and copies split over
+    `threads` Python threads (np.copyto releases the GIL), so the bandwidth is the
+    machine's, not one core's: one per working set in `working_sets` ({"L2": bytes,
+    "L3": ..., "DRAM": ...}), each thread repeating its own chunk so it stays in its
+    core's cache."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from harness.peak_probe import copy_peak, gemm_peak
+    from harness.peak_probe import bandwidth_peaks, gemm_peak
     _check(device, "eager")
 
     def gemm(n):
@@ -61,15 +63,24 @@ def peaks(device, threads, seconds):
         c = np.empty((n, n), dtype=np.float32)
         return lambda: np.matmul(a, b, out=c)
 
-    src = np.ones(COPY_BYTES // 4, dtype=np.float32)
-    dst = np.empty_like(src)
-    chunks = [(dst[s], src[s]) for s in _slices(src.size, threads)]
+    def repeat_copy(dst, src, repeats):
+        for _ in range(repeats):
+            np.copyto(dst, src)
+
     with ThreadPoolExecutor(max_workers=threads) as pool:
-        def copy():
-            for f in [pool.submit(np.copyto, d, s) for d, s in chunks]:
-                f.result()
-        memory = copy_peak(copy, COPY_BYTES, seconds, f"np.copyto on {threads} threads")
-    return {"fp32_gemm_gflops": gemm_peak(gemm, seconds, "np.matmul float32"), "memory_gbs": memory}
+        def make_copy(nbytes, repeats):
+            src = np.ones(nbytes // 4, dtype=np.float32)
+            dst = np.empty_like(src)
+            chunks = [(dst[s], src[s]) for s in _slices(src.size, threads)]
+
+            def copy():
+                for f in [pool.submit(repeat_copy, d, s, repeats) for d, s in chunks]:
+                    f.result()
+            return copy
+
+        memory = bandwidth_peaks(make_copy, working_sets or {"DRAM": 2 * COPY_BYTES}, seconds,
+                                 f"np.copyto on {threads} threads")
+    return {"fp32_gemm_gflops": gemm_peak(gemm, seconds, "np.matmul float32"), **memory}
 
 
 def _slices(n, parts):

@@ -72,10 +72,11 @@ def peak_device_memory(device, reset=False):
     return torch.cuda.max_memory_allocated()
 
 
-def peaks(device, threads, seconds):
+def peaks(device, threads, seconds, working_sets=None):
     """Ceilings as torch reaches them on `device`: fp32 GEMM, int8 GEMM (torch._int_mm,
-    int32 accumulation, qgemm's kernel) and a large tensor copy."""
-    from harness.peak_probe import copy_peak, gemm_peak
+    int32 accumulation, qgemm's kernel) and tensor copies, one per working set in
+    `working_sets` ({"L2": bytes, "L3": ..., "DRAM": ...}; None: one large copy)."""
+    from harness.peak_probe import bandwidth_peaks, gemm_peak
     sync_device = lambda: sync(device)
     gen = torch.Generator().manual_seed(0)
 
@@ -88,15 +89,23 @@ def peaks(device, threads, seconds):
         a, b = (torch.randint(-128, 128, (n, n), dtype=torch.int8, generator=gen).to(device) for _ in range(2))
         return lambda: torch._int_mm(a, b)
 
-    nbytes = (1 << 30) if device == "cuda" else (256 << 20)
-    src = torch.ones(nbytes // 4, device=device)
-    dst = torch.empty_like(src)
+    def make_copy(nbytes, repeats):
+        src = torch.ones(nbytes // 4, device=device)
+        dst = torch.empty_like(src)
+
+        def copy():
+            for _ in range(repeats):
+                dst.copy_(src)
+        return copy
+
     out = {"fp32_gemm_gflops": gemm_peak(fp32, seconds, f"torch.mm float32 on {device}", sync_device)}
     try:
         out["int8_gemm_gops"] = gemm_peak(int8, seconds, f"torch._int_mm int8 on {device}", sync_device)
     except RuntimeError as exc:  # a build or device without the integer kernel: no int8 ceiling from torch
         out["int8_gemm_gops_unavailable"] = f"torch._int_mm: {str(exc).splitlines()[0][:200]}"
-    out["memory_gbs"] = copy_peak(lambda: dst.copy_(src), nbytes, seconds, f"Tensor.copy_ on {device}", sync_device)
+    large = (1 << 30) if device == "cuda" else (256 << 20)  # without working sets: past any cache
+    out.update(bandwidth_peaks(make_copy, working_sets or {"DRAM": 2 * large}, seconds,
+                               f"Tensor.copy_ on {device}", sync_device))
     if device == "cuda":  # the tensor-core ceilings: what reduced-precision work could reach
         def bf16(n):
             a, b = (torch.randn(n, n, device=device, dtype=torch.bfloat16) for _ in range(2))
