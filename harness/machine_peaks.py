@@ -36,7 +36,7 @@ METRICS = {  # metric -> (what it is, unit)
 LEVEL_METRICS = ("memory_gbs_l2", "memory_gbs_l3")
 DEFAULT_SECONDS = 0.25  # per metric and implementation: a few seconds in all
 DRAM_MIN = 512 << 20  # the old 256 MiB copy (source and destination): past a small machine's caches
-DRAM_MAX = 4 << 30  # a few copies per probe stay well under a second on any machine
+DRAM_MAX = 4 << 30  # bounds the probe's memory and time: two 2 GiB buffers, a few tenths of a second a copy
 
 
 def working_sets(caches, threads, memory_bytes=None):

@@ -13,12 +13,14 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from harness.caches import capacities
 from harness.results import MACHINE, RESULTS, ResultsError, numbered_records, read_machine
 
 STATUSES = ("ok", "invalid", "unsupported", "error", "timeout")
 REQUIRED = ("scenario", "phase", "size", "impl", "device", "mode", "threads", "status")
 PEAK_COLUMNS = {"fp32_gemm_gflops": "peak_fp32_gflops", "int8_gemm_gops": "peak_int8_gops",
-                "memory_gbs": "peak_memory_gbs"}
+                "memory_gbs": "peak_memory_gbs",  # DRAM (the only bandwidth of an older machine.json)
+                "memory_gbs_l2": "peak_l2_gbs", "memory_gbs_l3": "peak_l3_gbs"}
 
 
 class LoadError(ValueError):
@@ -90,8 +92,10 @@ def source_labels(dirs, machines):
     return [f"{label} #{i + 1}" if before.count(label) > 1 else label for i, label in enumerate(before)]
 
 
-def device_peaks(machine, device):
-    """{column: value} of the peaks machine.json holds for one device (missing: absent)."""
+def device_peaks(machine, device, threads=None):
+    """{column: value} of the peaks machine.json holds for one device (missing: NaN), and
+    on the CPU what L2 and L3 hold for a cell on `threads` threads (capacity_l2_bytes,
+    capacity_l3_bytes: the cache level its working set fits in picks its bandwidth)."""
     entry = ((machine.get("peaks") or {}).get(device) or {})
     best = entry.get("best") if isinstance(entry, dict) else None
     out = {}
@@ -99,6 +103,9 @@ def device_peaks(machine, device):
         value = (best or {}).get(metric, {}).get("value") if isinstance((best or {}).get(metric), dict) else None
         out[column] = float(value) if isinstance(value, (int, float)) and value > 0 else math.nan
     out["peak_threads"] = entry.get("threads") if isinstance(entry, dict) else None
+    caps = capacities(machine.get("caches"), threads) if device == "cpu" else {}
+    out["capacity_l2_bytes"] = float(caps.get("L2", math.nan))
+    out["capacity_l3_bytes"] = float(caps.get("L3", math.nan))
     return out
 
 
@@ -122,7 +129,8 @@ def load_sources(dirs):
             df["machine_id"] = machine.get("machine_id")
         df["hostname"] = machine.get("hostname")
         df["cpu_model"] = (machine.get("cpu") or {}).get("model")
-        peaks = pd.DataFrame([device_peaks(machine, dev) for dev in df["device"]], index=df.index)
+        peaks = pd.DataFrame([device_peaks(machine, dev, n) for dev, n in zip(df["device"], df["threads"])],
+                             index=df.index)
         frames.append(pd.concat([df, peaks], axis=1))
     df = pd.concat(frames, ignore_index=True)
     for column in ("reason", "impl_version"):

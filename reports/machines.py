@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 PEAKS = [("fp32_gemm_gflops", "fp32 GEMM", "GFLOP/s"), ("int8_gemm_gops", "int8 GEMM", "GOP/s"),
-         ("memory_gbs", "memory bandwidth", "GB/s")]
+         ("memory_gbs_l2", "L2 bandwidth", "GB/s"), ("memory_gbs_l3", "L3 bandwidth", "GB/s"),
+         ("memory_gbs", "memory bandwidth", "GB/s")]  # "DRAM bandwidth" beside the cache levels
+LEVELS = ("memory_gbs_l2", "memory_gbs_l3")
 
 
 def _gib(n):
@@ -32,11 +34,18 @@ def peak_lines(machine):
             lines.append((device, "warning", "", str(entry["warning"])))
         known = [m for m, _, _ in PEAKS]
         extra = [(m, m.replace("_", " "), "") for m in (best or {}) if m not in known]
+        levels = any(m in best for m in LEVELS)
         for metric, what, unit in PEAKS + extra:
             b = (best or {}).get(metric)
+            if metric in LEVELS and not levels:
+                continue  # one bandwidth figure (an older machine.json, or a GPU)
+            if metric == "memory_gbs" and levels:
+                what = "DRAM bandwidth"
             if isinstance(b, dict) and isinstance(b.get("value"), (int, float)):
+                size = b.get("working_set_bytes")
+                where = f"{size / (1 << 20):.4g} MiB working set, " if isinstance(size, int) else ""
                 lines.append((device, what, f"{b['value']:.1f} {unit}".strip(),
-                              f"{b.get('impl', '?')}: {b.get('how', '')} ({entry.get('threads', '?')} threads)"))
+                              f"{b.get('impl', '?')}: {where}{b.get('how', '')} ({entry.get('threads', '?')} threads)"))
             else:
                 lines.append((device, what, "not measured", ""))
     return lines

@@ -1,11 +1,17 @@
 """Derived numbers per cell: rate, speedups, and % of the machine's measured peak.
 
-Which peak a cell is held to follows the roofline: with arithmetic intensity I
-(FLOPs per byte moved, from the scenario's counts), a device with compute peak P and
-bandwidth B can reach at most min(P, I * B). A cell below the ridge (I * B < P) is
-memory-bound and its GB/s is compared with B; above, its GFLOP/s (GOP/s for integer
-work) with P: fp32 GEMM for float work, int8 GEMM for integer work. Failed cells get
-no numbers at all, only their status and reason.
+Which peak a cell is held to follows the roofline, decided once per cell: with
+arithmetic intensity I (FLOPs per byte moved, from the scenario's counts), a device
+with compute peak P and bandwidth B can reach at most min(P, I * B). B is the
+bandwidth of the level the cell's working set fits in: the smallest of L2 (per core,
+times the cell's threads), L3 and DRAM whose capacity holds it and whose bandwidth
+`dlbench machine` measured (an older machine.json has one figure, "memory
+bandwidth"). A cell below the ridge (I * B < P) is memory-bound: its rate is GB/s,
+compared with B; above, its rate is GFLOP/s (GOP/s for integer work), compared with
+P: fp32 GEMM for float work, int8 GEMM for integer work. Without both ceilings the
+scenario's own call (intensity below 1 FLOP/byte) decides, still for both. A cell
+above 100% keeps its figure and is flagged `ceiling_low` (the probe read low; it is
+never capped). Failed cells get no numbers at all, only their status and reason.
 """
 from __future__ import annotations
 
@@ -18,57 +24,90 @@ from reports.precision import add_precision
 
 GROUP = ["source", "scenario", "phase", "size", "threads"]  # cells that compete with each other
 COMPUTE_PEAK = {"FLOP": ("peak_fp32_gflops", "fp32 GEMM"), "OP": ("peak_int8_gops", "int8 GEMM")}
-MEMORY_PEAK = ("peak_memory_gbs", "memory bandwidth")
+# (capacity column, bandwidth column, what it is) of each cache level, smallest first
+CACHE_LEVELS = (("capacity_l2_bytes", "peak_l2_gbs", "L2 bandwidth"),
+                ("capacity_l3_bytes", "peak_l3_gbs", "L3 bandwidth"))
+DRAM_PEAK = ("peak_memory_gbs", "DRAM bandwidth")
+ONE_BANDWIDTH = "memory bandwidth"  # an older machine.json's single figure (or a GPU's)
+PEAK_VALUE_COLUMNS = ("peak_fp32_gflops", "peak_int8_gops", "peak_memory_gbs", "peak_l2_gbs", "peak_l3_gbs",
+                      "capacity_l2_bytes", "capacity_l3_bytes")
 
 
 def unit_of(work_unit):
     return "GOP/s" if work_unit == "OP" else "GFLOP/s"
 
 
+def _positive(value):
+    return isinstance(value, (int, float)) and math.isfinite(value) and value > 0
+
+
+def memory_level(row):
+    """(bandwidth column, what it is) of the level the cell's working set fits in: the
+    smallest cache level that holds it and has a measured bandwidth, else DRAM."""
+    working_set = row.get("working_set_bytes")
+    if not _positive(working_set):  # a record from before working sets: its bytes moved
+        working_set = row.get("bytes")
+    if _positive(working_set):
+        for capacity, column, what in CACHE_LEVELS:
+            if _positive(row.get(capacity)) and working_set <= row[capacity] and _positive(row.get(column)):
+                return column, what
+    levels = any(_positive(row.get(column)) for _, column, _ in CACHE_LEVELS)
+    return DRAM_PEAK[0], DRAM_PEAK[1] if levels else ONE_BANDWIDTH
+
+
 def _peak_choice(row):
-    """(bound, peak column, what it is) for one cell, or a reason there is none."""
+    """(bound, peak column or None when not measured, what it is) for one cell."""
     column, what = COMPUTE_PEAK.get(row.get("work_unit") or "FLOP", COMPUTE_PEAK["FLOP"])
-    compute, bandwidth = row.get(column), row.get(MEMORY_PEAK[0])
-    has_compute = isinstance(compute, float) and compute > 0
-    has_bandwidth = isinstance(bandwidth, float) and bandwidth > 0
+    band_column, band_what = memory_level(row)
+    has_compute, has_bandwidth = _positive(row.get(column)), _positive(row.get(band_column))
     intensity = row.get("intensity")
-    if has_compute and has_bandwidth and intensity and intensity > 0:
-        memory = intensity * bandwidth < compute
+    if has_compute and has_bandwidth and _positive(intensity):
+        memory = intensity * row[band_column] < row[column]
     else:  # without both ceilings: the scenario's own call (intensity below 1 FLOP/byte)
         memory = bool(row.get("memory_bound"))
     if memory:
-        return ("memory", MEMORY_PEAK[0], MEMORY_PEAK[1]) if has_bandwidth else ("memory", None, MEMORY_PEAK[1])
-    return ("compute", column, what) if has_compute else ("compute", None, what)
+        return "memory", band_column if has_bandwidth else None, band_what
+    return "compute", column if has_compute else None, what
+
+
+def _note(column, what, ceiling_low):
+    if column is None:
+        return f"no {what} peak measured (dlbench machine)"
+    return f"above the {what} ceiling: the ceiling read low" if ceiling_low else ""
 
 
 def add_metrics(df: pd.DataFrame) -> pd.DataFrame:
-    """The loaded cells plus: rate, rate_unit, intensity, bound, peak_of, peak_value,
-    pct_of_peak, vs_reference, vs_fastest (all NaN for cells that are not ok), and
-    reports.precision's intervals and flags."""
+    """The loaded cells plus: intensity, bound, rate, rate_unit, peak_of, peak_value,
+    pct_of_peak, ceiling_low, peak_note, vs_reference, vs_fastest (numbers NaN for cells
+    that are not ok), and reports.precision's intervals and flags. `bound` decides both
+    the rate's unit and the peak it is held to."""
     df = df.copy()
     ok = df["status"] == "ok"
-    for column in ("median", "gflops", "gbs", "flops", "bytes", "rel_iqr"):
-        df[column] = pd.to_numeric(df.get(column), errors="coerce").where(ok)
+    for column in ("median", "gflops", "gbs", "flops", "bytes", "working_set_bytes", "rel_iqr"):
+        values = df[column] if column in df else pd.Series(math.nan, index=df.index)  # older records lack some
+        df[column] = pd.to_numeric(values, errors="coerce").where(ok)
     if "memory_bound" not in df:
         df["memory_bound"] = False
     if "work_unit" not in df:
         df["work_unit"] = "FLOP"
     df["memory_bound"] = df["memory_bound"].fillna(False).astype(bool)
     df["work_unit"] = df["work_unit"].fillna("FLOP")
-    df["rate"] = np.where(df["memory_bound"], df["gbs"], df["gflops"])
-    df["rate"] = df["rate"].where(ok)
-    df["rate_unit"] = [("GB/s" if m else unit_of(u)) for m, u in zip(df["memory_bound"], df["work_unit"])]
     df["intensity"] = (df["flops"] / df["bytes"]).where(ok & (df["bytes"] > 0))
-    for column in ("peak_fp32_gflops", "peak_int8_gops", "peak_memory_gbs"):
+    for column in PEAK_VALUE_COLUMNS:
         if column not in df:
             df[column] = math.nan
-    choices = [_peak_choice(row) for row in df.to_dict("records")]
+    rows = df.to_dict("records")
+    choices = [_peak_choice(row) for row in rows]
     df["bound"] = [c[0] for c in choices]
+    memory = df["bound"] == "memory"
+    df["rate"] = np.where(memory, df["gbs"], df["gflops"])
+    df["rate"] = df["rate"].where(ok)
+    df["rate_unit"] = [("GB/s" if m else unit_of(u)) for m, u in zip(memory, df["work_unit"])]
     df["peak_of"] = [c[2] for c in choices]
-    df["peak_value"] = [row[c[1]] if c[1] else math.nan for row, c in zip(df.to_dict("records"), choices)]
-    achieved = np.where(df["bound"] == "memory", df["gbs"], df["gflops"])
-    df["pct_of_peak"] = (100.0 * achieved / df["peak_value"]).where(ok)
-    df["peak_note"] = ["" if c[1] else f"no {c[2]} peak measured (dlbench machine)" for c in choices]
+    df["peak_value"] = [row[c[1]] if c[1] else math.nan for row, c in zip(rows, choices)]
+    df["pct_of_peak"] = (100.0 * df["rate"] / df["peak_value"]).where(ok)
+    df["ceiling_low"] = (df["pct_of_peak"] > 100.0).fillna(False).astype(bool)
+    df["peak_note"] = [_note(c[1], c[2], low) for c, low in zip(choices, df["ceiling_low"])]
 
     keys = GROUP
     ref = (df[ok & (df["impl"] == "reference")].groupby(keys)["median"].min().rename("_ref"))

@@ -127,7 +127,7 @@ def test_machine_peaks_are_shown(browser, report, other_machine):
     text = browser.evaluate("document.getElementById('machines').innerText")
     machine = json.load(open(f"{other_machine}/machine.json"))
     assert "other-box" in text and machine["machine_id"] in text
-    assert "fp32 GEMM" in text and "GFLOP/s" in text and "memory bandwidth" in text
+    assert "fp32 GEMM" in text and "GFLOP/s" in text and "DRAM bandwidth" in text and "L2 bandwidth" in text
 
 
 def test_flagged_cells_are_visibly_marked(browser, flagged_run, tmp_path):

@@ -8,8 +8,11 @@ import shutil
 import pandas as pd
 import pytest
 
+import scenarios
 from harness.cli import main
 from reports import LoadError, load, load_sources
+from reports.load import device_peaks
+from reports.machines import peak_lines
 from reports.metrics import add_metrics, best_pct_of_peak
 from reports.side_by_side import side_by_side
 from tests.conftest import SLOWER, read_results
@@ -44,16 +47,26 @@ def test_metrics_speedups_and_percent_of_peak(tiny_run):
         assert ref["vs_reference"].iloc[0] == pytest.approx(1.0)
         torch = g[g["impl"] == "torch"].iloc[0]
         assert torch["vs_reference"] == pytest.approx(ref["median"].iloc[0] / torch["median"])
+    with open(os.path.join(tiny_run, "machine.json")) as f:
+        caches = json.load(f)["caches"]  # this machine's, from sysfs
     # Which ceiling holds a cell follows the roofline of the peaks this run measured (tiny,
-    # noisy probes here): below the ridge bandwidth, above it the GEMM roof of its kind of work.
+    # noisy probes here), with the bandwidth of the cache level the cell's working set fits
+    # in: below the ridge that bandwidth, above it the GEMM roof of its kind of work.
     for _, cell in ok.iterrows():
         roof = cell["peak_int8_gops"] if cell["scenario"] == "qgemm" else cell["peak_fp32_gflops"]
-        memory = cell["flops"] / cell["bytes"] * cell["peak_memory_gbs"] < roof
+        assert cell["working_set_bytes"] == scenarios.get(cell["scenario"]).working_set(cell["params"], cell["phase"])
+        assert cell["capacity_l2_bytes"] == caches["L2"] * (cell["threads"] if caches["L2_per_core"] else 1)
+        level = ("L2" if cell["working_set_bytes"] <= cell["capacity_l2_bytes"] else
+                 "L3" if cell["working_set_bytes"] <= cell["capacity_l3_bytes"] else "DRAM")
+        bandwidth = cell[{"L2": "peak_l2_gbs", "L3": "peak_l3_gbs", "DRAM": "peak_memory_gbs"}[level]]
+        memory = cell["flops"] / cell["bytes"] * bandwidth < roof
         assert cell["bound"] == ("memory" if memory else "compute")
-        assert cell["peak_of"] == ("memory bandwidth" if memory else
+        assert cell["peak_of"] == (f"{level} bandwidth" if memory else
                                    "int8 GEMM" if cell["scenario"] == "qgemm" else "fp32 GEMM")
-        expect = cell["gbs"] / cell["peak_memory_gbs"] if memory else cell["gflops"] / roof
-        assert cell["pct_of_peak"] == pytest.approx(100 * expect)
+        assert cell["rate_unit"] == ("GB/s" if memory else "GOP/s" if cell["scenario"] == "qgemm" else "GFLOP/s")
+        assert cell["rate"] == (cell["gbs"] if memory else cell["gflops"])
+        assert cell["pct_of_peak"] == pytest.approx(100 * cell["rate"] / (bandwidth if memory else roof))
+        assert cell["ceiling_low"] == (cell["pct_of_peak"] > 100)
     failed = m[m["status"] != "ok"]
     for column in ("median", "rate", "vs_reference", "vs_fastest", "pct_of_peak"):
         assert failed[column].isna().all(), column
@@ -86,11 +99,89 @@ def test_peak_choice_follows_the_roofline():
     assert set(best["impl"]) == {"compute", "memory", "int8"}
 
 
+MIB = 1 << 20
+# L2 1 MiB per core, one 32 MiB L3; bandwidth 200 GB/s in L2, 50 in L3, 10 from DRAM
+LEVELED = {"caches": {"L2": MIB, "L2_per_core": True, "L3": 32 * MIB, "L3_instances": 1},
+           "peaks": {"cpu": {"threads": 2, "best": {
+               "fp32_gemm_gflops": {"value": 100.0}, "int8_gemm_gops": {"value": 400.0},
+               "memory_gbs_l2": {"value": 200.0, "working_set_bytes": MIB},
+               "memory_gbs_l3": {"value": 50.0, "working_set_bytes": 16 * MIB},
+               "memory_gbs": {"value": 10.0, "working_set_bytes": 128 * MIB}}}}}
+
+
+def _leveled(machine=LEVELED, threads=2, working_set=MIB, intensity=0.25, gbs=1.0, **kw):
+    """A cell on `machine`'s CPU: `working_set` bytes, `intensity` FLOP per byte, at `gbs` GB/s."""
+    peaks = device_peaks(machine, "cpu", threads)
+    return _cell(threads=threads, flops=intensity * working_set, bytes=working_set, working_set_bytes=working_set,
+                 median=working_set / gbs / 1e9, **{**peaks, **kw})
+
+
+def test_memory_bound_cells_are_held_to_the_level_their_working_set_fits_in():
+    rows = [_leveled(impl="under L2", working_set=2 * MIB - 1),  # two threads: two cores' L2
+            _leveled(impl="over L2", working_set=2 * MIB + 1),
+            _leveled(impl="one thread", threads=1, working_set=2 * MIB - 1),  # one core's L2 does not hold it
+            _leveled(impl="under L3", working_set=32 * MIB),
+            _leveled(impl="over L3", working_set=32 * MIB + 1)]
+    m = add_metrics(pd.DataFrame(rows)).set_index("impl")
+    assert m["peak_of"].to_dict() == {"under L2": "L2 bandwidth", "over L2": "L3 bandwidth",
+                                      "one thread": "L3 bandwidth", "under L3": "L3 bandwidth",
+                                      "over L3": "DRAM bandwidth"}
+    assert m["peak_value"].to_dict() == {"under L2": 200.0, "over L2": 50.0, "one thread": 50.0, "under L3": 50.0,
+                                         "over L3": 10.0}
+    assert (m["bound"] == "memory").all() and (m["rate_unit"] == "GB/s").all()
+    assert m["pct_of_peak"].to_list() == pytest.approx([0.5, 2.0, 2.0, 2.0, 10.0])
+    # no level measured (an older machine.json): the one figure, under its old name
+    old = {"peaks": {"cpu": {"threads": 2, "best": {"fp32_gemm_gflops": {"value": 100.0},
+                                                   "memory_gbs": {"value": 10.0}}}}}
+    row = _leveled(machine=old)
+    del row["working_set_bytes"]  # a record from before working sets: its bytes moved count
+    m = add_metrics(pd.DataFrame([row]))
+    assert m["peak_of"][0] == "memory bandwidth" and m["pct_of_peak"][0] == pytest.approx(10.0)
+
+
+def test_the_bound_is_decided_once_for_rate_and_percent_of_peak():
+    rows = [  # the scenario's own memory_bound flag says the opposite each time: the roofline decides
+        _leveled(impl="qgemm above the ridge", work_unit="OP", intensity=64.0, working_set=64 * MIB,
+                 memory_bound=True),  # 64 OP/B x 10 GB/s > 400 GOP/s
+        _leveled(impl="qgemm below the ridge", work_unit="OP", intensity=16.0, working_set=64 * MIB),
+        _leveled(impl="sigmoid", intensity=0.375, working_set=8 * MIB),  # 0.375 x 50 GB/s < 100 GFLOP/s
+    ]
+    m = add_metrics(pd.DataFrame(rows)).set_index("impl")
+    assert m["bound"].to_list() == ["compute", "memory", "memory"]
+    assert m["rate_unit"].to_list() == ["GOP/s", "GB/s", "GB/s"]
+    assert m["peak_of"].to_list() == ["int8 GEMM", "DRAM bandwidth", "L3 bandwidth"]
+    for _, cell in m.iterrows():
+        assert cell["rate"] == (cell["gbs"] if cell["bound"] == "memory" else cell["gflops"])
+        assert cell["pct_of_peak"] == pytest.approx(100 * cell["rate"] / cell["peak_value"])
+
+
+def test_a_cell_above_its_ceiling_keeps_its_figure_and_is_flagged():
+    rows = [_leveled(impl="sigmoid", intensity=0.375, working_set=8 * MIB, gbs=71.0),  # 142% of L3's 50 GB/s
+            _leveled(impl="conv", intensity=50.0, working_set=8 * MIB, gbs=2.4),       # 120 GFLOP/s of 100
+            _leveled(impl="fine", intensity=0.375, working_set=8 * MIB, gbs=25.0)]
+    m = add_metrics(pd.DataFrame(rows)).set_index("impl")
+    assert m.loc["sigmoid", "pct_of_peak"] == pytest.approx(142.0)  # not capped
+    assert m["ceiling_low"].to_list() == [True, True, False]
+    assert m.loc["sigmoid", "peak_note"] == "above the L3 bandwidth ceiling: the ceiling read low"
+    assert m.loc["conv", "peak_note"] == "above the fp32 GEMM ceiling: the ceiling read low"
+    assert m.loc["fine", "peak_note"] == ""
+    failed = add_metrics(pd.DataFrame([{**rows[0], "status": "error"}]))  # a failed cell gets no figures
+    assert not failed["ceiling_low"][0] and math.isnan(failed["pct_of_peak"][0])
+
+
+def test_machine_lines_name_each_bandwidth_level_with_its_working_set():
+    lines = {what: (value, how) for _, what, value, how in peak_lines(LEVELED)}
+    assert list(lines) == ["fp32 GEMM", "int8 GEMM", "L2 bandwidth", "L3 bandwidth", "DRAM bandwidth"]
+    assert lines["L3 bandwidth"][0] == "50.0 GB/s" and "16 MiB working set" in lines["L3 bandwidth"][1]
+    old = {"peaks": {"cpu": {"threads": 2, "best": {"memory_gbs": {"value": 10.0}}}}}
+    assert [what for _, what, _, _ in peak_lines(old)] == ["fp32 GEMM", "int8 GEMM", "memory bandwidth"]
+
+
 def test_report_table_markdown_json_csv(capsys, mixed_run, tmp_path):
     records = read_results(mixed_run)
     code, out, err = run_cli(capsys, "report", mixed_run)
     assert code == 0 and not err
-    assert "fp32 GEMM" in out and "memory bandwidth" in out  # the machine's peaks head the table
+    assert "fp32 GEMM" in out and "DRAM bandwidth" in out  # the machine's peaks head the table
     for status in ("ok", "unsupported", "invalid", "error", "timeout"):
         assert status in out
     assert "no CUDA device" in out and "best % of peak" in out

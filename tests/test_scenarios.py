@@ -51,3 +51,14 @@ def test_qgemm_output_stage_constants():
 def test_unknown_size_is_clear():
     with pytest.raises(KeyError, match="has no size 'huge'"):
         scenarios.get("conv").params("huge")
+
+
+def test_working_set_is_what_one_call_touches():
+    sig, cls = scenarios.get("sigmoid"), scenarios.get("classifier")
+    p = sig.params("small")  # 1M elements: x and y, then dy, y and dz, each touched once
+    assert sig.working_set(p, "forward") == sig.bytes_moved(p, "forward") == 8 * (1 << 20)
+    assert sig.working_set(p, "backward") == 12 * (1 << 20)
+    for phase in cls.phases:  # a training step passes over its activations several times
+        for size in cls.sizes:
+            ws, moved = cls.working_set(cls.params(size), phase), cls.bytes_moved(cls.params(size), phase)
+            assert 0 < ws <= moved and (ws < moved) == (phase == "train_step")
