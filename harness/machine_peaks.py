@@ -72,6 +72,19 @@ def metric_name(metric, levels):
     return METRICS.get(metric, (metric.replace("_", " "), ""))[0]
 
 
+def level_warning(best):
+    """A warning where a cache level's bandwidth is no higher than the next level's: the
+    cache is smaller than the system reports (a VM may report its host's, or none of
+    it) or the machine was busy; cells held to that level may then exceed 100%."""
+    order = (("L2", "memory_gbs_l2"), ("L3", "memory_gbs_l3"), ("DRAM", "memory_gbs"))
+    measured = [(level, _metric(best.get(m))) for level, m in order if _metric(best.get(m))]
+    slow = [f"{a} {x:.1f} <= {b} {y:.1f} GB/s" for (a, x), (b, y) in zip(measured, measured[1:]) if x <= y]
+    if not slow:
+        return None
+    return (f"cache bandwidth no higher than the next level's ({'; '.join(slow)}): a cache smaller than "
+            "reported, or a busy machine")
+
+
 def _metric(entry):
     """A metric entry as a positive finite number, or None (notes and junk are not metrics)."""
     value = entry.get("value") if isinstance(entry, dict) else None
@@ -135,8 +148,9 @@ def measure_device(device, impl_names, probes, threads, seconds, workdir, side=N
              "measured": datetime.now(timezone.utc).isoformat(timespec="seconds"), "best": best, "by_impl": by_impl}
     if sets:
         entry["working_sets"] = sets
-    if busy:
-        entry["warning"] = busy
+    warning = "; ".join(w for w in (busy, level_warning(best)) if w)
+    if warning:
+        entry["warning"] = warning
     return entry
 
 

@@ -169,3 +169,12 @@ def test_working_sets_follow_the_caches_and_the_memory():
     # an L3 no bigger than the threads' L2s is not a level of its own
     assert "L3" not in machine_peaks.working_sets({"L2": 2 * MIB, "L2_per_core": True, "L3": 4 * MIB}, 2)
     assert machine_peaks.working_sets({}, 2) == {"DRAM": machine_peaks.DRAM_MIN}  # sizes unknown: one copy
+
+
+def test_a_cache_level_no_faster_than_the_next_is_a_warning():
+    def best(**values):
+        return {m: {"value": v} for m, v in values.items()}
+    assert machine_peaks.level_warning(best(memory_gbs_l2=150.0, memory_gbs_l3=40.0, memory_gbs=12.0)) is None
+    assert machine_peaks.level_warning(best(memory_gbs=12.0)) is None  # one figure: nothing to compare
+    warning = machine_peaks.level_warning(best(memory_gbs_l2=150.0, memory_gbs_l3=9.0, memory_gbs=12.0))
+    assert "L3 9.0 <= DRAM 12.0 GB/s" in warning and "smaller than reported" in warning and "L2" not in warning
