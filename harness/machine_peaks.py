@@ -42,15 +42,20 @@ DRAM_MAX = 4 << 30  # bounds the probe's memory and time: two 2 GiB buffers, a f
 def working_sets(caches, threads, memory_bytes=None):
     """{"L2": bytes, "L3": bytes, "DRAM": bytes}: source + destination of each level's copy.
 
-    Half of each cache level the threads can use (so the copy fits with room to spare),
-    L3 only where that is past L2, and DRAM at four times L3, capped by an eighth of
-    the machine's memory. Levels of unknown size are left out."""
+    A ceiling must hold for every working set of its level, and within a level the
+    bandwidth falls as the set grows, so each level is probed near its small end: L2 at
+    half of what the threads' L2s hold, L3 at four times that L2 capacity (well past L2)
+    or half of L3 if smaller, and DRAM at four times L3, capped by an eighth of the
+    machine's memory. A shared L3, as a VM reports it, is the host's: the share a guest
+    really gets is far smaller (here 480 MiB reported, about 30 GB/s up to 32 MiB and
+    DRAM-like at 240 MiB), so a probe at half of it would read DRAM speed and every
+    cell held to it would pass 100%. Levels of unknown size are left out."""
     caps = cache_sizes.capacities(caches, threads)
     sets = {}
     if caps.get("L2"):
         sets["L2"] = caps["L2"] // 2
     if caps.get("L3") and caps["L3"] // 2 > caps.get("L2", 0):
-        sets["L3"] = caps["L3"] // 2
+        sets["L3"] = min(caps["L3"] // 2, 4 * caps["L2"]) if caps.get("L2") else caps["L3"] // 2
     dram = max(DRAM_MIN, 4 * max(caps.values(), default=0))
     if isinstance(memory_bytes, int) and memory_bytes > 0:
         dram = min(dram, memory_bytes // 8)

@@ -25,8 +25,9 @@ def test_machine_measures_peaks_per_device_and_implementation(capsys, fake_impls
     assert machine["caches"] == SMALL_CACHES
     cpu = machine["peaks"]["cpu"]
     assert cpu["threads"] == 2
-    # the parent chose the working sets from the caches: half of 2 x L2, half of L3, DRAM at its floor
-    sets = {"L2": 256 * KIB, "L3": 4 * MIB, "DRAM": machine_peaks.DRAM_MIN}
+    # the parent chose the working sets from the caches: half of 2 x L2, four times 2 x L2 (within half
+    # of L3), DRAM at its floor
+    sets = {"L2": 256 * KIB, "L3": 2 * MIB, "DRAM": machine_peaks.DRAM_MIN}
     assert cpu["working_sets"] == sets
     for level, metric in (("L2", "memory_gbs_l2"), ("L3", "memory_gbs_l3"), ("DRAM", "memory_gbs")):
         line = next(x for x in captured.out.splitlines() if x.strip().startswith(machine_peaks.metric_name(
@@ -162,8 +163,9 @@ def test_cache_sizes_fall_back_to_py_cpuinfo(tmp_path, monkeypatch):
 
 def test_working_sets_follow_the_caches_and_the_memory():
     here = {"L2": 2 * MIB, "L2_per_core": True, "L3": 480 * MIB, "L3_instances": 1}
-    # half of what the two cores' L2s and the L3 hold; DRAM four times past L3
-    assert machine_peaks.working_sets(here, 2, 24 << 30) == {"L2": 2 * MIB, "L3": 240 * MIB, "DRAM": 1920 * MIB}
+    # half of what the two cores' L2s hold; L3 near its small end (4x those L2s); DRAM four times past L3
+    assert machine_peaks.working_sets(here, 2, 24 << 30) == {"L2": 2 * MIB, "L3": 16 * MIB, "DRAM": 1920 * MIB}
+    assert machine_peaks.working_sets({"L2": MIB, "L2_per_core": True, "L3": 6 * MIB}, 2)["L3"] == 3 * MIB
     assert machine_peaks.working_sets(here, 1, 24 << 30)["L2"] == MIB  # one core's L2
     assert machine_peaks.working_sets(here, 2, 8 << 30)["DRAM"] == 1 << 30  # an eighth of the memory at most
     # an L3 no bigger than the threads' L2s is not a level of its own
