@@ -21,7 +21,8 @@ from datetime import datetime, timezone
 import impls
 import scenarios
 from harness import SCHEMA_VERSION, __version__, contention, environments, fingerprint, stats
-from harness.results import ResultsWriter, read_machine, read_records, record_key, write_machine
+from harness.outlock import DirectoryBusy, OutLock
+from harness.results import ResultsWriter, read_machine, read_results, record_key, repair_torn, write_machine
 
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "BLIS_NUM_THREADS",
                     "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")
@@ -190,7 +191,7 @@ def probe_all(impl_names, threads, workdir=None, timeout=300, side=None):
 
 
 class Runner:
-    def __init__(self, out_dir, options, progress=None, resume=False, side=None):
+    def __init__(self, out_dir, options, progress=None, resume=False, side=None, command="dlbench run"):
         self.side = side or Side()
         self.out_dir = out_dir
         self.options = options
@@ -200,6 +201,8 @@ class Runner:
         self.probes = {}
         self.machine = None
         self.records = []
+        self.notes = []  # one-line warnings for the command to print (a lock taken over, a torn line cut)
+        self.lock = OutLock(out_dir, command)
         self._prepare_out_dir()
         self.writer = ResultsWriter(out_dir)
         self._workdir = tempfile.mkdtemp(prefix="dlbench-")
@@ -207,16 +210,24 @@ class Runner:
     def _prepare_out_dir(self):
         try:
             os.makedirs(self.out_dir, exist_ok=True)
-            probe_file = os.path.join(self.out_dir, ".write-test")
-            with open(probe_file, "w"):
-                pass
-            os.remove(probe_file)
+            taken_over = self.lock.acquire()  # before anything is written; creating it proves we can write
+        except DirectoryBusy as exc:
+            raise RunError(str(exc)) from None
         except OSError as exc:
             raise RunError(f"cannot write to output directory {self.out_dir}: {exc.strerror or exc}") from None
-        existing = read_records(self.out_dir)  # a corrupt file stops here, untouched
-        if existing and not self.resume:
-            raise RunError(f"{self.out_dir} already holds {len(existing)} results; pass --resume to complete "
-                           f"that run, or choose another --out")
+        try:
+            self.notes += [taken_over] if taken_over else []
+            contents = read_results(self.out_dir)  # a corrupt line other than a torn last one stops here
+            existing = contents.records
+            if (existing or contents.torn) and not self.resume:
+                raise RunError(f"{self.out_dir} already holds {len(existing)} results; pass --resume to complete "
+                               f"that run, or choose another --out")
+            if self.resume and repair_torn(self.out_dir):
+                self.notes.append(f"{contents.torn.path} line {contents.torn.number}: torn last line (cut "
+                                  f"mid-write) removed; its cell runs again")
+        except BaseException:
+            self.lock.release()
+            raise
         self.done = {record_key(r) for r in existing}
 
     # --- probing ----------------------------------------------------------------
@@ -291,6 +302,7 @@ class Runner:
 
     def close(self):
         shutil.rmtree(self._workdir, ignore_errors=True)
+        self.lock.release()
 
     def run_cell(self, cell):
         reason = self.precheck(cell)
