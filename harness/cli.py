@@ -13,6 +13,7 @@ from datetime import datetime
 import impls
 import scenarios
 from harness import __version__, environments
+from harness.memory_guard import DEFAULT_LIMIT as _MEMORY_DEFAULT, parse_limit
 from harness.plan import PlanError, pick_impls, plan
 from harness.results import ResultsError
 
@@ -88,6 +89,14 @@ def _default_processes():
         raise UsageError(f"dlbench: DLBENCH_PROCESSES={value}: {exc}") from None
 
 
+def _memory_limit(value):
+    """--memory-limit: bytes, or None for no limit (harness.memory_guard.parse_limit)."""
+    try:
+        return parse_limit(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def add_selection(p):
     """Which cells, and how each is measured: shared by run and compare --interleave."""
     p.add_argument("--scenario", type=_csv, default=None, help="comma list (default: all)")
@@ -103,6 +112,10 @@ def add_selection(p):
     p.add_argument("--max-time", type=_positive_float, default=20.0, help="sampling budget per cell, seconds")
     p.add_argument("--timeout", type=_positive_float, default=900.0, help="seconds before a worker is killed")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--memory-limit", type=_memory_limit, default=_MEMORY_DEFAULT, metavar="SIZE",
+                   help="resident memory a worker (with its children) may use before it is stopped and its cell "
+                        "recorded as an error: 512M, 4G, 1.5GiB, 75%% of the machine, or none (default "
+                        f"{_MEMORY_DEFAULT.replace('%', '%%')}, leaving the rest to dlbench and the system)")
 
 
 def add_verdict_options(p):
@@ -226,7 +239,7 @@ def _options(args, processes):
         return Options(threads=args.threads, processes=processes)
     return Options(threads=args.threads, processes=processes, timeout=args.timeout, samples=args.samples,
                    min_time=args.min_time, warmup_time=args.warmup, max_time=args.max_time,
-                   quiet_wait=getattr(args, "quiet_wait", 0.0))
+                   quiet_wait=getattr(args, "quiet_wait", 0.0), memory_limit=args.memory_limit)
 
 
 def _default_out(prefix):

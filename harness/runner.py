@@ -20,7 +20,7 @@ from datetime import datetime, timezone
 
 import impls
 import scenarios
-from harness import SCHEMA_VERSION, __version__, contention, environments, fingerprint, stats
+from harness import SCHEMA_VERSION, __version__, contention, environments, fingerprint, memory_guard, stats
 from harness.outlock import DirectoryBusy, OutLock
 from harness.results import ResultsWriter, read_machine, read_results, record_key, repair_torn, write_machine
 
@@ -39,6 +39,7 @@ class Options:
     warmup_time: float = 0.2
     max_time: float = 20.0
     quiet_wait: float = 0.0  # seconds to wait for other processes to go quiet before each cell
+    memory_limit: Optional[int] = None  # bytes of resident memory per worker (its process group); None: no limit
 
 
 class RunError(RuntimeError):
@@ -62,13 +63,14 @@ def worker_env(threads, manifest, repo_root=environments.REPO_ROOT):
 
 @dataclass
 class WorkerHandle:
-    """A started worker: its process and where its spec, result, stage and log live."""
+    """A started worker: its process, where its spec, result, stage and log live, and its memory guard."""
     proc: subprocess.Popen
     result_path: str
     log_path: str
+    guard: memory_guard.MemoryGuard
 
 
-def start_worker(python, spec, env, workdir, repo_root=environments.REPO_ROOT, pass_fds=()):
+def start_worker(python, spec, env, workdir, repo_root=environments.REPO_ROOT, pass_fds=(), memory_limit=None):
     tag = uuid.uuid4().hex[:8]
     spec_path = os.path.join(workdir, f"spec-{tag}.json")
     result_path = os.path.join(workdir, f"result-{tag}.json")
@@ -79,7 +81,7 @@ def start_worker(python, spec, env, workdir, repo_root=environments.REPO_ROOT, p
         proc = subprocess.Popen([python, "-m", "harness.worker", spec_path, result_path], cwd=repo_root, env=env,
                                 stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, pass_fds=pass_fds,
                                 start_new_session=True)  # its own process group: a kill takes its children too
-    return WorkerHandle(proc, result_path, log_path)
+    return WorkerHandle(proc, result_path, log_path, memory_guard.MemoryGuard(proc.pid, memory_limit))
 
 
 def finish_worker(handle, timeout, killed_for=None):
@@ -89,7 +91,7 @@ def finish_worker(handle, timeout, killed_for=None):
     """
     timed_out = killed_for is not None
     try:
-        returncode = handle.proc.wait(timeout=timeout) if not timed_out else handle.proc.wait()
+        returncode = memory_guard.wait(handle.proc, handle.guard, None if timed_out else timeout)
     except subprocess.TimeoutExpired:
         kill_worker(handle)
         returncode, timed_out, killed_for = None, True, timeout
@@ -102,7 +104,10 @@ def finish_worker(handle, timeout, killed_for=None):
                 "reason": f"worker exceeded --timeout {killed_for:g}s during {stage or 'start-up'}",
                 "log_tail": _read_text(handle.log_path)[-2000:]}
     log = _read_text(handle.log_path)
-    if os.path.exists(handle.result_path):
+    out_of_memory = handle.guard.reason(returncode, stage)
+    if out_of_memory:
+        result = {"status": "error", "reason": out_of_memory}
+    elif os.path.exists(handle.result_path):
         with open(handle.result_path) as f:
             result = json.load(f)
     else:
@@ -112,10 +117,10 @@ def finish_worker(handle, timeout, killed_for=None):
     return result
 
 
-def spawn(python, spec, env, timeout, workdir, repo_root=environments.REPO_ROOT):
+def spawn(python, spec, env, timeout, workdir, repo_root=environments.REPO_ROOT, memory_limit=None):
     """Run one worker; returns its result dict, or an error/timeout result. Never raises
     for anything the worker does."""
-    return finish_worker(start_worker(python, spec, env, workdir, repo_root), timeout)
+    return finish_worker(start_worker(python, spec, env, workdir, repo_root, memory_limit=memory_limit), timeout)
 
 
 def kill_worker(handle):
@@ -321,7 +326,8 @@ class Runner:
     def run_process(self, cell, process, loops=None):
         """One fresh worker process for one cell; its result, tagged with the process index."""
         python, spec, env = self.worker_launch(cell, process, **({"loops": loops} if loops else {}))
-        res = spawn(python, spec, env, self.options.timeout, self._workdir, self.side.repo_root)
+        res = spawn(python, spec, env, self.options.timeout, self._workdir, self.side.repo_root,
+                    self.options.memory_limit)
         res["process"] = process
         return res
 
@@ -362,7 +368,8 @@ class Runner:
     def start_process(self, cell, process, pass_fds=(), **extra):
         """Start one worker without waiting for it (harness.lockstep drives it through pass_fds)."""
         python, spec, env = self.worker_launch(cell, process, **extra)
-        return start_worker(python, spec, env, self._workdir, self.side.repo_root, pass_fds=pass_fds)
+        return start_worker(python, spec, env, self._workdir, self.side.repo_root, pass_fds=pass_fds,
+                            memory_limit=self.options.memory_limit)
 
     def make_record(self, cell, results, quiet_wait=None):
         scenario = scenarios.get(cell.scenario)
@@ -422,7 +429,8 @@ class Runner:
             "gflops": flops / median / 1e9 if median else None,
             "gbs": nbytes / median / 1e9 if median else None,
             "options": {k: getattr(self.options, k) for k in ("samples", "min_time", "warmup_time", "max_time",
-                                                               "timeout", "processes", "quiet_wait")},
+                                                               "timeout", "processes", "quiet_wait",
+                                                               "memory_limit")},
         }
         for extra in ("traceback", "log_tail"):
             if failed and failed.get(extra):
