@@ -13,6 +13,7 @@ from datetime import datetime
 import impls
 import scenarios
 from harness import __version__, environments
+from harness.memory_guard import DEFAULT_LIMIT as _MEMORY_DEFAULT, parse_limit
 from harness.plan import PlanError, pick_impls, plan
 from harness.results import ResultsError
 
@@ -88,6 +89,14 @@ def _default_processes():
         raise UsageError(f"dlbench: DLBENCH_PROCESSES={value}: {exc}") from None
 
 
+def _memory_limit(value):
+    """--memory-limit: bytes, or None for no limit (harness.memory_guard.parse_limit)."""
+    try:
+        return parse_limit(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def add_selection(p):
     """Which cells, and how each is measured: shared by run and compare --interleave."""
     p.add_argument("--scenario", type=_csv, default=None, help="comma list (default: all)")
@@ -103,6 +112,10 @@ def add_selection(p):
     p.add_argument("--max-time", type=_positive_float, default=20.0, help="sampling budget per cell, seconds")
     p.add_argument("--timeout", type=_positive_float, default=900.0, help="seconds before a worker is killed")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--memory-limit", type=_memory_limit, default=_MEMORY_DEFAULT, metavar="SIZE",
+                   help="resident memory a worker (with its children) may use before it is stopped and its cell "
+                        "recorded as an error: 512M, 4G, 1.5GiB, 75%% of the machine, or none (default "
+                        f"{_MEMORY_DEFAULT.replace('%', '%%')}, leaving the rest to dlbench and the system)")
 
 
 def add_verdict_options(p):
@@ -226,17 +239,30 @@ def _options(args, processes):
         return Options(threads=args.threads, processes=processes)
     return Options(threads=args.threads, processes=processes, timeout=args.timeout, samples=args.samples,
                    min_time=args.min_time, warmup_time=args.warmup, max_time=args.max_time,
-                   quiet_wait=getattr(args, "quiet_wait", 0.0))
+                   quiet_wait=getattr(args, "quiet_wait", 0.0), memory_limit=args.memory_limit)
 
 
 def _default_out(prefix):
     return os.path.join(environments.REPO_ROOT, "out", datetime.now().strftime(f"{prefix}-%Y%m%d-%H%M%S"))
 
 
+def _open_runner(command, out, options, **kwargs):
+    """A Runner holding OUT's lock; what it had to say (a lock taken over, a torn line cut)
+    goes to stderr, one line each."""
+    from harness.runner import RunError, Runner
+    try:
+        runner = Runner(out, options, command=f"dlbench {command}", **kwargs)
+    except (RunError, ResultsError) as exc:
+        raise UsageError(f"dlbench {command}: {exc}") from None
+    for note in runner.notes:
+        print(note, file=sys.stderr)
+    return runner
+
+
 def cmd_run(args):
     from harness import history
     from harness.progress import ProgressDisplay
-    from harness.runner import RunError, Runner
+    from harness.runner import RunError
     cells = _cells(args, "run")
     for name in (args.save, args.compare):
         if name:
@@ -245,10 +271,8 @@ def cmd_run(args):
             except history.HistoryError as exc:
                 raise UsageError(f"dlbench run: {exc}") from None
     out = args.out or _default_out("run")
-    try:
-        runner = Runner(out, _options(args, args.processes), progress=ProgressDisplay(), resume=args.resume)
-    except (RunError, ResultsError) as exc:
-        raise UsageError(f"dlbench run: {exc}") from None
+    runner = _open_runner("run", out, _options(args, args.processes), progress=ProgressDisplay(),
+                          resume=args.resume)
     try:
         runner.probe(sorted({c.impl for c in cells}))
         runner.write_machine()
@@ -290,17 +314,15 @@ def _record_peaks(runner, impl_names, seconds, devices=None, keep_existing=False
 def cmd_machine(args):
     from harness import machine_peaks
     from harness.plan import normalize_devices
-    from harness.runner import RunError, Runner
+    from harness.runner import RunError
     try:
         names = pick_impls(args.impl)
         devices = normalize_devices(args.device) if args.device else None
     except PlanError as exc:
         raise UsageError(f"dlbench machine: {exc}") from None
     out = args.out or os.path.join(environments.REPO_ROOT, "out", "machine")
-    try:  # resume=True: adding peaks to a results directory of this machine is fine
-        runner = Runner(out, _options(args, 1), resume=True)
-    except (RunError, ResultsError) as exc:
-        raise UsageError(f"dlbench machine: {exc}") from None
+    # resume=True: adding peaks to a results directory of this machine is fine
+    runner = _open_runner("machine", out, _options(args, 1), resume=True)
     try:
         runner.probe(names)
         runner.write_machine()
@@ -315,14 +337,17 @@ def cmd_machine(args):
 
 
 def _load_records(path, command="compare"):
-    from harness.results import read_machine, read_records
+    from harness.results import read_machine, read_results
     if not os.path.isdir(path):
         raise UsageError(f"dlbench {command}: {path}: no such results directory")
     try:
-        records = read_records(path)
+        contents = read_results(path)
         machine = read_machine(path)
     except ResultsError as exc:
         raise UsageError(f"dlbench {command}: {exc}") from None
+    if contents.torn:  # a crash cut the last line: every line before it is whole
+        print(contents.torn.warning, file=sys.stderr)
+    records = contents.records
     if not records:
         raise UsageError(f"dlbench {command}: {path}: no results")
     return records, machine
@@ -378,7 +403,6 @@ def _compare_interleaved(args):
     from harness.interleave import SideError, drop_side, make_side, run_interleaved
     from harness.lockstep import LockstepUnsupported
     from harness.progress import ProgressDisplay
-    from harness.runner import RunError, Runner
     if args.dirs:
         raise UsageError("dlbench compare: --interleave runs both sides itself; give --base-python/--base-rev "
                          "and --cur-python/--cur-rev instead of directories")
@@ -387,14 +411,19 @@ def _compare_interleaved(args):
                          "(and --cur-python/--cur-rev; the default candidate is this checkout)")
     cells = _cells(args, "compare")
     out = args.out or _default_out("compare")
-    sides = []
+    sides, runners = [], []
     try:
         sides = [make_side("base", args.base_python, args.base_rev), make_side("cur", args.cur_python, args.cur_rev)]
-        runners = [Runner(os.path.join(out, s.label), _options(args, args.pairs), side=s) for s in sides]
-    except (SideError, RunError, ResultsError) as exc:
+        for s in sides:
+            runners.append(_open_runner("compare", os.path.join(out, s.label), _options(args, args.pairs), side=s))
+    except BaseException as exc:  # the first side's lock and worktree too
+        for r in runners:
+            r.close()
         for s in sides:
             drop_side(s)
-        raise UsageError(f"dlbench compare: {exc}") from None
+        if isinstance(exc, SideError):
+            raise UsageError(f"dlbench compare: {exc}") from None
+        raise
     try:
         for r in runners:
             r.probe(sorted({c.impl for c in cells}))
@@ -422,7 +451,14 @@ def _print_table(dirs):
         df, sources = load_sources(dirs)
     except LoadError as exc:
         raise UsageError(f"dlbench report: {exc}") from None
+    _print_warnings(sources)
     print(text(df, sources))
+
+
+def _print_warnings(sources):
+    for source in sources:
+        for warning in source.warnings:
+            print(warning, file=sys.stderr)
 
 
 def cmd_report(args):
@@ -434,6 +470,7 @@ def cmd_report(args):
         df, sources = load_sources(args.dirs)
     except LoadError as exc:
         raise UsageError(f"dlbench report: {exc}") from None
+    _print_warnings(sources)
     show = {"table": formats.text, "markdown": formats.markdown, "json": formats.to_json}[args.format]
     print(show(df, sources))
     notes = []
@@ -480,21 +517,33 @@ def cmd_export(args):
 
 
 def cmd_import(args):
-    from harness.results import ResultsWriter, read_records, write_machine
+    from harness.outlock import DirectoryBusy, OutLock
+    from harness.results import ResultsWriter, read_results, write_machine
     from reports.pytest_benchmark import ConvertError, import_files
+    lock = OutLock(args.out, "dlbench import")
     try:
         records, machine = import_files(args.files)
         os.makedirs(args.out, exist_ok=True)
-        if read_records(args.out):
-            raise UsageError(f"dlbench import: {args.out} already holds results; choose another --out")
-    except ConvertError as exc:
+        taken_over = lock.acquire()
+    except (ConvertError, DirectoryBusy) as exc:
         raise UsageError(f"dlbench import: {exc}") from None
-    except (OSError, ResultsError) as exc:
+    except OSError as exc:
         raise UsageError(f"dlbench import: {args.out}: {exc}") from None
-    writer = ResultsWriter(args.out)
-    for rec in records:
-        writer.append(rec)
-    write_machine(args.out, machine)
+    try:
+        if taken_over:
+            print(taken_over, file=sys.stderr)
+        try:
+            existing = read_results(args.out)
+        except ResultsError as exc:
+            raise UsageError(f"dlbench import: {args.out}: {exc}") from None
+        if existing.numbered or existing.torn:
+            raise UsageError(f"dlbench import: {args.out} already holds results; choose another --out")
+        writer = ResultsWriter(args.out)
+        for rec in records:
+            writer.append(rec)
+        write_machine(args.out, machine)
+    finally:
+        lock.release()
     print(f"imported {len(records)} cells from {len(args.files)} files into {args.out}")
     return 0
 

@@ -14,7 +14,7 @@ import shutil
 from datetime import datetime, timezone
 
 from harness.environments import REPO_ROOT
-from harness.results import MACHINE, RESULTS, read_machine
+from harness.results import MACHINE, RESULTS, read_machine, repair_torn
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
@@ -51,6 +51,7 @@ def save(out_dir, name, keep=KEEP):
     for f in (RESULTS, MACHINE):
         if os.path.exists(os.path.join(out_dir, f)):
             shutil.copy2(os.path.join(out_dir, f), tmp)
+    repair_torn(tmp)  # a baseline keeps whole records only: no torn line to warn about at every compare
     meta = {"name": name, "saved_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "source": os.path.abspath(out_dir), "git_commit": machine.get("git_commit"),
             "versions": {k: (v or {}).get("version") for k, v in (machine.get("frameworks") or {}).items()}}

@@ -15,6 +15,7 @@ import os
 import select
 import time
 
+from harness import memory_guard
 from harness.runner import finish_worker, kill_worker
 
 
@@ -52,12 +53,21 @@ class Lane:
         except (BrokenPipeError, ValueError):  # the worker is gone (or we closed the pipe)
             return False
 
-    def expect(self, deadline):
-        """True on an answer, False when the worker ended (its result says why); Silent on the deadline."""
+    def expect(self, deadline, watched=()):
+        """True on an answer, False when the worker ended (its result says why); Silent on the deadline.
+
+        watched: the lanes whose memory is polled meanwhile (every lane: at start-up both
+        prepare at once); one past the limit is killed, and its end of file ends its turn.
+        """
         while b"\n" not in self._buffer:
             left = deadline - time.monotonic()
-            if left <= 0 or not select.select([self.acks], [], [], left)[0]:
+            if left <= 0:
                 raise Silent(self)
+            ready = select.select([self.acks], [], [], min(left, memory_guard.POLL_S))[0]
+            for lane in watched or (self,):
+                lane.handle.guard.check()
+            if not ready:
+                continue
             chunk = os.read(self.acks, 4096)
             if not chunk:
                 return False
@@ -84,16 +94,16 @@ def conduct(lanes, samples, min_samples, max_time, timeout):
     """
     deadline = time.monotonic() + timeout
     try:
-        if not all([lane.expect(deadline) for lane in lanes]):
+        if not all([lane.expect(deadline, lanes) for lane in lanes]):
             return _finish(lanes, deadline)
         for command in ("warmup", "calibrate"):
             for lane in lanes:
-                if not (lane.send(command) and lane.expect(deadline)):
+                if not (lane.send(command) and lane.expect(deadline, lanes)):
                     return _finish(lanes, deadline)
         started = time.monotonic()
         for j in range(samples):
             for lane in (lanes if j % 2 == 0 else lanes[::-1]):
-                if not (lane.send("sample") and lane.expect(deadline)):
+                if not (lane.send("sample") and lane.expect(deadline, lanes)):
                     return _finish(lanes, deadline)
             if time.monotonic() - started > max_time and j + 1 >= min_samples:
                 break

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import dataclass, field
+from typing import Optional
 
 from harness import SCHEMA_VERSION
 
@@ -24,27 +26,108 @@ def read_records(out_dir):
 
 
 def numbered_records(out_dir):
-    """(line number, record) pairs, so a later check can still name the line."""
+    """(line number, record) pairs, so a later check can still name the line. Strict: a
+    torn last line stops here like any corrupt line; read_results sets it aside instead."""
+    contents = read_results(out_dir)
+    if contents.torn:
+        raise ResultsError(contents.torn.error)
+    return contents.numbered
+
+
+@dataclass(frozen=True)
+class TornLine:
+    """The last line of a results file, cut mid-write: no newline and not valid JSON.
+
+    The writer writes `line + "\n"` in one go, so a crash or a full disk can leave only
+    a prefix of the last record; every record before it is whole.
+    """
+    path: str
+    number: int
+    offset: int  # byte offset where the line starts: truncating there removes it
+    error: str  # the message a strict reader stops with
+
+    @property
+    def warning(self):
+        return f"WARNING: {self.path} line {self.number}: torn last line (cut mid-write), skipped"
+
+
+@dataclass
+class ResultsFile:
+    """What a results.jsonl holds: its whole records, and a torn last line if there is one."""
+    path: str
+    numbered: list = field(default_factory=list)
+    torn: Optional[TornLine] = None
+    ends_with_newline: bool = True
+
+    @property
+    def records(self):
+        return [rec for _, rec in self.numbered]
+
+
+def read_results(out_dir):
+    """Every record of OUT/results.jsonl, and a torn last line set aside.
+
+    Any other corrupt line (not the last, or a complete last line that is not a
+    record) raises ResultsError naming the file and line.
+    """
     path = os.path.join(out_dir, RESULTS)
+    contents = ResultsFile(path)
     if not os.path.exists(path):
-        return []
-    records = []
-    with open(path, encoding="utf-8", errors="replace") as f:
-        for number, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise ResultsError(f"{path} line {number}: not valid JSON ({exc.msg})") from None
-            except RecursionError:
-                raise ResultsError(f"{path} line {number}: not valid JSON (nested too deeply)") from None
-            if not isinstance(rec, dict) or "schema" not in rec:
-                raise ResultsError(f"{path} line {number}: not a dlbench record (no schema field)")
-            if rec["schema"] != SCHEMA_VERSION:
-                raise ResultsError(f"{path} line {number}: schema {rec['schema']!r}, this dlbench reads {SCHEMA_VERSION}")
-            records.append((number, rec))
-    return records
+        return contents
+    with open(path, "rb") as f:
+        data = f.read()
+    contents.ends_with_newline = not data or data.endswith(b"\n")
+    offset = 0
+    lines = data.split(b"\n")
+    for number, raw in enumerate(lines, 1):
+        start, offset = offset, offset + len(raw) + 1
+        line = raw.decode("utf-8", errors="replace")
+        if not line.strip():
+            continue
+        try:
+            rec = _parse(path, number, line)
+        except _NotJSON as exc:
+            if number == len(lines) and not contents.ends_with_newline:
+                contents.torn = TornLine(path, number, start, str(exc))
+                break
+            raise
+        contents.numbered.append((number, rec))
+    return contents
+
+
+class _NotJSON(ResultsError):
+    """A line that does not parse at all: torn, if it is the last and has no newline."""
+
+
+def _parse(path, number, line):
+    try:
+        rec = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise _NotJSON(f"{path} line {number}: not valid JSON ({exc.msg})") from None
+    except RecursionError:
+        raise _NotJSON(f"{path} line {number}: not valid JSON (nested too deeply)") from None
+    if not isinstance(rec, dict) or "schema" not in rec:
+        raise ResultsError(f"{path} line {number}: not a dlbench record (no schema field)")
+    if rec["schema"] != SCHEMA_VERSION:
+        raise ResultsError(f"{path} line {number}: schema {rec['schema']!r}, this dlbench reads {SCHEMA_VERSION}")
+    return rec
+
+
+def repair_torn(out_dir):
+    """Cut a torn last line off OUT/results.jsonl (and end a whole last line that lacks
+    its newline), so appends start on a line of their own; returns the torn line or None."""
+    contents = read_results(out_dir)
+    if contents.torn:
+        with open(contents.path, "r+b") as f:
+            f.truncate(contents.torn.offset)
+            f.flush()
+            os.fsync(f.fileno())
+    elif not contents.ends_with_newline:
+        with open(contents.path, "ab") as f:
+            f.write(b"\n")
+            f.flush()
+            os.fsync(f.fileno())
+    return contents.torn
 
 
 def record_key(rec):

@@ -20,8 +20,9 @@ from datetime import datetime, timezone
 
 import impls
 import scenarios
-from harness import SCHEMA_VERSION, __version__, contention, environments, fingerprint, stats
-from harness.results import ResultsWriter, read_machine, read_records, record_key, write_machine
+from harness import SCHEMA_VERSION, __version__, contention, environments, fingerprint, memory_guard, stats
+from harness.outlock import DirectoryBusy, OutLock
+from harness.results import ResultsWriter, read_machine, read_results, record_key, repair_torn, write_machine
 
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "BLIS_NUM_THREADS",
                     "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")
@@ -38,6 +39,7 @@ class Options:
     warmup_time: float = 0.2
     max_time: float = 20.0
     quiet_wait: float = 0.0  # seconds to wait for other processes to go quiet before each cell
+    memory_limit: Optional[int] = None  # bytes of resident memory per worker (its process group); None: no limit
 
 
 class RunError(RuntimeError):
@@ -61,13 +63,14 @@ def worker_env(threads, manifest, repo_root=environments.REPO_ROOT):
 
 @dataclass
 class WorkerHandle:
-    """A started worker: its process and where its spec, result, stage and log live."""
+    """A started worker: its process, where its spec, result, stage and log live, and its memory guard."""
     proc: subprocess.Popen
     result_path: str
     log_path: str
+    guard: memory_guard.MemoryGuard
 
 
-def start_worker(python, spec, env, workdir, repo_root=environments.REPO_ROOT, pass_fds=()):
+def start_worker(python, spec, env, workdir, repo_root=environments.REPO_ROOT, pass_fds=(), memory_limit=None):
     tag = uuid.uuid4().hex[:8]
     spec_path = os.path.join(workdir, f"spec-{tag}.json")
     result_path = os.path.join(workdir, f"result-{tag}.json")
@@ -78,7 +81,7 @@ def start_worker(python, spec, env, workdir, repo_root=environments.REPO_ROOT, p
         proc = subprocess.Popen([python, "-m", "harness.worker", spec_path, result_path], cwd=repo_root, env=env,
                                 stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, pass_fds=pass_fds,
                                 start_new_session=True)  # its own process group: a kill takes its children too
-    return WorkerHandle(proc, result_path, log_path)
+    return WorkerHandle(proc, result_path, log_path, memory_guard.MemoryGuard(proc.pid, memory_limit))
 
 
 def finish_worker(handle, timeout, killed_for=None):
@@ -88,7 +91,7 @@ def finish_worker(handle, timeout, killed_for=None):
     """
     timed_out = killed_for is not None
     try:
-        returncode = handle.proc.wait(timeout=timeout) if not timed_out else handle.proc.wait()
+        returncode = memory_guard.wait(handle.proc, handle.guard, None if timed_out else timeout)
     except subprocess.TimeoutExpired:
         kill_worker(handle)
         returncode, timed_out, killed_for = None, True, timeout
@@ -101,7 +104,10 @@ def finish_worker(handle, timeout, killed_for=None):
                 "reason": f"worker exceeded --timeout {killed_for:g}s during {stage or 'start-up'}",
                 "log_tail": _read_text(handle.log_path)[-2000:]}
     log = _read_text(handle.log_path)
-    if os.path.exists(handle.result_path):
+    out_of_memory = handle.guard.reason(returncode, stage)
+    if out_of_memory:
+        result = {"status": "error", "reason": out_of_memory}
+    elif os.path.exists(handle.result_path):
         with open(handle.result_path) as f:
             result = json.load(f)
     else:
@@ -111,10 +117,10 @@ def finish_worker(handle, timeout, killed_for=None):
     return result
 
 
-def spawn(python, spec, env, timeout, workdir, repo_root=environments.REPO_ROOT):
+def spawn(python, spec, env, timeout, workdir, repo_root=environments.REPO_ROOT, memory_limit=None):
     """Run one worker; returns its result dict, or an error/timeout result. Never raises
     for anything the worker does."""
-    return finish_worker(start_worker(python, spec, env, workdir, repo_root), timeout)
+    return finish_worker(start_worker(python, spec, env, workdir, repo_root, memory_limit=memory_limit), timeout)
 
 
 def kill_worker(handle):
@@ -190,7 +196,7 @@ def probe_all(impl_names, threads, workdir=None, timeout=300, side=None):
 
 
 class Runner:
-    def __init__(self, out_dir, options, progress=None, resume=False, side=None):
+    def __init__(self, out_dir, options, progress=None, resume=False, side=None, command="dlbench run"):
         self.side = side or Side()
         self.out_dir = out_dir
         self.options = options
@@ -200,6 +206,8 @@ class Runner:
         self.probes = {}
         self.machine = None
         self.records = []
+        self.notes = []  # one-line warnings for the command to print (a lock taken over, a torn line cut)
+        self.lock = OutLock(out_dir, command)
         self._prepare_out_dir()
         self.writer = ResultsWriter(out_dir)
         self._workdir = tempfile.mkdtemp(prefix="dlbench-")
@@ -207,16 +215,24 @@ class Runner:
     def _prepare_out_dir(self):
         try:
             os.makedirs(self.out_dir, exist_ok=True)
-            probe_file = os.path.join(self.out_dir, ".write-test")
-            with open(probe_file, "w"):
-                pass
-            os.remove(probe_file)
+            taken_over = self.lock.acquire()  # before anything is written; creating it proves we can write
+        except DirectoryBusy as exc:
+            raise RunError(str(exc)) from None
         except OSError as exc:
             raise RunError(f"cannot write to output directory {self.out_dir}: {exc.strerror or exc}") from None
-        existing = read_records(self.out_dir)  # a corrupt file stops here, untouched
-        if existing and not self.resume:
-            raise RunError(f"{self.out_dir} already holds {len(existing)} results; pass --resume to complete "
-                           f"that run, or choose another --out")
+        try:
+            self.notes += [taken_over] if taken_over else []
+            contents = read_results(self.out_dir)  # a corrupt line other than a torn last one stops here
+            existing = contents.records
+            if (existing or contents.torn) and not self.resume:
+                raise RunError(f"{self.out_dir} already holds {len(existing)} results; pass --resume to complete "
+                               f"that run, or choose another --out")
+            if self.resume and repair_torn(self.out_dir):
+                self.notes.append(f"{contents.torn.path} line {contents.torn.number}: torn last line (cut "
+                                  f"mid-write) removed; its cell runs again")
+        except BaseException:
+            self.lock.release()
+            raise
         self.done = {record_key(r) for r in existing}
 
     # --- probing ----------------------------------------------------------------
@@ -291,6 +307,7 @@ class Runner:
 
     def close(self):
         shutil.rmtree(self._workdir, ignore_errors=True)
+        self.lock.release()
 
     def run_cell(self, cell):
         reason = self.precheck(cell)
@@ -309,7 +326,8 @@ class Runner:
     def run_process(self, cell, process, loops=None):
         """One fresh worker process for one cell; its result, tagged with the process index."""
         python, spec, env = self.worker_launch(cell, process, **({"loops": loops} if loops else {}))
-        res = spawn(python, spec, env, self.options.timeout, self._workdir, self.side.repo_root)
+        res = spawn(python, spec, env, self.options.timeout, self._workdir, self.side.repo_root,
+                    self.options.memory_limit)
         res["process"] = process
         return res
 
@@ -350,7 +368,8 @@ class Runner:
     def start_process(self, cell, process, pass_fds=(), **extra):
         """Start one worker without waiting for it (harness.lockstep drives it through pass_fds)."""
         python, spec, env = self.worker_launch(cell, process, **extra)
-        return start_worker(python, spec, env, self._workdir, self.side.repo_root, pass_fds=pass_fds)
+        return start_worker(python, spec, env, self._workdir, self.side.repo_root, pass_fds=pass_fds,
+                            memory_limit=self.options.memory_limit)
 
     def make_record(self, cell, results, quiet_wait=None):
         scenario = scenarios.get(cell.scenario)
@@ -410,7 +429,8 @@ class Runner:
             "gflops": flops / median / 1e9 if median else None,
             "gbs": nbytes / median / 1e9 if median else None,
             "options": {k: getattr(self.options, k) for k in ("samples", "min_time", "warmup_time", "max_time",
-                                                               "timeout", "processes", "quiet_wait")},
+                                                               "timeout", "processes", "quiet_wait",
+                                                               "memory_limit")},
         }
         for extra in ("traceback", "log_tail"):
             if failed and failed.get(extra):

@@ -3,7 +3,8 @@
 Each directory is a *source*: one machine at one time. Rows carry the source's label,
 its machine id and the machine's measured peaks for the cell's device, so tables and
 charts never need machine.json again. Anything unreadable stops here with one line
-that names the file and the line.
+that names the file and the line, except a torn last line (a crash cut it mid-write):
+that one is skipped, and its source carries the warning for the caller to print.
 """
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from harness.caches import capacities
-from harness.results import MACHINE, RESULTS, ResultsError, numbered_records, read_machine
+from harness.results import MACHINE, RESULTS, ResultsError, read_machine, read_results
 
 STATUSES = ("ok", "invalid", "unsupported", "error", "timeout")
 REQUIRED = ("scenario", "phase", "size", "impl", "device", "mode", "threads", "status")
@@ -56,12 +57,13 @@ def _read_dir(d):
     if not os.path.exists(os.path.join(d, RESULTS)):
         raise LoadError(f"{d}: no {RESULTS} here")
     try:
-        numbered = numbered_records(d)
+        contents = read_results(d)
         machine = read_machine(d) or {}
     except ResultsError as exc:
         raise LoadError(str(exc)) from None
     except OSError as exc:
         raise LoadError(f"{os.path.join(d, RESULTS)}: cannot read ({exc.strerror or exc})") from None
+    numbered = contents.numbered
     if not numbered:
         raise LoadError(f"{os.path.join(d, RESULTS)}: empty, no results to report")
     path = os.path.join(d, RESULTS)
@@ -69,7 +71,8 @@ def _read_dir(d):
         _check(path, number, rec)
     if "machine_id" in machine and not isinstance(machine.get("peaks", {}), dict):
         raise LoadError(f"{os.path.join(d, MACHINE)}: 'peaks' is not an object")
-    return [rec for _, rec in numbered], machine
+    warnings = (contents.torn.warning,) if contents.torn else ()
+    return [rec for _, rec in numbered], machine, warnings
 
 
 def machine_label(machine, d):
@@ -117,10 +120,10 @@ def load(dirs):
 def load_sources(dirs):
     """(cells DataFrame, [Source]) for tables and the machine summary alike."""
     read = [_read_dir(d) for d in dirs]
-    labels = source_labels(dirs, [m for _, m in read])
+    labels = source_labels(dirs, [m for _, m, _ in read])
     frames, sources = [], []
-    for order, (d, (records, machine), label) in enumerate(zip(dirs, read, labels)):
-        sources.append(Source(label, d, machine))
+    for order, (d, (records, machine, warnings), label) in enumerate(zip(dirs, read, labels)):
+        sources.append(Source(label, d, machine, warnings))
         df = pd.DataFrame.from_records(records)
         df["results_dir"] = d
         df["source"] = label
@@ -142,7 +145,9 @@ def load_sources(dirs):
 
 @dataclass(frozen=True)
 class Source:
-    """One results directory: its label in every table, and its machine.json."""
+    """One results directory: its label in every table, its machine.json, and what was
+    skipped reading it (one line each, for the caller to print)."""
     label: str
     results_dir: str
     machine: dict
+    warnings: tuple = ()
