@@ -417,6 +417,7 @@ class Runner:
             "prepare_s": first.get("prepare_s"),
             "first_call_s": first.get("first_call_s"),
             "first_call_s_per_process": [r.get("first_call_s") for r in results],
+            "last_loss": results[-1].get("last_loss"),  # a training cell's, after sampling (last process)
             "peak_rss_bytes": max((r["peak_rss_bytes"] for r in results if r.get("peak_rss_bytes")), default=None),
             "rss_base_bytes": first.get("rss_base_bytes"),
             "device_peak_bytes": max((r["device_peak_bytes"] for r in results if r.get("device_peak_bytes")),

@@ -56,8 +56,15 @@ def reference_outputs(problem, phase, cache_dir):
 
 
 def sample(step, loops):
-    """Seconds for `loops` calls, the device synchronized inside the timed region."""
+    """Seconds for `loops` calls, the device synchronized inside the timed region.
+
+    A training step is put back to its initial weights first, untimed: every sample then
+    times steps from the validated state, not from wherever the previous ones drove it.
+    """
     run, sync = step.run, step.sync
+    if step.reset is not None:
+        step.reset()
+        sync()  # the copies are done before the clock starts
     gc_was_enabled = gc.isenabled()
     gc.disable()  # as timeit does: a collection is not the kernel's cost
     try:
@@ -153,6 +160,24 @@ def measure_lockstep(step, spec, stage, meter):
     return loops, values
 
 
+def check_training(step):
+    """After sampling: (the last step's losses, the reason the cell is invalid or None).
+
+    A loss or weight that went non-finite while stepping means the timed work was not
+    the validated one."""
+    outputs = step.outputs()
+    losses = {name: np.asarray(v).item() for name, v in outputs.items() if name.startswith("loss")}
+    reason = None
+    for name, value in outputs.items():
+        a = np.asarray(value)
+        if not np.all(np.isfinite(a)):
+            what = f"is {a.item()}" if a.size == 1 else f"has {int((~np.isfinite(a)).sum())} non-finite values"
+            reason = f"training diverged during sampling: {name} {what}"
+            break
+    # JSON has no nan: a non-finite loss is recorded as None (the reason says what it was)
+    return {name: v if np.isfinite(v) else None for name, v in losses.items()}, reason
+
+
 def run_cell(spec, stage):
     result = {"status": "ok", "reason": ""}
     stage("import")
@@ -204,6 +229,11 @@ def run_cell(spec, stage):
     result.update(loops=loops, samples=values, contention=meter.result(), rss_base_bytes=rss_base,
                   peak_rss_bytes=memory.peak_rss(),
                   device_peak_bytes=adapter.peak_device_memory(spec["device"]))
+    if any(name.startswith("loss") for name in scenario.tolerances(problem.params, spec["phase"])):  # training
+        stage("check")
+        result["last_loss"], diverged = check_training(step)
+        if diverged:
+            result.update(status="invalid", reason=diverged)
     return result
 
 

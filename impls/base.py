@@ -34,8 +34,14 @@ class Step:
     """A prepared cell: `run` is what is timed, `outputs` fetches results for validation.
 
     `run` must leave its device work queued or done; the harness calls `sync` inside
-    the timed region after the calls of each sample. `outputs` is called once, after
-    the first `run`, and returns NumPy arrays named as the scenario's tolerances.
+    the timed region after the calls of each sample. `outputs` is called after the
+    first `run` (validation) and once after sampling, and returns NumPy arrays named as
+    the scenario's tolerances.
+
+    `reset`, for a training step: put the initial weights back, in place, into the
+    same storage `run` updates (so compiled graphs and captured variables keep working
+    without retracing). The harness calls it before every sample, outside the timed
+    region, then `sync`, so each sample times steps from the validated starting point.
     """
 
     run: Callable[[], object]
@@ -43,6 +49,8 @@ class Step:
     sync: Callable[[], None] = lambda: None
     # Seconds spent compiling/tracing outside the first call (where the adapter does it in prepare).
     compile_s: Optional[float] = None
+    # Training steps only: restore the initial weights (see above); None where nothing changes.
+    reset: Optional[Callable[[], None]] = None
 
 
 def timed(fn: Callable[[], object]):

@@ -66,8 +66,8 @@ def _check(mode):
         raise Unsupported(f"dlib has no {mode} mode: its networks run eagerly, layer by layer")
 
 
-def _step(run, outputs, device):
-    return Step(run, outputs, sync=lambda: sync(device))
+def _step(run, outputs, device, reset=None):
+    return Step(run, outputs, sync=lambda: sync(device), reset=reset)
 
 
 def _f32(a):
@@ -112,7 +112,8 @@ def classifier(problem, phase, device, mode):
     if phase == "inference":
         return _step(net.inference, lambda: {"logits": net.logits()}, device)
     return _step(net.train_step,
-                 lambda: {"loss": np.float32(net.loss()), **_named(names, net.weights(), shapes)}, device)
+                 lambda: {"loss": np.float32(net.loss()), **_named(names, net.weights(), shapes)}, device,
+                 reset=net.reset)  # the bridge copies the weights it loaded back into the net
 
 
 def gan(problem, phase, device, mode):
@@ -123,4 +124,4 @@ def gan(problem, phase, device, mode):
     i = problem.inputs
     g = _bridge.Gan([_f32(i[n]) for n in names], _f32(i["z"]), _f32(i["real"]), float(problem.params["lr"]), LEAK)
     return _step(g.step, lambda: {"loss_d": np.float32(g.loss_d()), "loss_g": np.float32(g.loss_g()),
-                                  **_named(names, g.weights(), shapes)}, device)
+                                  **_named(names, g.weights(), shapes)}, device, reset=g.reset)

@@ -82,6 +82,40 @@ void save_params(const Details& details, const Shape& w_shape, std::vector<farra
     out.push_back(to_numpy(p.host() + nw, Shape{static_cast<py::ssize_t>(p.size() - nw)}));
 }
 
+// A training step's initial weights: a copy of each layer's parameter block after loading,
+// copied back into the same block by reset(), so the timed steps start where the
+// validated one did. The SGD solvers keep their state: with no momentum and no decay,
+// dlib's sgd sets v = -lr * grad afresh on every update, so only the weights matter.
+class InitialParams {
+public:
+    template <typename Details>
+    void keep(const Details& details)
+    {
+        const tensor& p = details.get_layer_params();
+        saved_.emplace_back();
+        saved_.back().copy_size(p);
+        std::memcpy(saved_.back().host(), p.host(), p.size() * sizeof(float));
+    }
+
+    // The blocks in the order they were kept.
+    template <typename... Details>
+    void restore(Details&... details)
+    {
+        size_t i = 0;
+        // C++14 pack expansion: a braced list runs left to right
+        int in_order[] = {(restore_one(details.get_layer_params(), saved_.at(i++)), 0)...};
+        (void)in_order;
+    }
+
+private:
+    static void restore_one(tensor& p, const resizable_tensor& saved)
+    {
+        std::memcpy(p.host(), saved.host(), p.size() * sizeof(float));
+    }
+
+    std::vector<resizable_tensor> saved_;
+};
+
 // --- layers with the scenarios' explicit padding ----------------------------------------
 // con_ and cont_ pad by half the kernel unless told otherwise: always tell them.
 template <long filters, long k, int stride, int pad, typename SUBNET>
@@ -201,6 +235,16 @@ public:
         load_params(layer<3>(net_).layer_details(), weights[4], weights[5], "fc1");
         load_params(layer<1>(net_).layer_details(), weights[6], weights[7], "fc2");
         for (const auto& w : weights) shapes_.push_back(Shape(w.shape(), w.shape() + w.ndim()));
+        initial_.keep(layer<9>(net_).layer_details());
+        initial_.keep(layer<6>(net_).layer_details());
+        initial_.keep(layer<3>(net_).layer_details());
+        initial_.keep(layer<1>(net_).layer_details());
+    }
+
+    void reset()
+    {
+        initial_.restore(layer<9>(net_).layer_details(), layer<6>(net_).layer_details(),
+                         layer<3>(net_).layer_details(), layer<1>(net_).layer_details());
     }
 
     void train_step()
@@ -241,6 +285,7 @@ private:
     resizable_tensor x_;
     std::vector<unsigned long> labels_;
     std::vector<Shape> shapes_;
+    InitialParams initial_;
     double loss_ = 0;
 };
 
@@ -286,6 +331,18 @@ public:
         load_params(layer<3>(d_).layer_details(), weights[8], weights[9], "d_c2");
         load_params(layer<1>(d_).layer_details(), weights[10], weights[11], "d_fc");
         for (const auto& w : weights) shapes_.push_back(Shape(w.shape(), w.shape() + w.ndim()));
+        initial_.keep(layer<6>(g_).layer_details());
+        initial_.keep(layer<3>(g_).layer_details());
+        initial_.keep(layer<1>(g_).layer_details());
+        initial_.keep(layer<5>(d_).layer_details());
+        initial_.keep(layer<3>(d_).layer_details());
+        initial_.keep(layer<1>(d_).layer_details());
+    }
+
+    void reset()
+    {
+        initial_.restore(layer<6>(g_).layer_details(), layer<3>(g_).layer_details(), layer<1>(g_).layer_details(),
+                         layer<5>(d_).layer_details(), layer<3>(d_).layer_details(), layer<1>(d_).layer_details());
     }
 
     void step()
@@ -328,6 +385,7 @@ private:
     resizable_tensor z_, both_;
     std::vector<float> both_labels_, real_labels_;
     std::vector<Shape> shapes_;
+    InitialParams initial_;
     double loss_d_ = 0, loss_g_ = 0;
 };
 
@@ -442,6 +500,7 @@ PYBIND11_MODULE(_dlib_bridge, m)
     py::class_<Classifier>(m, "Classifier")
         .def(py::init<const std::vector<farray>&, const farray&, const py::array_t<long long>&, float>())
         .def("train_step", &Classifier::train_step)
+        .def("reset", &Classifier::reset)
         .def("inference", &Classifier::inference)
         .def("loss", &Classifier::loss)
         .def("logits", &Classifier::logits)
@@ -449,6 +508,7 @@ PYBIND11_MODULE(_dlib_bridge, m)
     py::class_<Gan>(m, "Gan")
         .def(py::init<const std::vector<farray>&, const farray&, const farray&, float, float>())
         .def("step", &Gan::step)
+        .def("reset", &Gan::reset)
         .def("loss_d", &Gan::loss_d)
         .def("loss_g", &Gan::loss_g)
         .def("weights", &Gan::weights);

@@ -130,8 +130,19 @@ def _build(fn, mode, **kwargs):
     raise Unsupported(f"mxnet has no mode {mode!r} (modes: eager, graph)")
 
 
-def _step(run, outputs, device):
-    return Step(run, outputs, sync=lambda: sync(device))
+def _step(run, outputs, device, reset=None):
+    return Step(run, outputs, sync=lambda: sync(device), reset=reset)
+
+
+def _resetter(weights):
+    """Copies the weights' values now back into the same NDArrays (their attached
+    gradients and the hybridized blocks' bindings stay as they are)."""
+    initial = [w.copy() for w in weights]
+
+    def reset():
+        for w, i in zip(weights, initial):
+            i.copyto(w)
+    return reset
 
 
 # --- conv, sigmoid ------------------------------------------------------------
@@ -250,7 +261,7 @@ def classifier(problem, phase, device, mode):
         out["loss"] = loss
 
     return _step(run, lambda: {"loss": out["loss"].asnumpy().reshape(()), **_numpy_weights(names, w)},
-                 device)
+                 device, reset=_resetter(w))
 
 
 def gan(problem, phase, device, mode):
@@ -259,6 +270,7 @@ def gan(problem, phase, device, mode):
     d_names = [n for n, _, _ in DISCRIMINATOR]
     g = _weights(problem, GENERATOR, device)
     d = _weights(problem, DISCRIMINATOR, device)
+    reset = _resetter(g + d)
     z, real = _arrays(problem, ("z", "real"), device)
     gen, d_loss, g_loss = (_build(f, mode) for f in (nets.generator, nets.d_loss, nets.g_loss))
     lr = problem.params["lr"]
@@ -287,4 +299,4 @@ def gan(problem, phase, device, mode):
         res.update(_numpy_weights(g_names + d_names, g + d))
         return res
 
-    return _step(run, outputs, device)
+    return _step(run, outputs, device, reset=reset)

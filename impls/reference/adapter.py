@@ -100,6 +100,14 @@ def _weights(problem, names):
     return {n: problem.inputs[n].copy() for n in names}
 
 
+def _reset(problem, w):
+    """Copy the initial weights back into the arrays the step updates."""
+    def reset():
+        for n, a in w.items():
+            np.copyto(a, problem.inputs[n])
+    return reset
+
+
 def conv(problem, phase, device, mode):
     _check(device, mode)
     x, w, b = (problem.inputs[k] for k in ("x", "w", "b"))
@@ -150,7 +158,7 @@ def classifier(problem, phase, device, mode):
     def run():
         out["loss"] = nets.classifier_train_step(w, x, labels, problem.params["lr"])
 
-    return Step(run, lambda: {"loss": np.float32(out["loss"]), **w})
+    return Step(run, lambda: {"loss": np.float32(out["loss"]), **w}, reset=_reset(problem, w))
 
 
 def gan(problem, phase, device, mode):
@@ -163,4 +171,5 @@ def gan(problem, phase, device, mode):
     def run():
         out["loss_d"], out["loss_g"] = nets.gan_step(w, z, real, problem.params["lr"])
 
-    return Step(run, lambda: {"loss_d": np.float32(out["loss_d"]), "loss_g": np.float32(out["loss_g"]), **w})
+    return Step(run, lambda: {"loss_d": np.float32(out["loss_d"]), "loss_g": np.float32(out["loss_g"]), **w},
+                reset=_reset(problem, w))

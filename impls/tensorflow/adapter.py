@@ -167,14 +167,25 @@ def _function(fn, mode, device, *example):
     raise Unsupported(f"tensorflow has no mode {mode!r} (modes: eager, graph, xla)")
 
 
-def _step(run, outputs, device):
+def _step(run, outputs, device, reset=None):
     if not tf.config.list_physical_devices("GPU"):  # everything runs on the CPU: skip the context
-        return Step(run, outputs, sync=lambda: sync(device))
+        return Step(run, outputs, sync=lambda: sync(device), reset=reset)
 
     def placed():
         with _place(device):
             run()
-    return Step(placed, outputs, sync=lambda: sync(device))
+    return Step(placed, outputs, sync=lambda: sync(device), reset=reset)
+
+
+def _resetter(problem, names, variables, device, layouts):
+    """Assigns the initial weights (constants made here, in prepare) back into the same
+    variables, which tf.function and XLA captured: no retrace."""
+    initial = _constants(problem, names, device, layouts)
+
+    def reset():
+        for v, c in zip(variables, initial):
+            v.assign(c)
+    return reset
 
 
 def _pads(p):
@@ -314,7 +325,7 @@ def classifier(problem, phase, device, mode):
     def outputs():
         return {"loss": out["loss"].numpy(), **{n: _from_tf(v, layouts.get(n)) for n, v in zip(names, w)}}
 
-    return _step(run, outputs, device)
+    return _step(run, outputs, device, reset=_resetter(problem, names, w, device, layouts))
 
 
 def _conv_t(x, w, b, out_hw, out_c):
@@ -377,4 +388,4 @@ def gan(problem, phase, device, mode):
         res.update({n: _from_tf(v, layouts.get(n)) for n, v in zip(g_names + d_names, g + d)})
         return res
 
-    return _step(run, outputs, device)
+    return _step(run, outputs, device, reset=_resetter(problem, g_names + d_names, g + d, device, layouts))

@@ -132,8 +132,19 @@ def _compile(fn, mode):
     raise Unsupported(f"torch has no mode {mode!r} (modes: eager, graph)")
 
 
-def _step(run, outputs, device):
-    return Step(run, outputs, sync=lambda: sync(device))
+def _step(run, outputs, device, reset=None):
+    return Step(run, outputs, sync=lambda: sync(device), reset=reset)
+
+
+def _resetter(params):
+    """Restores `params` to their values now: copied back in place, so a compiled step,
+    which took these very tensors as inputs, runs on without recompiling."""
+    initial = [t.detach().clone() for t in params]
+
+    def reset():
+        with torch.no_grad():
+            torch._foreach_copy_(params, initial)
+    return reset
 
 
 def _numpy(t):
@@ -273,7 +284,8 @@ def classifier(problem, phase, device, mode):
         _sgd(w, loss, lr)
         out["loss"] = loss
 
-    return _step(run, lambda: {"loss": _numpy(out["loss"]), **{n: _numpy(t) for n, t in zip(names, w)}}, device)
+    return _step(run, lambda: {"loss": _numpy(out["loss"]), **{n: _numpy(t) for n, t in zip(names, w)}}, device,
+                 reset=_resetter(w))
 
 
 def _generator(g, z):
@@ -305,6 +317,7 @@ def gan(problem, phase, device, mode):
     d_names = [n for n, _, _ in DISCRIMINATOR]
     g = _tensors(problem, g_names, device, grad=True)
     d = _tensors(problem, d_names, device, grad=True)
+    reset = _resetter(g + d)
     z, real = _tensors(problem, ("z", "real"), device)
     gen, d_loss, g_loss = (_compile(f, mode) for f in (_generator, _d_loss, _g_loss))
     lr = problem.params["lr"]
@@ -323,4 +336,4 @@ def gan(problem, phase, device, mode):
         res.update({n: _numpy(t) for n, t in zip(g_names + d_names, g + d)})
         return res
 
-    return _step(run, outputs, device)
+    return _step(run, outputs, device, reset=reset)
