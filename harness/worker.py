@@ -100,7 +100,14 @@ def warm_up(step, seconds):
 
 def calls_per_sample(step, spec):
     """Calls per sample: the number an earlier process of this cell calibrated, when the
-    parent passes it (as pyperf passes --loops), so every process times the same thing."""
+    parent passes it (as pyperf passes --loops), so every process times the same thing.
+
+    A training step (one with a reset) is timed one call per sample: a second call would
+    step from the first one's weights, and a tiny classifier's loss is 0 by its second
+    step. A step lasts far longer than the timer's resolution at every size.
+    """
+    if step.reset is not None:
+        return 1
     if spec.get("loops"):
         return int(spec["loops"])
     return calibrate(step, spec["min_time"])[0]

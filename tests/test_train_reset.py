@@ -59,8 +59,9 @@ def first_losses(name, phase, size="tiny"):
 
 
 def test_timed_steps_keep_the_validated_loss_and_without_reset_they_would_not(tmp_path):
-    # 300 timed steps per cell through the real worker, one call per sample (min_time 0)
-    runner = Runner(str(tmp_path / "out"), Options(threads=1, samples=300, min_samples=300, min_time=0,
+    # 300 timed steps per cell through the real worker: one call per sample, although a tiny
+    # step is far shorter than min_time (a second call would step from the first's weights)
+    runner = Runner(str(tmp_path / "out"), Options(threads=1, samples=300, min_samples=300, min_time=0.05,
                                                      warmup_time=0.001, max_time=600, timeout=600))
     try:
         runner.probe(["reference"])
