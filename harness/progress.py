@@ -45,9 +45,10 @@ class ProgressDisplay:
             self._progress.start()
             self._task = self._progress.add_task("", total=total, completed=already_done)
 
-    def cell_started(self, cell):
+    def cell_started(self, cell, process=0, processes=1):
         if self._progress:
-            self._progress.update(self._task, description=cell.label(), refresh=True)
+            what = cell.label() + (f" (process {process + 1}/{processes})" if processes > 1 else "")
+            self._progress.update(self._task, description=what, refresh=True)
 
     def note(self, text):
         if self._progress:

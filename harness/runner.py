@@ -123,6 +123,81 @@ def spawn(python, spec, env, timeout, workdir, repo_root=environments.REPO_ROOT,
     return finish_worker(start_worker(python, spec, env, workdir, repo_root, memory_limit=memory_limit), timeout)
 
 
+class CellServer:
+    """One worker process that runs cells on request, one after another (`worker --serve`).
+
+    A round of an implementation's cells in one process pays for the framework's import
+    once, not once per cell (TensorFlow's is 2-3 s here, more than most cells' timing).
+    Each request is watched as a single worker is: its own timeout, the memory guard, a
+    crash; after any of those (or an exception in the cell) the server is gone and the
+    next request starts a new one.
+    """
+
+    def __init__(self, python, env, workdir, repo_root, memory_limit=None):
+        self.workdir = workdir
+        self.log_path = os.path.join(workdir, f"log-{uuid.uuid4().hex[:8]}.txt")
+        with open(self.log_path, "wb") as log:
+            self.proc = subprocess.Popen([python, "-m", "harness.worker", "--serve"], cwd=repo_root, env=env,
+                                         stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.PIPE,
+                                         start_new_session=True)
+        self.guard = memory_guard.MemoryGuard(self.proc.pid, memory_limit)
+        self.alive = True
+
+    def run(self, spec, timeout):
+        """The cell's result dict; never raises for anything the worker does."""
+        tag = uuid.uuid4().hex[:8]
+        spec_path = os.path.join(self.workdir, f"spec-{tag}.json")
+        result_path = os.path.join(self.workdir, f"result-{tag}.json")
+        with open(spec_path, "w") as f:
+            json.dump(spec, f)
+        try:
+            self.proc.stdin.write(f"{spec_path}\t{result_path}\n".encode())
+            self.proc.stdin.flush()
+        except (BrokenPipeError, OSError):
+            pass  # it died between requests: the wait below reads how
+        deadline = time.monotonic() + timeout
+        try:
+            while not os.path.exists(result_path):
+                code = self.proc.poll()
+                if code is not None or self.guard.check():
+                    return self._ended(self.proc.wait(), result_path)
+                if time.monotonic() >= deadline:
+                    self.close(kill=True)
+                    return {"status": "timeout",
+                            "reason": f"worker exceeded --timeout {timeout:g}s during "
+                                      f"{_read_text(result_path + '.stage') or 'start-up'}",
+                            "log_tail": _read_text(self.log_path)[-2000:]}
+                time.sleep(memory_guard.POLL_S)
+        except BaseException:  # Ctrl-C: take the worker down with us
+            self.close(kill=True)
+            raise
+        with open(result_path) as f:
+            result = json.load(f)
+        if result.get("status") == "error":  # an exception may leave the framework unusable: start afresh
+            result["log_tail"] = _read_text(self.log_path)[-2000:]
+            self.close()
+        return result
+
+    def _ended(self, returncode, result_path):
+        self.alive = False
+        stage = _read_text(result_path + ".stage")
+        log = _read_text(self.log_path)
+        reason = self.guard.reason(returncode, stage) or _crash_reason(returncode, stage, log)
+        return {"status": "error", "reason": reason, "log_tail": log[-2000:]}
+
+    def close(self, kill=False):
+        """End the server: end of its input and a moment to exit, or a kill of its group."""
+        self.alive = False
+        if not kill:
+            try:
+                self.proc.stdin.close()
+                self.proc.wait(timeout=10)
+                return
+            except (OSError, subprocess.TimeoutExpired):
+                pass
+        _kill_group(self.proc)
+
+
 def kill_worker(handle):
     _kill_group(handle.proc)
 
@@ -288,18 +363,21 @@ class Runner:
         return device_reason or None
 
     def run(self, cells):
+        """Every cell not done yet, grouped by implementation, device and mode: the group's
+        processes run in rounds (round k: one worker runs process k of each of its cells),
+        so a cell's processes are different processes minutes apart, and each worker
+        imports its framework once for the whole round. A group's records are appended
+        when its last round ends."""
         todo = [c for c in cells if c.key() not in self.done]
         if self.progress:
             self.progress.start(len(cells), len(cells) - len(todo))
         try:
-            for cell in todo:
-                if self.progress:
-                    self.progress.cell_started(cell)
-                record = self.run_cell(cell)
-                self.writer.append(record)
-                self.records.append(record)
-                if self.progress:
-                    self.progress.cell_done(cell, record)
+            for group in _groups(todo):
+                for cell, record in self.run_group(group):
+                    self.writer.append(record)
+                    self.records.append(record)
+                    if self.progress:
+                        self.progress.cell_done(cell, record)
         finally:
             if self.progress:
                 self.progress.stop()
@@ -310,18 +388,39 @@ class Runner:
         self.lock.release()
 
     def run_cell(self, cell):
-        reason = self.precheck(cell)
-        if reason:
-            return self.make_record(cell, [{"status": "unsupported", "reason": reason}])
-        waited = self.wait_for_quiet(cell)
-        results, loops = [], None
+        """One cell on its own (all its processes): a group of one."""
+        return self.run_group([cell])[0][1]
+
+    def run_group(self, cells):
+        """[(cell, record)] for cells of one implementation, device and mode."""
+        results = {c: [] for c in cells}
+        early = {c: reason for c in cells for reason in [self.precheck(c)] if reason}
+        waited = {}
         for process in range(self.options.processes):
-            res = self.run_process(cell, process, loops=loops)
-            results.append(res)
-            if res["status"] != "ok":
-                break  # unsupported, invalid, error or timeout: repeating would say the same
-            loops = loops or res.get("loops")  # calibrated once, reused by every later process
-        return self.make_record(cell, results, waited)
+            # unsupported, invalid, error or timeout: repeating would say the same
+            live = [c for c in cells if c not in early and all(r["status"] == "ok" for r in results[c])]
+            server = None
+            try:
+                for cell in live:
+                    if self.progress:
+                        self.progress.cell_started(cell, process, self.options.processes)
+                    waited[cell] = _waits(waited.get(cell), self.wait_for_quiet(cell))
+                    if server is None or not server.alive:
+                        server = self.start_server(cell)
+                    loops = results[cell][0].get("loops") if results[cell] else None  # calibrated once
+                    res = server.run(self.worker_launch(cell, process, **({"loops": loops} if loops else {}))[1],
+                                     self.options.timeout)
+                    res["process"] = process
+                    results[cell].append(res)
+            finally:
+                if server is not None and server.alive:
+                    server.close()
+        return [(c, self.make_record(c, [{"status": "unsupported", "reason": early[c]}]) if c in early
+                 else self.make_record(c, results[c], waited.get(c))) for c in cells]
+
+    def start_server(self, cell):
+        python, _, env = self.worker_launch(cell, 0)
+        return CellServer(python, env, self._workdir, self.side.repo_root, self.options.memory_limit)
 
     def run_process(self, cell, process, loops=None):
         """One fresh worker process for one cell; its result, tagged with the process index."""
@@ -437,6 +536,22 @@ class Runner:
             if failed and failed.get(extra):
                 record[extra] = failed[extra]
         return record
+
+
+def _groups(cells):
+    """Cells grouped by (implementation, device, mode), groups and cells in plan order."""
+    groups = {}
+    for c in cells:
+        groups.setdefault((c.impl, c.device, c.mode), []).append(c)
+    return list(groups.values())
+
+
+def _waits(before, now):
+    """A cell's --quiet-wait over its processes: seconds waited in all, gave up on any."""
+    if now is None or before is None:
+        return now or before
+    return {"waited_s": round(before["waited_s"] + now["waited_s"], 1),
+            "gave_up": before["gave_up"] or now["gave_up"], "other_cpu": now["other_cpu"]}
 
 
 # A cell is `noisy` when its figure moves more than these from process to process or

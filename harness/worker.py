@@ -1,9 +1,11 @@
-"""One cell, inside one fresh process: prepare, validate, warm up, calibrate, sample.
+"""One cell, inside a worker process: prepare, validate, warm up, calibrate, sample.
 
 Run as `python -m harness.worker SPEC.json RESULT.json` by the parent (harness.runner),
-with the interpreter of the implementation's environment. It imports NumPy, the
-scenario, the reference and one adapter, nothing else (no pandas): it must work in
-MXNet's environment with NumPy 1.23. It never aggregates; the parent does.
+or as `python -m harness.worker --serve` reading such pairs from stdin (one round of
+several cells of one implementation and mode in one process), with the interpreter of
+the implementation's environment. It imports NumPy, the scenario, the reference and
+one adapter, nothing else (no pandas): it must work in MXNet's environment with NumPy
+1.23. It never aggregates; the parent does.
 """
 from __future__ import annotations
 
@@ -275,13 +277,8 @@ def peaks(spec):
     return {"status": "ok", "peaks": fn(device, spec["threads"], spec["seconds"], **kwargs)}
 
 
-def main(argv):
-    try:  # if the kernel must kill for memory, it takes this worker, not the parent (harness.memory_guard)
-        with open("/proc/self/oom_score_adj", "w") as f:
-            f.write("1000")
-    except OSError:
-        pass
-    spec_path, result_path = argv[1], argv[2]
+def run_one(spec_path, result_path):
+    """One request: the spec in, the result out (written whole, then renamed into place)."""
     with open(spec_path) as f:
         spec = json.load(f)
     stage = Stage(result_path)
@@ -300,6 +297,30 @@ def main(argv):
     with open(tmp, "w") as f:
         json.dump(result, f)
     os.replace(tmp, result_path)
+
+
+def serve(commands):
+    """Cells one after another, on request (harness.runner.CellServer): a line
+    `SPEC<TAB>RESULT` each, until end of file. One process then serves one round of
+    every cell of an implementation and mode, paying for the framework's import once."""
+    for line in commands:
+        if not line.strip():
+            continue
+        spec_path, result_path = line.rstrip("\n").split("\t")
+        run_one(spec_path, result_path)
+        gc.collect()  # what the last cell left behind is not the next one's to collect
+
+
+def main(argv):
+    try:  # if the kernel must kill for memory, it takes this worker, not the parent (harness.memory_guard)
+        with open("/proc/self/oom_score_adj", "w") as f:
+            f.write("1000")
+    except OSError:
+        pass
+    if argv[1:] == ["--serve"]:
+        serve(sys.stdin)
+    else:
+        run_one(argv[1], argv[2])
     return 0
 
 
