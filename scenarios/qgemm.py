@@ -13,7 +13,7 @@ Three phases, so each figure has a ceiling that fits it:
 - `requantize`: the output stage only, from the exact accumulator (input `acc`) to the
   uint8 output `out`; memory-bound (4mn bytes read, mn written), held to bandwidth.
 - `full`: both (outputs `acc` and `out`), as one call: what a fused implementation
-  (torch.compile, XLA) gains over the two apart; held to the int8 GEMM peak.
+  (torch.compile) gains over the two apart; held to the int8 GEMM peak.
 Every output is integer and every implementation computes it exactly, so every output
 is validated bit for bit.
 """
@@ -28,6 +28,7 @@ PHASES = ("gemm", "requantize", "full")
 # The output stage's work, counted as gemmlowp's four primitives per element:
 # SaturatingRoundingDoublingHighMul, RoundingDivideByPOT, the zero-point add and the
 # clamp to uint8 (on ARM each is one instruction or a few: vqrdmulh, vrshl, vadd, vqmovun).
+# 4 OP per 5 bytes is under 1 OP per byte: Scenario.memory_bound calls the phase memory-bound.
 REQUANTIZE_OPS_PER_ELEMENT = 4
 
 ZERO_POINTS = dict(za=119, zb=135, zc=128)
