@@ -79,7 +79,8 @@ def run(impl, modes):
             step.run()
             got = step.outputs()
             report[key] = {out: {"equal": bool(got[out].shape == w.shape and np.array_equal(got[out], w)),
-                                 "dtype": str(got[out].dtype), "max_abs_expected": int(np.abs(w.astype(np.int64)).max()),
+                                 "dtype": str(got[out].dtype),
+                                 "max_abs_expected": int(np.abs(w.astype(np.int64)).max()),
                                  "levels": int(np.unique(w).size)}
                            for out, w in want.items()}
     return report

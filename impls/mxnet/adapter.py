@@ -211,7 +211,8 @@ def qgemm(problem, phase, device, mode):
     if phase == "requantize":
         # the bound of the accumulator given, measured here (outside the timed calls)
         acc_bound = int(np.abs(problem.inputs["acc"].astype(np.int64)).max(initial=0))
-        fn, inputs, names = _build(quantized.requantize, mode, **_output_stage(problem, acc_bound)), ("acc",), ("out",)
+        fn = _build(quantized.requantize, mode, **_output_stage(problem, acc_bound))
+        inputs, names = ("acc",), ("out",)
     else:
         gemm = dict(k=p["k"], n=p["n"], za=p["za"], zb=p["zb"],
                     one_pass=quantized.one_pass_exact(p["m"], p["k"], p["n"]))
