@@ -5,6 +5,7 @@ import pytest
 
 import impls
 import scenarios
+from tests import qgemm_edges
 from tests.harness_runs import run_impl
 
 CASES = [(impl, mode, s.name, phase)
@@ -39,3 +40,12 @@ def test_qgemm_accumulator_exceeds_int16_and_matches_exactly():
     _, records = run_impl("torch", "eager")
     rec = records[("qgemm", "gemm")]
     assert rec["status"] == "ok" and rec["errors"]["acc"]["max_abs"] == 0.0
+
+
+@pytest.mark.parametrize("mode", impls.manifest("torch").MODES)
+def test_qgemm_phases_exact_at_gemmlowp_edges_in_torch(mode):
+    """Zero points 0 and 255, accumulators just inside int32, the output stage at the int32
+    extremes (tests/qgemm_edges.py; TensorFlow and MXNet run the same cases in their tests)."""
+    report = qgemm_edges.check("torch", [mode])
+    assert len(report) == 8
+    qgemm_edges.assert_exact(report)

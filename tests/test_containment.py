@@ -17,8 +17,8 @@ def test_faulty_implementation_is_contained(fake_impls, tmp_path, capsys):
     code = main(["run", "--impl", "reference,faulty", "--size", "tiny", "--timeout", "6", "--out", out, *FAST])
     assert code == 0
     cells = by_cell(read_results(out))
-    # 7 phases x 2 implementations, every one recorded
-    assert len(cells) == 14
+    # 9 phases x 2 implementations, every one recorded
+    assert len(cells) == 18
     crash = cells[("conv", "forward", "faulty", "eager")]
     assert crash["status"] == "error" and "SIGSEGV" in crash["reason"] and "prepare" in crash["reason"]
     assert "about to crash" in crash["log_tail"]

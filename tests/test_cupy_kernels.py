@@ -26,13 +26,29 @@ def test_conv_im2col_gemm_matches_reference():
 
 def test_qgemm_exact_and_requantized():
     from scenarios.qgemm import output_stage
-    problem, expected = _expected("qgemm", "tiny", "gemm")
+    problem, expected = _expected("qgemm", "tiny", "full")
     p, i = problem.params, problem.inputs
     acc = kernels.qgemm_accumulate(np, i["a"], i["b"], p["za"], p["zb"])
     st = output_stage(p)
     out = kernels.requantize(np, acc, st["multiplier"], st["shift"], p["zc"])
     assert acc.dtype == np.int32 and np.array_equal(acc, expected["acc"])
     assert np.array_equal(out, expected["out"])
+
+
+def test_qgemm_requantize_at_gemmlowp_edges():
+    """The requantize phase's kernel on tests/qgemm_edges.py's accumulators (int32 extremes,
+    output zero points 0, 255 and 128), equal to the reference's phase bit for bit."""
+    import impls
+    from scenarios.base import Problem
+    from scenarios.qgemm import output_stage
+    from tests.qgemm_edges import _requantize_cases
+    for name, (p, acc) in _requantize_cases(np).items():
+        problem = Problem(scenarios.get("qgemm"), "edge", p, 0, {"acc": acc})
+        step = impls.adapter("reference").qgemm(problem, "requantize", "cpu", "eager")
+        step.run()
+        st = output_stage(p)
+        out = kernels.requantize(np, acc, st["multiplier"], st["shift"], p["zc"])
+        assert out.dtype == np.uint8 and np.array_equal(out, step.outputs()["out"]), name
 
 
 def test_sigmoid_fallbacks():

@@ -91,8 +91,9 @@ def test_unbuilt_bridge_is_unsupported_with_the_fix(tmp_path, monkeypatch):
 
 
 def test_qgemm_is_unsupported_with_the_reason():
-    rec = run_impl("dlib", "eager")[1][("qgemm", "gemm")]
-    assert rec["status"] == "unsupported" and "no integer GEMM" in rec["reason"]
+    for phase in ("gemm", "requantize", "full"):
+        rec = run_impl("dlib", "eager")[1][("qgemm", phase)]
+        assert rec["status"] == "unsupported" and "no integer GEMM" in rec["reason"]
 
 
 @pytest.mark.parametrize("mode, device, needle", [
@@ -101,7 +102,7 @@ def test_qgemm_is_unsupported_with_the_reason():
 ])
 def test_modes_and_devices_dlib_lacks_say_why(mode, device, needle):
     _, records = run_impl("dlib", mode, device)
-    assert len(records) == 7  # every (scenario, phase)
+    assert len(records) == 9  # every (scenario, phase)
     for rec in records.values():
         assert rec["status"] == "unsupported" and needle in rec["reason"], rec["reason"]
 

@@ -14,6 +14,7 @@ from harness.plan import plan
 from harness.runner import Options, Runner, worker_env
 
 from conftest import FAST, by_cell, read_results
+from tests import qgemm_edges
 from tests.harness_runs import run_impl
 
 SETUP = "make env-mxnet"
@@ -74,7 +75,7 @@ def test_missing_environment_makes_cells_unsupported_and_the_run_goes_on(tmp_pat
                      "--threads", "1", "--out", str(out), "--quiet", *FAST]) == 0
     cells = by_cell(read_results(str(out)))
     mx_cells = {k: r for k, r in cells.items() if k[2] == "mxnet"}
-    assert len(mx_cells) == 6  # sigmoid forward, backward, qgemm; eager and graph
+    assert len(mx_cells) == 10  # sigmoid forward, backward; qgemm gemm, requantize, full; eager and graph
     for rec in mx_cells.values():
         assert rec["status"] == "unsupported" and SETUP in rec["reason"], rec["reason"]
     for key, rec in cells.items():
@@ -109,12 +110,25 @@ def test_fingerprint_records_version_and_build_features_and_gpu_is_unsupported(m
         assert "CPU-only build" in probe["devices"]["cuda"]
 
 
+QGEMM_OUTPUTS = {"gemm": {"acc"}, "requantize": {"out"}, "full": {"acc", "out"}}
+
+
 @pytest.mark.parametrize("mode", impls.manifest("mxnet").MODES)
 def test_qgemm_accumulator_and_output_are_exact(mxnet_env, mode):
     _, records = run_impl("mxnet", mode)
-    rec = records[("qgemm", "gemm")]
-    assert rec["status"] == "ok", rec["reason"]
-    assert rec["errors"]["acc"]["max_abs"] == 0.0 and rec["errors"]["out"]["max_abs"] == 0.0
+    for phase, outputs in QGEMM_OUTPUTS.items():
+        rec = records[("qgemm", phase)]
+        assert rec["status"] == "ok", rec["reason"]
+        assert set(rec["errors"]) == outputs
+        assert all(err["max_abs"] == 0.0 for err in rec["errors"].values()), (phase, rec["errors"])
+
+
+def test_qgemm_edge_zero_points_and_int32_range(mxnet_env):
+    """Zero points 0 and 255, accumulators just inside int32, the output stage at the int32
+    extremes (tests/qgemm_edges.py), in MXNet's own interpreter: every phase bit for bit."""
+    report = qgemm_edges.check("mxnet", impls.manifest("mxnet").MODES)
+    assert len(report) == 8 * 2
+    qgemm_edges.assert_exact(report)
 
 
 def test_qgemm_is_exact_without_vnni(tmp_path, monkeypatch, mxnet_env):
@@ -123,10 +137,11 @@ def test_qgemm_is_exact_without_vnni(tmp_path, monkeypatch, mxnet_env):
     monkeypatch.setenv("DNNL_MAX_CPU_ISA", "AVX512_CORE")
     probes, records = run_cells(tmp_path, impl_names=["mxnet"], scenario_names=["qgemm"])
     assert probes["mxnet"]["info"]["int8_gemm_exact_in_one_pass"] is False
-    assert len(records) == 2
+    assert len(records) == 6  # three phases, eager and graph
     for rec in records:
         assert rec["status"] == "ok", rec["reason"]
-        assert rec["errors"]["acc"]["max_abs"] == 0.0 and rec["errors"]["out"]["max_abs"] == 0.0
+        assert set(rec["errors"]) == QGEMM_OUTPUTS[rec["phase"]]
+        assert all(err["max_abs"] == 0.0 for err in rec["errors"].values()), (rec["phase"], rec["errors"])
 
 
 REQUANTIZE_CHECK = """

@@ -827,6 +827,52 @@ def test_output_stage_matches_gemmlowp_definition():
     assert len(np.unique(out)) > 50 and 0 < out.min() and out.max() < 255
 
 
+def _qgemm_phase(problem, phase):
+    import impls
+    step = impls.adapter("reference").qgemm(problem, phase, "cpu", "eager")
+    step.run()
+    return step.outputs()
+
+
+def test_qgemm_phases_split_the_operation():
+    """gemm gives the accumulator only, requantize the output stage of the given
+    accumulator only, full both; each against the definitions above."""
+    import scenarios
+    problem = scenarios.get("qgemm").problem("tiny")
+    p, i = problem.params, problem.inputs
+    st = qgemm_scenario.output_stage(p)
+    exact = _acc_int64(i["a"], i["b"], p["za"], p["zb"])
+    gemm, full = _qgemm_phase(problem, "gemm"), _qgemm_phase(problem, "full")
+    assert set(gemm) == {"acc"} and set(full) == {"acc", "out"}
+    np.testing.assert_array_equal(gemm["acc"], exact)
+    np.testing.assert_array_equal(full["acc"], exact)
+    want_out = [output_stage_py(int(a), st["multiplier"], st["shift"], p["zc"]) for a in exact.ravel()]
+    assert [int(v) for v in full["out"].ravel()] == want_out
+    # requantize works from its input, not from A and B: a different accumulator, its own output
+    shifted = (i["acc"] + 5000).astype(np.int32)
+    problem.inputs = dict(i, acc=shifted)
+    out = _qgemm_phase(problem, "requantize")
+    assert set(out) == {"out"} and out["out"].dtype == np.uint8
+    assert [int(v) for v in out["out"].ravel()] == [
+        output_stage_py(int(a), st["multiplier"], st["shift"], p["zc"]) for a in shifted.ravel()]
+
+
+def test_qgemm_requantize_phase_at_gemmlowp_edges():
+    """The requantize phase on accumulators at the int32 extremes, across hundreds of
+    rounding boundaries, with output zero points 0, 255 and 128 (tests/qgemm_edges.py's
+    cases, which every other implementation is held to)."""
+    import scenarios
+    from scenarios.base import Problem
+    from tests.qgemm_edges import _requantize_cases
+    for name, (p, acc) in _requantize_cases(np).items():
+        st = qgemm_scenario.output_stage(p)
+        out = _qgemm_phase(Problem(scenarios.get("qgemm"), "edge", p, 0, {"acc": acc}), "requantize")["out"]
+        want = [output_stage_py(int(a), st["multiplier"], st["shift"], p["zc"]) for a in acc.ravel()]
+        assert [int(v) for v in out.ravel()] == want, name
+        assert {INT32_MIN, INT32_MAX} <= {int(a) for a in acc.ravel()}
+        assert (min(want), max(want)) == (0, 255) and len(set(want)) > 10
+
+
 def _reals_in_unit_interval():
     rng = np.random.default_rng(30)
     reals = list(10.0 ** rng.uniform(-12, 0, 300))

@@ -27,9 +27,9 @@ def run_cli(capsys, *argv):
 def test_load_keeps_one_row_per_cell_with_samples_and_peaks(tiny_run):
     records = read_results(tiny_run)
     df = load([tiny_run])
-    assert len(df) == len(records) == 16
+    assert len(df) == len(records) == 24
     ok = df[df["status"] == "ok"]
-    assert len(ok) == 8 and all(len(s) == 3 for s in ok["samples"])
+    assert len(ok) == 12 and all(len(s) == 3 for s in ok["samples"])
     assert set(df[df["status"] != "ok"]["device"]) == {"cuda"}
     cpu = df[df["device"] == "cpu"]
     assert (cpu["peak_fp32_gflops"] > 0).all() and (cpu["peak_memory_gbs"] > 0).all()
@@ -215,8 +215,8 @@ def test_two_machines_side_by_side_with_ratio(capsys, tiny_run, other_machine):
     assert labels == [s.label for s in sources]
     ratio = table[f"other-box vs {labels[0]}"]
     ok = table[f"{labels[0]} status"] == "ok"
-    assert ok.sum() == 8
-    assert ratio[ok].to_list() == pytest.approx([1 / SLOWER] * 8)
+    assert ok.sum() == 12
+    assert ratio[ok].to_list() == pytest.approx([1 / SLOWER] * 12)
     assert ratio[~ok].isna().all()
     code, out, _ = run_cli(capsys, "report", tiny_run, other_machine)
     assert code == 0 and "side by side" in out and "other-box" in out and "0.50x" in out
@@ -268,7 +268,7 @@ def test_html_for_two_machines_has_ratio_chart(capsys, tiny_run, other_machine, 
     assert run_cli(capsys, "report", tiny_run, other_machine, "--html", str(page_path))[0] == 0
     page = page_path.read_text()
     assert 'id="side-by-side"' in page and page.count('data-chart="ratios"') == 1
-    assert page.count('data-chart="roofline"') == 2 and page.count('class="ratio"') == 8
+    assert page.count('data-chart="roofline"') == 2 and page.count('class="ratio"') == 12
 
 
 

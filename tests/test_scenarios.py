@@ -48,6 +48,39 @@ def test_qgemm_output_stage_constants():
         quantize_multiplier(1.5)
 
 
+def test_qgemm_phases_each_count_their_own_work():
+    s = scenarios.get("qgemm")
+    assert s.phases == ("gemm", "requantize", "full") and s.work_unit == "OP"
+    for size in ("tiny", "small", "medium", "large", "skinny"):
+        p = s.params(size)
+        m, k, n = p["m"], p["k"], p["n"]
+        assert s.flops(p, "gemm") == 2 * m * n * k
+        assert s.bytes_moved(p, "gemm") == m * k + k * n + 4 * m * n
+        assert s.flops(p, "requantize") == 4 * m * n  # gemmlowp's four primitives per element
+        assert s.bytes_moved(p, "requantize") == 4 * m * n + m * n  # int32 in, uint8 out
+        assert s.flops(p, "full") == s.flops(p, "gemm") + s.flops(p, "requantize")
+        assert s.bytes_moved(p, "full") == m * k + k * n + 5 * m * n
+        # the GEMM and the whole operation are held to the int8 GEMM peak, the output stage to bandwidth
+        assert not s.memory_bound("gemm", p) and not s.memory_bound("full", p)
+        assert s.memory_bound("requantize", p)
+        # every output integer and validated bit for bit
+        assert set(s.tolerances(p, "gemm")) == {"acc"} and set(s.tolerances(p, "requantize")) == {"out"}
+        for phase in s.phases:
+            assert all(t.atol == t.rtol == t.atol_scale == 0 for t in s.tolerances(p, phase).values())
+    with pytest.raises(KeyError, match="no phase 'forward'"):
+        s.flops(s.params("tiny"), "forward")
+
+
+def test_qgemm_accumulator_input_is_exact():
+    """requantize's input: the exact int32 accumulator of the scenario's own operands."""
+    problem = scenarios.get("qgemm").problem("small")
+    p, i = problem.params, problem.inputs
+    exact = (i["a"].astype(np.int64) - p["za"]) @ (i["b"].astype(np.int64) - p["zb"])
+    assert i["acc"].dtype == np.int32 and i["acc"].shape == (p["m"], p["n"])
+    np.testing.assert_array_equal(i["acc"], exact)
+    assert np.abs(exact).max() > 1 << 16  # past int16
+
+
 def test_unknown_size_is_clear():
     with pytest.raises(KeyError, match="has no size 'huge'"):
         scenarios.get("conv").params("huge")

@@ -93,8 +93,10 @@ def sigmoid(problem, phase, device, mode):
 
 
 def qgemm(problem, phase, device, mode):
+    # every phase: the accumulator needs an integer GEMM, the output stage int64 integer ops
     raise Unsupported("dlib's tensors are float32 only and its DNN has no integer GEMM: an exact "
-                      "uint8 x uint8 -> int32 product cannot be expressed in dlib")
+                      "uint8 x uint8 -> int32 product (or gemmlowp's integer output stage) cannot be "
+                      "expressed in dlib")
 
 
 def _named(names, arrays, shapes):

@@ -70,8 +70,8 @@ def requantize(F, acc, multiplier, shift, zc, divisor, offset):
     return F.cast(F.clip(scaled + (zc - offset // divisor), 0, 255), "uint8")
 
 
-def qgemm(F, a, b, k, n, za, zb, zc, multiplier, shift, divisor, offset, one_pass):
-    """(int32 accumulator, uint8 output) of the scenario, from uint8 a (m, k) and b (k, n)."""
+def accumulate(F, a, b, k, n, za, zb, one_pass):
+    """The scenario's exact int32 accumulator, from uint8 a (m, k) and b (k, n)."""
     # B' = B - 128 in int8 arithmetic, which wraps: uint8 v >= 128 casts to v - 256, and
     # v - 256 - 128 wraps to v - 128. Transposed to (n, k), FullyConnected's weight layout.
     weight = F.transpose(F.cast(b, "int8") - 128)
@@ -85,5 +85,10 @@ def qgemm(F, a, b, k, n, za, zb, zc, multiplier, shift, divisor, offset, one_pas
     rows = _int8_product(F, a, F.ones((1, k), dtype="int8"), 1)  # (m, 1)
     cols = _int8_product(F, F.ones((1, k), dtype="uint8"), weight, n)  # (1, n)
     zb_shift = zb - 128
-    acc = F.broadcast_add(F.broadcast_add(prod, rows * -zb_shift + k * za * zb_shift), cols * -za)
+    return F.broadcast_add(F.broadcast_add(prod, rows * -zb_shift + k * za * zb_shift), cols * -za)
+
+
+def qgemm(F, a, b, k, n, za, zb, zc, multiplier, shift, divisor, offset, one_pass):
+    """(int32 accumulator, uint8 output) of the scenario, from uint8 a (m, k) and b (k, n)."""
+    acc = accumulate(F, a, b, k, n, za, zb, one_pass)
     return acc, requantize(F, acc, multiplier, shift, zc, divisor, offset)

@@ -7,6 +7,8 @@ matmul, which has no BLAS. The output stage follows gemmlowp's fixedpoint.h.
 """
 import numpy as np
 
+from scenarios.qgemm import exact_accumulator
+
 INT32_MIN = -(1 << 31)
 
 
@@ -16,9 +18,7 @@ def accumulate(a, b, za, zb):
     if k * max(za, 255 - za) * max(zb, 255 - zb) > (1 << 31) - 1:
         # beyond this an int32 accumulator could wrap (float64 itself is exact up to k ~ 2^22)
         raise ValueError(f"k={k} with zero points {za}, {zb} can overflow an int32 accumulator")
-    lhs = a.astype(np.float64) - za
-    rhs = b.astype(np.float64) - zb
-    return (lhs @ rhs).astype(np.int32)
+    return exact_accumulator(a, b, za, zb)
 
 
 def saturating_rounding_doubling_high_mul(a, b):

@@ -249,29 +249,48 @@ def qgemm(problem, phase, device, mode):
     """uint8 GEMM through tf.raw_ops.QuantizedMatMul (quint8 x quint8 -> qint32, gemmlowp).
 
     The zero points go in as float ranges that TF turns back into exactly za and zb;
-    gemmlowp accumulates (a - za)(b - zb) exactly in int32. The kernel is CPU-only.
+    gemmlowp accumulates (a - za)(b - zb) exactly in int32. The kernel is CPU-only and
+    has no XLA lowering, so `gemm` and `full` are unsupported on a GPU and under XLA;
+    `requantize` is plain int64 integer ops and runs everywhere.
     """
-    if device != "cpu":
-        raise Unsupported("TensorFlow's QuantizedMatMul has a CPU kernel only")
     p = problem.params
     stage = qgemm_scenario.output_stage(p)
     mult, shift, zc = stage["multiplier"], stage["shift"], p["zc"]
+    if phase == "requantize":
+        (acc,) = _constants(problem, ("acc",), device)
+        fn = _function(lambda acc: _requantize(acc, mult, shift, zc), mode, device, acc)
+        out = {}
+
+        def run():
+            out["out"] = fn(acc)
+
+        return _step(run, lambda: {"out": out["out"].numpy()}, device)
+
+    if device != "cpu":
+        raise Unsupported("TensorFlow's QuantizedMatMul has a CPU kernel only")
     a, b = (tf.bitcast(t, tf.quint8) for t in _constants(problem, ("a", "b"), device))
     (min_a, max_a), (min_b, max_b) = _quant_range(p["za"]), _quant_range(p["zb"])
 
-    def both(a, b):
+    def accumulate(a, b):
         acc, _, _ = tf.raw_ops.QuantizedMatMul(a=a, b=b, min_a=min_a, max_a=max_a, min_b=min_b, max_b=max_b,
                                                Toutput=tf.qint32)
-        acc = tf.bitcast(acc, tf.int32)
+        return tf.bitcast(acc, tf.int32)
+
+    def both(a, b):
+        acc = accumulate(a, b)
         return acc, _requantize(acc, mult, shift, zc)
 
-    fn = _function(both, mode, device, a, b)
+    fn = _function(accumulate if phase == "gemm" else both, mode, device, a, b)
     out = {}
 
-    def run():
-        out["acc"], out["out"] = fn(a, b)
+    if phase == "gemm":
+        def run():
+            out["acc"] = fn(a, b)
+    else:
+        def run():
+            out["acc"], out["out"] = fn(a, b)
 
-    return _step(run, lambda: {"acc": out["acc"].numpy(), "out": out["out"].numpy()}, device)
+    return _step(run, lambda: {name: t.numpy() for name, t in out.items()}, device)
 
 
 # --- networks -----------------------------------------------------------------

@@ -205,13 +205,14 @@ def qgemm(problem, phase, device, mode):
 
     Flipping the top bit turns uint8 v into int8 v - 128, so with za' = za - 128 and
     zb' = zb - 128: sum (a-za)(b-zb) = A'B' - zb' rowsum(A') - za' colsum(B') + k za' zb'.
-    int32 wraps modulo 2^32 and the true result fits, so the accumulator is exact.
+    int32 wraps modulo 2^32 and the true result fits, so the accumulator is exact. The
+    output stage is gemmlowp's in int64 integer ops, exact. Phase `full` is one function
+    of both, which torch.compile may fuse.
     """
     p = problem.params
     stage = qgemm_scenario.output_stage(p)
     mult, shift, zc = stage["multiplier"], stage["shift"], p["zc"]
     za, zb, k = p["za"] - 128, p["zb"] - 128, p["k"]
-    a, b = _tensors(problem, ("a", "b"), device)
     m, n = p["m"], p["n"]
     # cuBLASLt's int8 GEMM wants m > 16 and k, n multiples of 8
     shape = (max(_round_up(m, 8), 24), _round_up(k, 8), _round_up(n, 8)) if device == "cuda" else (m, k, n)
@@ -237,13 +238,20 @@ def qgemm(problem, phase, device, mode):
         acc = accumulate(a, b)
         return acc, requantize(acc)
 
-    fn = _compile(both, mode)
+    # each phase: (its function, returning a tuple of outputs; its inputs; its outputs' names)
+    fn, inputs, names = {
+        "gemm": (lambda a, b: (accumulate(a, b),), ("a", "b"), ("acc",)),
+        "requantize": (lambda acc: (requantize(acc),), ("acc",), ("out",)),
+        "full": (both, ("a", "b"), ("acc", "out")),
+    }[phase]
+    fn = _compile(fn, mode)
+    args = _tensors(problem, inputs, device)
     out = {}
 
     def run():
-        out["acc"], out["out"] = fn(a, b)
+        out["r"] = fn(*args)
 
-    return _step(run, lambda: {"acc": _numpy(out["acc"]), "out": _numpy(out["out"])}, device)
+    return _step(run, lambda: {name: _numpy(t) for name, t in zip(names, out["r"])}, device)
 
 
 # --- networks -----------------------------------------------------------------
