@@ -122,6 +122,10 @@ def _status_verdict(base, cur):
         return "not-comparable", f"{cur['status']} on both sides: {cur['reason']}"
     if base["status"] != "ok":
         return "fixed", f"baseline was {base['status']}: {base['reason']}"
+    work = [(r.get("flops"), r.get("bytes")) for r in (base, cur)]
+    if work[0] != work[1]:  # the scenario itself changed (qgemm's gemm lost its output stage, say)
+        return "not-comparable", (f"different work: baseline {work[0][0]} ops / {work[0][1]} bytes, now "
+                                  f"{work[1][0]} / {work[1][1]}; the scenario changed, rerun the baseline")
     return None, ""
 
 

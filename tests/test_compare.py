@@ -338,3 +338,12 @@ def test_compare_shows_contended_on_exactly_that_cell(tmp_path, capsys, tiny_run
     shown = {cell_of(dict(c["key"])): c["contended"] for c in doc["cells"]}
     assert [k for k, v in shown.items() if v] == [busy] and len(shown) == len(read_results(flagged))
     assert main(["compare", old, old]) == 0 and "contended" not in capsys.readouterr().out
+
+
+def test_cells_whose_work_changed_are_not_compared():
+    """qgemm's `gemm` lost its output stage: an old record under the same name did other work."""
+    old = [dict(r, flops=100, bytes=50) for r in runs(5, 5e-3, 0.02, 1)]
+    new = [dict(r, flops=100, bytes=40) for r in runs(1, 2e-3, 0.02, 2)]
+    c = compare_cell(old, new, threshold=0.05, alpha=0.01)
+    assert c.verdict == "not-comparable" and "different work" in c.note and "rerun the baseline" in c.note
+    assert compare_cell(old, [dict(r, bytes=50) for r in new], 0.05, 0.01).verdict == "faster"
