@@ -12,6 +12,7 @@ Standard library only: it runs inside every worker, under any implementation's N
 from __future__ import annotations
 
 import os
+import resource
 import time
 
 # Other processes using more than this many cores on average while we timed, or the
@@ -100,6 +101,19 @@ class Meter:
             return None
         return summary(self.other / self.wall, self.steal / self.total if self.total > 0 else None,
                        load1(), self.wall)
+
+
+class ParentMeter(Meter):
+    """The harness measuring through workers it starts and waits for (`dlbench machine`):
+    ours is this process and its finished children (the kernel's account of them)."""
+
+    def __init__(self):
+        super().__init__(own_pids=[os.getpid()])
+
+    def _read(self):
+        t, system, own = super()._read()
+        kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return t, system, own + kids.ru_utime + kids.ru_stime
 
 
 def summary(other_cpu, steal, load, window_s):

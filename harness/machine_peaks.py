@@ -19,11 +19,11 @@ Stored as
 from __future__ import annotations
 
 import math
-import os
 from datetime import datetime, timezone
 
 import impls
 from harness import caches as cache_sizes
+from harness import contention
 from harness.runner import Side, spawn, worker_env
 
 METRICS = {  # metric -> (what it is, unit)
@@ -109,23 +109,21 @@ def _why_not(name, device, probe):
     return (probe.get("devices") or {}).get(device)
 
 
-def busy_note():
-    """A warning when other work shares the CPU: ceilings measured then come out low
-    (a parallel GEMM waits for its slowest thread), and % of peak high."""
-    try:
-        load = os.getloadavg()[0]
-    except OSError:
+def busy_note(measured):
+    """A warning when other work shared the CPU while the probes ran (harness.contention's
+    figures for that stretch): ceilings measured then come out low (a parallel GEMM waits
+    for its slowest thread), and % of peak high."""
+    if not measured or not measured["contended"]:
         return None
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    if load > 0.5 * cores:
-        return f"machine busy while measuring (load average {load:.1f} on {cores} cores): peaks may read low"
-    return None
+    steal = f", steal {measured['steal']:.0%}" if measured.get("steal") else ""
+    return (f"machine busy while measuring (other processes used {measured['other_cpu']:.2f} cores{steal}): "
+            f"peaks may read low")
 
 
 def measure_device(device, impl_names, probes, threads, seconds, workdir, side=None, timeout=300, sets=None):
     """One device's ceilings; `sets` (working_sets()) gives the bandwidth levels, None one copy."""
     side = side or Side()
-    busy = busy_note()
+    meter = contention.ParentMeter()
     by_impl = {}
     for name in impl_names:
         why = _why_not(name, device, probes.get(name, {}))
@@ -136,7 +134,8 @@ def measure_device(device, impl_names, probes, threads, seconds, workdir, side=N
         python, _ = side.interpreter(manifest)
         spec = {"impl": name, "peaks": True, "device": device, "threads": threads, "seconds": seconds,
                 "working_sets": sets}
-        res = spawn(python, spec, worker_env(threads, manifest, side.repo_root), timeout, workdir, side.repo_root)
+        with meter:
+            res = spawn(python, spec, worker_env(threads, manifest, side.repo_root), timeout, workdir, side.repo_root)
         if res.get("status") == "ok" and isinstance(res.get("peaks"), dict):
             by_impl[name] = res["peaks"]
         else:
@@ -153,7 +152,9 @@ def measure_device(device, impl_names, probes, threads, seconds, workdir, side=N
              "measured": datetime.now(timezone.utc).isoformat(timespec="seconds"), "best": best, "by_impl": by_impl}
     if sets:
         entry["working_sets"] = sets
-    warning = "; ".join(w for w in (busy, level_warning(best)) if w)
+    measured = meter.result()
+    entry["contention"] = measured
+    warning = "; ".join(w for w in (busy_note(measured), level_warning(best)) if w)
     if warning:
         entry["warning"] = warning
     return entry

@@ -180,3 +180,27 @@ def test_a_cache_level_no_faster_than_the_next_is_a_warning():
     assert machine_peaks.level_warning(best(memory_gbs=12.0)) is None  # one figure: nothing to compare
     warning = machine_peaks.level_warning(best(memory_gbs_l2=150.0, memory_gbs_l3=9.0, memory_gbs=12.0))
     assert "L3 9.0 <= DRAM 12.0 GB/s" in warning and "smaller than reported" in warning and "L2" not in warning
+
+
+def test_peaks_measured_beside_busy_processes_say_so(tmp_path):
+    """The warning follows what other processes did while the probes ran (the probes'
+    own workers are ours), not a load average that lags a minute behind."""
+    import os
+    import subprocess
+    import sys
+
+    from harness.runner import probe_all
+    probes = probe_all(["reference"], 1, str(tmp_path))
+    quiet = machine_peaks.measure_device("cpu", ["reference"], probes, 1, 0.05, str(tmp_path))
+    assert quiet["contention"]["window_s"] > 0
+    spin = "import time\nend = time.time() + 60\nwhile time.time() < end: pass\n"
+    hogs = [subprocess.Popen([sys.executable, "-c", spin]) for _ in range(os.cpu_count() or 1)]
+    try:
+        busy = machine_peaks.measure_device("cpu", ["reference"], probes, 1, 0.05, str(tmp_path))
+    finally:
+        for h in hogs:
+            h.kill()
+            h.wait()
+    assert busy["contention"]["contended"] is True
+    assert "machine busy while measuring (other processes used" in busy["warning"]
+    assert busy["contention"]["other_cpu"] > quiet["contention"]["other_cpu"]
