@@ -403,6 +403,7 @@ def _compare_interleaved(args):
     from harness.interleave import SideError, drop_side, make_side, run_interleaved
     from harness.lockstep import LockstepUnsupported
     from harness.progress import ProgressDisplay
+    from harness.runner import RunError
     if args.dirs:
         raise UsageError("dlbench compare: --interleave runs both sides itself; give --base-python/--base-rev "
                          "and --cur-python/--cur-rev instead of directories")
@@ -429,7 +430,7 @@ def _compare_interleaved(args):
             r.probe(sorted({c.impl for c in cells}))
             r.write_machine()
         run_interleaved(cells, runners[0], runners[1], args.pairs, ProgressDisplay(), lockstep=args.lockstep)
-    except LockstepUnsupported as exc:
+    except (LockstepUnsupported, RunError) as exc:
         raise UsageError(f"dlbench compare: {exc}") from None
     except KeyboardInterrupt:
         print(f"\ninterrupted: partial results in {out}", file=sys.stderr)

@@ -11,6 +11,7 @@ Standard library only: it runs inside every worker, under any implementation's N
 """
 from __future__ import annotations
 
+import math
 import os
 import resource
 import time
@@ -71,6 +72,7 @@ class Meter:
     def __init__(self, own_pids=None):
         self.own_pids = list(own_pids) if own_pids is not None else [os.getpid(), os.getppid()]
         self.wall = self.other = self.steal = self.total = 0.0
+        self.stretches = 0
         self.available = system_times() is not None
         self._start = None
 
@@ -90,17 +92,20 @@ class Meter:
         if sys0 is None or sys1 is None:
             return False
         self.wall += t1 - t0
-        self.other += max(0.0, (sys1[0] - sys0[0]) - (own1 - own0))
+        # not clamped at 0 here: one short stretch reads a tick high or low, and clamping
+        # each would add up to a bias over the hundreds of stretches of a lockstep run
+        self.other += (sys1[0] - sys0[0]) - (own1 - own0)
         self.steal += sys1[1] - sys0[1]
         self.total += sys1[2] - sys0[2]
+        self.stretches += 1
         return False
 
     def result(self):
         """The record's `contention` figures for this process, or None where /proc is missing."""
         if not self.available or self.wall <= 0:
             return None
-        return summary(self.other / self.wall, self.steal / self.total if self.total > 0 else None,
-                       load1(), self.wall)
+        return summary(max(0.0, self.other) / self.wall, self.steal / self.total if self.total > 0 else None,
+                       load1(), self.wall, self.stretches, self.total)
 
 
 class ParentMeter(Meter):
@@ -116,26 +121,45 @@ class ParentMeter(Meter):
         return t, system, own + kids.ru_utime + kids.ru_stime
 
 
-def summary(other_cpu, steal, load, window_s):
-    contended = other_cpu > OTHER_CPU_THRESHOLD or (steal is not None and steal > STEAL_THRESHOLD)
+def tick_margin(stretches, cpus=None):
+    """CPU seconds the counters may be off by over `stretches` wrapped stretches: each
+    reading of /proc/stat is whole ticks on every CPU, our own time whole ticks too, so a
+    stretch is off by up to (CPUs + 1) ticks, and independent stretches add up like
+    random errors. Figures within it prove nothing either way."""
+    cpus = cpus or os.cpu_count() or 1
+    return (cpus + 1) / _TICK * math.sqrt(max(1, stretches))
+
+
+def summary(other_cpu, steal, load, window_s, stretches=1, cpu_s=None):
+    """The figures, and `contended`: other processes' CPU (or the steal) past its threshold
+    by more than the counters' resolution over this window (tick_margin)."""
+    margin = tick_margin(stretches)
+    cpu_s = cpu_s if cpu_s else window_s * (os.cpu_count() or 1)
+    contended = (other_cpu * window_s - margin > OTHER_CPU_THRESHOLD * window_s
+                 or (steal is not None and steal * cpu_s - margin > STEAL_THRESHOLD * cpu_s))
     return {"other_cpu": round(other_cpu, 3), "steal": None if steal is None else round(steal, 4),
-            "load1": load, "window_s": round(window_s, 3), "threshold": OTHER_CPU_THRESHOLD,
-            "steal_threshold": STEAL_THRESHOLD, "contended": contended}
+            "load1": load, "window_s": round(window_s, 3), "stretches": stretches, "cpu_s": round(cpu_s, 3),
+            "margin_cores": round(margin / window_s, 3) if window_s > 0 else None,
+            "threshold": OTHER_CPU_THRESHOLD, "steal_threshold": STEAL_THRESHOLD, "contended": contended}
 
 
 def combine(per_process):
     """A cell's contention over its worker processes: the CPU others used over all their
     timed windows together (a short window alone is a few 10 ms ticks: too coarse to
-    judge), the worst steal and load; contended against the same thresholds."""
+    judge), the steal over that window, the worst load; contended as one. The
+    per-process entries keep their figures, not a verdict of their own."""
     measured = [c for c in per_process if c]
     if not measured:
         return None
     window = sum(c["window_s"] for c in measured)
     other = sum(c["other_cpu"] * c["window_s"] for c in measured) / window if window else 0.0
-    steals = [c["steal"] for c in measured if c["steal"] is not None]
+    cpu_s = sum(c.get("cpu_s") or c["window_s"] * (os.cpu_count() or 1) for c in measured)
+    steals = [(c["steal"], c.get("cpu_s") or c["window_s"]) for c in measured if c["steal"] is not None]
+    steal = sum(v * w for v, w in steals) / sum(w for _, w in steals) if steals else None
     loads = [c["load1"] for c in measured if c["load1"] is not None]
-    out = summary(other, max(steals) if steals else None, max(loads) if loads else None, window)
-    out["processes"] = measured
+    out = summary(other, steal, max(loads) if loads else None, window,
+                  sum(c.get("stretches", 1) for c in measured), cpu_s)
+    out["processes"] = [{k: v for k, v in c.items() if k != "contended"} for c in measured]
     return out
 
 

@@ -52,6 +52,8 @@ def run_interleaved(cells, base, cur, pairs, progress=None, lockstep=True):
     Returns (base_records, cur_records); a record's sample_process is the pair index,
     so the comparison can pair process medians.
     """
+    for runner in (base, cur):
+        runner.read_side_work(cells)
     if progress:
         progress.start(len(cells), 0)
     base_records, cur_records = [], []

@@ -282,6 +282,7 @@ class Runner:
         self.machine = None
         self.records = []
         self.notes = []  # one-line warnings for the command to print (a lock taken over, a torn line cut)
+        self.work = {}  # cell key -> what the side's own checkout computes (harness.side_work)
         self.lock = OutLock(out_dir, command)
         self._prepare_out_dir()
         self.writer = ResultsWriter(out_dir)
@@ -348,9 +349,24 @@ class Runner:
         write_machine(self.out_dir, self.machine)
         return {d: have[d] for d in devices if d in have}
 
+    def read_side_work(self, cells):
+        """For a side in another checkout (a --base-rev), what its own scenarios compute:
+        a phase it lacks becomes unsupported, and its records carry its own work counts."""
+        if os.path.realpath(self.side.repo_root) == os.path.realpath(environments.REPO_ROOT):
+            return
+        from harness.side_work import SideWorkError, side_work
+        try:
+            self.work.update(side_work(self.side.python or sys.executable, self.side.repo_root, cells))
+        except (SideWorkError, OSError, subprocess.SubprocessError, ValueError) as exc:
+            raise RunError(f"{self.side.label} side: {exc}") from None
+
     # --- running ----------------------------------------------------------------
     def precheck(self, cell):
-        """Reasons known without starting a worker: no such mode or device, not installed."""
+        """Reasons known without starting a worker: no such mode or device, not installed,
+        a phase this side's checkout does not have."""
+        missing = self.work.get(cell.key(), {}).get("missing")
+        if missing:
+            return f"the {self.side.label} side's checkout: {missing}"
         manifest = impls.manifest(cell.impl)
         if cell.mode not in manifest.MODES:
             return f"{cell.impl} has no {cell.mode} mode (modes: {', '.join(manifest.MODES)})"
@@ -484,8 +500,10 @@ class Runner:
         summary = stats.summarize(samples)
         precision = _precision(results, summary) if status == "ok" else dict.fromkeys(PRECISION_FIELDS)
         cont = contention.combine([r.get("contention") for r in results])
-        flops = scenario.flops(params, cell.phase)
-        nbytes = scenario.bytes_moved(params, cell.phase)
+        # the work the side's own checkout does (another revision's scenario may differ)
+        work = self.work.get(cell.key()) or {}
+        flops = work.get("flops", scenario.flops(params, cell.phase))
+        nbytes = work.get("bytes", scenario.bytes_moved(params, cell.phase))
         median = summary.get("median")
         first = results[0]
         probe = self.probes.get(cell.impl, {})

@@ -347,3 +347,19 @@ def test_cells_whose_work_changed_are_not_compared():
     c = compare_cell(old, new, threshold=0.05, alpha=0.01)
     assert c.verdict == "not-comparable" and "different work" in c.note and "rerun the baseline" in c.note
     assert compare_cell(old, [dict(r, bytes=50) for r in new], 0.05, 0.01).verdict == "faster"
+
+
+def test_a_side_reads_its_own_checkouts_phases_and_work():
+    """What an older revision computes comes from its own scenario modules: a phase it lacks
+    is unsupported there, a phase whose work changed carries that side's counts."""
+    from harness.environments import REPO_ROOT
+    from harness.plan import Cell
+    from harness.side_work import side_work
+    import scenarios
+    have = Cell("qgemm", "gemm", "tiny", "reference", "cpu", "eager", 1)
+    lacks = Cell("qgemm", "no-such-phase", "tiny", "reference", "cpu", "eager", 1)
+    work = side_work(sys.executable, REPO_ROOT, [have, lacks])
+    s = scenarios.get("qgemm")
+    p = s.params("tiny")
+    assert work[have.key()] == {"flops": s.flops(p, "gemm"), "bytes": s.bytes_moved(p, "gemm")}
+    assert "has no phase no-such-phase" in work[lacks.key()]["missing"]

@@ -129,3 +129,27 @@ def test_combine_judges_the_pooled_window():
     stolen = contention.summary(0.0, 0.2, 0.1, 0.5)
     assert stolen["contended"] is True
     assert contention.combine([None, None]) is None
+
+
+def test_many_short_stretches_read_no_bias(monkeypatch):
+    """A lockstep run wraps hundreds of 10 ms turns: each reads a tick high or low, and
+    those errors must cancel, not add up to a neighbour that is not there."""
+    meter = contention.Meter(own_pids=[])
+    meter.available = True
+    tick = 1 / contention._TICK
+    clock = {"t": 0.0, "busy": 0.0, "own": 0.0}
+
+    def read():  # we run alone; the system's counter lands a tick off either way per stretch
+        return clock["t"], (clock["busy"], 0.0, clock["t"] * 2), clock["own"]
+    monkeypatch.setattr(meter, "_read", read)
+    for i in range(400):
+        with meter:
+            clock["t"] += 0.01
+            clock["own"] += 0.01
+            clock["busy"] += 0.01 + (tick if i % 2 else -tick)
+    res = meter.result()
+    assert res["stretches"] == 400 and res["other_cpu"] < 0.01
+    assert res["contended"] is False
+    # the same 4 s with a neighbour on a whole core is flagged
+    busy = contention.summary(1.0, 0.0, 1.0, 4.0, stretches=400)
+    assert busy["contended"] is True and busy["margin_cores"] < 0.25
