@@ -124,11 +124,15 @@ class MemoryGuard:
         return None
 
 
-def wait(proc, guard, timeout=None):
+def wait(proc, guard, timeout=None, done=None):
     """proc.wait(timeout), polling the guard meanwhile; the return code (the group is
-    killed by the guard past its limit). subprocess.TimeoutExpired as proc.wait raises it."""
+    killed by the guard past its limit). subprocess.TimeoutExpired as proc.wait raises it.
+    done: a check that ends the wait early, with None, while the process lives on (a
+    serving worker's result file appearing)."""
     deadline = None if timeout is None else time.monotonic() + timeout
     while True:
+        if done is not None and done():
+            return None
         code = proc.poll()
         if code is not None:
             return code

@@ -113,10 +113,11 @@ def _parse(path, number, line):
     return rec
 
 
-def repair_torn(out_dir):
+def repair_torn(out_dir, contents=None):
     """Cut a torn last line off OUT/results.jsonl (and end a whole last line that lacks
-    its newline), so appends start on a line of their own; returns the torn line or None."""
-    contents = read_results(out_dir)
+    its newline), so appends start on a line of their own; returns the torn line or None.
+    contents: the file as read_results just read it, to not read it twice."""
+    contents = contents or read_results(out_dir)
     if contents.torn:
         with open(contents.path, "r+b") as f:
             f.truncate(contents.torn.offset)

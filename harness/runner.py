@@ -98,23 +98,31 @@ def finish_worker(handle, timeout, killed_for=None):
     except BaseException:  # Ctrl-C: take the worker down with us
         kill_worker(handle)
         raise
-    stage = _read_text(handle.result_path + ".stage")
     if timed_out:
-        return {"status": "timeout",
-                "reason": f"worker exceeded --timeout {killed_for:g}s during {stage or 'start-up'}",
-                "log_tail": _read_text(handle.log_path)[-2000:]}
+        return _timed_out(killed_for, handle.result_path, handle.log_path)
     log = _read_text(handle.log_path)
-    out_of_memory = handle.guard.reason(returncode, stage)
-    if out_of_memory:
-        result = {"status": "error", "reason": out_of_memory}
-    elif os.path.exists(handle.result_path):
+    if handle.guard.reason(returncode, "") is None and os.path.exists(handle.result_path):
         with open(handle.result_path) as f:
             result = json.load(f)
     else:
-        result = {"status": "error", "reason": _crash_reason(returncode, stage, log)}
+        result = _ended(handle.guard, returncode, handle.result_path, log)
     if result.get("status") in ("error", "timeout") and log:
         result["log_tail"] = log[-2000:]
     return result
+
+
+def _timed_out(seconds, result_path, log_path):
+    stage = _read_text(result_path + ".stage")
+    return {"status": "timeout", "reason": f"worker exceeded --timeout {seconds:g}s during {stage or 'start-up'}",
+            "log_tail": _read_text(log_path)[-2000:]}
+
+
+def _ended(guard, returncode, result_path, log):
+    """The result of a worker that ended without one: out of memory (the guard's kill or
+    the kernel's), or a crash."""
+    stage = _read_text(result_path + ".stage")
+    reason = guard.reason(returncode, stage) or _crash_reason(returncode, stage, log)
+    return {"status": "error", "reason": reason, "log_tail": log[-2000:]}
 
 
 def spawn(python, spec, env, timeout, workdir, repo_root=environments.REPO_ROOT, memory_limit=None):
@@ -155,35 +163,23 @@ class CellServer:
             self.proc.stdin.flush()
         except (BrokenPipeError, OSError):
             pass  # it died between requests: the wait below reads how
-        deadline = time.monotonic() + timeout
         try:
-            while not os.path.exists(result_path):
-                code = self.proc.poll()
-                if code is not None or self.guard.check():
-                    return self._ended(self.proc.wait(), result_path)
-                if time.monotonic() >= deadline:
-                    self.close(kill=True)
-                    return {"status": "timeout",
-                            "reason": f"worker exceeded --timeout {timeout:g}s during "
-                                      f"{_read_text(result_path + '.stage') or 'start-up'}",
-                            "log_tail": _read_text(self.log_path)[-2000:]}
-                time.sleep(memory_guard.POLL_S)
+            code = memory_guard.wait(self.proc, self.guard, timeout, done=lambda: os.path.exists(result_path))
+        except subprocess.TimeoutExpired:
+            self.close(kill=True)
+            return _timed_out(timeout, result_path, self.log_path)
         except BaseException:  # Ctrl-C: take the worker down with us
             self.close(kill=True)
             raise
+        if code is not None:
+            self.alive = False
+            return _ended(self.guard, code, result_path, _read_text(self.log_path))
         with open(result_path) as f:
             result = json.load(f)
         if result.get("status") == "error":  # an exception may leave the framework unusable: start afresh
             result["log_tail"] = _read_text(self.log_path)[-2000:]
             self.close()
         return result
-
-    def _ended(self, returncode, result_path):
-        self.alive = False
-        stage = _read_text(result_path + ".stage")
-        log = _read_text(self.log_path)
-        reason = self.guard.reason(returncode, stage) or _crash_reason(returncode, stage, log)
-        return {"status": "error", "reason": reason, "log_tail": log[-2000:]}
 
     def close(self, kill=False):
         """End the server: end of its input and a moment to exit, or a kill of its group."""
@@ -303,7 +299,7 @@ class Runner:
             if (existing or contents.torn) and not self.resume:
                 raise RunError(f"{self.out_dir} already holds {len(existing)} results; pass --resume to complete "
                                f"that run, or choose another --out")
-            if self.resume and repair_torn(self.out_dir):
+            if self.resume and repair_torn(self.out_dir, contents):
                 self.notes.append(f"{contents.torn.path} line {contents.torn.number}: torn last line (cut "
                                   f"mid-write) removed; its cell runs again")
         except BaseException:
@@ -403,10 +399,6 @@ class Runner:
         shutil.rmtree(self._workdir, ignore_errors=True)
         self.lock.release()
 
-    def run_cell(self, cell):
-        """One cell on its own (all its processes): a group of one."""
-        return self.run_group([cell])[0][1]
-
     def run_group(self, cells):
         """[(cell, record)] for cells of one implementation, device and mode."""
         results = {c: [] for c in cells}
@@ -438,9 +430,9 @@ class Runner:
         python, _, env = self.worker_launch(cell, 0)
         return CellServer(python, env, self._workdir, self.side.repo_root, self.options.memory_limit)
 
-    def run_process(self, cell, process, loops=None):
+    def run_process(self, cell, process):
         """One fresh worker process for one cell; its result, tagged with the process index."""
-        python, spec, env = self.worker_launch(cell, process, **({"loops": loops} if loops else {}))
+        python, spec, env = self.worker_launch(cell, process)
         res = spawn(python, spec, env, self.options.timeout, self._workdir, self.side.repo_root,
                     self.options.memory_limit)
         res["process"] = process
@@ -584,11 +576,11 @@ PRECISION_FIELDS = ("process_medians", "ci_low", "ci_high", "ci_level", "noisy",
 def _precision(results, summary):
     """Process-level precision of an ok cell: each process's median, the interval of the
     median over processes, and whether the cell is noisy (and why)."""
-    medians = [stats.summarize(r["samples"])["median"] for r in results if r.get("samples")]
+    per_process = [stats.summarize(r["samples"]) for r in results if r.get("samples")]
+    medians = [p["median"] for p in per_process]
     interval = stats.median_interval(medians)
     low, high, level = interval if interval else (None, None, None)
-    within = [stats.summarize(r["samples"])["rel_iqr"] for r in results if r.get("samples")]
-    within = sorted(w for w in within if w is not None)
+    within = sorted(p["rel_iqr"] for p in per_process if p["rel_iqr"] is not None)
     reasons = []
     if within and within[len(within) // 2] > NOISY_IQR:
         reasons.append(f"IQR {within[len(within) // 2]:.0%} of the median within a process (> {NOISY_IQR:.0%})")

@@ -109,13 +109,7 @@ def add_metrics(df: pd.DataFrame) -> pd.DataFrame:
     df["ceiling_low"] = (df["pct_of_peak"] > 100.0).fillna(False).astype(bool)
     df["peak_note"] = [_note(c[1], c[2], low) for c, low in zip(choices, df["ceiling_low"])]
 
-    keys = GROUP
-    ref = (df[ok & (df["impl"] == "reference")].groupby(keys)["median"].min().rename("_ref"))
-    fastest = df[ok].groupby(keys)["median"].min().rename("_fastest")
-    df = df.join(ref, on=keys).join(fastest, on=keys)
-    df["vs_reference"] = (df["_ref"] / df["median"]).where(ok)
-    df["vs_fastest"] = (df["_fastest"] / df["median"]).where(ok)
-    return add_precision(df.drop(columns=["_ref", "_fastest"]), keys)
+    return add_precision(df, GROUP)  # speedups, their intervals, and the flags
 
 
 def best_pct_of_peak(df: pd.DataFrame) -> pd.DataFrame:

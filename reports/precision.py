@@ -158,44 +158,40 @@ def _group_best(df, ok, keys, mask):
     return df.join(best, on=keys)["_best"]
 
 
-def _ratio_intervals(df, ok, best_index):
-    """(low, high) columns of best's median / each row's median (vs_fastest, vs_reference).
-    A cell's ratio to itself is exactly 1: no interval."""
-    low, high = [], []
-    lo, hi = df["ci_low"], df["ci_high"]
+def _ratios(df, ok, best_index):
+    """(ratio, low, high) columns of best's median / each row's median (vs_fastest,
+    vs_reference) and its interval. A cell's ratio to itself is exactly 1: no interval."""
+    ratio, low, high = [], [], []
+    med, lo, hi = df["median"], df["ci_low"], df["ci_high"]
     for i, b in zip(df.index, best_index):
-        if not ok[i] or pd.isna(b) or b == i:
+        if not ok[i] or pd.isna(b):
+            ratio.append(math.nan)
             low.append(math.nan)
             high.append(math.nan)
             continue
-        a, z = ratio_interval(lo[b], hi[b], lo[i], hi[i])
+        ratio.append(med[b] / med[i])
+        a, z = ratio_interval(lo[b], hi[b], lo[i], hi[i]) if b != i else (None, None)
         low.append(math.nan if a is None else a)
         high.append(math.nan if z is None else z)
-    return low, high
+    return ratio, low, high
 
 
 def add_precision(df: pd.DataFrame, keys) -> pd.DataFrame:
     """add_metrics' table plus: ci_low, ci_high, ci_level (seconds; NaN without), the
-    intervals vs_reference_low/high and vs_fastest_low/high, contended, noisy, ceiling_low
+    speedups vs_reference and vs_fastest (the group's reference or fastest median over
+    this one's) with their intervals (`_low`, `_high`), contended, noisy, ceiling_low
     (booleans, False for cells that are not ok), `flags` (the words, space-separated) and
     `flag_note` (why, one clause per flag). `keys`: the columns of a competing group."""
     df = df.copy()
     ok = df["status"] == "ok"
     for column in ("ci_low", "ci_high", "ci_level"):
         df[column] = _numbers(df, column).where(ok)
-    pct = _numbers(df, "pct_of_peak")
-    if "ceiling_low" not in df:  # until the ceilings name their own, a cell past 100% flags it
-        df["ceiling_low"] = pct > 100
-        if "peak_note" in df:
-            df["peak_note"] = [f"above 100% of its {what} ceiling: the ceiling read low" if low else note
-                               for low, what, note in zip(df["ceiling_low"], df.get("peak_of"), df["peak_note"])]
     df["ceiling_low"] = _bools(df, "ceiling_low") & ok
     df["contended"] = _bools(df, "contended") & ok
     df["noisy"] = _bools(df, "noisy") & ok
-    fastest = _group_best(df, ok, keys, pd.Series(True, index=df.index))
-    reference = _group_best(df, ok, keys, df["impl"] == "reference")
-    df["vs_fastest_low"], df["vs_fastest_high"] = _ratio_intervals(df, ok, fastest)
-    df["vs_reference_low"], df["vs_reference_high"] = _ratio_intervals(df, ok, reference)
+    for name, among in (("vs_fastest", pd.Series(True, index=df.index)), ("vs_reference", df["impl"] == "reference")):
+        best = _group_best(df, ok, keys, among)
+        df[name], df[f"{name}_low"], df[f"{name}_high"] = _ratios(df, ok, best)
     contention = df["contention"] if "contention" in df else pd.Series(None, index=df.index, dtype=object)
     noisy_reason = df["noisy_reason"] if "noisy_reason" in df else pd.Series("", index=df.index, dtype=object)
     flags, notes = [], []
