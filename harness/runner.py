@@ -46,6 +46,14 @@ class RunError(RuntimeError):
     """A run that cannot start (bad output directory, foreign results): one line."""
 
 
+def side_paths(paths, repo_root):
+    """Extra implementation folders inside this checkout, moved to the same place in another
+    (a --base-rev side): each revision's worker imports that revision's test implementations."""
+    here = environments.REPO_ROOT + os.sep
+    return os.pathsep.join(os.path.join(repo_root, p[len(here):]) if p.startswith(here) else p
+                           for p in paths.split(os.pathsep))
+
+
 def worker_env(threads, manifest, repo_root=environments.REPO_ROOT):
     """The worker's environment: the repository importable, every thread pool pinned.
 
@@ -53,6 +61,8 @@ def worker_env(threads, manifest, repo_root=environments.REPO_ROOT):
     """
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (repo_root, env.get("PYTHONPATH")) if p)
+    if env.get("DLBENCH_EXTRA_IMPLS") and repo_root != environments.REPO_ROOT:
+        env["DLBENCH_EXTRA_IMPLS"] = side_paths(env["DLBENCH_EXTRA_IMPLS"], repo_root)
     # the manifest may name its framework's own thread variables (MXNet's engine, say)
     for var in THREAD_VARIABLES + tuple(getattr(manifest, "THREAD_VARIABLES", ())):
         env[var] = str(threads)

@@ -1,4 +1,5 @@
 """Planning, processes, devices and the measurement loop."""
+import os
 import time
 
 import pytest
@@ -93,3 +94,13 @@ def test_worker_side_imports_no_parent_libraries(tmp_path):
         "mode='eager', threads=1, seed=0, samples=2, min_samples=1, min_time=0.001, warmup_time=0.001, max_time=1, "
         "ref_cache=None), lambda s: None)")
     assert res["status"] == "ok" and mods == []
+
+
+def test_worker_env_moves_extra_impls_of_this_checkout_to_the_side(monkeypatch, tmp_path):
+    from harness import environments
+    from harness.runner import worker_env
+    inside = os.path.join(environments.REPO_ROOT, "tests", "fake_impls")
+    monkeypatch.setenv("DLBENCH_EXTRA_IMPLS", os.pathsep.join([inside, "/elsewhere/impls"]))
+    env = worker_env(1, object(), str(tmp_path))
+    assert env["DLBENCH_EXTRA_IMPLS"].split(os.pathsep) == [str(tmp_path / "tests" / "fake_impls"), "/elsewhere/impls"]
+    assert worker_env(1, object())["DLBENCH_EXTRA_IMPLS"].split(os.pathsep)[0] == inside

@@ -19,8 +19,16 @@ sync = reference.sync
 peak_device_memory = reference.peak_device_memory
 
 
+FRACTION_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fraction.txt")
+
+
 def fraction():
-    return float(os.environ.get("DLBENCH_SLOWDOWN", "0") or 0)
+    """DLBENCH_SLOWDOWN, else the committed fraction.txt: a revision of the repository can
+    carry a slowdown (bisect and the --base-rev evaluation build such histories)."""
+    if os.environ.get("DLBENCH_SLOWDOWN"):
+        return float(os.environ["DLBENCH_SLOWDOWN"])
+    with open(FRACTION_FILE) as f:
+        return float(f.read().strip() or 0)
 
 
 def sigmoid(problem, phase, device, mode):
