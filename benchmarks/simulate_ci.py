@@ -100,7 +100,7 @@ class Runner:
         self.workflow_env = dict(workflow_env)
         if tiny:
             self.workflow_env["SUITE"] = TINY_SUITE
-        self.venv = os.path.realpath(os.path.join(ROOT, ".venv"))
+        self.venv = venv()
 
     def base_env(self, ws, github, env_file):
         env = {k: v for k, v in os.environ.items() if not k.startswith("DLBENCH_")}
@@ -178,6 +178,14 @@ class Runner:
             return script
         say("(this checkout's dlbench compare has no --strict yet: the gate runs without it)")
         return script.replace(" --strict", "")
+
+
+def venv():
+    """This checkout's .venv, else the one running this script: what the clones link."""
+    for path in (os.path.join(ROOT, ".venv"), sys.prefix):
+        if os.path.isfile(os.path.join(path, "bin", "dlbench")):
+            return os.path.realpath(path)
+    return None
 
 
 def read_env_file(path):
@@ -268,6 +276,9 @@ def main(argv=None):
         return 2
     if args.dir and os.path.exists(args.dir):
         print(f"simulate_ci: --dir {args.dir} exists; give a new path", file=sys.stderr)
+        return 2
+    if not venv():
+        print(f"simulate_ci: no virtual environment with dlbench at {ROOT}/.venv (make venv)", file=sys.stderr)
         return 2
     sim = os.path.abspath(args.dir) if args.dir else tempfile.mkdtemp(prefix="dlbench-sim-ci-")
     os.makedirs(sim, exist_ok=True)
