@@ -173,6 +173,12 @@ def test_run_save_and_compare_against_baseline(tmp_path, monkeypatch, capsys):
     out = capsys.readouterr().out
     assert code == 0 and "inconclusive" in out and "2/1" in out  # 2 baseline runs cannot measure drift
     assert main(["compare", "main", str(tmp_path / "b")]) == 0
+    # a cell the baseline lacks: listed and passing, failing under --strict
+    more = ["--scenario", "sigmoid,qgemm", "--quiet", "--out", str(tmp_path / "c"), "--compare", "main"]
+    assert main([a for a in args if a != "sigmoid" and a != "--scenario"] + more + ["--strict"]) == 1
+    out = capsys.readouterr().out
+    assert " new " in out and "strict" in out and "FAIL" in out
+    assert main(["compare", "main", str(tmp_path / "c")]) == 0
     assert main(["compare", "nosuch", str(tmp_path / "b")]) == 2
     assert "no saved baseline 'nosuch'" in capsys.readouterr().err
 
