@@ -197,7 +197,7 @@ def main(argv=None):
     p.add_argument("--lockstep", action=argparse.BooleanOptionalAction, default=True,
                    help="interleaved: the pair's processes take turns sample by sample (default)")
     p.add_argument("--threshold", type=float, default=0.03, help="the CI example's setting (see README)")
-    p.add_argument("--alpha", type=float, default=0.01)
+    p.add_argument("--alpha", type=float, default=0.05)
     # one thread below the cores: two threads on two shared cores flip between modes
     p.add_argument("--threads", type=int, default=max(1, (os.cpu_count() or 1) - 1))
     p.add_argument("--samples", type=int, default=10)

@@ -120,7 +120,11 @@ def add_selection(p):
 
 def add_verdict_options(p):
     p.add_argument("--threshold", type=_fraction, default=0.05, help="smallest change that counts (default 5%%)")
-    p.add_argument("--alpha", type=_fraction, default=0.01, help="significance level (default 0.01)")
+    p.add_argument("--alpha", type=_fraction, default=0.05,
+                   help="family-wise error rate over the suite: the chance that any cell of an unchanged "
+                        "suite is called slower (Holm's correction; default 0.05)")
+    p.add_argument("--strict", action="store_true",
+                   help="fail (exit 1) when any cell is not compared: unsupported on a side, missing or new")
 
 
 def build_parser():
@@ -152,7 +156,7 @@ def build_parser():
                    help="seconds per peak probe and implementation (default %s)" % _PROBE_DEFAULT)
     r.add_argument("--save", metavar="NAME", help="add these results to baseline NAME for this machine")
     r.add_argument("--keep", type=_positive_int, default=5, help="runs a saved baseline keeps (default 5)")
-    r.add_argument("--compare", metavar="NAME", help="then compare against saved baseline NAME (exit 1 if slower)")
+    r.add_argument("--compare", metavar="NAME", help="then compare against saved baseline NAME (exit 1 if slower; see --strict)")
     add_verdict_options(r)
 
     c = sub.add_parser("compare", help="compare two results (directories or saved baselines); exit 1 if slower")
@@ -295,7 +299,8 @@ def cmd_run(args):
     print(f"results: {os.path.join(out, 'results.jsonl')}")
     code = 0
     if args.compare:
-        code = _compare_dirs([args.compare], out, args.threshold, args.alpha, "table", runner.machine["machine_id"])
+        code = _compare_dirs([args.compare], out, args.threshold, args.alpha, "table", runner.machine["machine_id"],
+                             strict=args.strict)
     if args.save:
         print(f"saved baseline {args.save!r}: {history.save(out, args.save, args.keep)}")
     return code
@@ -368,7 +373,7 @@ def _load_runs(arg, machine_id):
     return records, machines, warning
 
 
-def _compare_dirs(base_args, cur_arg, threshold, alpha, fmt, machine_id=None):
+def _compare_dirs(base_args, cur_arg, threshold, alpha, fmt, machine_id=None, strict=False):
     """base_args: one or more results directories or saved baseline names, pooled as runs."""
     from reports.compare import compare_records
     from reports.compare_format import render
@@ -382,7 +387,7 @@ def _compare_dirs(base_args, cur_arg, threshold, alpha, fmt, machine_id=None):
         warnings.append(warning)
     paired = all(r.get("interleaved") for r in base_records + cur_records)
     comparison = compare_records(base_records, cur_records, threshold, alpha, paired,
-                                 base_machines + cur_machines)
+                                 base_machines + cur_machines, strict=strict)
     comparison.warnings[:0] = [w for w in warnings if w]
     for w in comparison.warnings:
         print(w, file=sys.stderr)
@@ -395,7 +400,8 @@ def cmd_compare(args):
         if len(args.dirs) < 2:
             raise UsageError("dlbench compare: give BASE [BASE ...] CUR (results directories or baseline "
                              "names), or --interleave")
-        return _compare_dirs(args.dirs[:-1], args.dirs[-1], args.threshold, args.alpha, args.format)
+        return _compare_dirs(args.dirs[:-1], args.dirs[-1], args.threshold, args.alpha, args.format,
+                             strict=args.strict)
     return _compare_interleaved(args)
 
 
@@ -442,7 +448,7 @@ def _compare_interleaved(args):
             drop_side(s)
     print(f"results: {out}/base and {out}/cur")
     return _compare_dirs([os.path.join(out, "base")], os.path.join(out, "cur"), args.threshold, args.alpha,
-                         args.format)
+                         args.format, strict=args.strict)
 
 
 def _print_table(dirs):

@@ -6,23 +6,30 @@ and the machine's own speed drifts by 10-25% over seconds to minutes. Tests that
 samples, or a stored baseline, as taken under today's conditions cry wolf. So:
 
 - interleaved (`compare --interleave`): the two sides run as pairs of fresh processes in
-  lockstep (one sample each in turn), so drift hits both alike; the unit is the pair: an
-  exact one-sided Wilcoxon signed-rank test on the per-pair log ratios (in lockstep, the
-  median of the pair's turn-by-turn ratios).
-  n pairs reach p = 1/2^n at best, so at least 7 for alpha 0.01;
+  lockstep (one sample each in turn), so drift hits both alike; the unit is the pair, its
+  log ratio (in lockstep, the median of the pair's turn-by-turn ratios). The estimate is
+  the Hodges-Lehmann estimator of those log ratios, the test the exact one-sided Wilcoxon
+  signed-rank test, the interval the one that inverts that test (its achieved level is
+  recorded as ci_level). n pairs reach p = 1/2^n at best, so at least 5 for alpha 0.05.
 - stored (runs at different times): the unit is the run, whose median carries that run's
-  drift; a pooled t-test on the logs of run medians, the baseline holding several runs
-  of the same code (`run --save NAME` keeps the last few). With fewer than 3 baseline runs
-  the drift between runs is unknown and the verdict is `inconclusive`, never a guess.
-  The drift's variance is pooled over the baseline's cells (it is mostly the machine's).
-  As that drift is as large as a threshold, the stored test asks whether the change is
-  significantly beyond the threshold (H0: change <= threshold), a stricter claim.
+  drift, and that drift is shared by every cell of the run. A two-way model of the
+  baseline's log run levels, L[r,c] = mu_c + d_r + e[r,c] (compare_stats.TwoWay), splits it:
+  the suite's drift, the candidate run's d against the baseline runs' d (t, R-1 degrees of
+  freedom), is the suite-level change; as the machine drifts by as much as a threshold,
+  a suite `slower` needs the shift to be significantly beyond the threshold (H0: change
+  <= threshold). Each cell is then tested on what remains, its change relative to the
+  suite (`change`; the plain ratio is `raw_change`), against the model's residual variance
+  with (R-1)(C-1) degrees of freedom. With fewer than 3 cells in the model, a cell is tested
+  against its own runs (R-1 degrees of freedom, H0: change <= threshold, as the drift is
+  still in it). With fewer than 3 baseline runs the drift between runs is unknown and the
+  verdict is `inconclusive`, never a guess.
 
-A cell is `slower` only when the test is significant at alpha AND the estimated change
-exceeds the threshold; `same` when the confidence interval of the change lies within
-+-threshold, or the change is significant but smaller than the threshold; otherwise
-`inconclusive` (the noise is too large to say). Cells that became invalid, errored,
-timed out or disappeared fail the comparison.
+The tested cells are one family: Holm's step-down correction keeps the chance of any false
+`slower` in the suite at alpha (and of any false `faster`, separately). A cell is `slower`
+only when significant after Holm AND its estimated change exceeds the threshold (`faster`
+alike); `same` when its whole interval lies within +-threshold; otherwise `inconclusive`.
+A cell unsupported on either side is `not-compared`. Cells that became invalid, errored,
+timed out or disappeared fail the comparison; with --strict, so does anything not compared.
 """
 from __future__ import annotations
 
@@ -34,10 +41,15 @@ from typing import List, Optional
 import numpy as np
 from scipy import stats as sps
 
+from reports.compare_stats import (hodges_lehmann, holm, min_p_wilcoxon, stratified_bootstrap, two_way,
+                                   wilcoxon_interval, wilcoxon_p)
+
 CELL_KEY = ("scenario", "phase", "size", "impl", "device", "mode", "threads")
-FAILING = {"slower", "invalid", "error", "timeout", "missing", "unsupported-now"}
-BOOTSTRAP = 4000
+FAILING = {"slower", "invalid", "error", "timeout", "missing"}
+NOT_COMPARED = {"not-compared", "not-comparable", "missing", "new"}  # fail too under --strict
+MEASURED = ("slower", "faster", "same", "inconclusive")
 MIN_BASELINE_RUNS = 3  # a stored verdict needs the drift between runs, so at least 3 baseline runs
+MIN_MODEL_CELLS = 3    # fewer cells cannot tell the runs' drift from a cell's own change
 
 
 @dataclass
@@ -45,10 +57,16 @@ class CellComparison:
     key: dict
     verdict: str
     method: str
-    change: Optional[float] = None  # cur / base - 1, from the medians of process medians
+    change: Optional[float] = None      # cur / base - 1; stored: relative to the suite's drift
+    raw_change: Optional[float] = None  # cur / base - 1 as measured
     ci_low: Optional[float] = None
     ci_high: Optional[float] = None
-    p_value: Optional[float] = None
+    ci_level: Optional[float] = None    # the interval's confidence (interleaved: as achieved)
+    p_value: Optional[float] = None     # raw one-sided p in the estimate's direction
+    p_holm: Optional[float] = None      # the same, Holm-adjusted over the tested cells
+    df: Optional[int] = None            # stored: the t test's degrees of freedom
+    p_slower: Optional[float] = None    # raw one-sided p-values; None: not tested
+    p_faster: Optional[float] = None
     n_base: int = 0
     n_cur: int = 0
     base_median: Optional[float] = None
@@ -71,15 +89,60 @@ class CellComparison:
 
 
 @dataclass
+class SuiteSummary:
+    """The whole suite in one line. change: the geometric mean change (interleaved: of the
+    cells' Hodges-Lehmann ratios; stored: the suite's drift), with its interval."""
+    method: str
+    counts: dict
+    not_compared: int
+    change: Optional[float] = None
+    ci_low: Optional[float] = None
+    ci_high: Optional[float] = None
+    ci_level: Optional[float] = None
+    verdict: Optional[str] = None  # stored: the suite-wide shift's own verdict
+    p_value: Optional[float] = None
+    df: Optional[int] = None
+    note: str = ""
+
+    @property
+    def compared(self):
+        return sum(self.counts.values())
+
+    @property
+    def fails(self):
+        return self.verdict == "slower"
+
+    def line(self):
+        est = "no estimate"
+        if self.change is not None:
+            est = f"geometric mean change {self.change:+.1%}"
+            if self.ci_low is not None:
+                est += f" [{self.ci_low:+.1%}, {self.ci_high:+.1%}] ({self.ci_level:.0%})"
+        counts = ", ".join(f"{self.counts[v]} {v}" for v in MEASURED)
+        text = f"suite: {self.compared} cells compared, {est}, {counts}, {self.not_compared} not compared"
+        if self.verdict:
+            text += f"; suite-wide shift: {self.verdict.upper() if self.fails else self.verdict}"
+            if self.df is not None:
+                text += f" (df {self.df})"
+        return text + (f"; {self.note}" if self.note else "")
+
+    def as_dict(self):
+        return {**asdict(self), "compared": self.compared, "fails": self.fails, "line": self.line()}
+
+
+@dataclass
 class Comparison:
     cells: List[CellComparison]
     threshold: float
     alpha: float
     warnings: List[str] = field(default_factory=list)
+    suite: Optional[SuiteSummary] = None
+    strict: bool = False  # anything not compared fails too
 
     @property
     def failed(self):
-        return any(c.fails for c in self.cells)
+        return (any(c.fails for c in self.cells) or bool(self.suite and self.suite.fails)
+                or (self.strict and any(c.verdict in NOT_COMPARED for c in self.cells)))
 
 
 def process_samples(record):
@@ -95,18 +158,8 @@ def process_medians(record):
     return [median(v) for v in process_samples(record)]
 
 
-def min_p_wilcoxon(n):
-    return 0.5 ** n if n else 1.0
-
-
-def _bootstrap_ratio_ci(logs, alpha, seed=0):
-    """Percentile bootstrap interval of the median per-pair ratio, resampling pairs."""
-    rng = np.random.default_rng(seed)
-    logs = np.asarray(logs)
-    idx = rng.integers(0, len(logs), size=(BOOTSTRAP, len(logs)))
-    ratios = np.exp(np.median(logs[idx], axis=1))
-    lo, hi = np.quantile(ratios, [alpha / 2, 1 - alpha / 2])
-    return float(lo) - 1, float(hi) - 1
+def _side(rec):
+    return "missing" if rec is None else rec["status"] + (f" ({rec['reason']})" if rec.get("reason") else "")
 
 
 def _status_verdict(base, cur):
@@ -115,10 +168,11 @@ def _status_verdict(base, cur):
         return "missing", "cell is in the baseline but not in the current results"
     if base is None:
         return "new", "cell is not in the baseline"
+    if "unsupported" in (base["status"], cur["status"]):  # nothing to compare, and no regression either
+        return "not-compared", f"base: {_side(base)}; cur: {_side(cur)}"
     if cur["status"] != "ok":
         if base["status"] == "ok":
-            verdict = cur["status"] if cur["status"] in ("invalid", "error", "timeout") else "unsupported-now"
-            return verdict, f"was ok, now {cur['status']}: {cur['reason']}"
+            return cur["status"], f"was ok, now {cur['status']}: {cur['reason']}"
         return "not-comparable", f"{cur['status']} on both sides: {cur['reason']}"
     if base["status"] != "ok":
         return "fixed", f"baseline was {base['status']}: {base['reason']}"
@@ -129,11 +183,19 @@ def _status_verdict(base, cur):
     return None, ""
 
 
-def compare_cell(base, cur, threshold, alpha, paired=False, drift=None):
-    """base, cur: a record each; for a stored comparison, each may be a list of records,
-    one per run (a baseline keeps several runs so that drift between runs can be measured).
-    drift: (sum of squares, degrees of freedom) of log run medians around their cell's mean,
-    pooled over the baseline's cells (run_drift); default: this cell's runs alone."""
+def compare_cell(base, cur, threshold, alpha, paired=False, model=None):
+    """One cell decided alone (a family of one); compare_records decides a suite's tested
+    cells together."""
+    out = _compare_cell(base, cur, threshold, alpha, paired, model)
+    decide([out], threshold, alpha)
+    return out
+
+
+def _compare_cell(base, cur, threshold, alpha, paired=False, model=None):
+    """The statistics of one cell, undecided. base, cur: a record each; for a stored
+    comparison, each may be a list of records, one per run (a baseline keeps several runs so that drift between runs can be measured).
+    model: the suite's two-way model of stored runs (stored_model); without it, or for a
+    cell outside it, the cell's own runs."""
     base_runs, cur_runs = _as_runs(base), _as_runs(cur)
     newest_base, newest_cur = (base_runs or [None])[-1], (cur_runs or [None])[-1]
     key = {k: (newest_cur or newest_base)[k] for k in CELL_KEY}
@@ -142,9 +204,9 @@ def compare_cell(base, cur, threshold, alpha, paired=False, drift=None):
     if verdict:
         out = CellComparison(key, verdict, method, note=note)
     elif paired:
-        out = _paired(key, newest_base, newest_cur, threshold, alpha)
+        out = _paired(key, newest_base, newest_cur, alpha)
     else:
-        out = _stored(key, _measured(base_runs), _measured(cur_runs), threshold, alpha, drift)
+        out = _stored(key, _measured(base_runs), _measured(cur_runs), threshold, alpha, model)
     used = ([newest_base], [newest_cur]) if paired else (base_runs, cur_runs)
     out.contended_sides = [side for side, runs in zip(("base", "cur"), used)
                            if any(r and r.get("contended") is True for r in runs)]
@@ -172,23 +234,28 @@ def pair_log_ratios(base, cur):
     return [math.log(median(y) / median(x)) for x, y in zip(a, b)]
 
 
-def _paired(key, base, cur, threshold, alpha):
-    """Interleaved: per-pair log ratios, exact one-sided Wilcoxon signed-rank."""
+def _paired(key, base, cur, alpha):
+    """Interleaved: per-pair log ratios; Hodges-Lehmann, exact Wilcoxon and its own interval."""
     a, b = process_medians(base), process_medians(cur)
     logs = pair_log_ratios(base, cur)
     n = len(logs)
     a, b = a[:n], b[:n]
     out = CellComparison(key, "inconclusive", "interleaved", n_base=len(a), n_cur=len(b),
                          base_median=median(a), cur_median=median(b))
-    out.change = math.exp(median(logs)) - 1
+    if not n:
+        out.note = "no pairs"
+        return out
+    out.change = out.raw_change = math.exp(hodges_lehmann(logs)) - 1
+    lo, hi, out.ci_level, reached = wilcoxon_interval(logs, alpha)
+    out.ci_low, out.ci_high = math.exp(lo) - 1, math.exp(hi) - 1
+    if not reached:
+        out.note = f"widest interval (min..max of {n} pairs) reaches only {out.ci_level:.1%}"
     reachable = min_p_wilcoxon(n)
-    if reachable > alpha:
+    if reachable > alpha:  # untested: it cannot be significant, and an interval this wide says nothing
         out.note = f"{n} pairs cannot reach alpha={alpha:g} (best p={reachable:.3g}); use more pairs"
         return out
-    out.ci_low, out.ci_high = _bootstrap_ratio_ci(logs, alpha)
-    p_slower = sps.wilcoxon(logs, alternative="greater", method="exact").pvalue if any(logs) else 1.0
-    p_faster = sps.wilcoxon(logs, alternative="less", method="exact").pvalue if any(logs) else 1.0
-    return _decide(out, p_slower, p_faster, threshold, alpha)
+    out.p_slower, out.p_faster = wilcoxon_p(logs)
+    return out
 
 
 def run_level(runs):
@@ -196,60 +263,80 @@ def run_level(runs):
     return np.log([median(process_medians(r)) for r in runs])
 
 
-def run_drift(base_index):
-    """(sum of squares, df) of log run medians around each cell's mean, over every cell
-    with two runs or more. The drift between runs is mostly the machine's, shared by the
-    cells, and three runs of one cell can look tight by chance: one cell's runs alone
-    once gave a spread of 1% where the machine drifts by 8%, and a false alarm."""
-    ss, df = 0.0, 0
-    for runs in base_index.values():
-        logs = run_level(_measured(runs))
-        if len(logs) >= 2:
-            ss += float(((logs - logs.mean()) ** 2).sum())
-            df += len(logs) - 1
-    return ss, df
+def _run_labels(runs):
+    """A label per run that lines the runs up across cells: the run id (records without one:
+    their position), numbered when the same run is given twice."""
+    seen, labels = {}, []
+    for i, r in enumerate(runs):
+        rid = r.get("run_id") or f"#{i}"
+        labels.append(f"{rid}/{seen.get(rid, 0)}")
+        seen[rid] = seen.get(rid, 0) + 1
+    return labels
 
 
-def _stored(key, base_runs, cur_runs, threshold, alpha, drift=None):
-    """Stored: runs are the unit. Each run's median of process medians; a two-sample t-test
-    on their logarithms, whose variance is the drift between runs of the same code."""
+def stored_model(base_index, cur_index):
+    """The two-way model over the cells measured in every baseline run and in the candidate
+    (a cell missing from one run is left to its own runs); None without such cells."""
+    runs = {k: _measured(v) for k, v in base_index.items()}
+    labelled = {k: dict(zip(_run_labels(v), run_level(v))) for k, v in runs.items() if v}
+    every = list(dict.fromkeys(label for levels in labelled.values() for label in levels))
+    cur = {k: run_level(_measured(cur_index.get(k) or [])) for k in labelled}
+    keys = [k for k, levels in labelled.items() if len(cur[k]) and all(lab in levels for lab in every)]
+    return two_way({k: [labelled[k][lab] for lab in every] for k in keys}, {k: cur[k] for k in keys})
+
+
+def _stored(key, base_runs, cur_runs, threshold, alpha, model=None):
+    """Stored: runs are the unit, each run's median of process medians, in logs."""
     lb, lc = run_level(base_runs), run_level(cur_runs)
     out = CellComparison(key, "inconclusive", "stored", n_base=len(lb), n_cur=len(lc),
                          base_median=float(np.exp(lb.mean())), cur_median=float(np.exp(lc.mean())))
-    diff = float(lc.mean() - lb.mean())
-    out.change = math.exp(diff) - 1
+    raw = float(lc.mean() - lb.mean())
+    out.change = out.raw_change = math.exp(raw) - 1
     if len(lb) < MIN_BASELINE_RUNS:
         out.note = (f"{len(lb)} baseline run(s): the drift between runs is unknown, so no verdict; keep "
                     f"{MIN_BASELINE_RUNS} or more (each dlbench run --save NAME adds one) or use --interleave")
         return out
-    ss, df = drift if drift and drift[1] else (float(((lb - lb.mean()) ** 2).sum()), len(lb) - 1)
-    ss += float(((lc - lc.mean()) ** 2).sum())
-    df += len(lc) - 1
-    pooled = ss / df
-    se = max(math.sqrt(pooled * (1 / len(lb) + 1 / len(lc))), 1e-12)
-    # Runs drift by about as much as the threshold, so `slower` here needs the change to be
-    # significantly beyond the threshold, not merely significant and beyond it on average.
-    p_slower = float(sps.t.sf((diff - math.log1p(threshold)) / se, df))
-    p_faster = float(sps.t.cdf((diff - math.log1p(-threshold)) / se, df))
-    half = float(sps.t.ppf(1 - alpha / 2, df)) * se
-    out.ci_low, out.ci_high = math.exp(diff - half) - 1, math.exp(diff + half) - 1
-    return _decide(out, p_slower, p_faster, threshold, alpha)
-
-
-def _decide(out, p_slower, p_faster, threshold, alpha):
-    if out.change > threshold and p_slower < alpha:
-        out.verdict, out.p_value = "slower", float(p_slower)
-    elif out.change < -threshold and p_faster < alpha:
-        out.verdict, out.p_value = "faster", float(p_faster)
+    tkey = tuple(key[k] for k in CELL_KEY)
+    if model is not None and model.cells >= MIN_MODEL_CELLS and tkey in model.cur_dev:
+        est, raw, se, df = model.cell(tkey)
+        up = down = 0.0  # the drift is out: what is left is the cell's own change
+        out.note = f"relative to the suite's drift {math.exp(model.d_cur) - 1:+.1%}"
     else:
-        out.p_value = float(min(p_slower, p_faster))
-        within = -threshold <= out.ci_low and out.ci_high <= threshold
-        small_but_real = out.p_value < alpha and abs(out.change) <= threshold
-        if within or small_but_real:
-            out.verdict = "same"
-        else:
-            out.note = f"interval {out.ci_low:+.1%}..{out.ci_high:+.1%} reaches past +-{threshold:.0%}"
+        # the drift is still in the change and as large as a threshold: `slower` needs the
+        # change significantly beyond the threshold, not merely significant
+        est, df = raw, len(lb) - 1
+        se = max(math.sqrt(float(np.var(lb, ddof=1)) * (1 / len(lb) + 1 / len(lc))), 1e-12)
+        up, down = math.log1p(threshold), math.log1p(-threshold)
+        out.note = "own runs only (too few cells to separate the drift)"
+    out.change, out.raw_change, out.df = math.exp(est) - 1, math.exp(raw) - 1, df
+    out.p_slower = float(sps.t.sf((est - up) / se, df))
+    out.p_faster = float(sps.t.cdf((est - down) / se, df))
+    half = float(sps.t.ppf(1 - alpha / 2, df)) * se
+    out.ci_low, out.ci_high, out.ci_level = math.exp(est - half) - 1, math.exp(est + half) - 1, 1 - alpha
     return out
+
+
+def decide(cells, threshold, alpha):
+    """Verdicts of the tested cells (those with p-values), as one family: Holm over the
+    `slower` p-values, and separately over the `faster` ones."""
+    tested = [c for c in cells if c.p_slower is not None]
+    m = len(tested)
+    for c, hs, hf in zip(tested, holm([c.p_slower for c in tested]), holm([c.p_faster for c in tested])):
+        up = c.p_slower <= c.p_faster
+        c.p_value, c.p_holm = (c.p_slower, hs) if up else (c.p_faster, hf)
+        if c.change > threshold and hs < alpha:
+            c.verdict = "slower"
+        elif c.change < -threshold and hf < alpha:
+            c.verdict = "faster"
+        elif -threshold <= c.ci_low and c.ci_high <= threshold:
+            c.verdict = "same"
+        else:
+            c.verdict = "inconclusive"
+            if c.p_value < alpha and abs(c.change) > threshold:
+                why = f"p={c.p_value:.3g}, not significant over {m} cells (Holm)"
+            else:
+                why = f"interval {c.ci_low:+.1%}..{c.ci_high:+.1%} reaches past +-{threshold:.0%}"
+            c.note = f"{c.note}; {why}" if c.note else why
 
 
 def _index(records):
@@ -260,17 +347,55 @@ def _index(records):
     return index
 
 
-def compare_records(base_records, cur_records, threshold=0.05, alpha=0.01, paired=False, machines=None):
+def _suite(cells, threshold, alpha, paired, sides, model):
+    """sides: (base runs, cur runs) of each cell, in the cells' order."""
+    counts = {v: sum(c.verdict == v for c in cells) for v in MEASURED}
+    out = SuiteSummary("interleaved" if paired else "stored", counts, len(cells) - sum(counts.values()))
+    if paired:
+        logs = [pair_log_ratios(b[-1], c[-1]) for (b, c), cell in zip(sides, cells)
+                if cell.verdict in MEASURED and cell.change is not None]
+        logs = [x for x in logs if x]
+        if logs:
+            out.change = math.exp(float(np.mean([hodges_lehmann(x) for x in logs]))) - 1
+            lo, hi = stratified_bootstrap(logs, alpha)
+            out.ci_low, out.ci_high, out.ci_level = math.exp(lo) - 1, math.exp(hi) - 1, 1 - alpha
+        return out
+    if model is None or model.runs < MIN_BASELINE_RUNS:
+        out.note = f"the suite's drift needs {MIN_BASELINE_RUNS} baseline runs with common cells"
+        return out
+    est, se, out.df = model.suite()
+    t = float(sps.t.ppf(1 - alpha / 2, out.df))
+    out.change = math.exp(est) - 1
+    out.ci_low, out.ci_high, out.ci_level = math.exp(est - t * se) - 1, math.exp(est + t * se) - 1, 1 - alpha
+    # the machine drifts by about a threshold: a suite-wide shift must be significantly beyond it
+    p_slower = float(sps.t.sf((est - math.log1p(threshold)) / se, out.df))
+    p_faster = float(sps.t.cdf((est - math.log1p(-threshold)) / se, out.df))
+    if out.change > threshold and p_slower < alpha:
+        out.verdict, out.p_value = "slower", p_slower
+    elif out.change < -threshold and p_faster < alpha:
+        out.verdict, out.p_value = "faster", p_faster
+    else:
+        out.p_value = min(p_slower, p_faster)
+        within = -threshold <= out.ci_low and out.ci_high <= threshold
+        out.verdict = "same" if within else "inconclusive"
+    return out
+
+
+def compare_records(base_records, cur_records, threshold=0.05, alpha=0.05, paired=False, machines=None,
+                    strict=False):
     """base_records may hold several runs of each cell (a saved baseline keeps the last few)."""
     base, cur = _index(base_records), _index(cur_records)
     keys = list(base) + [k for k in cur if k not in base]
+    model = None
     if paired:  # one interleaved run per side: its newest record per cell
-        cells = [compare_cell((base.get(k) or [None])[-1], (cur.get(k) or [None])[-1], threshold, alpha, True)
+        cells = [_compare_cell((base.get(k) or [None])[-1], (cur.get(k) or [None])[-1], threshold, alpha, True)
                  for k in keys]
     else:
-        drift = run_drift(base)
-        cells = [compare_cell(base.get(k), cur.get(k), threshold, alpha, drift=drift) for k in keys]
-    result = Comparison(cells, threshold, alpha)
+        model = stored_model(base, cur)
+        cells = [_compare_cell(base.get(k), cur.get(k), threshold, alpha, model=model) for k in keys]
+    decide(cells, threshold, alpha)
+    result = Comparison(cells, threshold, alpha, strict=strict)
+    result.suite = _suite(cells, threshold, alpha, paired, [(base.get(k), cur.get(k)) for k in keys], model)
     if machines:
         ids = {m.get("machine_id") for m in machines if m}
         if len(ids) > 1:

@@ -1,15 +1,18 @@
 """dlbench compare: stored verdicts at the run level, interleaved at the pair level; exit codes,
 baselines, lockstep interleaving."""
 import json
+import math
 import os
 import shutil
 import sys
 
 import numpy as np
 import pytest
+from scipy import stats as sps
 
 from harness.cli import main
 from reports.compare import MIN_BASELINE_RUNS, compare_cell, compare_records, process_medians
+from reports.compare_stats import hodges_lehmann, holm, wilcoxon_interval
 from tests.conftest import FAST, read_results
 
 KEY = dict(scenario="conv", phase="forward", size="small", impl="torch", device="cpu", mode="eager", threads=2)
@@ -170,6 +173,12 @@ def test_run_save_and_compare_against_baseline(tmp_path, monkeypatch, capsys):
     out = capsys.readouterr().out
     assert code == 0 and "inconclusive" in out and "2/1" in out  # 2 baseline runs cannot measure drift
     assert main(["compare", "main", str(tmp_path / "b")]) == 0
+    # a cell the baseline lacks: listed and passing, failing under --strict
+    more = ["--scenario", "sigmoid,qgemm", "--quiet", "--out", str(tmp_path / "c"), "--compare", "main"]
+    assert main([a for a in args if a != "sigmoid" and a != "--scenario"] + more + ["--strict"]) == 1
+    out = capsys.readouterr().out
+    assert " new " in out and "strict" in out and "FAIL" in out
+    assert main(["compare", "main", str(tmp_path / "c")]) == 0
     assert main(["compare", "nosuch", str(tmp_path / "b")]) == 2
     assert "no saved baseline 'nosuch'" in capsys.readouterr().err
 
@@ -267,23 +276,6 @@ def test_pytest_benchmark_round_trip(tmp_path, capsys):
     assert "not a pytest-benchmark file" in capsys.readouterr().err
 
 
-def test_stored_drift_is_pooled_over_cells():
-    """The measured false alarm: three baseline runs of one cell that happened to agree
-    within 1% (1.56, 1.59, 1.57 ms), then a run at 1.87 ms of the same code. Alone, the
-    cell's runs say the drift is 1%; pooled with the other cells of the same runs, it is
-    the machine's 5-10%, and +19% is no longer a verdict."""
-    def cell_runs(phase, medians_ms):
-        return [dict(record([m * 1e-3] * 5, per_process=3, spread=0.001, seed=i), phase=phase, run_id=f"r{i}")
-                for i, m in enumerate(medians_ms)]
-    base = cell_runs("forward", [1.56, 1.59, 1.57]) + cell_runs("backward", [1.41, 1.40, 1.63])
-    cur = cell_runs("forward", [1.87]) + cell_runs("backward", [1.58])
-    alone = compare_cell(base[:3], cur[0], 0.05, 0.01)
-    assert alone.verdict == "slower"  # what one cell's runs alone would say
-    pooled = {c.key["phase"]: c for c in compare_records(base, cur, 0.05, 0.01).cells}
-    assert pooled["forward"].verdict == "inconclusive" and pooled["forward"].change > 0.15
-    assert not any(c.fails for c in pooled.values())
-
-
 def test_lockstep_pairs_compare_turn_by_turn():
     """In lockstep, sample j of each side was taken back to back: a drift of +-20% inside
     every process cancels turn by turn, and a 4% change stands out."""
@@ -301,8 +293,8 @@ def test_lockstep_pairs_compare_turn_by_turn():
     assert c.verdict == "slower" and abs(c.change - 0.04) < 0.005 and 0.03 < c.ci_low < c.ci_high < 0.05
     # without lockstep, samples of the two sides were not taken together: process medians
     loose = compare_cell(rec(base, False), rec(cur, False), 0.03, 0.01, paired=True)
-    by_medians = np.median([np.log(np.median(y) / np.median(x)) for x, y in zip(base, cur)])
-    assert loose.change == pytest.approx(np.exp(by_medians) - 1)
+    by_medians = [np.log(np.median(y) / np.median(x)) for x, y in zip(base, cur)]
+    assert loose.change == pytest.approx(np.exp(hodges_lehmann(by_medians)) - 1)
 
 
 def test_contended_records_are_shown_and_the_verdict_is_unchanged():
@@ -363,3 +355,227 @@ def test_a_side_reads_its_own_checkouts_phases_and_work():
     p = s.params("tiny")
     assert work[have.key()] == {"flops": s.flops(p, "gemm"), "bytes": s.bytes_moved(p, "gemm")}
     assert "has no phase no-such-phase" in work[lacks.key()]["missing"]
+
+
+# --- suite-level statistics ---------------------------------------------------------------
+
+def suite_runs(n_runs, n_cells, drift, noise, rng, shift=0.0, prefix="b", drifts=None):
+    """n_runs stored runs of n_cells cells: each run shifted by one drift every cell shares,
+    each cell by its own small noise; records carry their run's id, as real ones do."""
+    recs = []
+    for r in range(n_runs):
+        d = drifts[r] if drifts is not None else drift * rng.standard_normal()
+        for c in range(n_cells):
+            level = 5e-3 * (1 + 0.1 * c) * math.exp(d + noise * rng.standard_normal()) * (1 + shift)
+            recs.append(dict(record([level] * 3, per_process=2, spread=0.0), phase=f"p{c}", run_id=f"{prefix}{r}"))
+    return recs
+
+
+def old_pooled_interval(base, cur, phase, alpha, threshold=0.03):
+    """What the old rule did: each cell's run variance pooled over cells, df added up (56 for
+    14 cells x 5 runs, where the drift every cell shares has 4). (low, high, df, p of
+    H0: change <= threshold)."""
+    logs = {}
+    for r in base:
+        logs.setdefault(r["phase"], []).append(math.log(np.median(r["samples"])))
+    ss = sum(((np.array(v) - np.mean(v)) ** 2).sum() for v in logs.values())
+    df = sum(len(v) - 1 for v in logs.values())
+    diff = math.log(np.median(next(r for r in cur if r["phase"] == phase)["samples"])) - np.mean(logs[phase])
+    se = math.sqrt(ss / df * (1 / len(logs[phase]) + 1))
+    half = sps.t.ppf(1 - alpha / 2, df) * se
+    return diff - half, diff + half, df, sps.t.sf((diff - math.log1p(threshold)) / se, df)
+
+
+def test_stored_shared_drift_has_run_degrees_of_freedom():
+    """14 cells x 5 runs, each run shifted by a shared 8% drift, 0.3% noise per cell: A/A.
+    The old pooled df (56) gave intervals too narrow for a drift seen in 5 runs only."""
+    n, old_out, suite_out, cell_out, failed = 300, 0, 0, 0, 0
+    for seed in range(n):
+        rng = np.random.default_rng(seed)
+        base = suite_runs(5, 14, 0.08, 0.003, rng)
+        cur = suite_runs(1, 14, 0.08, 0.003, rng, prefix="c")
+        comp = compare_records(base, cur, 0.05, 0.05)
+        lo, hi, old_df, _ = old_pooled_interval(base, cur, "p0", 0.05)
+        assert old_df == 56 and comp.suite.df == 4 and {c.df for c in comp.cells} == {4 * 13}
+        old_out += lo > 0 or hi < 0
+        suite_out += comp.suite.ci_low > 0 or comp.suite.ci_high < 0
+        cell = comp.cells[0]
+        cell_out += cell.ci_low > 0 or cell.ci_high < 0
+        failed += comp.failed
+    assert old_out > 0.10 * n  # a "95%" interval that misses the true change 0 over 10% of the time
+    assert suite_out < 0.08 * n and cell_out < 0.08 * n
+    assert failed <= 0.05 * n
+
+
+def test_stored_drift_between_critical_values_is_not_a_verdict():
+    """Baseline runs that happen to agree, a candidate run on a slower machine moment: with
+    df 56 every cell is `slower`; with the drift's real df 4 nothing is."""
+    rng = np.random.default_rng(3)
+    base = suite_runs(5, 14, 0, 0.0002, rng, drifts=[0.0, 0.01, -0.01, 0.005, -0.005])
+    cur = suite_runs(1, 14, 0, 0.0002, rng, prefix="c", drifts=[0.046])
+    old_p = [old_pooled_interval(base, cur, f"p{c}", 0.05)[3] for c in range(14)]
+    assert max(old_p) < 0.05  # the old rule: all 14 cells significantly beyond the threshold
+    comp = compare_records(base, cur, 0.03, 0.05)
+    assert comp.suite.verdict == "inconclusive" and comp.suite.ci_low < 0.03 < comp.suite.ci_high
+    assert not comp.failed and not any(c.verdict == "slower" for c in comp.cells)
+    assert all(abs(c.change) < 0.01 < 0.03 < c.raw_change for c in comp.cells)  # relative vs raw
+
+
+def test_uniform_shift_is_caught_at_the_suite_level_not_per_cell():
+    rng = np.random.default_rng(4)
+    base = suite_runs(5, 14, 0.01, 0.002, rng)
+    cur = suite_runs(1, 14, 0.01, 0.002, rng, shift=0.10, prefix="c")
+    comp = compare_records(base, cur, 0.05, 0.05)
+    assert comp.suite.verdict == "slower" and comp.suite.change > 0.07 and comp.failed
+    assert not any(c.verdict == "slower" for c in comp.cells)
+    assert all(c.raw_change > 0.07 and abs(c.change) < 0.02 for c in comp.cells)
+    assert "suite-wide shift: SLOWER (df 4)" in comp.suite.line()
+    # one cell +20% on top of the same drift: that cell, not the suite
+    one = [dict(r, samples=[v * 1.2 for v in r["samples"]]) if r["phase"] == "p3" else r
+           for r in suite_runs(1, 14, 0.01, 0.002, np.random.default_rng(5), prefix="c")]
+    comp = compare_records(base, one, 0.05, 0.05)
+    assert [c.key["phase"] for c in comp.cells if c.verdict == "slower"] == ["p3"]
+    assert comp.suite.verdict == "same"
+
+
+def test_few_cells_fall_back_to_their_own_runs():
+    rng = np.random.default_rng(6)
+    base = suite_runs(5, 2, 0.02, 0.002, rng)
+    cur = suite_runs(1, 2, 0.02, 0.002, rng, prefix="c")
+    assert {(c.df, "own runs" in c.note) for c in compare_records(base, cur, 0.05, 0.05).cells} == {(4, True)}
+
+
+def walsh_brute(x):
+    return sorted((x[i] + x[j]) / 2 for i in range(len(x)) for j in range(i, len(x)))
+
+
+def null_brute(n):
+    """P(T+ = t) by enumerating every sign vector."""
+    import itertools
+    counts = {}
+    for signs in itertools.product((0, 1), repeat=n):
+        t = sum(r for r, s in zip(range(1, n + 1), signs) if s)
+        counts[t] = counts.get(t, 0) + 1
+    return [counts.get(t, 0) / 2 ** n for t in range(n * (n + 1) // 2 + 1)]
+
+
+def test_hodges_lehmann_and_interval_match_brute_force():
+    rng = np.random.default_rng(8)
+    for n in (6, 7, 9, 10):
+        x = list(0.03 + 0.02 * rng.standard_normal(n))
+        w = walsh_brute(x)
+        assert hodges_lehmann(x) == pytest.approx(float(np.median(w)))
+        cdf = np.cumsum(null_brute(n))
+        k = max(i + 1 for i in range(len(cdf)) if cdf[i] <= 0.025)  # P(T+ <= k-1) <= alpha/2
+        lo, hi, level, reached = wilcoxon_interval(x, 0.05)
+        assert reached and (lo, hi) == pytest.approx((w[k - 1], w[len(w) - k]))
+        assert level == pytest.approx(1 - 2 * cdf[k - 1]) and 0.95 <= level < 1
+    lo, hi, level, reached = wilcoxon_interval([0.1, 0.2, 0.3], 0.05)  # 3 pairs cannot reach 95%
+    assert not reached and (lo, hi) == pytest.approx((0.1, 0.3)) and level == pytest.approx(0.75)
+
+
+def test_interval_excludes_zero_exactly_when_the_test_rejects():
+    rng = np.random.default_rng(9)
+    agree = rejected = 0
+    for trial in range(300):
+        n = int(rng.integers(6, 13))
+        alpha = 0.05 if n < 8 else (0.05, 0.01)[trial % 2]
+        x = list(rng.normal(0.02 * rng.standard_normal(), 0.03, n))
+        lo, hi, _, reached = wilcoxon_interval(x, alpha)
+        p = sps.wilcoxon(x, method="exact").pvalue
+        agree += reached and ((lo > 0 or hi < 0) == (p < alpha))
+        rejected += p < alpha
+    assert agree == 300 and 20 < rejected < 280
+
+
+def test_holm_step_down():
+    assert holm([0.01, 0.04, 0.03, 0.2]) == pytest.approx([0.04, 0.09, 0.09, 0.2])
+    assert holm([]) == [] and holm([0.5]) == [0.5]
+
+
+def interleaved(n_pairs, change, noise, rng, phase):
+    base = 5e-3 * np.exp(0.05 * rng.standard_normal(n_pairs))  # the pair's drift, shared
+    cur = base * (1 + change) * np.exp(noise * rng.standard_normal(n_pairs))
+    return (dict(record(list(base), per_process=1, spread=0.0), phase=phase, interleaved=True),
+            dict(record(list(cur), per_process=1, spread=0.0), phase=phase, interleaved=True))
+
+
+def suite_of_pairs(n_cells, n_pairs, noise, rng, changes=None):
+    pairs = [interleaved(n_pairs, (changes or {}).get(c, 0.0), noise, rng, f"p{c}") for c in range(n_cells)]
+    return [b for b, _ in pairs], [c for _, c in pairs]
+
+
+def test_holm_keeps_the_suites_false_alarms_at_alpha():
+    """60 A/A cells per suite, 200 suites: the per-cell rule raises `slower` in most suites,
+    Holm in about alpha of them or fewer."""
+    old = new = 0
+    for seed in range(200):
+        base, cur = suite_of_pairs(60, 8, 0.04, np.random.default_rng(seed))
+        comp = compare_records(base, cur, 0.02, 0.05, paired=True)
+        new += comp.failed
+        old += any(c.p_slower is not None and c.p_slower < 0.05 and c.change > 0.02 for c in comp.cells)
+        if seed == 0:
+            held = [c for c in comp.cells if c.p_value < 0.05 and abs(c.change) > 0.02 and c.verdict == "inconclusive"]
+            assert held and "not significant over 60 cells (Holm)" in held[0].note
+            assert all(c.p_holm >= c.p_value for c in comp.cells)
+    assert new <= 0.07 * 200 and old > 0.5 * 200
+
+
+def test_one_real_slowdown_among_many_cells_is_caught():
+    base, cur = suite_of_pairs(60, 14, 0.01, np.random.default_rng(1), changes={7: 0.10})
+    comp = compare_records(base, cur, 0.03, 0.05, paired=True)
+    assert [c.key["phase"] for c in comp.cells if c.verdict == "slower"] == ["p7"] and comp.failed
+    slow = comp.cells[7]
+    assert slow.p_holm < 0.05 and abs(slow.change - 0.10) < 0.02 and slow.ci_level >= 0.95
+    s = comp.suite
+    assert s.compared == 60 and s.counts["slower"] == 1 and s.ci_low < s.change < s.ci_high
+    assert s.change == pytest.approx(math.exp(np.mean([math.log1p(c.change) for c in comp.cells])) - 1)
+
+
+def test_same_needs_the_whole_interval_inside_the_threshold():
+    """A real +2.9% at a 3% threshold, but an interval that reaches past it: not `same`."""
+    base, cur = suite_of_pairs(1, 10, 0.02, np.random.default_rng(2), changes={0: 0.029})
+    c = compare_records(base, cur, 0.03, 0.05, paired=True).cells[0]
+    assert c.ci_high > 0.03 and c.verdict == "inconclusive" and "reaches past" in c.note
+
+
+def test_unsupported_side_is_not_compared_and_strict_fails(tmp_path, capsys):
+    ok = runs(3, 5e-3, 0.01, 1)
+    gone = [dict(r, status="unsupported", reason="the dlib bridge is not built", samples=[]) for r in ok]
+    c = compare_cell(gone, runs(1, 5e-3, 0.01, 2), 0.05, 0.05)
+    assert c.verdict == "not-compared" and not c.fails
+    assert c.note == "base: unsupported (the dlib bridge is not built); cur: ok"
+    c = compare_cell(ok, [gone[0]], 0.05, 0.05)
+    assert c.verdict == "not-compared" and "cur: unsupported" in c.note
+    errored = [dict(r, status="error", reason="boom") for r in ok]
+    assert compare_cell(errored, runs(1, 5e-3, 0.01, 2), 0.05, 0.05).verdict == "fixed"
+    bases = [tmp_path / f"base{i}" for i in range(3)]
+    for d, rec in zip(bases, ok):
+        _write(d, [rec, dict(rec, phase="backward", status="unsupported", reason="no phase", samples=[])])
+    _write(tmp_path / "cur", runs(1, 5e-3, 0.01, 2) + [dict(ok[0], phase="backward")])
+    args = ["compare", *map(str, bases), str(tmp_path / "cur")]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "not-compared" in out and "1 not compared" in out.splitlines()[-1]
+    assert main(args + ["--strict"]) == 1
+    assert "FAIL" in capsys.readouterr().out
+    assert main(args + ["--strict", "--format", "json"]) == 1
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["strict"] and doc["suite"]["not_compared"] == 1 and doc["suite"]["line"].startswith("suite: 1 cells")
+
+
+def test_suite_line_in_every_format(tmp_path, capsys):
+    bases = [tmp_path / f"base{i}" for i in range(3)]
+    for i, d in enumerate(bases):
+        _write(d, [r for r in suite_runs(1, 4, 0.01, 0.002, np.random.default_rng(i), prefix=f"b{i}")])
+    _write(tmp_path / "cur", suite_runs(1, 4, 0.01, 0.002, np.random.default_rng(9), prefix="c"))
+    args = ["compare", *map(str, bases), str(tmp_path / "cur")]
+    assert main(args) == 0
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    assert last.startswith("suite: 4 cells compared, geometric mean change ") and "(95%)" in last
+    assert "0 slower, 0 faster" in last and "0 not compared; suite-wide shift: " in last
+    assert main(args + ["--format", "markdown"]) == 0
+    assert any(line.startswith("suite: 4 cells compared") for line in capsys.readouterr().out.splitlines())
+    assert main(args + ["--format", "json"]) == 0
+    suite = json.loads(capsys.readouterr().out)["suite"]
+    assert suite["compared"] == 4 and suite["df"] == 2 and suite["ci_low"] < suite["change"] < suite["ci_high"]
