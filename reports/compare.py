@@ -100,9 +100,11 @@ class SuiteSummary:
     ci_high: Optional[float] = None
     ci_level: Optional[float] = None
     verdict: Optional[str] = None  # stored: the suite-wide shift's own verdict
-    p_value: Optional[float] = None
+    p_value: Optional[float] = None  # stored: Holm-adjusted, with the cells
     df: Optional[int] = None
     note: str = ""
+    p_slower: Optional[float] = None  # stored: the shift test's raw one-sided p-values
+    p_faster: Optional[float] = None
 
     @property
     def compared(self):
@@ -316,12 +318,21 @@ def _stored(key, base_runs, cur_runs, threshold, alpha, model=None):
     return out
 
 
-def decide(cells, threshold, alpha):
+def decide(cells, threshold, alpha, suite=None):
     """Verdicts of the tested cells (those with p-values), as one family: Holm over the
-    `slower` p-values, and separately over the `faster` ones."""
+    `slower` p-values, and separately over the `faster` ones. A stored comparison has a second
+    gate, the suite-wide shift: alpha is split between the two (Bonferroni: half to the shift,
+    half to Holm over the cells), so the run fails falsely at most alpha of the time through
+    either. The shift is one test with few degrees of freedom: as one member of Holm's family
+    it would need p < alpha/(cells+1) and could never be caught."""
     tested = [c for c in cells if c.p_slower is not None]
     m = len(tested)
-    for c, hs, hf in zip(tested, holm([c.p_slower for c in tested]), holm([c.p_faster for c in tested])):
+    if suite is not None and suite.p_slower is not None:
+        _suite_verdict(suite, min(1.0, 2 * suite.p_slower), min(1.0, 2 * suite.p_faster), threshold, alpha)
+        tested_cells = holm([2 * c.p_slower for c in tested]), holm([2 * c.p_faster for c in tested])
+    else:
+        tested_cells = holm([c.p_slower for c in tested]), holm([c.p_faster for c in tested])
+    for c, hs, hf in zip(tested, *tested_cells):
         up = c.p_slower <= c.p_faster
         c.p_value, c.p_holm = (c.p_slower, hs) if up else (c.p_faster, hf)
         if c.change > threshold and hs < alpha:
@@ -368,8 +379,13 @@ def _suite(cells, threshold, alpha, paired, sides, model):
     out.change = math.exp(est) - 1
     out.ci_low, out.ci_high, out.ci_level = math.exp(est - t * se) - 1, math.exp(est + t * se) - 1, 1 - alpha
     # the machine drifts by about a threshold: a suite-wide shift must be significantly beyond it
-    p_slower = float(sps.t.sf((est - math.log1p(threshold)) / se, out.df))
-    p_faster = float(sps.t.cdf((est - math.log1p(-threshold)) / se, out.df))
+    out.p_slower = float(sps.t.sf((est - math.log1p(threshold)) / se, out.df))
+    out.p_faster = float(sps.t.cdf((est - math.log1p(-threshold)) / se, out.df))
+    return out
+
+
+def _suite_verdict(out, p_slower, p_faster, threshold, alpha):
+    """The stored suite-wide shift's verdict, from its Holm-adjusted p-values."""
     if out.change > threshold and p_slower < alpha:
         out.verdict, out.p_value = "slower", p_slower
     elif out.change < -threshold and p_faster < alpha:
@@ -378,7 +394,6 @@ def _suite(cells, threshold, alpha, paired, sides, model):
         out.p_value = min(p_slower, p_faster)
         within = -threshold <= out.ci_low and out.ci_high <= threshold
         out.verdict = "same" if within else "inconclusive"
-    return out
 
 
 def compare_records(base_records, cur_records, threshold=0.05, alpha=0.05, paired=False, machines=None,
@@ -393,9 +408,10 @@ def compare_records(base_records, cur_records, threshold=0.05, alpha=0.05, paire
     else:
         model = stored_model(base, cur)
         cells = [_compare_cell(base.get(k), cur.get(k), threshold, alpha, model=model) for k in keys]
-    decide(cells, threshold, alpha)
-    result = Comparison(cells, threshold, alpha, strict=strict)
-    result.suite = _suite(cells, threshold, alpha, paired, [(base.get(k), cur.get(k)) for k in keys], model)
+    suite = _suite(cells, threshold, alpha, paired, [(base.get(k), cur.get(k)) for k in keys], model)
+    decide(cells, threshold, alpha, suite)
+    suite.counts = {v: sum(c.verdict == v for c in cells) for v in MEASURED}
+    result = Comparison(cells, threshold, alpha, strict=strict, suite=suite)
     if machines:
         ids = {m.get("machine_id") for m in machines if m}
         if len(ids) > 1:

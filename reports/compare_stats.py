@@ -135,7 +135,9 @@ class TwoWay:
     def cell(self, key):
         """(log change relative to the suite, raw log change, se, df) of one cell."""
         dev, n = self.cur_dev[key]
-        se = math.sqrt(self.residual_var * (1 / self.runs + 1 / n))
+        # d_cur is itself a median over C cells of the same noise: its variance, about
+        # pi/2 that of a mean, adds to the cell's (conservatively, ignoring their covariance)
+        se = math.sqrt(self.residual_var * (1 / self.runs + 1 / n) * (1 + math.pi / (2 * self.cells)))
         return dev - self.d_cur, dev, max(se, 1e-12), self.df_cells
 
 
