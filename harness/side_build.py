@@ -28,7 +28,8 @@ from harness import environments
 
 # The files whose content determines each build (relative to a side's root).
 BRIDGE_FILES = ("impls/dlib/bridge.cpp", "impls/dlib/build.py")
-ENV_FILES = ("impls/{name}/requirements.txt", "impls/{name}/debian-packages.txt", "scripts/make_env.sh")
+ENV_FILES = ("requirements.txt", "debian-packages.txt")  # in the implementation's folder
+ENV_SCRIPT = "scripts/make_env.sh"
 
 
 class BuildFailed(Exception):
@@ -49,13 +50,14 @@ def cache_dir():
     return os.path.join(base, "builds")
 
 
-def _digest(root, files, extra=""):
-    """sha256 over the named files (a missing one counts as missing, not as empty) and `extra`."""
+def _digest(files, extra=""):
+    """sha256 over the files, given as {name: path} (a missing one counts as missing, not
+    as empty), and `extra`."""
     h = hashlib.sha256(extra.encode())
-    for rel in files:
-        h.update(f"\0{rel}\0".encode())
+    for name, path in sorted(files.items()):
+        h.update(f"\0{name}\0".encode())
         try:
-            with open(os.path.join(root, rel), "rb") as f:
+            with open(path, "rb") as f:
                 h.update(f.read())
         except FileNotFoundError:
             h.update(b"\0missing")
@@ -72,11 +74,14 @@ def ext_suffix(python):
 
 
 def bridge_key(root, python):
-    return "dlib-" + _digest(root, BRIDGE_FILES, ext_suffix(python))
+    return "dlib-" + _digest({f: os.path.join(root, f) for f in BRIDGE_FILES}, ext_suffix(python))
 
 
 def env_key(root, name):
-    return f"env-{name}-" + _digest(root, [f.format(name=name) for f in ENV_FILES])
+    folder = impl_dir(root, name) or os.path.join(root, "impls", name)
+    files = {f: os.path.join(folder, f) for f in ENV_FILES}
+    files[ENV_SCRIPT] = os.path.join(root, ENV_SCRIPT)
+    return f"env-{name}-" + _digest(files)
 
 
 def _last_line(proc):
