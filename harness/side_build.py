@@ -110,16 +110,20 @@ def build_env(root, name, out, python=None):
 
 # --- the cache ---------------------------------------------------------------------
 
-def cached_build(key, make, seed=None, cache=None):
+def cached_build(key, make, seed=None, cache=None, valid=None):
     """(path, cached): the build under `key`, made by make(tmp_dir) if not there yet.
 
     seed: an existing build of the same key (this checkout's), linked instead of built.
+    valid(path): whether a linked seed still holds that build (the checkout may have
+    rebuilt it from other sources since); a stale link is dropped and the key rebuilt.
     """
     cache = cache or cache_dir()
     os.makedirs(cache, exist_ok=True)
     final = os.path.join(cache, key)
     with open(final + ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # another comparison building this key: wait for it
+        if os.path.islink(final) and not (os.path.exists(final) and (valid is None or valid(final))):
+            os.remove(final)
         if os.path.exists(final):
             return final, True
         if seed and os.path.isdir(seed):
@@ -130,6 +134,7 @@ def cached_build(key, make, seed=None, cache=None):
         tmp = tempfile.mkdtemp(prefix=f"{key}.tmp-", dir=cache)
         try:
             make(tmp)
+            os.chmod(tmp, 0o755)  # mkdtemp's 0700 would keep the build from other users of the cache
             os.rename(tmp, final)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -137,29 +142,47 @@ def cached_build(key, make, seed=None, cache=None):
         return final, False
 
 
-def _bridge_seed(root, key, python):
-    """This checkout's build/dlib, where it holds the same bridge (same source, same build script)."""
-    here = environments.REPO_ROOT
+def _bridge_holds(build_dir, root):
+    """Whether build_dir holds a bridge compiled from the side's bridge.cpp (the digest the build records)."""
     from impls.dlib import bridge_path
-    built = os.path.join(here, "build", "dlib")
     try:
-        with open(bridge_path.digest_file(built)) as f:
+        with open(bridge_path.digest_file(build_dir)) as f:
             digest = f.read().strip()
         with open(os.path.join(root, BRIDGE_FILES[0]), "rb") as f:
             wanted = hashlib.sha256(f.read()).hexdigest()
     except OSError:
-        return None
-    if digest != wanted or bridge_key(here, python) != key:
-        return None
-    return built if os.path.exists(bridge_path.module_file(built)) else None
+        return False
+    return digest == wanted and os.path.exists(bridge_path.module_file(build_dir))
+
+
+def _bridge_seed(root, key, python):
+    """This checkout's build/dlib, where it holds the same bridge (same source, same build script)."""
+    built = os.path.join(environments.REPO_ROOT, "build", "dlib")
+    if _bridge_holds(built, root) and bridge_key(environments.REPO_ROOT, python) == key:
+        return built
+    return None
+
+
+def _env_holds(name, key):
+    """Whether this checkout's .venv-NAME is still the environment of `key`: its recipe is the
+    same (an environment is not stamped with what it was built from; make rebuilds it when
+    the recipe changes) and its interpreter is there."""
+    d = environments.env_dir(name)
+    return env_key(environments.REPO_ROOT, name) == key and os.access(os.path.join(d, "bin", "python"), os.X_OK)
+
+
+def _env_link_holds(path, name, key):
+    """A cached link to an environment: its interpreter is there and, when it is this
+    checkout's own environment, this checkout's recipe is still that key's."""
+    if not os.access(os.path.join(path, "bin", "python"), os.X_OK):
+        return False
+    if os.path.realpath(path) == os.path.realpath(environments.env_dir(name)):
+        return _env_holds(name, key)
+    return True
 
 
 def _env_seed(name, key):
-    """This checkout's .venv-NAME (where the harness looks), where its recipe is the same."""
-    if env_key(environments.REPO_ROOT, name) != key:
-        return None
-    d = environments.env_dir(name)
-    return d if os.access(os.path.join(d, "bin", "python"), os.X_OK) else None
+    return environments.env_dir(name) if _env_holds(name, key) else None
 
 
 # Builders, replaceable (tests pass fakes instead of compiling or pip-installing).
@@ -207,12 +230,14 @@ def build_side(side, impl_names, log=None):
             what, key = "dlib bridge", bridge_key(side.repo_root, python)
             seed = _bridge_seed(side.repo_root, key, python)
             make = lambda out: BUILDERS["bridge"](side.repo_root, python, out)  # noqa: E731
+            valid = lambda path: _bridge_holds(path, side.repo_root)  # noqa: E731
         else:
             what, key = f"{name} environment", env_key(side.repo_root, name)
             seed = _env_seed(name, key)
             make = lambda out, n=name: BUILDERS["env"](side.repo_root, n, out)  # noqa: E731
+            valid = lambda path, n=name, k=key: _env_link_holds(path, n, k)  # noqa: E731
         try:
-            path, cached = cached_build(key, make, seed)
+            path, cached = cached_build(key, make, seed, valid=valid)
         except (BuildFailed, OSError, subprocess.SubprocessError) as exc:
             seconds = time.perf_counter() - t0
             side.unbuilt[name] = (f"the {side.label} side's {what} did not build ({exc}); fix that, then run the "

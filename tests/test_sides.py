@@ -225,3 +225,13 @@ def test_compare_of_dlib_whose_bridge_fails_to_build(cache, monkeypatch, tmp_pat
         assert len(recs[side]) == 2  # forward and backward
         assert rec["status"] == "unsupported" and "the base side's dlib bridge did not build" in rec["reason"]
         assert "no libdlib-dev here" in rec["reason"]
+
+
+def test_a_stale_seed_link_is_rebuilt(cache, tmp_path):
+    """A seed linked into the cache that no longer holds the key's build is dropped, and the key built."""
+    seed = tmp_path / "seed"
+    seed.mkdir()
+    calls = []
+    side_build.cached_build("k", calls.append, str(seed))
+    path, cached = side_build.cached_build("k", lambda out: calls.append(out), valid=lambda p: False)
+    assert not cached and not os.path.islink(path) and len(calls) == 1
