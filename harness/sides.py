@@ -83,9 +83,10 @@ def _fill(root, label, rev):
         shutil.copytree(REPO_ROOT, root, symlinks=True, ignore=_NOT_SOURCE)
 
 
-def make_side(label, python=None, rev=None, parent=None, slot="0"):
+def make_side(label, python=None, rev=None, impl_names=(), *, parent=None, slot="0", log=None):
     """A Side from --X-python and/or --X-rev, in a fresh directory parent/slot (a new
-    temporary parent when none is given: every such path has the same length)."""
+    temporary parent when none is given: every such path has the same length), with
+    the builds impl_names need (harness.side_build; none when impl_names is empty)."""
     if python and not (os.path.isfile(python) and os.access(python, os.X_OK)):
         raise SideError(f"--{label}-python {python}: not an executable file")
     own_parent = parent is None
@@ -93,10 +94,12 @@ def make_side(label, python=None, rev=None, parent=None, slot="0"):
     root = os.path.join(parent, slot)
     try:
         _fill(root, label, rev)
+        side = Side(label=label, python=python, repo_root=root, parent=parent if own_parent else None)
+        side_build.build_side(side, impl_names, log)
     except BaseException:
         _remove(root, parent if own_parent else None)
         raise
-    return Side(label=label, python=python, repo_root=root, parent=parent if own_parent else None)
+    return side
 
 
 def make_sides(base_rev=None, cur_rev=None, base_python=None, cur_python=None, impl_names=(), log=None):
@@ -106,7 +109,7 @@ def make_sides(base_rev=None, cur_rev=None, base_python=None, cur_python=None, i
     sides = []
     try:
         for label, python, rev in (("base", base_python, base_rev), ("cur", cur_python, cur_rev)):
-            sides.append(make_side(label, python, rev, parent, SLOTS[label]))
+            sides.append(make_side(label, python, rev, parent=parent, slot=SLOTS[label]))
         for side in sides:
             side_build.build_side(side, impl_names, log)
     except BaseException:

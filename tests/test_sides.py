@@ -154,12 +154,12 @@ def test_the_cache_builds_each_content_once(cache, envy, monkeypatch):
             sides.drop_side(s)
         assert builders.calls == [("env", "envy")]  # a second comparison of the same content builds nothing
         (envy / "requirements.txt").write_text("numpy\nscipy\n")  # other content, another key
-        other = sides.make_side("cur")
+        other = sides.make_side("cur", impl_names=["envy"], log=lambda line: None)  # the single-side entry point
         try:
-            assert side_build.build_side(other, ["envy"], log=lambda line: None)[0].cached is False
+            assert builders.calls == [("env", "envy")] * 2 and not other.unbuilt
+            assert os.path.exists(os.path.join(other.envs_dir, ".venv-envy", "bin", "python"))
         finally:
             sides.drop_side(other)
-        assert builders.calls == [("env", "envy")] * 2
         assert sorted(p for p in os.listdir(cache) if not p.endswith(".lock"))[0].startswith("env-envy-")
     finally:
         for s in (base, cur):
