@@ -109,9 +109,7 @@ def make_sides(base_rev=None, cur_rev=None, base_python=None, cur_python=None, i
     sides = []
     try:
         for label, python, rev in (("base", base_python, base_rev), ("cur", cur_python, cur_rev)):
-            sides.append(make_side(label, python, rev, parent=parent, slot=SLOTS[label]))
-        for side in sides:
-            side_build.build_side(side, impl_names, log)
+            sides.append(make_side(label, python, rev, impl_names, parent=parent, slot=SLOTS[label], log=log))
     except BaseException:
         for side in sides:
             drop_side(side)
