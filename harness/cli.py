@@ -406,7 +406,8 @@ def cmd_compare(args):
 
 
 def _compare_interleaved(args):
-    from harness.interleave import SideError, drop_side, make_side, run_interleaved
+    from harness.interleave import run_interleaved
+    from harness.sides import SideError, drop_side, make_sides
     from harness.lockstep import LockstepUnsupported
     from harness.progress import ProgressDisplay
     from harness.runner import RunError
@@ -420,7 +421,9 @@ def _compare_interleaved(args):
     out = args.out or _default_out("compare")
     sides, runners = [], []
     try:
-        sides = [make_side("base", args.base_python, args.base_rev), make_side("cur", args.cur_python, args.cur_rev)]
+        # both sides from fresh directories of equal path length, with their own builds
+        sides = list(make_sides(args.base_rev, args.cur_rev, args.base_python, args.cur_python,
+                                sorted({c.impl for c in cells})))
         for s in sides:
             runners.append(_open_runner("compare", os.path.join(out, s.label), _options(args, args.pairs), side=s))
     except BaseException as exc:  # the first side's lock and worktree too

@@ -11,16 +11,17 @@ import sys
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def env_dir(name):
-    return os.path.join(os.environ.get("DLBENCH_ENVS") or REPO_ROOT, f".venv-{name}")
+def env_dir(name, envs_dir=None):
+    """envs_dir: a comparison side's own folder of environments (harness.side_build)."""
+    return os.path.join(envs_dir or os.environ.get("DLBENCH_ENVS") or REPO_ROOT, f".venv-{name}")
 
 
-def interpreter(manifest):
+def interpreter(manifest, envs_dir=None):
     """(python path, None) or (None, reason with the command that fixes it)."""
     name = getattr(manifest, "ENVIRONMENT", None)
     if not name:
         return sys.executable, None
-    python = os.path.join(env_dir(name), "bin", "python")
+    python = os.path.join(env_dir(name, envs_dir), "bin", "python")
     if os.access(python, os.X_OK):
         return python, None
-    return None, f"environment {env_dir(name)} is not set up; fix: {manifest.INSTALL_HINT}"
+    return None, f"environment {env_dir(name, envs_dir)} is not set up; fix: {manifest.INSTALL_HINT}"

@@ -5,45 +5,13 @@ drift hit both sides alike and the comparison can test per-pair ratios. By defau
 two processes of a pair run in lockstep (harness.lockstep): both alive, one sample each
 in turn, so the pair's two medians come from the same seconds. Each side is
 its own interpreter (another venv, other framework versions) or its own checkout
-(another git revision, materialized as a temporary worktree).
+(another git revision); both sides run from fresh directories alike (harness.sides).
 """
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-import tempfile
-
-from harness.environments import REPO_ROOT
 from harness.lockstep import run_pair
-from harness.runner import Side
-
-
-class SideError(ValueError):
-    pass
-
-
-def make_side(label, python=None, rev=None):
-    """A Side from --X-python and/or --X-rev; a revision becomes a detached worktree."""
-    if python and not (os.path.isfile(python) and os.access(python, os.X_OK)):
-        raise SideError(f"--{label}-python {python}: not an executable file")
-    root = REPO_ROOT
-    if rev:
-        root = tempfile.mkdtemp(prefix=f"dlbench-{label}-")
-        res = subprocess.run(["git", "-C", REPO_ROOT, "worktree", "add", "--detach", root, rev],
-                             capture_output=True, text=True)
-        if res.returncode != 0:
-            shutil.rmtree(root, ignore_errors=True)
-            msg = (res.stderr.strip().splitlines() or ["git worktree failed"])[-1]
-            raise SideError(f"--{label}-rev {rev}: {msg}")
-    return Side(label=label, python=python, repo_root=root)
-
-
-def drop_side(side):
-    if side.repo_root != REPO_ROOT:
-        subprocess.run(["git", "-C", REPO_ROOT, "worktree", "remove", "--force", side.repo_root],
-                       capture_output=True)
-        shutil.rmtree(side.repo_root, ignore_errors=True)
+# Sides are made in harness.sides; these names stay here for older callers.
+from harness.sides import SideError, drop_side, make_side, make_sides  # noqa: F401
 
 
 def run_interleaved(cells, base, cur, pairs, progress=None, lockstep=True):

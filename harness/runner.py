@@ -14,7 +14,7 @@ import sys
 import tempfile
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Optional
 from datetime import datetime, timezone
 
@@ -68,7 +68,23 @@ def worker_env(threads, manifest, repo_root=environments.REPO_ROOT):
         env[var] = str(threads)
     env.update(getattr(manifest, "WORKER_ENV", {}))
     env["PYTHONUNBUFFERED"] = "1"
+    env[LAYOUT_PAD_VARIABLE] = layout_pad()
     return env
+
+
+# Memory layout bias (Mytkowicz et al., ASPLOS 2009): the size of the environment and
+# the paths in it move the initial stack, and with it the alignment of everything the
+# process places there; a whole comparison side can be +-3% from that alone. ASLR
+# randomizes at page granularity only, so offsets within a page (cache sets, 4K
+# aliasing) stay fixed for a given path and environment. A pad of random length, new
+# for every worker, spreads that bias over the processes instead of fixing it per side;
+# it works for a worker of any revision (the worker's own heap pad: harness.worker).
+LAYOUT_PAD_VARIABLE = "DLBENCH_LAYOUT_PAD"
+LAYOUT_PAD_MAX = 4095
+
+
+def layout_pad():
+    return "x" * (int.from_bytes(os.urandom(2), "little") % (LAYOUT_PAD_MAX + 1))
 
 
 @dataclass
@@ -246,11 +262,14 @@ class Side:
     label: str = "current"
     python: Optional[str] = None
     repo_root: str = environments.REPO_ROOT
+    envs_dir: Optional[str] = None  # this side's .venv-NAME folder (harness.side_build); None: the global one
+    unbuilt: dict = field(default_factory=dict)  # impl -> why its build failed on this side (its cells' reason)
+    parent: Optional[str] = None  # the temporary folder holding this side's directory (harness.sides)
 
     def interpreter(self, manifest):
         if self.python and not getattr(manifest, "ENVIRONMENT", None):
             return self.python, None
-        return environments.interpreter(manifest)
+        return environments.interpreter(manifest, self.envs_dir)
 
 
 def probe_all(impl_names, threads, workdir=None, timeout=300, side=None):
@@ -260,6 +279,9 @@ def probe_all(impl_names, threads, workdir=None, timeout=300, side=None):
     probes = {}
     for name in impl_names:
         manifest = impls.manifest(name)
+        if name in side.unbuilt:
+            probes[name] = {"installed": False, "reason": side.unbuilt[name]}
+            continue
         python, reason = side.interpreter(manifest)
         if python is None:
             probes[name] = {"installed": False, "reason": reason}
@@ -536,6 +558,7 @@ class Runner:
             "prepare_s": first.get("prepare_s"),
             "first_call_s": first.get("first_call_s"),
             "first_call_s_per_process": [r.get("first_call_s") for r in results],
+            "layout": [r.get("layout") for r in results],  # each process's pads: {"env_pad", "heap_pad"}
             "last_loss": results[-1].get("last_loss"),  # a training cell's, after sampling (last process)
             "peak_rss_bytes": max((r["peak_rss_bytes"] for r in results if r.get("peak_rss_bytes")), default=None),
             "rss_base_bytes": first.get("rss_base_bytes"),

@@ -9,21 +9,31 @@ one adapter, nothing else (no pandas): it must work in MXNet's environment with 
 """
 from __future__ import annotations
 
-import gc
-import inspect
-import json
 import os
-import sys
-import time
-import traceback
 
-import numpy as np
+# Layout randomization, before any other import allocates: a block of random size
+# (0..64 KiB in 16-byte steps, kept for the process's life) moves every later malloc
+# allocation on the brk heap (NumPy's buffers, framework allocators), which the
+# environment pad (DLBENCH_LAYOUT_PAD, set by the parent: harness.runner.layout_pad)
+# cannot reach. ASLR moves whole pages only; these move offsets within a page, so no
+# side of a comparison keeps one fixed cache-set or 4K-aliasing placement.
+_HEAP_PAD = bytearray(16 * (int.from_bytes(os.urandom(2), "little") % 4097))
+LAYOUT = {"env_pad": len(os.environ.get("DLBENCH_LAYOUT_PAD", "")), "heap_pad": len(_HEAP_PAD)}
 
-import impls
-import scenarios
-from harness import contention, memory
-from harness.validate import compare
-from impls.base import Unsupported
+import gc  # noqa: E402
+import inspect  # noqa: E402
+import json  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+import traceback  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+import impls  # noqa: E402
+import scenarios  # noqa: E402
+from harness import contention, memory  # noqa: E402
+from harness.validate import compare  # noqa: E402
+from impls.base import Unsupported  # noqa: E402
 
 
 class Stage:
@@ -293,6 +303,7 @@ def run_one(spec_path, result_path):
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
         result = {"status": "error", "reason": f"{type(exc).__name__}: {first}"[:500],
                   "traceback": traceback.format_exc()[-4000:]}
+    result["layout"] = LAYOUT
     tmp = result_path + ".tmp"
     with open(tmp, "w") as f:
         json.dump(result, f)
