@@ -33,11 +33,11 @@ class Silent(Exception):
 class Lane:
     """One worker under the conductor: commands go down one pipe, acknowledgements come up another."""
 
-    def __init__(self, runner, cell, process):
+    def __init__(self, runner, cell, process, cpus=None):
         cmd_r, cmd_w = os.pipe()
         ack_r, ack_w = os.pipe()
         try:
-            self.handle = runner.start_process(cell, process, pass_fds=(cmd_r, ack_w),
+            self.handle = runner.start_process(cell, process, pass_fds=(cmd_r, ack_w), cpus=cpus,
                                                lockstep={"cmd_fd": cmd_r, "ack_fd": ack_w})
         finally:
             os.close(cmd_r)  # the worker holds these now; closing ours lets us see its end of file
@@ -123,13 +123,25 @@ def _finish(lanes, deadline):
     return [lane.finish(max(1.0, deadline - time.monotonic())) for lane in lanes]
 
 
+def shared_cpus(threads):
+    """The CPUs both workers of a pair run on: the same ones, so that neither side is measured
+    on a slower core (virtual CPUs differ in speed with what shares their physical core, and a
+    blocked worker wakes where it last ran). Only one computes at a time, so sharing costs
+    nothing; the last `threads` CPUs, leaving the first to the conductor and the system when
+    there are more CPUs than threads."""
+    if not hasattr(os, "sched_getaffinity"):
+        return None
+    allowed = sorted(os.sched_getaffinity(0))
+    return set(allowed[-threads:]) if threads < len(allowed) else set(allowed)
+
+
 def run_pair(runners, cell, process):
     """One lockstep pair for this cell: a result per runner, in the runners' order (the
     first runner takes the first turn; the caller alternates the order from pair to pair)."""
-    lanes = []
+    lanes, cpus = [], shared_cpus(cell.threads)
     try:
         for runner in runners:
-            lanes.append(Lane(runner, cell, process))
+            lanes.append(Lane(runner, cell, process, cpus))
     except BaseException:
         for lane in lanes:
             kill_worker(lane.handle)

@@ -18,7 +18,8 @@ import os
 # cannot reach. ASLR moves whole pages only; these move offsets within a page, so no
 # side of a comparison keeps one fixed cache-set or 4K-aliasing placement.
 _HEAP_PAD = bytearray(16 * (int.from_bytes(os.urandom(2), "little") % 4097))
-LAYOUT = {"env_pad": len(os.environ.get("DLBENCH_LAYOUT_PAD", "")), "heap_pad": len(_HEAP_PAD)}
+LAYOUT = {"env_pad": len(os.environ.get("DLBENCH_LAYOUT_PAD", "")), "heap_pad": len(_HEAP_PAD),
+          "cpus": sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None}
 
 import gc  # noqa: E402
 import inspect  # noqa: E402

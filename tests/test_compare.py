@@ -186,7 +186,7 @@ def test_run_save_and_compare_against_baseline(tmp_path, monkeypatch, capsys):
 def test_interleaved_run_of_two_interpreters(tmp_path, capsys):
     out = tmp_path / "cmp"
     code = main(["compare", "--interleave", "--base-python", sys.executable, "--scenario", "sigmoid", "--impl",
-                 "reference", "--size", "tiny", "--pairs", "2", "--out", str(out), *FAST])
+                 "reference", "--size", "tiny", "--pairs", "2", "--threads", "1", "--out", str(out), *FAST])
     assert code == 0
     text = capsys.readouterr().out
     assert "interleaved" in text and "inconclusive" in text  # 2 pairs cannot reach alpha
@@ -194,6 +194,9 @@ def test_interleaved_run_of_two_interpreters(tmp_path, capsys):
         recs = read_results(str(out / side))
         assert len(recs) == 2 and all(r["interleaved"] and r["lockstep"] and r["side"] == side for r in recs)
         assert all(r["sample_process"] == [0, 0, 0, 1, 1, 1] for r in recs)
+    # both workers of every pair ran on the same CPUs (lockstep.shared_cpus), neither side on a core of its own
+    cpus = {tuple(lay["cpus"]) for side in ("base", "cur") for r in read_results(str(out / side)) for lay in r["layout"]}
+    assert len(cpus) == 1 and len(next(iter(cpus))) == 1  # --threads 1: one CPU, the same for both
 
 
 def test_interleaved_without_lockstep_runs_processes_in_turn(tmp_path, capsys):
