@@ -196,6 +196,12 @@ def build_parser():
     m.add_argument("--probe-time", type=_positive_float, default=None,
                    help="seconds per probe and implementation (default %s)" % _PROBE_DEFAULT)
 
+    from harness import bisect
+    b = bisect.add_parser(sub)
+    b.add_argument("--pairs", type=_positive_int, default=8, help="A/B process pairs per cell and step")
+    add_verdict_options(b)
+    add_selection(b)
+
     rep = sub.add_parser("report", help="tables of one or more results directories (several machines or "
                                         "versions side by side); --html for a self-contained report")
     rep.add_argument("dirs", nargs="+")
@@ -454,6 +460,16 @@ def _compare_interleaved(args):
                          args.format, strict=args.strict)
 
 
+def cmd_bisect(args):
+    from harness import bisect
+    cells = _cells(args, "bisect")
+    try:
+        return bisect.run(args, cells, lambda pairs: _options(args, pairs), _open_runner,
+                          args.out or _default_out("bisect"))
+    except bisect.BisectError as exc:
+        raise UsageError(f"dlbench bisect: {exc}") from None
+
+
 def _print_table(dirs):
     from reports import LoadError, load_sources
     from reports.formats import text
@@ -558,7 +574,8 @@ def cmd_import(args):
     return 0
 
 
-COMMANDS = {"machine": cmd_machine, "export": cmd_export, "import": cmd_import, "list": cmd_list, "run": cmd_run, "report": cmd_report, "compare": cmd_compare}
+COMMANDS = {"machine": cmd_machine, "export": cmd_export, "import": cmd_import, "list": cmd_list, "run": cmd_run, "report": cmd_report, "compare": cmd_compare,
+            "bisect": cmd_bisect}
 
 
 def main(argv=None):
