@@ -30,7 +30,8 @@ def add_parser(sub):
                                       "(each step an interleaved comparison against --good); exit 1 if --bad "
                                       "is not slower")
     b.add_argument("--good", required=True, metavar="REV", help="a revision whose speed is the reference")
-    b.add_argument("--bad", required=True, metavar="REV", help="a later revision, descending from --good, that is slower")
+    b.add_argument("--bad", required=True, metavar="REV",
+                   help="a later revision, descending from --good, that is slower")
     b.add_argument("--out", default=None, help="where each step's results and bisect.json go "
                                                "(default out/bisect-TIMESTAMP)")
     return b
@@ -82,7 +83,7 @@ class Search:
 
     def compare(self, rev, cells, out, pairs):
         """REV (candidate) against GOOD (baseline), fresh sides, lockstep: {cell id: CellComparison}."""
-        from harness.interleave import SideError, drop_side, make_side, run_interleaved
+        from harness.interleave import SideError, make_side, run_interleaved
         from harness.lockstep import LockstepUnsupported
         from harness.runner import RunError
         from reports.compare import compare_records

@@ -12,7 +12,10 @@ import pytest
 from harness.environments import REPO_ROOT
 from tests.conftest import FAST
 
-SLOW_AT = 3  # commits[3] (the fourth) writes 1.0 into the slowdown's fraction.txt
+SLOW_AT = 3  # commits[3] (the fourth) writes SLOWDOWN into the slowdown's fraction.txt
+# Five times the elements. A tiny sigmoid call is mostly per-call overhead: twice the
+# elements showed as only +20% here, with the backward cell inconclusive at 8 pairs.
+SLOWDOWN = "4.0"
 N_COMMITS = 6
 FRACTION = os.path.join("tests", "fake_impls", "slowdown", "fraction.txt")
 GIT = ["git", "-c", "user.name=t", "-c", "user.email=t@t"]
@@ -37,13 +40,13 @@ def scripted(tmp_path_factory):
     _git(repo, "init", "-q", "-b", "main")
     commits = []
     for k in range(N_COMMITS):
-        path, text = (FRACTION, "1.0\n") if k == SLOW_AT else ("notes.txt", f"note {k}\n")
+        path, text = (FRACTION, SLOWDOWN + "\n") if k == SLOW_AT else ("notes.txt", f"note {k}\n")
         if k == 0:
             path, text = FRACTION, "0\n"
         with open(os.path.join(repo, path), "w") as f:
             f.write(text)
         _git(repo, "add", "-A")
-        _git(repo, "commit", "-q", "-m", "slowdown: twice the work" if k == SLOW_AT else f"commit {k}")
+        _git(repo, "commit", "-q", "-m", "slowdown: five times the work" if k == SLOW_AT else f"commit {k}")
         commits.append(_git(repo, "rev-parse", "HEAD"))
     return repo, commits
 
@@ -61,7 +64,7 @@ def test_bisect_names_the_commit_that_made_it_slower(scripted, tmp_path):
     res = bisect(repo, "--good", commits[0], "--bad", commits[-1], "--pairs", "8", "--out", out, *SELECTION)
     assert res.returncode == 0, res.stdout + res.stderr
     lines = res.stdout.splitlines()
-    assert f"first slower commit: {commits[SLOW_AT]} slowdown: twice the work" in lines
+    assert f"first slower commit: {commits[SLOW_AT]} slowdown: five times the work" in lines
     premise = next(line for line in lines if line.startswith("premise "))
     assert commits[-1][:7] in premise and "slower: sigmoid/forward/tiny slowdown +" in premise
     steps = [line for line in lines if line.startswith("step ")]
@@ -106,6 +109,13 @@ def test_nothing_slower_exits_1(scripted, tmp_path):
     with open(os.path.join(out, "bisect.json")) as f:
         report = json.load(f)
     assert report["first_slower"] is None and report["steps"] == [] and not report["premise"]["slower"]
+
+
+def test_missing_revision_option_is_one_line(capsys):
+    from harness.cli import main
+    assert main(["bisect", "--bad", "HEAD"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--good" in err
 
 
 # --- the search itself, with comparisons scripted (no processes) ---
