@@ -5,7 +5,8 @@ GOOD; only the cells that came out `slower` there count from then on (and only t
 run, which keeps the steps short). Then a binary search: each step is an interleaved
 lockstep comparison of the midpoint commit against GOOD itself, the one revision known
 good, not against the moving good end (whose "not slower" may be noise short of the
-threshold, which would then compound). Every step makes fresh sides and processes.
+threshold, which would then compound). Every step makes fresh sides (harness.sides) and
+processes.
 """
 from __future__ import annotations
 
@@ -83,13 +84,15 @@ class Search:
 
     def compare(self, rev, cells, out, pairs):
         """REV (candidate) against GOOD (baseline), fresh sides, lockstep: {cell id: CellComparison}."""
-        from harness.interleave import SideError, make_side, run_interleaved
+        from harness.interleave import run_interleaved
         from harness.lockstep import LockstepUnsupported
         from harness.runner import RunError
+        from harness.sides import SideError, make_sides
         from reports.compare import compare_records
         sides, runners = [], []
         try:
-            sides = [make_side("base", rev=self.good), make_side("cur", rev=rev)]
+            # as compare --interleave: both sides fresh, at paths of equal length, with their own builds
+            sides = list(make_sides(self.good, rev, impl_names=sorted({c.impl for c in cells})))
             for s in sides:
                 runners.append(self.open_runner("bisect", os.path.join(out, s.label), self.options(pairs), side=s))
         except BaseException as exc:  # the first side's lock and worktree too
@@ -111,7 +114,7 @@ class Search:
 
 
 def _release(runners, sides):
-    from harness.interleave import drop_side
+    from harness.sides import drop_side
     for r in runners:
         r.close()
     for s in sides:
