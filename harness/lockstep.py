@@ -33,11 +33,11 @@ class Silent(Exception):
 class Lane:
     """One worker under the conductor: commands go down one pipe, acknowledgements come up another."""
 
-    def __init__(self, runner, cell, process, cpus=None):
+    def __init__(self, runner, cell, process):
         cmd_r, cmd_w = os.pipe()
         ack_r, ack_w = os.pipe()
         try:
-            self.handle = runner.start_process(cell, process, pass_fds=(cmd_r, ack_w), cpus=cpus,
+            self.handle = runner.start_process(cell, process, pass_fds=(cmd_r, ack_w),
                                                lockstep={"cmd_fd": cmd_r, "ack_fd": ack_w})
         finally:
             os.close(cmd_r)  # the worker holds these now; closing ours lets us see its end of file
@@ -86,7 +86,7 @@ class Lane:
         return result
 
 
-def conduct(lanes, samples, min_samples, max_time, timeout):
+def conduct(lanes, samples, min_samples, max_time, timeout, threads=1):
     """Drive the lanes through warm-up, calibration and alternating samples; their results.
 
     timeout bounds the whole exchange; a lane that stays silent past it is killed and
@@ -96,6 +96,10 @@ def conduct(lanes, samples, min_samples, max_time, timeout):
     try:
         if not all([lane.expect(deadline, lanes) for lane in lanes]):
             return _finish(lanes, deadline)
+        # prepared (imports and validation ran on every core): from here on, the same CPUs
+        cpus = shared_cpus(threads)
+        for lane in lanes:
+            pin(lane.handle.proc.pid, cpus)
         for command in ("warmup", "calibrate"):
             for lane in lanes:
                 if not (lane.send(command) and lane.expect(deadline, lanes)):
@@ -127,27 +131,54 @@ def shared_cpus(threads):
     """The CPUs both workers of a pair run on: the same ones, so that neither side is measured
     on a slower core (virtual CPUs differ in speed with what shares their physical core, and a
     blocked worker wakes where it last ran). Only one computes at a time, so sharing costs
-    nothing; the last `threads` CPUs, leaving the first to the conductor and the system when
-    there are more CPUs than threads."""
+    nothing once both are prepared (before, both import and validate at once, on every CPU);
+    the last `threads` CPUs, leaving the first to the conductor and the system when there
+    are more CPUs than threads."""
     if not hasattr(os, "sched_getaffinity"):
         return None
     allowed = sorted(os.sched_getaffinity(0))
     return set(allowed[-threads:]) if threads < len(allowed) else set(allowed)
 
 
+def pin(pid, cpus):
+    """Every thread of the process (and of its children) onto cpus: sched_setaffinity moves
+    one thread, and the worker's thread pools (BLAS, OpenMP) exist by now; threads started
+    later inherit it."""
+    if not cpus:
+        return
+    for proc_pid in [pid] + _children(pid):
+        try:
+            tids = os.listdir(f"/proc/{proc_pid}/task")
+        except OSError:
+            continue
+        for tid in tids:
+            try:
+                os.sched_setaffinity(int(tid), cpus)
+            except OSError:  # a thread that just ended
+                pass
+
+
+def _children(pid):
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            return [int(c) for c in f.read().split()]
+    except OSError:
+        return []
+
+
 def run_pair(runners, cell, process):
     """One lockstep pair for this cell: a result per runner, in the runners' order (the
     first runner takes the first turn; the caller alternates the order from pair to pair)."""
-    lanes, cpus = [], shared_cpus(cell.threads)
+    lanes = []
     try:
         for runner in runners:
-            lanes.append(Lane(runner, cell, process, cpus))
+            lanes.append(Lane(runner, cell, process))
     except BaseException:
         for lane in lanes:
             kill_worker(lane.handle)
         raise
     opts = runners[0].options
-    results = conduct(lanes, opts.samples, opts.min_samples, opts.max_time, opts.timeout)
+    results = conduct(lanes, opts.samples, opts.min_samples, opts.max_time, opts.timeout, cell.threads)
     if all(r["status"] == "ok" for r in results) and not all(r.get("samples") for r in results):
         # a worker that never said `ready` but finished fine measured on its own: one side
         # is a checkout from before lockstep

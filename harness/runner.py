@@ -96,9 +96,7 @@ class WorkerHandle:
     guard: memory_guard.MemoryGuard
 
 
-def start_worker(python, spec, env, workdir, repo_root=environments.REPO_ROOT, pass_fds=(), memory_limit=None,
-                 cpus=None):
-    """cpus: the CPUs the worker (and every thread it starts) may run on; None: any."""
+def start_worker(python, spec, env, workdir, repo_root=environments.REPO_ROOT, pass_fds=(), memory_limit=None):
     tag = uuid.uuid4().hex[:8]
     spec_path = os.path.join(workdir, f"spec-{tag}.json")
     result_path = os.path.join(workdir, f"result-{tag}.json")
@@ -108,8 +106,7 @@ def start_worker(python, spec, env, workdir, repo_root=environments.REPO_ROOT, p
     with open(log_path, "wb") as log:
         proc = subprocess.Popen([python, "-m", "harness.worker", spec_path, result_path], cwd=repo_root, env=env,
                                 stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, pass_fds=pass_fds,
-                                start_new_session=True,  # its own process group: a kill takes its children too
-                                preexec_fn=(lambda: os.sched_setaffinity(0, cpus)) if cpus else None)
+                                start_new_session=True)  # its own process group: a kill takes its children too
     return WorkerHandle(proc, result_path, log_path, memory_guard.MemoryGuard(proc.pid, memory_limit))
 
 
@@ -507,11 +504,11 @@ class Runner:
                     ref_cache=os.path.join(self.out_dir, ".reference-cache"), **extra)
         return python, spec, worker_env(cell.threads, manifest, self.side.repo_root)
 
-    def start_process(self, cell, process, pass_fds=(), cpus=None, **extra):
+    def start_process(self, cell, process, pass_fds=(), **extra):
         """Start one worker without waiting for it (harness.lockstep drives it through pass_fds)."""
         python, spec, env = self.worker_launch(cell, process, **extra)
         return start_worker(python, spec, env, self._workdir, self.side.repo_root, pass_fds=pass_fds,
-                            memory_limit=self.options.memory_limit, cpus=cpus)
+                            memory_limit=self.options.memory_limit)
 
     def make_record(self, cell, results, quiet_wait=None):
         scenario = scenarios.get(cell.scenario)

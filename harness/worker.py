@@ -18,8 +18,7 @@ import os
 # cannot reach. ASLR moves whole pages only; these move offsets within a page, so no
 # side of a comparison keeps one fixed cache-set or 4K-aliasing placement.
 _HEAP_PAD = bytearray(16 * (int.from_bytes(os.urandom(2), "little") % 4097))
-LAYOUT = {"env_pad": len(os.environ.get("DLBENCH_LAYOUT_PAD", "")), "heap_pad": len(_HEAP_PAD),
-          "cpus": sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None}
+LAYOUT = {"env_pad": len(os.environ.get("DLBENCH_LAYOUT_PAD", "")), "heap_pad": len(_HEAP_PAD)}
 
 import gc  # noqa: E402
 import inspect  # noqa: E402
@@ -304,7 +303,8 @@ def run_one(spec_path, result_path):
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
         result = {"status": "error", "reason": f"{type(exc).__name__}: {first}"[:500],
                   "traceback": traceback.format_exc()[-4000:]}
-    result["layout"] = LAYOUT
+    # the CPUs it ended on (a lockstep conductor pins both workers of a pair to the same ones)
+    result["layout"] = dict(LAYOUT, cpus=sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None)
     tmp = result_path + ".tmp"
     with open(tmp, "w") as f:
         json.dump(result, f)
