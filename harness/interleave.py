@@ -35,14 +35,17 @@ def run_interleaved(cells, base, cur, pairs, progress=None, lockstep=True):
                 for r in (base, cur):
                     results[id(r)].append({"status": "unsupported", "reason": reason, "process": 0})
             else:
+                calibrated = {}  # runner -> calls per sample: the first pair calibrates, the others reuse it
                 for i in range(pairs):
                     order = (base, cur) if i % 2 == 0 else (cur, base)
                     if lockstep:
-                        outcomes = run_pair(order, cell, i)
+                        outcomes = run_pair(order, cell, i, [calibrated.get(id(r)) for r in order])
                     else:
                         outcomes = [r.run_process(cell, i) for r in order]
                     for r, res in zip(order, outcomes):
                         results[id(r)].append(res)
+                        if res.get("loops"):
+                            calibrated.setdefault(id(r), res["loops"])
                     if any(o["status"] != "ok" for o in outcomes):
                         break
             for runner, sink in ((base, base_records), (cur, cur_records)):

@@ -33,12 +33,13 @@ class Silent(Exception):
 class Lane:
     """One worker under the conductor: commands go down one pipe, acknowledgements come up another."""
 
-    def __init__(self, runner, cell, process):
+    def __init__(self, runner, cell, process, loops=None):
         cmd_r, cmd_w = os.pipe()
         ack_r, ack_w = os.pipe()
         try:
             self.handle = runner.start_process(cell, process, pass_fds=(cmd_r, ack_w),
-                                               lockstep={"cmd_fd": cmd_r, "ack_fd": ack_w})
+                                               lockstep={"cmd_fd": cmd_r, "ack_fd": ack_w},
+                                               **({"loops": loops} if loops else {}))
         finally:
             os.close(cmd_r)  # the worker holds these now; closing ours lets us see its end of file
             os.close(ack_w)
@@ -96,14 +97,18 @@ def conduct(lanes, samples, min_samples, max_time, timeout, threads=1):
     try:
         if not all([lane.expect(deadline, lanes) for lane in lanes]):
             return _finish(lanes, deadline)
-        # prepared (imports and validation ran on every core): from here on, the same CPUs
+        # warm-up is not timed: both at once, like the imports and validation before it
+        if not all([lane.send("warmup") for lane in lanes]):
+            return _finish(lanes, deadline)
+        if not all([lane.expect(deadline, lanes) for lane in lanes]):
+            return _finish(lanes, deadline)
+        # from here on, the same CPUs, one worker at a time
         cpus = shared_cpus(threads)
         for lane in lanes:
             pin(lane.handle.proc.pid, cpus)
-        for command in ("warmup", "calibrate"):
-            for lane in lanes:
-                if not (lane.send(command) and lane.expect(deadline, lanes)):
-                    return _finish(lanes, deadline)
+        for lane in lanes:
+            if not (lane.send("calibrate") and lane.expect(deadline, lanes)):
+                return _finish(lanes, deadline)
         started = time.monotonic()
         for j in range(samples):
             for lane in (lanes if j % 2 == 0 else lanes[::-1]):
@@ -166,13 +171,14 @@ def _children(pid):
         return []
 
 
-def run_pair(runners, cell, process):
+def run_pair(runners, cell, process, loops=None):
     """One lockstep pair for this cell: a result per runner, in the runners' order (the
-    first runner takes the first turn; the caller alternates the order from pair to pair)."""
+    first runner takes the first turn; the caller alternates the order from pair to pair).
+    loops: per runner, the calls per sample an earlier pair calibrated (None: calibrate)."""
     lanes = []
     try:
-        for runner in runners:
-            lanes.append(Lane(runner, cell, process))
+        for runner, n in zip(runners, loops or [None] * len(runners)):
+            lanes.append(Lane(runner, cell, process, n))
     except BaseException:
         for lane in lanes:
             kill_worker(lane.handle)
