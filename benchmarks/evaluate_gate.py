@@ -10,7 +10,7 @@ Three measurements, each through two git revisions exactly as a CI job compares 
   <slowdown>`; --slow-trials per level, levels interleaved so drift hits each alike. Its
   table gives each level's real cost in time (the median estimated change) beside how
   often it was caught.
-- five: one gate run of the small suite of every installed implementation and mode, A/A,
+- five: one gate run of the small suite of every installed implementation, eager, A/A,
   with its wall time.
 
 Measurements are kept under --out; a rerun with the same --out only judges them again
@@ -34,7 +34,7 @@ SETTINGS = ["--size", "small", "--mode", "eager", "--threads", "1", "--samples",
             "--warmup", "0.1"]
 GATE_SUITE = ["--impl", "reference,torch", *SETTINGS]
 SLOW_CELLS = ["--impl", "slowdown", "--scenario", "sigmoid,conv", *SETTINGS]
-FIVE_SUITE = ["--size", "small", "--threads", "1", "--samples", "10", "--min-time", "0.02", "--warmup", "0.1"]
+FIVE_SUITE = ["--size", "small", "--mode", "eager", "--threads", "1", "--samples", "10", "--min-time", "0.02", "--warmup", "0.1"]
 GIT = ["git", "-c", "user.name=dlbench-eval", "-c", "user.email=eval@dlbench", "-c", "advice.detachedHead=false"]
 
 
