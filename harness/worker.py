@@ -146,8 +146,9 @@ def measure_lockstep(step, spec, stage, meter):
     """Measure on command: the parent (harness.lockstep) alternates two workers, one sample
     each in turn, so drift and slow modes of the machine hit both sides of a comparison alike.
 
-    Protocol, a line each way: we say `ready`; it says `warmup`, `calibrate` or `sample`
-    (we do it, then say `ok`) until `stop` or end of file.
+    Protocol, a line each way: we say `ready`; it says `warmup`, `calibrate` (we answer
+    `ok N`, N calls per sample), `loops N` (time N calls per sample from now on: both
+    sides alike) or `sample` (we do it, then say `ok`) until `stop` or end of file.
     """
     link = spec["lockstep"]
     commands = os.fdopen(link["cmd_fd"], "r")
@@ -162,6 +163,10 @@ def measure_lockstep(step, spec, stage, meter):
         elif what == "calibrate":
             stage("calibrate")
             loops = calls_per_sample(step, spec)
+            acks.write(f"ok {loops}\n")
+            continue
+        elif what.startswith("loops "):
+            loops = int(what.split()[1])
         elif what == "sample":
             stage(f"sample {len(values) + 1} (lockstep)")
             # the other side just ran: one untimed call brings back our caches and wakes our

@@ -582,3 +582,22 @@ def test_suite_line_in_every_format(tmp_path, capsys):
     assert main(args + ["--format", "json"]) == 0
     suite = json.loads(capsys.readouterr().out)["suite"]
     assert suite["compared"] == 4 and suite["df"] == 2 and suite["ci_low"] < suite["change"] < suite["ci_high"]
+
+
+def test_lockstep_sides_time_the_same_calls_per_sample(fake_impls, tmp_path, capsys):
+    """One side doing 20 times the work calibrates far fewer calls per sample; the pair
+    still times the same number on both sides (the larger), in every pair, so the untimed
+    call that starts a turn of several calls runs on both sides or on neither."""
+    slow = tmp_path / "python-slow"
+    slow.write_text(f"#!/bin/sh\nDLBENCH_SLOWDOWN=19 exec {sys.executable} \"$@\"\n")
+    slow.chmod(0o755)
+    out = tmp_path / "cmp"
+    main(["compare", "--interleave", "--base-python", sys.executable, "--cur-python", str(slow), "--scenario",
+          "sigmoid", "--impl", "slowdown", "--size", "tiny", "--pairs", "3", "--threads", "1", "--out", str(out),
+          "--samples", "3", "--min-time", "0.002", "--warmup", "0.001"])
+    capsys.readouterr()
+    base, cur = (read_results(str(out / side)) for side in ("base", "cur"))
+    for b, c in zip(base, cur):
+        assert b["status"] == c["status"] == "ok"
+        assert b["loops"] == c["loops"] and len(b["loops"]) == 3 and b["loops"][0] > 1
+        assert c["process_medians"][0] > 5 * b["process_medians"][0]  # the sides did differ
