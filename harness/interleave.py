@@ -30,10 +30,15 @@ def run_interleaved(cells, base, cur, pairs, progress=None, lockstep=True):
             if progress:
                 progress.cell_started(cell)
             results = {id(base): [], id(cur): []}
-            reason = base.precheck(cell) or cur.precheck(cell)
-            if reason:
+            reasons = {id(base): base.precheck(cell), id(cur): cur.precheck(cell)}
+            if any(reasons.values()):
+                first = reasons[id(base)] or reasons[id(cur)]
                 for r in (base, cur):
-                    results[id(r)].append({"status": "unsupported", "reason": reason, "process": 0})
+                    # a side that could run it says so: the cell is not compared, not unsupported
+                    own = reasons[id(r)] or {"blocked": f"not run: the other side cannot run it ({first})"}
+                    results[id(r)].append({"status": "unsupported", "process": 0,
+                                           **({"reason": own} if isinstance(own, str) else
+                                              {"reason": own["blocked"], "blocked": True})})
             else:
                 calibrated = {}  # runner -> calls per sample: the first pair calibrates, the others reuse it
                 for i in range(pairs):
@@ -51,6 +56,8 @@ def run_interleaved(cells, base, cur, pairs, progress=None, lockstep=True):
             for runner, sink in ((base, base_records), (cur, cur_records)):
                 record = runner.make_record(cell, results[id(runner)])
                 record["interleaved"] = True
+                if any(x.get("blocked") for x in results[id(runner)]):
+                    record["blocked"] = True  # this side could have run it; the other could not
                 record["lockstep"] = lockstep
                 runner.writer.append(record)
                 sink.append(record)

@@ -170,7 +170,11 @@ def _status_verdict(base, cur):
         return "missing", "cell is in the baseline but not in the current results"
     if base is None:
         return "new", "cell is not in the baseline"
-    if "unsupported" in (base["status"], cur["status"]):  # nothing to compare, and no regression either
+    if (base["status"] == cur["status"] == "unsupported" and base["reason"] == cur["reason"]
+            and not (base.get("blocked") or cur.get("blocked"))):
+        # the implementation cannot express it at either revision: nothing was lost, even under --strict
+        return "unsupported", f"on both sides: {cur['reason']}"
+    if "unsupported" in (base["status"], cur["status"]):  # one side cannot run it: nothing to compare
         return "not-compared", f"base: {_side(base)}; cur: {_side(cur)}"
     if cur["status"] != "ok":
         if base["status"] == "ok":

@@ -552,6 +552,13 @@ def test_unsupported_side_is_not_compared_and_strict_fails(tmp_path, capsys):
     assert c.verdict == "not-compared" and "cur: unsupported" in c.note
     errored = [dict(r, status="error", reason="boom") for r in ok]
     assert compare_cell(errored, runs(1, 5e-3, 0.01, 2), 0.05, 0.05).verdict == "fixed"
+    # unsupported by the implementation on both sides (dlib's qgemm): nothing lost, not a strict failure
+    c = compare_cell(gone[0], gone[1], 0.05, 0.05)
+    assert c.verdict == "unsupported" and c.note == "on both sides: the dlib bridge is not built"
+    # ... but a side that was not run because the other could not is `not-compared`
+    blocked = dict(gone[1], reason="not run: the other side cannot run it (the dlib bridge is not built)",
+                   blocked=True)
+    assert compare_cell(gone[0], blocked, 0.05, 0.05).verdict == "not-compared"
     bases = [tmp_path / f"base{i}" for i in range(3)]
     for d, rec in zip(bases, ok):
         _write(d, [rec, dict(rec, phase="backward", status="unsupported", reason="no phase", samples=[])])

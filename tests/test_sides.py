@@ -205,8 +205,8 @@ def test_compare_over_a_rev_is_unsupported_only_when_the_build_fails(cache, envy
         assert len(recs[side]) == 2  # forward and backward
         if fail:
             assert rec["status"] == "unsupported"
-            # a cell unsupported on one side is not run on either: both carry the first reason
-            assert "the base side's envy environment did not build" in rec["reason"]
+            # each side carries its own build's reason (both builds failed)
+            assert f"the {side} side's envy environment did not build" in rec["reason"]
             assert "pip could not resolve" in rec["reason"] and "run the comparison again" in rec["reason"]
             assert f"{side} side: envy environment: FAILED" in err
         else:
@@ -224,7 +224,7 @@ def test_compare_of_dlib_whose_bridge_fails_to_build(cache, monkeypatch, tmp_pat
     for side in ("base", "cur"):
         rec = recs[side][0]
         assert len(recs[side]) == 2  # forward and backward
-        assert rec["status"] == "unsupported" and "the base side's dlib bridge did not build" in rec["reason"]
+        assert rec["status"] == "unsupported" and f"the {side} side's dlib bridge did not build" in rec["reason"]
         assert "no libdlib-dev here" in rec["reason"]
 
 
