@@ -34,11 +34,10 @@ def run_interleaved(cells, base, cur, pairs, progress=None, lockstep=True):
             if any(reasons.values()):
                 first = reasons[id(base)] or reasons[id(cur)]
                 for r in (base, cur):
-                    # a side that could run it says so: the cell is not compared, not unsupported
-                    own = reasons[id(r)] or {"blocked": f"not run: the other side cannot run it ({first})"}
-                    results[id(r)].append({"status": "unsupported", "process": 0,
-                                           **({"reason": own} if isinstance(own, str) else
-                                              {"reason": own["blocked"], "blocked": True})})
+                    res = {"status": "unsupported", "reason": reasons[id(r)], "process": 0}
+                    if not reasons[id(r)]:  # this side could run it: the cell is not compared, not unsupported
+                        res.update(reason=f"not run: the other side cannot run it ({first})", blocked=True)
+                    results[id(r)].append(res)
             else:
                 calibrated = {}  # runner -> calls per sample: the first pair calibrates, the others reuse it
                 for i in range(pairs):
