@@ -223,24 +223,30 @@ def cmd_list(args):
     for name in impls.names():
         manifest = impls.manifest(name)
         probe = probes[name]
-        env = getattr(manifest, "ENVIRONMENT", None)
+        env = manifest.environment
         # an implementation in its own environment: say where, and the command that (re)makes it
-        where = f" (environment {environments.env_dir(env)}, set up by: {manifest.INSTALL_HINT})" if env else ""
+        where = f" (environment {environments.env_dir(env)}, set up by: {manifest.install_hint})" if env else ""
         if probe.get("installed"):
             info = probe.get("info") or {}
             devices = ", ".join(d if not why else f"{d} [no: {why}]" for d, why in probe["devices"].items())
-            print(f"  {name:<11} installed {info.get('version', '?')}{where}; modes: {', '.join(manifest.MODES)}; "
+            print(f"  {name:<11} installed {info.get('version', '?')}{where}; modes: {', '.join(manifest.modes)}; "
                   f"devices: {devices}")
         else:
             print(f"  {name:<11} NOT AVAILABLE{where}: {probe.get('reason')}")
+    for name, problem in impls.malformed().items():  # found, but not answering the contract: never run
+        print(f"  {name:<11} MALFORMED: {problem}")
     return 0
 
 
 def _cells(args, command):
     try:
-        return plan(args.scenario, args.impl, args.device, args.mode, args.size, args.threads, args.seed)
+        cells = plan(args.scenario, args.impl, args.device, args.mode, args.size, args.threads, args.seed)
     except PlanError as exc:
         raise UsageError(f"dlbench {command}: {exc}") from None
+    if not args.impl:  # every implementation: say which ones could not be (`--impl NAME` is an error)
+        for name, problem in impls.malformed().items():
+            print(f"dlbench {command}: left out {name}: {problem}", file=sys.stderr)
+    return cells
 
 
 def _options(args, processes):

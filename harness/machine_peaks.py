@@ -100,7 +100,7 @@ def _metric(entry):
 
 def _why_not(name, device, probe):
     manifest = impls.manifest(name)
-    if device not in manifest.DEVICES:
+    if device not in manifest.devices:
         return f"{name} does not run on {device}"
     if not impls.adapter_defines(name, "peaks"):  # known without starting (and importing) the framework
         return f"the {name} adapter has no peaks() probe"

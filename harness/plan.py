@@ -5,9 +5,9 @@ from dataclasses import asdict, dataclass
 
 import impls
 import scenarios
+from impls.base import KNOWN_DEVICES
 
 DEVICE_ALIASES = {"gpu": "cuda"}
-KNOWN_DEVICES = ("cpu", "cuda")
 
 
 @dataclass(frozen=True)
@@ -50,14 +50,20 @@ def normalize_devices(devices):
 
 
 def pick_impls(requested):
-    """Implementation names from a --impl list; all of them when none is given."""
+    """Implementation names from a --impl list; all of them when none is given. A
+    malformed one named in --impl is an error saying what is wrong with it (`dlbench
+    list` shows every one); by default the well-formed ones run."""
+    broken = impls.malformed()
+    named = [r for r in requested or [] if r in broken]
+    if named:
+        raise PlanError("; ".join(f"implementation {n!r} cannot run: {broken[n]}" for n in named))
     return _pick(requested, impls.names(), "implementation")
 
 
 def all_modes():
     seen = []
     for name in impls.names():
-        for m in impls.manifest(name).MODES:
+        for m in impls.manifest(name).modes:
             if m not in seen:
                 seen.append(m)
     return seen
@@ -66,11 +72,11 @@ def all_modes():
 def plan(scenario_names=None, impl_names=None, devices=None, modes=None, sizes=None, threads=1, seed=0):
     chosen_scenarios = _pick(scenario_names, scenarios.names(), "scenario")
     chosen_devices = normalize_devices(devices)
-    chosen_impls = _pick(impl_names, impls.names(), "implementation")
+    chosen_impls = pick_impls(impl_names)
     if not impl_names or impl_names == ["all"]:
         # by default, only implementations that run on a chosen device (no CuPy cells on a CPU run);
         # one that is not installed still gets cells, whose reason says how to install it
-        chosen_impls = [i for i in chosen_impls if set(impls.manifest(i).DEVICES) & set(chosen_devices)]
+        chosen_impls = [i for i in chosen_impls if set(impls.manifest(i).devices) & set(chosen_devices)]
     explicit_modes = None if not modes or modes == ["all"] else _pick(modes, all_modes(), "mode")
     all_sizes = sorted({s for n in chosen_scenarios for s in scenarios.get(n).sizes})
     chosen_sizes = _pick(sizes or ["medium"], all_sizes, "size")
@@ -83,7 +89,7 @@ def plan(scenario_names=None, impl_names=None, devices=None, modes=None, sizes=N
             for phase in scenario.phases:
                 for impl in chosen_impls:
                     # without --mode, each implementation runs every mode it has
-                    impl_modes = explicit_modes or impls.manifest(impl).MODES
+                    impl_modes = explicit_modes or impls.manifest(impl).modes
                     for device in chosen_devices:
                         for mode in impl_modes:
                             cells.append(Cell(sname, phase, size, impl, device, mode, threads, seed))

@@ -64,9 +64,9 @@ def worker_env(threads, manifest, repo_root=environments.REPO_ROOT):
     if env.get("DLBENCH_EXTRA_IMPLS") and repo_root != environments.REPO_ROOT:
         env["DLBENCH_EXTRA_IMPLS"] = side_paths(env["DLBENCH_EXTRA_IMPLS"], repo_root)
     # the manifest may name its framework's own thread variables (MXNet's engine, say)
-    for var in THREAD_VARIABLES + tuple(getattr(manifest, "THREAD_VARIABLES", ())):
+    for var in THREAD_VARIABLES + manifest.thread_variables:
         env[var] = str(threads)
-    env.update(getattr(manifest, "WORKER_ENV", {}))
+    env.update(manifest.worker_env)
     env["PYTHONUNBUFFERED"] = "1"
     env[LAYOUT_PAD_VARIABLE] = layout_pad()
     return env
@@ -267,7 +267,7 @@ class Side:
     parent: Optional[str] = None  # the temporary folder holding this side's directory (harness.sides)
 
     def interpreter(self, manifest):
-        if self.python and not getattr(manifest, "ENVIRONMENT", None):
+        if self.python and not manifest.environment:
             return self.python, None
         return environments.interpreter(manifest, self.envs_dir)
 
@@ -291,9 +291,9 @@ def probe_all(impl_names, threads, workdir=None, timeout=300, side=None):
         if res.get("status") in ("error", "timeout"):
             # a broken environment (its worker cannot even start) is fixed by the same command
             res = {"installed": False, "reason": f"{name}'s worker failed under {python}: {res['reason']}; "
-                                                 f"fix: {manifest.INSTALL_HINT}", "python": python}
-        elif not res.get("installed"):
-            res["reason"] = f"{name} is not installed for {python} ({res.get('reason')}); fix: {manifest.INSTALL_HINT}"
+                                                 f"fix: {manifest.install_hint}", "python": python}
+        elif not res.get("installed") and not res.get("malformed"):  # malformed: its reason says what is wrong
+            res["reason"] = f"{name} is not installed for {python} ({res.get('reason')}); fix: {manifest.install_hint}"
         probes[name] = res
     return probes
 
@@ -396,10 +396,10 @@ class Runner:
         if missing:
             return f"the {self.side.label} side's checkout: {missing}"
         manifest = impls.manifest(cell.impl)
-        if cell.mode not in manifest.MODES:
-            return f"{cell.impl} has no {cell.mode} mode (modes: {', '.join(manifest.MODES)})"
-        if cell.device not in manifest.DEVICES:
-            return f"{cell.impl} does not run on {cell.device} (devices: {', '.join(manifest.DEVICES)})"
+        if cell.mode not in manifest.modes:
+            return f"{cell.impl} has no {cell.mode} mode (modes: {', '.join(manifest.modes)})"
+        if cell.device not in manifest.devices:
+            return f"{cell.impl} does not run on {cell.device} (devices: {', '.join(manifest.devices)})"
         probe = self.probes.get(cell.impl, {})
         if not probe.get("installed"):
             return probe.get("reason", f"{cell.impl} is not available")

@@ -33,7 +33,7 @@ import impls  # noqa: E402
 import scenarios  # noqa: E402
 from harness import contention, memory  # noqa: E402
 from harness.validate import compare  # noqa: E402
-from impls.base import Unsupported  # noqa: E402
+from impls.base import MalformedImplementation, Unsupported  # noqa: E402
 
 
 class Stage:
@@ -210,7 +210,9 @@ def run_cell(spec, stage):
     except ImportError as exc:
         manifest = impls.manifest(spec["impl"])
         return {"status": "unsupported",
-                "reason": f"{spec['impl']} is not installed for {sys.executable} ({exc}); fix: {manifest.INSTALL_HINT}"}
+                "reason": f"{spec['impl']} is not installed for {sys.executable} ({exc}); fix: {manifest.install_hint}"}
+    except MalformedImplementation as exc:
+        return {"status": "error", "reason": str(exc)}
     adapter.configure(spec["threads"])
     why = adapter.device_unavailable(spec["device"])
     if why:
@@ -267,8 +269,10 @@ def probe(impl):
         adapter = impls.adapter(impl)
     except ImportError as exc:
         return {"installed": False, "reason": f"{exc}", "python": sys.executable}
+    except MalformedImplementation as exc:  # installed, but not answering the contract: no install fixes it
+        return {"installed": False, "reason": str(exc), "malformed": True, "python": sys.executable}
     info = adapter.probe()
-    devices = {d: adapter.device_unavailable(d) for d in impls.manifest(impl).DEVICES}
+    devices = {d: adapter.device_unavailable(d) for d in impls.manifest(impl).devices}
     return {"installed": True, "python": sys.executable, "info": info, "devices": devices}
 
 

@@ -10,7 +10,7 @@ from tests.harness_runs import run_impl
 
 CASES = [(impl, mode, s.name, phase)
          for impl in impls.names()
-         for mode in impls.manifest(impl).MODES
+         for mode in impls.manifest(impl).modes
          for s in scenarios.all_scenarios()
          for phase in s.phases]
 
@@ -42,7 +42,7 @@ def test_qgemm_accumulator_exceeds_int16_and_matches_exactly():
     assert rec["status"] == "ok" and rec["errors"]["acc"]["max_abs"] == 0.0
 
 
-@pytest.mark.parametrize("mode", impls.manifest("torch").MODES)
+@pytest.mark.parametrize("mode", impls.manifest("torch").modes)
 def test_qgemm_phases_exact_at_gemmlowp_edges_in_torch(mode):
     """Zero points 0 and 255, accumulators just inside int32, the output stage at the int32
     extremes (tests/qgemm_edges.py; TensorFlow and MXNet run the same cases in their tests)."""

@@ -113,7 +113,7 @@ def test_fingerprint_records_version_and_build_features_and_gpu_is_unsupported(m
 QGEMM_OUTPUTS = {"gemm": {"acc"}, "requantize": {"out"}, "full": {"acc", "out"}}
 
 
-@pytest.mark.parametrize("mode", impls.manifest("mxnet").MODES)
+@pytest.mark.parametrize("mode", impls.manifest("mxnet").modes)
 def test_qgemm_accumulator_and_output_are_exact(mxnet_env, mode):
     _, records = run_impl("mxnet", mode)
     for phase, outputs in QGEMM_OUTPUTS.items():
@@ -126,7 +126,7 @@ def test_qgemm_accumulator_and_output_are_exact(mxnet_env, mode):
 def test_qgemm_edge_zero_points_and_int32_range(mxnet_env):
     """Zero points 0 and 255, accumulators just inside int32, the output stage at the int32
     extremes (tests/qgemm_edges.py), in MXNet's own interpreter: every phase bit for bit."""
-    report = qgemm_edges.check("mxnet", impls.manifest("mxnet").MODES)
+    report = qgemm_edges.check("mxnet", impls.manifest("mxnet").modes)
     assert len(report) == 8 * 2
     qgemm_edges.assert_exact(report)
 

@@ -4,6 +4,8 @@ import time
 
 import pytest
 
+import impls
+
 from harness import stats
 from harness.cli import main
 from harness.plan import PlanError, plan
@@ -101,6 +103,6 @@ def test_worker_env_moves_extra_impls_of_this_checkout_to_the_side(monkeypatch, 
     from harness.runner import worker_env
     inside = os.path.join(environments.REPO_ROOT, "tests", "fake_impls")
     monkeypatch.setenv("DLBENCH_EXTRA_IMPLS", os.pathsep.join([inside, "/elsewhere/impls"]))
-    env = worker_env(1, object(), str(tmp_path))
+    env = worker_env(1, impls.manifest("reference"), str(tmp_path))
     assert env["DLBENCH_EXTRA_IMPLS"].split(os.pathsep) == [str(tmp_path / "tests" / "fake_impls"), "/elsewhere/impls"]
-    assert worker_env(1, object())["DLBENCH_EXTRA_IMPLS"].split(os.pathsep)[0] == inside
+    assert worker_env(1, impls.manifest("reference"))["DLBENCH_EXTRA_IMPLS"].split(os.pathsep)[0] == inside

@@ -13,12 +13,10 @@ from tests.conftest import FAST, read_results
 
 GIT = ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-c", "commit.gpgsign=false"]
 
-ENVY_MANIFEST = '''NAME = "envy"
-DESCRIPTION = "test-only: the reference, run in its own environment"
-MODES = ("eager",)
-DEVICES = ("cpu",)
-ENVIRONMENT = "envy"
-INSTALL_HINT = "make env-envy"
+ENVY_MANIFEST = '''from impls.base import Manifest
+
+MANIFEST = Manifest(name="envy", description="test-only: the reference, run in its own environment",
+                    modes=("eager",), devices=("cpu",), environment="envy", install_hint="make env-envy")
 '''
 ENVY_ADAPTER = "from impls.reference.adapter import configure, device_unavailable, peak_device_memory, probe, " \
                "sigmoid, sync  # noqa: F401\n"
@@ -210,7 +208,7 @@ def test_compare_over_a_rev_is_unsupported_only_when_the_build_fails(cache, envy
             assert "pip could not resolve" in rec["reason"] and "run the comparison again" in rec["reason"]
             assert f"{side} side: envy environment: FAILED" in err
         else:
-            assert rec["status"] == "ok" and len(rec["layout"]) == 1
+            assert rec["status"] == "ok" and len(rec["layout"]) == 1, rec["reason"]
     if not fail:
         assert "base side: envy environment: built" in err and "cur side: envy environment: cached" in err
 

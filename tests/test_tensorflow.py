@@ -29,11 +29,11 @@ def records(mode, device="cpu"):
 
 def test_manifest():
     manifest = impls.manifest("tensorflow")
-    assert manifest.NAME == "tensorflow"
-    assert manifest.MODES == MODES
-    assert manifest.DEVICES == ("cpu", "cuda")
-    assert manifest.ENVIRONMENT is None
-    assert manifest.WORKER_ENV["TF_CPP_MIN_LOG_LEVEL"] == "2"
+    assert manifest.name == "tensorflow"
+    assert manifest.modes == MODES
+    assert manifest.devices == ("cpu", "cuda")
+    assert manifest.environment is None
+    assert manifest.worker_env["TF_CPP_MIN_LOG_LEVEL"] == "2"
 
 
 def test_probe_records_version_threads_and_build():

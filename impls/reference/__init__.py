@@ -1,7 +1,10 @@
 """The NumPy reference: every other implementation is validated against it."""
-NAME = "reference"
-DESCRIPTION = "NumPy reference (im2col + BLAS GEMM, explicit backward)"
-MODES = ("eager",)
-DEVICES = ("cpu",)
-ENVIRONMENT = None
-INSTALL_HINT = "make venv"
+from impls.base import Manifest
+
+MANIFEST = Manifest(
+    name='reference',
+    description='NumPy reference (im2col + BLAS GEMM, explicit backward)',
+    modes=('eager',),
+    devices=('cpu',),
+    install_hint='make venv',
+)

@@ -1,7 +1,10 @@
 """PyTorch: eager, and graph mode through torch.compile (Inductor)."""
-NAME = "torch"
-DESCRIPTION = "PyTorch (ATen/oneDNN eager; torch.compile for graph mode)"
-MODES = ("eager", "graph")
-DEVICES = ("cpu", "cuda")
-ENVIRONMENT = None
-INSTALL_HINT = "make venv  (installs torch==2.13.0, the CPU build)"
+from impls.base import Manifest
+
+MANIFEST = Manifest(
+    name='torch',
+    description='PyTorch (ATen/oneDNN eager; torch.compile for graph mode)',
+    modes=('eager', 'graph'),
+    devices=('cpu', 'cuda'),
+    install_hint='make venv  (installs torch==2.13.0, the CPU build)',
+)

@@ -1,7 +1,10 @@
 """A deliberately broken implementation, for testing how the harness contains failures."""
-NAME = "faulty"
-DESCRIPTION = "test-only: crashes, hangs, raises and computes wrong answers"
-MODES = ("eager",)
-DEVICES = ("cpu",)
-ENVIRONMENT = None
-INSTALL_HINT = "nothing to install (test-only)"
+from impls.base import Manifest
+
+MANIFEST = Manifest(
+    name='faulty',
+    description='test-only: crashes, hangs, raises and computes wrong answers',
+    modes=('eager',),
+    devices=('cpu',),
+    install_hint='nothing to install (test-only)',
+)
