@@ -607,4 +607,5 @@ def test_lockstep_sides_time_the_same_calls_per_sample(fake_impls, tmp_path, cap
     for b, c in zip(base, cur):
         assert b["status"] == c["status"] == "ok"
         assert b["loops"] == c["loops"] and len(b["loops"]) == 3 and b["loops"][0] > 1
-        assert c["process_medians"][0] > 5 * b["process_medians"][0]  # the sides did differ
+        # the sides did differ (20 times the work; call overhead keeps a tiny cell well under 20x)
+        assert c["process_medians"][0] > 2 * b["process_medians"][0]
