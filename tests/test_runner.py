@@ -100,7 +100,7 @@ def test_worker_side_imports_no_parent_libraries(tmp_path):
 
 def test_worker_env_moves_extra_impls_of_this_checkout_to_the_side(monkeypatch, tmp_path):
     from harness import environments
-    from harness.runner import worker_env
+    from harness.processes import worker_env
     inside = os.path.join(environments.REPO_ROOT, "tests", "fake_impls")
     monkeypatch.setenv("DLBENCH_EXTRA_IMPLS", os.pathsep.join([inside, "/elsewhere/impls"]))
     env = worker_env(1, impls.manifest("reference"), str(tmp_path))
