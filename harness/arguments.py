@@ -9,7 +9,7 @@ import os
 
 from harness import __version__
 from harness.errors import DlbenchError
-from harness.machine_peaks import DEFAULT_SECONDS as _PROBE_DEFAULT
+from harness.machine_peaks import DEFAULT_SECONDS as CEILING_SECONDS
 from harness.memory_guard import DEFAULT_LIMIT as _MEMORY_DEFAULT, parse_limit
 
 # Worker processes per cell by default. One process's samples agree with each other far
@@ -146,7 +146,7 @@ def build_parser():
                    help="measure the machine's peaks (GEMM, int8 GEMM, bandwidth) into machine.json first "
                         "(default on; DLBENCH_MACHINE_PROBE=0 turns it off)")
     r.add_argument("--probe-time", type=_positive_float, default=None,
-                   help="seconds per peak probe and implementation (default %s)" % _PROBE_DEFAULT)
+                   help="seconds per peak probe and implementation (default %s)" % CEILING_SECONDS)
     r.add_argument("--save", metavar="NAME", help="add these results to baseline NAME for this machine")
     r.add_argument("--keep", type=_positive_int, default=5, help="runs a saved baseline keeps (default 5)")
     r.add_argument("--compare", metavar="NAME", help="then compare against saved baseline NAME (exit 1 if slower; see --strict)")
@@ -187,7 +187,7 @@ def build_parser():
     m.add_argument("--threads", type=_positive_int, default=os.cpu_count() or 1,
                    help="threads for every framework (default: the machine's cores)")
     m.add_argument("--probe-time", type=_positive_float, default=None,
-                   help="seconds per probe and implementation (default %s)" % _PROBE_DEFAULT)
+                   help="seconds per probe and implementation (default %s)" % CEILING_SECONDS)
 
     from harness import bisect
     b = bisect.add_parser(sub)

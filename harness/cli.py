@@ -46,11 +46,11 @@ def cmd_list(args):
     return 0
 
 
-def _cells(args, command):
+def _cells(args):
     cells = plan(args.scenario, args.impl, args.device, args.mode, args.size, args.threads, args.seed)
     if not args.impl:  # every implementation: say which ones could not be (`--impl NAME` is an error)
         for name, problem in impls.malformed().items():
-            print(f"dlbench {command}: left out {name}: {problem}", file=sys.stderr)
+            print(f"dlbench {args.command}: left out {name}: {problem}", file=sys.stderr)
     return cells
 
 
@@ -71,7 +71,7 @@ def cmd_run(args):
     from harness import history
     from harness.progress import ProgressDisplay
     from harness.runner import open_runner
-    cells = _cells(args, "run")
+    cells = _cells(args)
     for name in (args.save, args.compare):
         if name:
             history.check_name(name)
@@ -92,12 +92,16 @@ def cmd_run(args):
         return 130
     finally:
         runner.close()
+    # the table and the comparison are the report's and compare's: their errors say so, as they always have
     if not args.quiet:
+        args.command = "report"
         _print_report([out], "table")
     print(f"results: {os.path.join(out, 'results.jsonl')}")
     code = 0
     if args.compare:
+        args.command = "compare"
         code = _compare_stored([args.compare], out, args, runner.machine["machine_id"])
+    args.command = "run"
     if args.save:
         print(f"saved baseline {args.save!r}: {history.save(out, args.save, args.keep)}")
     return code
@@ -148,7 +152,7 @@ def cmd_compare(args):
                          "(and --cur-python/--cur-rev; the default candidate is this checkout)")
     from harness.interleave import compare_sides
     from harness.progress import ProgressDisplay
-    cells = _cells(args, "compare")
+    cells = _cells(args)
     out = args.out or _default_out("compare")
     try:
         compare_sides(cells, out, _options(args, args.pairs), args.pairs, "compare", ProgressDisplay(),
@@ -164,7 +168,7 @@ def cmd_compare(args):
 def cmd_bisect(args):
     from harness import bisect
     from reports.compare import compare_records
-    cells = _cells(args, "bisect")
+    cells = _cells(args)
     return bisect.run(args, cells, lambda pairs: _options(args, pairs), compare_records,
                       args.out or _default_out("bisect"))
 
@@ -243,16 +247,15 @@ COMMANDS = {"machine": cmd_machine, "export": cmd_export, "import": cmd_import, 
 
 
 def main(argv=None):
-    command = None
+    args = None
     try:
         args = build_parser().parse_args(argv)
-        command = args.command
-        return COMMANDS[command](args)
+        return COMMANDS[args.command](args)
     except UsageError as exc:
         print(str(exc), file=sys.stderr)
         return EXIT_USAGE
     except DlbenchError as exc:  # every module's one-line error, the command named once here
-        print(f"dlbench {command}: {exc}", file=sys.stderr)
+        print(f"dlbench {getattr(args, 'command', None)}: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except BrokenPipeError:
         return 0
