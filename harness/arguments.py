@@ -42,21 +42,22 @@ def _positive_int(value):
     return n
 
 
-def _positive_float(value):
+def _number(value):
     try:
-        x = float(value)
+        return float(value)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{value!r} is not a number") from None
+
+
+def _positive_float(value):
+    x = _number(value)
     if not x > 0:
         raise argparse.ArgumentTypeError(f"{value!r} must be greater than 0")
     return x
 
 
 def _non_negative_float(value):
-    try:
-        x = float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a number") from None
+    x = _number(value)
     if not x >= 0 or x == float("inf"):
         raise argparse.ArgumentTypeError(f"{value!r} must be a number of seconds, 0 or more")
     return x
