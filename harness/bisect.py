@@ -17,11 +17,12 @@ import sys
 import time
 
 from harness.environments import REPO_ROOT
+from harness.errors import DlbenchError
 
 CELL_FIELDS = ("scenario", "phase", "size", "impl", "device", "mode", "threads")  # reports.compare.CELL_KEY
 
 
-class BisectError(ValueError):
+class BisectError(DlbenchError, ValueError):
     """Bad revisions or a comparison that could not run: one line for the user."""
 
 
@@ -75,50 +76,22 @@ def subject(sha):
 class Search:
     """What every comparison of the search shares: GOOD, the selection's options, the verdict's settings.
 
-    options(pairs) -> harness.runner.Options; open_runner(command, out, options, side=) -> a Runner
-    holding OUT's lock (cli._open_runner: its errors are already one line for the user)."""
+    options(pairs) -> harness.runner.Options; compare_records: reports.compare's, handed in
+    by the CLI (the harness does not import reports)."""
 
-    def __init__(self, good, options, open_runner, threshold, alpha, progress=None):
-        self.good, self.options, self.open_runner = good, options, open_runner
+    def __init__(self, good, options, compare_records, threshold, alpha, progress=None):
+        self.good, self.options, self.compare_records = good, options, compare_records
         self.threshold, self.alpha, self.progress = threshold, alpha, progress
 
     def compare(self, rev, cells, out, pairs):
-        """REV (candidate) against GOOD (baseline), fresh sides, lockstep: {cell id: CellComparison}."""
-        from harness.interleave import run_interleaved
-        from harness.lockstep import LockstepUnsupported
-        from harness.runner import RunError
-        from harness.sides import SideError, make_sides
-        from reports.compare import compare_records
-        sides, runners = [], []
-        try:
-            # as compare --interleave: both sides fresh, at paths of equal length, with their own builds
-            sides = list(make_sides(self.good, rev, impl_names=sorted({c.impl for c in cells})))
-            for s in sides:
-                runners.append(self.open_runner("bisect", os.path.join(out, s.label), self.options(pairs), side=s))
-        except BaseException as exc:  # the first side's lock and worktree too
-            _release(runners, sides)
-            if isinstance(exc, SideError):
-                raise BisectError(str(exc)) from None
-            raise
-        try:
-            for r in runners:
-                r.probe(sorted({c.impl for c in cells}))
-                r.write_machine()
-            base, cur = run_interleaved(cells, runners[0], runners[1], pairs, self.progress, lockstep=True)
-        except (LockstepUnsupported, RunError) as exc:
-            raise BisectError(str(exc)) from None
-        finally:
-            _release(runners, sides)
-        comparison = compare_records(base, cur, self.threshold, self.alpha, paired=True)
+        """REV (candidate) against GOOD (baseline), fresh sides, lockstep: {cell id: CellComparison}.
+        A side that cannot be made or run raises its own error (harness.errors)."""
+        from harness.interleave import compare_sides
+        # as compare --interleave: both sides fresh, at paths of equal length, with their own builds
+        base, cur = compare_sides(cells, out, self.options(pairs), pairs, "bisect", self.progress, lockstep=True,
+                                  base_rev=self.good, cur_rev=rev)
+        comparison = self.compare_records(base, cur, self.threshold, self.alpha, paired=True)
         return {cell_id(c.key): c for c in comparison.cells}
-
-
-def _release(runners, sides):
-    from harness.sides import drop_side
-    for r in runners:
-        r.close()
-    for s in sides:
-        drop_side(s)
 
 
 def cell_id(cell):
@@ -150,7 +123,7 @@ def step_entry(step, sha, cells, names, verdicts, seconds, out, retried):
                       for c, v in zip(cells, found)]}
 
 
-def describe(entry, prefix, retry_pairs=None):
+def step_line(entry, prefix, retry_pairs=None):
     """`step 2/4  abc1234 (subject)  slower: cell +48% [+40%, +55%]  (12.3 s)`."""
     groups = {}
     for c in entry["cells"]:
@@ -176,15 +149,15 @@ def _steps_left(lo, hi):
     return (hi - lo - 1).bit_length()
 
 
-def run(args, cells, options, open_runner, out):
+def run(args, cells, options, compare_records, out):
     """The whole bisect: 0 with the first slower commit, 1 when BAD is not slower, 130 interrupted.
 
-    options(pairs) and open_runner: as Search takes them (cli's)."""
+    options(pairs) and compare_records: as Search takes them (the CLI's)."""
     from harness.progress import ProgressDisplay
     t0 = time.perf_counter()
     good, bad = resolve(args.good, "--good"), resolve(args.bad, "--bad")
     commits = first_parent_line(good, bad)
-    search = Search(good, options, open_runner, args.threshold, args.alpha, ProgressDisplay())
+    search = Search(good, options, compare_records, args.threshold, args.alpha, ProgressDisplay())
     os.makedirs(out, exist_ok=True)
     report = {"good": good, "bad": bad, "commits": commits, "pairs": args.pairs, "threshold": args.threshold,
               "alpha": args.alpha, "cells": [], "premise": None, "steps": [], "first_slower": None,
@@ -206,7 +179,7 @@ def _search(args, cells, search, out, commits, report, t0):
           f"premise: {bad[:7]} against {report['good'][:7]}", flush=True)
     premise = _step(0, bad, cells, names, search, out, args.pairs)
     report["premise"] = premise
-    print(describe(premise, "premise"), flush=True)
+    print(step_line(premise, "premise"), flush=True)
     slower = {c["cell"] for c in premise["cells"] if c["verdict"] == "slower"}
     counted = [c for c in cells if names[cell_id(c)] in slower]
     if not counted:
@@ -223,7 +196,7 @@ def _search(args, cells, search, out, commits, report, t0):
         entry = _step(step, commits[mid], counted, names, search, out, args.pairs)
         report["steps"].append(entry)
         _write(out, report)
-        print(describe(entry, f"step {step}/{total}", retry_pairs=2 * args.pairs), flush=True)
+        print(step_line(entry, f"step {step}/{total}", retry_pairs=2 * args.pairs), flush=True)
         if entry["slower"]:
             hi = mid
         else:

@@ -14,12 +14,13 @@ import shutil
 from datetime import datetime, timezone
 
 from harness.environments import REPO_ROOT
+from harness.errors import DlbenchError
 from harness.results import MACHINE, RESULTS, read_machine, repair_torn
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 
-class HistoryError(ValueError):
+class HistoryError(DlbenchError, ValueError):
     pass
 
 

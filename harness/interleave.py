@@ -6,12 +6,38 @@ two processes of a pair run in lockstep (harness.lockstep): both alive, one samp
 in turn, so the pair's two medians come from the same seconds. Each side is
 its own interpreter (another venv, other framework versions) or its own checkout
 (another git revision); both sides run from fresh directories alike (harness.sides).
+compare_sides is the whole of one comparison's running: make the sides, open a runner
+on each, run, and clean up whatever happens.
 """
 from __future__ import annotations
 
+import os
+
 from harness.lockstep import run_pair
-# Sides are made in harness.sides; these names stay here for older callers.
-from harness.sides import SideError, drop_side, make_side, make_sides  # noqa: F401
+from harness.runner import open_runner
+from harness.sides import drop_side, make_sides
+
+
+def compare_sides(cells, out, options, pairs, command, progress=None, lockstep=True, base_rev=None, cur_rev=None,
+                  base_python=None, cur_python=None):
+    """Run CELLS on both sides (fresh directories of equal path length, each with its own
+    builds), their results in OUT/base and OUT/cur; returns (base_records, cur_records).
+    The sides' locks, worktrees and temporary folders go whatever happens (Ctrl-C too)."""
+    impl_names = sorted({c.impl for c in cells})
+    sides, runners = [], []
+    try:
+        sides = list(make_sides(base_rev, cur_rev, base_python, cur_python, impl_names))
+        for side in sides:
+            runners.append(open_runner(command, os.path.join(out, side.label), options, side=side))
+        for runner in runners:
+            runner.framework_facts(impl_names)
+            runner.write_machine()
+        return run_interleaved(cells, runners[0], runners[1], pairs, progress, lockstep=lockstep)
+    finally:
+        for runner in runners:
+            runner.close()
+        for side in sides:
+            drop_side(side)
 
 
 def run_interleaved(cells, base, cur, pairs, progress=None, lockstep=True):
@@ -53,11 +79,7 @@ def run_interleaved(cells, base, cur, pairs, progress=None, lockstep=True):
                     if any(o["status"] != "ok" for o in outcomes):
                         break
             for runner, sink in ((base, base_records), (cur, cur_records)):
-                record = runner.make_record(cell, results[id(runner)])
-                record["interleaved"] = True
-                if any(x.get("blocked") for x in results[id(runner)]):
-                    record["blocked"] = True  # this side could have run it; the other could not
-                record["lockstep"] = lockstep
+                record = runner.make_record(cell, results[id(runner)], interleaved=True, lockstep=lockstep)
                 runner.writer.append(record)
                 sink.append(record)
             if progress:

@@ -16,10 +16,11 @@ import select
 import time
 
 from harness import memory_guard
-from harness.runner import finish_worker, kill_worker
+from harness.errors import DlbenchError
+from harness.processes import finish_worker, kill_worker
 
 
-class LockstepUnsupported(RuntimeError):
+class LockstepUnsupported(DlbenchError, RuntimeError):
     """A side's checkout predates lockstep: nothing it measures can be paired turn by turn."""
 
 

@@ -24,7 +24,7 @@ from datetime import datetime, timezone
 import impls
 from harness import caches as cache_sizes
 from harness import contention
-from harness.runner import Side, spawn, worker_env
+from harness.processes import Side, run_worker, worker_env
 
 METRICS = {  # metric -> (what it is, unit)
     "fp32_gemm_gflops": ("fp32 GEMM", "GFLOP/s"),
@@ -98,15 +98,15 @@ def _metric(entry):
     return None
 
 
-def _why_not(name, device, probe):
+def _why_not(name, device, facts):
     manifest = impls.manifest(name)
     if device not in manifest.devices:
         return f"{name} does not run on {device}"
     if not impls.adapter_defines(name, "peaks"):  # known without starting (and importing) the framework
         return f"the {name} adapter has no peaks() probe"
-    if not probe.get("installed"):
-        return probe.get("reason") or f"{name} is not installed"
-    return (probe.get("devices") or {}).get(device)
+    if not facts.get("installed"):
+        return facts.get("reason") or f"{name} is not installed"
+    return (facts.get("devices") or {}).get(device)
 
 
 def busy_note(measured):
@@ -120,13 +120,13 @@ def busy_note(measured):
             f"peaks may read low")
 
 
-def measure_device(device, impl_names, probes, threads, seconds, workdir, side=None, timeout=300, sets=None):
+def measure_device(device, impl_names, facts, threads, seconds, workdir, side=None, timeout=300, sets=None):
     """One device's ceilings; `sets` (working_sets()) gives the bandwidth levels, None one copy."""
     side = side or Side()
     meter = contention.ParentMeter()
     by_impl = {}
     for name in impl_names:
-        why = _why_not(name, device, probes.get(name, {}))
+        why = _why_not(name, device, facts.get(name, {}))
         if why:
             by_impl[name] = {"unsupported": why}
             continue
@@ -135,7 +135,7 @@ def measure_device(device, impl_names, probes, threads, seconds, workdir, side=N
         spec = {"impl": name, "peaks": True, "device": device, "threads": threads, "seconds": seconds,
                 "working_sets": sets}
         with meter:
-            res = spawn(python, spec, worker_env(threads, manifest, side.repo_root), timeout, workdir, side.repo_root)
+            res = run_worker(python, spec, worker_env(threads, manifest, side.repo_root), timeout, workdir, side.repo_root)
         if res.get("status") == "ok" and isinstance(res.get("peaks"), dict):
             by_impl[name] = res["peaks"]
         else:
@@ -160,21 +160,22 @@ def measure_device(device, impl_names, probes, threads, seconds, workdir, side=N
     return entry
 
 
-def measure(devices, impl_names, probes, threads, seconds, workdir, side=None, machine=None):
-    """Every device's ceilings; the CPU's bandwidth at the levels of `machine`'s caches."""
+def measure_ceilings(devices, impl_names, facts, threads, seconds, workdir, side=None, machine=None):
+    """Every device's ceilings; the CPU's bandwidth at the levels of `machine`'s caches.
+    facts: harness.runner.framework_facts() of impl_names."""
     machine = machine or {}
     cpu_sets = working_sets(machine.get("caches"), threads, machine.get("memory_bytes"))
-    return {d: measure_device(d, impl_names, probes, threads, seconds, workdir, side,
+    return {d: measure_device(d, impl_names, facts, threads, seconds, workdir, side,
                               sets=cpu_sets if d == "cpu" else None) for d in devices}
 
 
-def usable_devices(impl_names, probes):
+def usable_devices(impl_names, facts):
     """cpu, and any other device at least one installed implementation can use."""
     devices = ["cpu"]
     for name in impl_names:
-        probe = probes.get(name, {})
-        if probe.get("installed"):
-            devices += [d for d, why in (probe.get("devices") or {}).items() if not why and d not in devices]
+        known = facts.get(name, {})
+        if known.get("installed"):
+            devices += [d for d, why in (known.get("devices") or {}).items() if not why and d not in devices]
     return devices
 
 
@@ -182,7 +183,7 @@ def size_text(n):
     return f"{n / (1 << 20):.4g} MiB" if isinstance(n, int) else "?"
 
 
-def describe(peaks):
+def ceiling_lines(peaks):
     """Lines for the terminal: each device's ceilings and who reached them, bandwidth
     with the working set it was measured at."""
     lines = []

@@ -47,11 +47,11 @@ def parse_limit(text, total=None):
     else:
         nbytes = int(number * _UNITS[unit])
     if nbytes < MIN_LIMIT:
-        raise ValueError(f"{text!r} is {describe(nbytes)}, below {describe(MIN_LIMIT)}: too little for any worker")
+        raise ValueError(f"{text!r} is {bytes_text(nbytes)}, below {bytes_text(MIN_LIMIT)}: too little for any worker")
     return nbytes
 
 
-def describe(nbytes):
+def bytes_text(nbytes):
     """'300 MiB', '1.5 GiB'."""
     for unit, size in (("TiB", 1 << 40), ("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
         if nbytes >= size:
@@ -112,14 +112,14 @@ class MemoryGuard:
         """Why the worker ended, when memory is why; else None."""
         where = f"during {stage or 'start-up'}"
         if self.killed_at is not None:
-            return (f"out of memory, limit {describe(self.limit)}: the worker reached {describe(self.killed_at)} "
+            return (f"out of memory, limit {bytes_text(self.limit)}: the worker reached {bytes_text(self.killed_at)} "
                     f"{where} and was stopped")
         if returncode != -signal.SIGKILL:
             return None
         near = self.limit is not None and self.last_rss >= NEAR * self.limit
         if near or self.low_available or _oom_kill_count() > self._oom_kills:
-            limit = f", limit {describe(self.limit)}" if self.limit is not None else ""
-            return (f"out of memory (killed by the kernel) {where}; last seen at {describe(self.last_rss)} "
+            limit = f", limit {bytes_text(self.limit)}" if self.limit is not None else ""
+            return (f"out of memory (killed by the kernel) {where}; last seen at {bytes_text(self.last_rss)} "
                     f"resident{limit}")
         return None
 

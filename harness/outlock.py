@@ -15,10 +15,12 @@ import socket
 import sys
 from datetime import datetime
 
+from harness.errors import DlbenchError
+
 LOCK = ".dlbench.lock"
 
 
-class DirectoryBusy(RuntimeError):
+class DirectoryBusy(DlbenchError, RuntimeError):
     """Another live process holds the directory: the message names it, in one line."""
 
 

@@ -5,6 +5,7 @@ from dataclasses import asdict, dataclass
 
 import impls
 import scenarios
+from harness.errors import DlbenchError
 from impls.base import KNOWN_DEVICES
 
 DEVICE_ALIASES = {"gpu": "cuda"}
@@ -31,7 +32,7 @@ class Cell:
         return asdict(self)
 
 
-class PlanError(ValueError):
+class PlanError(DlbenchError, ValueError):
     """A selection that names something unknown: one line for the user."""
 
 

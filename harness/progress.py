@@ -8,7 +8,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 
-def describe(record):
+def status_text(record):
     """One line per finished cell: its time and rate, or its status and reason."""
     if record["status"] != "ok":
         return f"{record['status'].upper()}: {record['reason']}"
@@ -57,7 +57,7 @@ class ProgressDisplay:
             print(text, file=self.stream, flush=True)
 
     def cell_done(self, cell, record):
-        line = f"{cell.label():<48} {describe(record)}"
+        line = f"{cell.label():<48} {status_text(record)}"
         if self._progress:
             self._progress.console.print(line, markup=False, highlight=False)
             self._progress.advance(self._task)

@@ -8,16 +8,19 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from dataclasses import dataclass, field
 from typing import Optional
 
 from harness import SCHEMA_VERSION
+from harness.errors import DlbenchError
+from harness.outlock import OutLock
 
 RESULTS = "results.jsonl"
 MACHINE = "machine.json"
 
 
-class ResultsError(ValueError):
+class ResultsError(DlbenchError, ValueError):
     """A results file that cannot be read: the message names the file and line."""
 
 
@@ -179,3 +182,30 @@ def read_machine(out_dir):
         raise ResultsError(f"{path} line 1: not a dlbench machine fingerprint (a JSON {type(machine).__name__}, "
                            f"not an object)")
     return machine
+
+
+def import_records(out_dir, records, machine, command):
+    """Write converted records and their machine.json into a new results directory under its
+    lock (a take-over of a stale lock is said on stderr). A directory that already holds
+    results, or cannot be written, is an error, one line."""
+    lock = OutLock(out_dir, command)
+    try:
+        os.makedirs(out_dir, exist_ok=True)
+        taken_over = lock.acquire()
+    except OSError as exc:
+        raise ResultsError(f"{out_dir}: {exc}") from None
+    try:
+        if taken_over:
+            print(taken_over, file=sys.stderr)
+        try:
+            existing = read_results(out_dir)
+        except ResultsError as exc:
+            raise ResultsError(f"{out_dir}: {exc}") from None
+        if existing.numbered or existing.torn:
+            raise ResultsError(f"{out_dir} already holds results; choose another --out")
+        writer = ResultsWriter(out_dir)
+        for rec in records:
+            writer.append(rec)
+        write_machine(out_dir, machine)
+    finally:
+        lock.release()

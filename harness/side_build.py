@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Optional
 
 from harness import environments
+from harness.processes import side_paths
 
 # The files whose content determines each build (relative to a side's root).
 BRIDGE_FILES = ("impls/dlib/bridge.cpp", "impls/dlib/build.py")
@@ -191,8 +192,7 @@ BUILDERS = {"bridge": build_bridge, "env": build_env}
 
 def impl_dir(root, name):
     """The implementation's package folder in a side's root (impls/NAME, or an extra folder
-    inside the checkout, moved to the side the way harness.runner.side_paths moves it)."""
-    from harness.runner import side_paths
+    inside the checkout, moved to the side the way harness.processes.side_paths moves it)."""
     extra = side_paths(os.environ.get("DLBENCH_EXTRA_IMPLS", ""), root)
     for folder in [os.path.join(root, "impls")] + [p for p in extra.split(os.pathsep) if p]:
         if os.path.isdir(os.path.join(folder, name)):

@@ -13,6 +13,8 @@ import json
 import os
 import subprocess
 
+from harness.errors import DlbenchError
+
 # Runs in the side's checkout: only `scenarios`, whose flops/bytes_moved(params, phase)
 # and phases have kept their shape since the first revision.
 SCRIPT = r"""
@@ -34,7 +36,7 @@ print(json.dumps(out))
 """
 
 
-class SideWorkError(RuntimeError):
+class SideWorkError(DlbenchError, RuntimeError):
     """The side's checkout could not say what it computes: one line."""
 
 

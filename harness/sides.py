@@ -23,7 +23,8 @@ import tempfile
 
 from harness import side_build
 from harness.environments import REPO_ROOT
-from harness.runner import Side
+from harness.errors import DlbenchError
+from harness.processes import Side
 
 PARENT_PREFIX = "dlbench-sides-"
 SLOTS = {"base": "0", "cur": "1"}  # one character each: equal path lengths
@@ -32,7 +33,7 @@ _NOT_SOURCE = shutil.ignore_patterns(".git", ".venv*", "build", "out", "__pycach
                                      ".dlbench", ".reference-cache", "*.egg-info")
 
 
-class SideError(ValueError):
+class SideError(DlbenchError, ValueError):
     pass
 
 

@@ -1,6 +1,6 @@
 """One cell, inside a worker process: prepare, validate, warm up, calibrate, sample.
 
-Run as `python -m harness.worker SPEC.json RESULT.json` by the parent (harness.runner),
+Run as `python -m harness.worker SPEC.json RESULT.json` by the parent (harness.processes),
 or as `python -m harness.worker --serve` reading such pairs from stdin (one round of
 several cells of one implementation and mode in one process), with the interpreter of
 the implementation's environment. It imports NumPy, the scenario, the reference and
@@ -14,7 +14,7 @@ import os
 # Layout randomization, before any other import allocates: a block of random size
 # (0..64 KiB in 16-byte steps, kept for the process's life) moves every later malloc
 # allocation on the brk heap (NumPy's buffers, framework allocators), which the
-# environment pad (DLBENCH_LAYOUT_PAD, set by the parent: harness.runner.layout_pad)
+# environment pad (DLBENCH_LAYOUT_PAD, set by the parent: harness.processes.layout_pad)
 # cannot reach. ASLR moves whole pages only; these move offsets within a page, so no
 # side of a comparison keeps one fixed cache-set or 4K-aliasing placement.
 _HEAP_PAD = bytearray(16 * (int.from_bytes(os.urandom(2), "little") % 4097))
@@ -263,8 +263,9 @@ def run_cell(spec, stage):
     return result
 
 
-def probe(impl):
-    """Versions and build facts of one implementation, for `dlbench list` and the fingerprint."""
+def framework_facts(impl):
+    """Versions and build facts of one implementation, for `dlbench list` and the fingerprint
+    (the spec's `probe` request; the adapter's probe() answers it)."""
     try:
         adapter = impls.adapter(impl)
     except ImportError as exc:
@@ -303,7 +304,7 @@ def run_one(spec_path, result_path):
     stage = Stage(result_path)
     try:
         if spec.get("probe"):
-            result = probe(spec["impl"])
+            result = framework_facts(spec["impl"])
         elif spec.get("peaks"):
             result = peaks(spec)
         else:
@@ -321,7 +322,7 @@ def run_one(spec_path, result_path):
 
 
 def serve(commands):
-    """Cells one after another, on request (harness.runner.CellServer): a line
+    """Cells one after another, on request (harness.processes.CellServer): a line
     `SPEC<TAB>RESULT` each, until end of file. One process then serves one round of
     every cell of an implementation and mode, paying for the framework's import once."""
     for line in commands:

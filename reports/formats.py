@@ -30,7 +30,7 @@ def _blocks(df):
 
 
 def text(df, sources):
-    parts = ["\n".join(machines.describe(sources))]
+    parts = ["\n".join(machines.machine_lines(sources))]
     parts += [f"{title}\n{block.to_string(index=False)}" for title, block in _blocks(df)]
     return "\n\n".join(parts)
 
@@ -48,7 +48,7 @@ def markdown_table(block):
 
 def markdown(df, sources):
     parts = ["## Machines", "\n".join(f"- {line}" if not line.startswith("  ") else f"  - {line.strip()}"
-                                      for line in machines.describe(sources))]
+                                      for line in machines.machine_lines(sources))]
     for title, block in _blocks(df):
         parts += [f"## {title}", markdown_table(block)]
     return "\n\n".join(parts) + "\n"

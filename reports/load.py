@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from harness.caches import capacities
+from harness.errors import DlbenchError
 from harness.results import MACHINE, RESULTS, ResultsError, read_machine, read_results
 
 STATUSES = ("ok", "invalid", "unsupported", "error", "timeout")
@@ -24,7 +25,7 @@ PEAK_COLUMNS = {"fp32_gemm_gflops": "peak_fp32_gflops", "int8_gemm_gops": "peak_
                 "memory_gbs_l2": "peak_l2_gbs", "memory_gbs_l3": "peak_l3_gbs"}
 
 
-class LoadError(ValueError):
+class LoadError(DlbenchError, ValueError):
     """Nothing loadable, or a corrupt file: the message names the file and line."""
 
 

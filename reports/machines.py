@@ -72,7 +72,7 @@ def summary(source):
     }
 
 
-def describe(sources):
+def machine_lines(sources):
     """Terminal lines: one block per source, its peaks included."""
     lines = []
     for source in sources:

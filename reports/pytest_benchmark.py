@@ -15,11 +15,12 @@ import statistics
 from datetime import datetime, timezone
 
 from harness import SCHEMA_VERSION, __version__, stats
+from harness.errors import DlbenchError
 
 DLBENCH_KEYS = ("scenario", "phase", "size", "impl", "device", "mode", "threads", "seed")
 
 
-class ConvertError(ValueError):
+class ConvertError(DlbenchError, ValueError):
     pass
 
 

@@ -12,9 +12,9 @@ def run_impl(impl, mode, device="cpu"):
     out = tempfile.mkdtemp(prefix=f"dlbench-tiny-{impl}-{mode}-")
     runner = Runner(out, Options(threads=2, samples=2, min_time=0.001, warmup_time=0.001, timeout=600))
     try:
-        runner.probe([impl])
+        runner.framework_facts([impl])
         runner.write_machine()
         records = runner.run(plan(impl_names=[impl], modes=[mode], devices=[device], sizes=["tiny"], threads=2))
     finally:
         runner.close()
-    return runner.probes[impl], {(r["scenario"], r["phase"]): r for r in records}
+    return runner.facts[impl], {(r["scenario"], r["phase"]): r for r in records}

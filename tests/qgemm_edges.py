@@ -90,7 +90,7 @@ def check(impl, modes, timeout=900):
     """Run this module for `impl` in that implementation's worker interpreter and environment."""
     import impls
     from harness import environments
-    from harness.runner import worker_env
+    from harness.processes import worker_env
     manifest = impls.manifest(impl)
     python, reason = environments.interpreter(manifest)
     assert python, reason

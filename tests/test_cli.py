@@ -108,3 +108,38 @@ def test_record_fields(capsys, tmp_path):
     assert machine["cores_logical"] >= 1 and machine["cpu"]["model"]
     assert machine["frameworks"]["reference"]["version"]
     assert os.path.isdir(out)
+
+
+@pytest.mark.parametrize("argv, line", [
+    (["compare", "/nonexistent/a", "/nonexistent/b"],
+     "dlbench compare: /nonexistent/b: neither a results directory nor a saved baseline name"),
+    (["export", "/nonexistent/dir", "--out", "x.json"], "dlbench export: /nonexistent/dir: no such results directory"),
+    (["machine", "--impl", "nosuch"], "dlbench machine: unknown implementation 'nosuch'"),
+    (["run", "--save", "bad name!"], "dlbench run: baseline name 'bad name!' must be"),
+])
+def test_module_errors_are_named_once_by_the_command(capsys, argv, line):
+    """Every module's error (history, results, plan) reaches the user through one mapping:
+    `dlbench COMMAND: message`, exit 2, nothing else on stderr."""
+    code, out, err = run_cli(capsys, *argv)
+    assert code == 2
+    assert err.startswith(line) and err.count("dlbench ") == 1
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_every_module_error_is_a_dlbench_error():
+    from harness.bisect import BisectError
+    from harness.errors import DlbenchError
+    from harness.history import HistoryError
+    from harness.lockstep import LockstepUnsupported
+    from harness.outlock import DirectoryBusy
+    from harness.plan import PlanError
+    from harness.results import ResultsError
+    from harness.runner import RunError
+    from harness.side_work import SideWorkError
+    from harness.sides import SideError
+    from reports.load import LoadError
+    from reports.pytest_benchmark import ConvertError
+    errors = (BisectError, HistoryError, LockstepUnsupported, DirectoryBusy, PlanError, ResultsError, RunError,
+              SideWorkError, SideError, LoadError, ConvertError)
+    assert all(issubclass(e, DlbenchError) for e in errors)
+    assert issubclass(PlanError, ValueError) and issubclass(RunError, RuntimeError)  # callers catching these still do

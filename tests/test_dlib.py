@@ -22,12 +22,12 @@ def run_dlib(tmp_path, monkeypatch, env=None, **selection):
         monkeypatch.setenv(k, v)
     runner = Runner(str(tmp_path / "out"), Options(threads=1, samples=2, min_time=0.001, warmup_time=0.001))
     try:
-        runner.probe(["dlib"])
+        runner.framework_facts(["dlib"])
         runner.write_machine()
         records = runner.run(plan(impl_names=["dlib"], sizes=["tiny"], threads=1, **selection))
     finally:
         runner.close()
-    return runner.probes["dlib"], {(r["scenario"], r["phase"]): r for r in records}
+    return runner.facts["dlib"], {(r["scenario"], r["phase"]): r for r in records}
 
 
 def test_bridge_builds_from_the_source_with_the_project_command(tmp_path, monkeypatch):

@@ -189,8 +189,8 @@ def test_peaks_measured_beside_busy_processes_say_so(tmp_path):
     import subprocess
     import sys
 
-    from harness.runner import probe_all
-    probes = probe_all(["reference"], 1, str(tmp_path))
+    from harness.runner import framework_facts
+    probes = framework_facts(["reference"], 1, str(tmp_path))
     quiet = machine_peaks.measure_device("cpu", ["reference"], probes, 1, 0.05, str(tmp_path))
     assert quiet["contention"]["window_s"] > 0
     spin = "import time\nend = time.time() + 60\nwhile time.time() < end: pass\n"

@@ -9,7 +9,7 @@ import pytest
 
 from harness import memory_guard
 from harness.cli import main
-from harness.memory_guard import MemoryGuard, describe, parse_limit
+from harness.memory_guard import MemoryGuard, bytes_text, parse_limit
 from tests.conftest import FAST, by_cell, read_results
 
 MiB, GiB = 1 << 20, 1 << 30
@@ -104,8 +104,8 @@ def test_default_is_three_quarters_of_the_machine():
 
 @pytest.mark.parametrize("nbytes, text", [(300 * MiB, "300 MiB"), (3 * GiB // 2, "1.5 GiB"), (12 * GiB, "12 GiB"),
                                           (512, "512 B")])
-def test_describe(nbytes, text):
-    assert describe(nbytes) == text
+def test_bytes_text(nbytes, text):
+    assert bytes_text(nbytes) == text
 
 
 @pytest.mark.parametrize("value, needle", [("lots", "is not a memory size like 512M"),

@@ -11,7 +11,8 @@ import pytest
 import impls
 from harness import cli, environments
 from harness.plan import plan
-from harness.runner import Options, Runner, worker_env
+from harness.processes import worker_env
+from harness.runner import Options, Runner
 
 from conftest import FAST, by_cell, read_results
 from tests import qgemm_edges
@@ -34,12 +35,12 @@ def mxnet_env():
 def run_cells(out, **selection):
     runner = Runner(str(out), Options(threads=1, samples=2, min_time=0.001, warmup_time=0.001, timeout=600))
     try:
-        runner.probe(selection.get("impl_names", ["mxnet"]))
+        runner.framework_facts(selection.get("impl_names", ["mxnet"]))
         runner.write_machine()
         records = runner.run(plan(sizes=["tiny"], threads=1, **selection))
     finally:
         runner.close()
-    return runner.probes, records
+    return runner.facts, records
 
 
 def test_environment_is_created_from_nothing_by_the_project_command(tmp_path, monkeypatch, capsys):

@@ -4,8 +4,9 @@ import math
 
 import pytest
 
-from harness import runner, stats
-from harness.cli import DEFAULT_PROCESSES, main
+from harness import records, stats
+from harness.arguments import DEFAULT_PROCESSES
+from harness.cli import main
 from tests.conftest import FAST, read_results
 
 
@@ -39,7 +40,7 @@ def fake_results(process_samples):
 def test_noisy_when_processes_disagree():
     steady = [1.00, 1.01, 0.99, 1.00]
     results = fake_results([steady, [v * 1.3 for v in steady], steady])
-    prec = runner._precision(results, stats.summarize(sum((r["samples"] for r in results), [])))
+    prec = records.precision(results, stats.summarize(sum((r["samples"] for r in results), [])))
     assert prec["noisy"] is True and "processes spread" in prec["noisy_reason"]
     assert prec["process_medians"] == pytest.approx([1.0, 1.3, 1.0])
     assert (prec["ci_low"], prec["ci_high"], prec["ci_level"]) == (pytest.approx(1.0), pytest.approx(1.3), 0.75)
@@ -48,14 +49,14 @@ def test_noisy_when_processes_disagree():
 def test_noisy_when_samples_spread_within_a_process():
     wide = [1.0, 1.5, 0.7, 1.3, 0.9]
     results = fake_results([wide, wide, wide])
-    prec = runner._precision(results, stats.summarize(wide * 3))
+    prec = records.precision(results, stats.summarize(wide * 3))
     assert prec["noisy"] is True and "IQR" in prec["noisy_reason"]
 
 
 def test_steady_cell_is_not_noisy():
     steady = [1.00, 1.01, 0.99, 1.00]
     results = fake_results([steady, [v * 1.02 for v in steady], steady])
-    prec = runner._precision(results, stats.summarize(sum((r["samples"] for r in results), [])))
+    prec = records.precision(results, stats.summarize(sum((r["samples"] for r in results), [])))
     assert prec["noisy"] is False and prec["noisy_reason"] == ""
 
 

@@ -100,9 +100,32 @@ def test_worker_side_imports_no_parent_libraries(tmp_path):
 
 def test_worker_env_moves_extra_impls_of_this_checkout_to_the_side(monkeypatch, tmp_path):
     from harness import environments
-    from harness.runner import worker_env
+    from harness.processes import worker_env
     inside = os.path.join(environments.REPO_ROOT, "tests", "fake_impls")
     monkeypatch.setenv("DLBENCH_EXTRA_IMPLS", os.pathsep.join([inside, "/elsewhere/impls"]))
     env = worker_env(1, impls.manifest("reference"), str(tmp_path))
     assert env["DLBENCH_EXTRA_IMPLS"].split(os.pathsep) == [str(tmp_path / "tests" / "fake_impls"), "/elsewhere/impls"]
     assert worker_env(1, impls.manifest("reference"))["DLBENCH_EXTRA_IMPLS"].split(os.pathsep)[0] == inside
+
+
+def test_interleaved_records_are_built_whole_by_build_record():
+    """compare --interleave's fields come from the one record builder, not edits afterwards:
+    the side that could run a cell the other could not says so (blocked); a plain run has none."""
+    from harness.plan import Cell
+    from harness.records import build_record
+    from harness.runner import Options
+    cell = Cell("sigmoid", "forward", "tiny", "reference", "cpu", "eager", 1)
+    context = dict(run_id="r", machine={"machine_id": "m", "git_commit": "c"}, facts={"info": {"version": "1"}},
+                   side="base", options=Options(threads=1))
+    ok = [{"status": "ok", "samples": [1e-3, 1.2e-3, 1.1e-3], "process": 0, "loops": 4}]
+    blocked = [{"status": "unsupported", "reason": "not run: the other side cannot run it (x)", "blocked": True}]
+    plain = build_record(cell, ok, **context)
+    assert not {"interleaved", "blocked", "lockstep"} & set(plain)
+    assert plain["median"] == 1.1e-3 and plain["loops"] == [4] and plain["impl_version"] == "1"
+    paired = build_record(cell, ok, interleaved=True, lockstep=True, **context)
+    assert (paired["interleaved"], paired["lockstep"], "blocked" in paired) == (True, True, False)
+    assert {k: v for k, v in paired.items() if k not in ("interleaved", "lockstep", "timestamp")} == \
+        {k: v for k, v in plain.items() if k != "timestamp"}
+    held = build_record(cell, blocked, interleaved=True, lockstep=False, **context)
+    assert (held["status"], held["blocked"], held["lockstep"], held["samples"]) == ("unsupported", True, False, [])
+    assert list(held)[-3:] == ["interleaved", "blocked", "lockstep"]  # where the edits used to put them

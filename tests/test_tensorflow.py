@@ -9,7 +9,7 @@ import pytest
 
 import impls
 import scenarios
-from harness.runner import probe_all
+from harness.runner import framework_facts
 from tests import qgemm_edges
 from tests.harness_runs import run_impl
 
@@ -37,7 +37,7 @@ def test_manifest():
 
 
 def test_probe_records_version_threads_and_build():
-    probe = probe_all(["tensorflow"], threads=THREADS)["tensorflow"]
+    probe = framework_facts(["tensorflow"], threads=THREADS)["tensorflow"]
     assert probe["installed"], probe.get("reason")
     info = probe["info"]
     assert info["version"].startswith("2.")

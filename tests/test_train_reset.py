@@ -14,7 +14,8 @@ import scenarios
 from harness import environments, worker
 from harness.cli import main
 from harness.plan import plan
-from harness.runner import Options, Runner, worker_env
+from harness.processes import worker_env
+from harness.runner import Options, Runner
 from tests.conftest import FAST, by_cell, read_results
 
 # (implementation, its modes that run on this machine's CPU): one worker process each
@@ -64,7 +65,7 @@ def test_timed_steps_keep_the_validated_loss_and_without_reset_they_would_not(tm
     runner = Runner(str(tmp_path / "out"), Options(threads=1, samples=300, min_samples=300, min_time=0.05,
                                                      warmup_time=0.001, max_time=600, timeout=600))
     try:
-        runner.probe(["reference"])
+        runner.framework_facts(["reference"])
         runner.write_machine()
         records = runner.run(plan(impl_names=["reference"], scenario_names=["classifier", "gan"], sizes=["tiny"],
                                   threads=1))

@@ -27,7 +27,7 @@ def probe():
         "bridge": _bridge.__file__,
         "build_flags": _bridge.build_flags,
         "cuda_build": _bridge.cuda_build,
-        "blas": blas.describe(_bridge),
+        "blas": blas.blas_facts(_bridge),
         "build": bridge_path.build_info(os.path.dirname(_bridge.__file__)),
     }
     return info

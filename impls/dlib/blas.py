@@ -81,7 +81,7 @@ def select_before_load():
     return build_name()
 
 
-def describe(bridge):
+def blas_facts(bridge):
     """The BLAS facts for the fingerprint: which library, which kernels, how chosen."""
     info = {"choice": choice(), "dlib_uses_blas": bridge.uses_blas}
     if not bridge.uses_blas:

@@ -1,0 +1,248 @@
+"""Worker processes: where they come from (a Side), their environment, starting one,
+waiting for it, reading its result or why it ended, killing its group, and the
+CellServer that runs cells one after another in one process.
+
+The wire is fixed: `python -m harness.worker SPEC RESULT` (or `--serve`) in the side's
+checkout, the spec and result as JSON files, the stage in RESULT.stage; a worker of
+another revision (harness.sides) answers the same way.
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import uuid
+from dataclasses import dataclass, field
+from typing import Optional
+
+from harness import environments, memory_guard
+
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "BLIS_NUM_THREADS",
+                    "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")
+
+
+def side_paths(paths, repo_root):
+    """Extra implementation folders inside this checkout, moved to the same place in another
+    (a --base-rev side): each revision's worker imports that revision's test implementations."""
+    here = environments.REPO_ROOT + os.sep
+    return os.pathsep.join(os.path.join(repo_root, p[len(here):]) if p.startswith(here) else p
+                           for p in paths.split(os.pathsep))
+
+
+def worker_env(threads, manifest, repo_root=environments.REPO_ROOT):
+    """The worker's environment: the repository importable, every thread pool pinned.
+
+    Set before the worker imports anything, since OpenMP and BLAS read them once.
+    """
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (repo_root, env.get("PYTHONPATH")) if p)
+    if env.get("DLBENCH_EXTRA_IMPLS") and repo_root != environments.REPO_ROOT:
+        env["DLBENCH_EXTRA_IMPLS"] = side_paths(env["DLBENCH_EXTRA_IMPLS"], repo_root)
+    # the manifest may name its framework's own thread variables (MXNet's engine, say)
+    for var in THREAD_VARIABLES + manifest.thread_variables:
+        env[var] = str(threads)
+    env.update(manifest.worker_env)
+    env["PYTHONUNBUFFERED"] = "1"
+    env[LAYOUT_PAD_VARIABLE] = layout_pad()
+    return env
+
+
+# Memory layout bias (Mytkowicz et al., ASPLOS 2009): the size of the environment and
+# the paths in it move the initial stack, and with it the alignment of everything the
+# process places there; a whole comparison side can be +-3% from that alone. ASLR
+# randomizes at page granularity only, so offsets within a page (cache sets, 4K
+# aliasing) stay fixed for a given path and environment. A pad of random length, new
+# for every worker, spreads that bias over the processes instead of fixing it per side;
+# it works for a worker of any revision (the worker's own heap pad: harness.worker).
+LAYOUT_PAD_VARIABLE = "DLBENCH_LAYOUT_PAD"
+LAYOUT_PAD_MAX = 4095
+
+
+def layout_pad():
+    return "x" * (int.from_bytes(os.urandom(2), "little") % (LAYOUT_PAD_MAX + 1))
+
+
+@dataclass
+class WorkerHandle:
+    """A started worker: its process, where its spec, result, stage and log live, and its memory guard."""
+    proc: subprocess.Popen
+    result_path: str
+    log_path: str
+    guard: memory_guard.MemoryGuard
+
+
+def start_worker(python, spec, env, workdir, repo_root=environments.REPO_ROOT, pass_fds=(), memory_limit=None):
+    tag = uuid.uuid4().hex[:8]
+    spec_path = os.path.join(workdir, f"spec-{tag}.json")
+    result_path = os.path.join(workdir, f"result-{tag}.json")
+    log_path = os.path.join(workdir, f"log-{tag}.txt")
+    with open(spec_path, "w") as f:
+        json.dump(spec, f)
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen([python, "-m", "harness.worker", spec_path, result_path], cwd=repo_root, env=env,
+                                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, pass_fds=pass_fds,
+                                start_new_session=True)  # its own process group: a kill takes its children too
+    return WorkerHandle(proc, result_path, log_path, memory_guard.MemoryGuard(proc.pid, memory_limit))
+
+
+def finish_worker(handle, timeout, killed_for=None):
+    """Wait for a started worker and read its result; never raises for anything the worker did.
+
+    killed_for: the worker was already killed by a conductor for that many seconds of silence.
+    """
+    timed_out = killed_for is not None
+    try:
+        returncode = memory_guard.wait(handle.proc, handle.guard, None if timed_out else timeout)
+    except subprocess.TimeoutExpired:
+        kill_worker(handle)
+        returncode, timed_out, killed_for = None, True, timeout
+    except BaseException:  # Ctrl-C: take the worker down with us
+        kill_worker(handle)
+        raise
+    if timed_out:
+        return _timed_out(killed_for, handle.result_path, handle.log_path)
+    log = _read_text(handle.log_path)
+    if handle.guard.reason(returncode, "") is None and os.path.exists(handle.result_path):
+        with open(handle.result_path) as f:
+            result = json.load(f)
+    else:
+        result = _ended(handle.guard, returncode, handle.result_path, log)
+    if result.get("status") in ("error", "timeout") and log:
+        result["log_tail"] = log[-2000:]
+    return result
+
+
+def _timed_out(seconds, result_path, log_path):
+    stage = _read_text(result_path + ".stage")
+    return {"status": "timeout", "reason": f"worker exceeded --timeout {seconds:g}s during {stage or 'start-up'}",
+            "log_tail": _read_text(log_path)[-2000:]}
+
+
+def _ended(guard, returncode, result_path, log):
+    """The result of a worker that ended without one: out of memory (the guard's kill or
+    the kernel's), or a crash."""
+    stage = _read_text(result_path + ".stage")
+    reason = guard.reason(returncode, stage) or _crash_reason(returncode, stage, log)
+    return {"status": "error", "reason": reason, "log_tail": log[-2000:]}
+
+
+def run_worker(python, spec, env, timeout, workdir, repo_root=environments.REPO_ROOT, memory_limit=None):
+    """Start one worker and wait for it; returns its result dict, or an error/timeout result. Never raises
+    for anything the worker does."""
+    return finish_worker(start_worker(python, spec, env, workdir, repo_root, memory_limit=memory_limit), timeout)
+
+
+class CellServer:
+    """One worker process that runs cells on request, one after another (`worker --serve`).
+
+    A round of an implementation's cells in one process pays for the framework's import
+    once, not once per cell (TensorFlow's is 2-3 s here, more than most cells' timing).
+    Each request is watched as a single worker is: its own timeout, the memory guard, a
+    crash; after any of those (or an exception in the cell) the server is gone and the
+    next request starts a new one.
+    """
+
+    def __init__(self, python, env, workdir, repo_root, memory_limit=None):
+        self.workdir = workdir
+        self.log_path = os.path.join(workdir, f"log-{uuid.uuid4().hex[:8]}.txt")
+        with open(self.log_path, "wb") as log:
+            self.proc = subprocess.Popen([python, "-m", "harness.worker", "--serve"], cwd=repo_root, env=env,
+                                         stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.PIPE,
+                                         start_new_session=True)
+        self.guard = memory_guard.MemoryGuard(self.proc.pid, memory_limit)
+        self.alive = True
+
+    def run(self, spec, timeout):
+        """The cell's result dict; never raises for anything the worker does."""
+        tag = uuid.uuid4().hex[:8]
+        spec_path = os.path.join(self.workdir, f"spec-{tag}.json")
+        result_path = os.path.join(self.workdir, f"result-{tag}.json")
+        with open(spec_path, "w") as f:
+            json.dump(spec, f)
+        try:
+            self.proc.stdin.write(f"{spec_path}\t{result_path}\n".encode())
+            self.proc.stdin.flush()
+        except (BrokenPipeError, OSError):
+            pass  # it died between requests: the wait below reads how
+        try:
+            code = memory_guard.wait(self.proc, self.guard, timeout, done=lambda: os.path.exists(result_path))
+        except subprocess.TimeoutExpired:
+            self.close(kill=True)
+            return _timed_out(timeout, result_path, self.log_path)
+        except BaseException:  # Ctrl-C: take the worker down with us
+            self.close(kill=True)
+            raise
+        if code is not None:
+            self.alive = False
+            return _ended(self.guard, code, result_path, _read_text(self.log_path))
+        with open(result_path) as f:
+            result = json.load(f)
+        if result.get("status") == "error":  # an exception may leave the framework unusable: start afresh
+            result["log_tail"] = _read_text(self.log_path)[-2000:]
+            self.close()
+        return result
+
+    def close(self, kill=False):
+        """End the server: end of its input and a moment to exit, or a kill of its group."""
+        self.alive = False
+        if not kill:
+            try:
+                self.proc.stdin.close()
+                self.proc.wait(timeout=10)
+                return
+            except (OSError, subprocess.TimeoutExpired):
+                pass
+        _kill_group(self.proc)
+
+
+def kill_worker(handle):
+    _kill_group(handle.proc)
+
+
+def _kill_group(proc):
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    proc.wait()
+
+
+def _read_text(path):
+    try:
+        with open(path, errors="replace") as f:
+            return f.read().strip()
+    except OSError:
+        return ""
+
+
+def _crash_reason(returncode, stage, log):
+    if returncode is not None and returncode < 0:
+        try:
+            how = f"killed by {signal.Signals(-returncode).name}"
+        except ValueError:
+            how = f"killed by signal {-returncode}"
+    else:
+        how = f"exited with status {returncode} without a result"
+    last = next((ln.strip() for ln in reversed(log.splitlines()) if ln.strip()), "")
+    return f"worker crashed ({how}) during {stage or 'start-up'}" + (f"; last output: {last[:300]}" if last else "")
+
+
+@dataclass
+class Side:
+    """Where workers come from: which checkout, and which interpreter for the shared venv.
+
+    The default is this checkout and the interpreter running dlbench; an interleaved
+    comparison runs two sides (another venv, or another git revision's checkout).
+    """
+    label: str = "current"
+    python: Optional[str] = None
+    repo_root: str = environments.REPO_ROOT
+    envs_dir: Optional[str] = None  # this side's .venv-NAME folder (harness.side_build); None: the global one
+    unbuilt: dict = field(default_factory=dict)  # impl -> why its build failed on this side (its cells' reason)
+    parent: Optional[str] = None  # the temporary folder holding this side's directory (harness.sides)
+
+    def interpreter(self, manifest):
+        if self.python and not manifest.environment:
+            return self.python, None
+        return environments.interpreter(manifest, self.envs_dir)
