@@ -92,16 +92,12 @@ def cmd_run(args):
         return 130
     finally:
         runner.close()
-    # the table and the comparison are the report's and compare's: their errors say so, as they always have
     if not args.quiet:
-        args.command = "report"
         _print_report([out], "table")
     print(f"results: {os.path.join(out, 'results.jsonl')}")
     code = 0
     if args.compare:
-        args.command = "compare"
         code = _compare_stored([args.compare], out, args, runner.machine["machine_id"])
-    args.command = "run"
     if args.save:
         print(f"saved baseline {args.save!r}: {history.save(out, args.save, args.keep)}")
     return code
