@@ -5,6 +5,8 @@ which is how the tests check them on a machine without a GPU.
 """
 from __future__ import annotations
 
+from impls import gemmlowp
+
 
 def im2col(xp, x, k, stride, pad):
     """(N, C, H, W) -> (N*OH*OW, C*k*k), columns ordered (C, kh, kw) like OIHW."""
@@ -34,14 +36,8 @@ def qgemm_accumulate(xp, a, b, za, zb):
 
 
 def requantize(xp, acc, multiplier, shift, zc):
-    """gemmlowp's SaturatingRoundingDoublingHighMul + RoundingDivideByPOT, in int64."""
-    ab = acc.astype(xp.int64) * multiplier
-    x = ab + xp.where(ab >= 0, 1 << 30, 1 - (1 << 30))
-    high = xp.where(x >= 0, x >> 31, -((-x) >> 31))  # C division truncates toward zero
-    mask = (1 << shift) - 1
-    threshold = (mask >> 1) + (high < 0)
-    scaled = (high >> shift) + ((high & mask) > threshold)
-    return xp.clip(scaled + zc, 0, 255).astype(xp.uint8)
+    """gemmlowp's output stage (impls.gemmlowp), in int64 elementwise kernels."""
+    return gemmlowp.output_stage(gemmlowp.numpy_like(xp), acc, multiplier, shift, zc)
 
 
 def sigmoid(xp, z, out):

@@ -12,6 +12,7 @@ import re
 import numpy as np
 import tensorflow as tf
 
+from impls import gemmlowp
 from impls.base import Step, Unsupported
 from scenarios import qgemm as qgemm_scenario
 
@@ -233,16 +234,20 @@ def _quant_range(zero_point):
     return tf.constant(-float(zero_point)), tf.constant(255.0 - zero_point)
 
 
+def _int64(t):
+    return tf.cast(t, tf.int64)
+
+
+# gemmlowp.output_stage's array ops in TF: where's constants made int64, the bitwise ops by name
+_INT_OPS = gemmlowp.IntOps(to_int64=_int64, where=lambda c, a, b: tf.where(c, _int64(a), _int64(b)),
+                           clip_to_uint8=lambda t: tf.cast(tf.clip_by_value(t, 0, 255), tf.uint8),
+                           right_shift=lambda t, n: tf.bitwise.right_shift(t, _int64(n)),
+                           bitwise_and=lambda t, n: tf.bitwise.bitwise_and(t, _int64(n)))
+
+
 def _requantize(acc, mult, shift, zc):
-    """gemmlowp's output stage in int64 integer ops (impls/reference/quant.py), no float."""
-    ab = tf.cast(acc, tf.int64) * mult
-    x = ab + tf.where(ab >= 0, tf.constant(1 << 30, tf.int64), tf.constant(1 - (1 << 30), tf.int64))
-    # SRDHM divides by 2^31 toward zero, as C does; >> floors, so shift |x| and restore the sign
-    high = tf.where(x >= 0, tf.bitwise.right_shift(x, 31), -tf.bitwise.right_shift(-x, 31))
-    mask = (1 << shift) - 1
-    threshold = (mask >> 1) + tf.cast(high < 0, tf.int64)
-    scaled = tf.bitwise.right_shift(high, shift) + tf.cast(tf.bitwise.bitwise_and(high, mask) > threshold, tf.int64)
-    return tf.cast(tf.clip_by_value(scaled + zc, 0, 255), tf.uint8)
+    """gemmlowp's output stage in int64 integer ops, no float."""
+    return gemmlowp.output_stage(_INT_OPS, acc, mult, shift, zc)
 
 
 def qgemm(problem, phase, device, mode):

@@ -9,6 +9,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from impls import gemmlowp
 from impls.base import Step, Unsupported
 from scenarios import qgemm as qgemm_scenario
 
@@ -200,13 +201,18 @@ def _round_up(n, m):
     return -(-n // m) * m
 
 
+# gemmlowp.output_stage's array ops in torch (the shifts and the and are the tensors' own)
+_INT_OPS = gemmlowp.IntOps(to_int64=lambda t: t.to(torch.int64), where=torch.where,
+                           clip_to_uint8=lambda t: t.clamp_(0, 255).to(torch.uint8))
+
+
 def qgemm(problem, phase, device, mode):
     """uint8 GEMM through torch._int_mm (int8 x int8 -> int32), gemmlowp's algebra around it.
 
     Flipping the top bit turns uint8 v into int8 v - 128, so with za' = za - 128 and
     zb' = zb - 128: sum (a-za)(b-zb) = A'B' - zb' rowsum(A') - za' colsum(B') + k za' zb'.
     int32 wraps modulo 2^32 and the true result fits, so the accumulator is exact. The
-    output stage is gemmlowp's in int64 integer ops, exact. Phase `full` is one function
+    output stage is impls.gemmlowp's, in int64 integer ops, exact. Phase `full` is one function
     of both, which torch.compile may fuse.
     """
     p = problem.params
@@ -226,13 +232,7 @@ def qgemm(problem, phase, device, mode):
         return prod - zb * rows - za * cols + k * za * zb
 
     def requantize(acc):
-        ab = acc.to(torch.int64) * mult
-        x = ab + torch.where(ab >= 0, 1 << 30, 1 - (1 << 30))
-        high = torch.where(x >= 0, x >> 31, -((-x) >> 31))  # C division: toward zero
-        mask = (1 << shift) - 1
-        threshold = (mask >> 1) + (high < 0).to(torch.int64)
-        scaled = (high >> shift) + ((high & mask) > threshold).to(torch.int64)
-        return (scaled + zc).clamp_(0, 255).to(torch.uint8)
+        return gemmlowp.output_stage(_INT_OPS, acc, mult, shift, zc)
 
     def both(a, b):
         acc = accumulate(a, b)
