@@ -9,6 +9,7 @@ update of every weight (new - initial), `inference` by the logits.
 """
 from . import nn_work
 from .base import Scenario, Tolerance, float_tolerance, he_uniform, rng, small_bias
+from .layers import Conv, Dense, weight_specs
 
 LR = 0.05
 SIZES = {
@@ -18,30 +19,32 @@ SIZES = {
     "large": dict(batch=256, lr=LR),
 }
 
+# The network's facts, which every implementation reads.
+IMAGE = 28  # input height and width; CONV1.c_in channels
+CONV1 = Conv(1, 32, kernel=5, pad=2)
+CONV2 = Conv(32, 64, kernel=5, pad=2)
+POOL = 2  # the max-pool after each conv: window and stride
+CONV1_OUT = CONV1.out_size(IMAGE)  # 28
+CONV2_OUT = CONV2.out_size(CONV1_OUT // POOL)  # 14
+FLAT_SHAPE = (CONV2.c_out, CONV2_OUT // POOL, CONV2_OUT // POOL)  # what fc1 flattens, NCHW order
+FC1 = Dense(nn_work.numel(FLAT_SHAPE), 1024)
+FC2 = Dense(FC1.n_out, 10)  # one logit per class
+LAYERS = (("conv1", CONV1), ("conv2", CONV2), ("fc1", FC1), ("fc2", FC2))
+
 # (name, shape, fan_in) of every trainable tensor, in a fixed order.
-WEIGHTS = (
-    ("conv1_w", (32, 1, 5, 5), 25), ("conv1_b", (32,), None),
-    ("conv2_w", (64, 32, 5, 5), 800), ("conv2_b", (64,), None),
-    ("fc1_w", (3136, 1024), 3136), ("fc1_b", (1024,), None),
-    ("fc2_w", (1024, 10), 1024), ("fc2_b", (10,), None),
-)
+WEIGHTS = weight_specs(LAYERS)
 
 
 def layers(batch):
     """Multiply-accumulates per layer, in forward order, for the FLOP count."""
-    return [
-        nn_work.conv_macs(batch, 1, 32, 28, 28, 5),
-        nn_work.conv_macs(batch, 32, 64, 14, 14, 5),
-        batch * 3136 * 1024,
-        batch * 1024 * 10,
-    ]
+    return [CONV1.macs(batch, IMAGE), CONV2.macs(batch, CONV1_OUT // POOL), FC1.macs(batch), FC2.macs(batch)]
 
 
 def make_inputs(p, seed):
     n = p["batch"]
     out = {
-        "x": rng(seed, "classifier", "x").uniform(0, 1, size=(n, 1, 28, 28)).astype("float32"),
-        "labels": rng(seed, "classifier", "labels").integers(0, 10, size=(n,), dtype="int64"),
+        "x": rng(seed, "classifier", "x").uniform(0, 1, size=(n, CONV1.c_in, IMAGE, IMAGE)).astype("float32"),
+        "labels": rng(seed, "classifier", "labels").integers(0, FC2.n_out, size=(n,), dtype="int64"),
     }
     for name, shape, fan_in in WEIGHTS:
         gen = rng(seed, "classifier", name)
@@ -59,7 +62,8 @@ def flops(p, phase):
 
 def _activations(n):
     """Elements of every layer's output (pre- and post-ReLU both), the input included."""
-    return n * (28 * 28 + 2 * 32 * 28 * 28 + 32 * 14 * 14 + 2 * 64 * 14 * 14 + 3136 + 2 * 1024 + 10)
+    return n * (CONV1.c_in * IMAGE ** 2 + (2 * CONV1_OUT ** 2 + (CONV1_OUT // POOL) ** 2) * CONV1.c_out
+                + 2 * CONV2.c_out * CONV2_OUT ** 2 + FC1.n_in + 2 * FC1.n_out + FC2.n_out)
 
 
 def bytes_moved(p, phase):

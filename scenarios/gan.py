@@ -17,6 +17,7 @@ Flattening and the generator's reshape use NCHW order.
 """
 from . import nn_work
 from .base import Scenario, Tolerance, he_uniform, rng, small_bias
+from .layers import Conv, Dense, weight_specs
 
 NOISE = 100
 LR = 0.02
@@ -27,33 +28,38 @@ SIZES = {
     "large": dict(batch=256, noise=NOISE, lr=LR),
 }
 
-GENERATOR = (
-    ("g_fc_w", (NOISE, 6272), NOISE), ("g_fc_b", (6272,), None),
-    ("g_ct1_w", (128, 64, 4, 4), 128 * 16 // 4), ("g_ct1_b", (64,), None),
-    ("g_ct2_w", (64, 1, 4, 4), 64 * 16 // 4), ("g_ct2_b", (1,), None),
-)
-DISCRIMINATOR = (
-    ("d_c1_w", (64, 1, 4, 4), 16), ("d_c1_b", (64,), None),
-    ("d_c2_w", (128, 64, 4, 4), 64 * 16), ("d_c2_b", (128,), None),
-    ("d_fc_w", (6272, 1), 6272), ("d_fc_b", (1,), None),
-)
+# The networks' facts, which every implementation reads.
+LEAK = 0.2  # the discriminator's leaky ReLU slope
+IMAGE = 28  # a real or fake image's height and width; D_C1.c_in channels
+G_START = (128, 7, 7)  # the generator's dense output, reshaped in NCHW order
+G_FC = Dense(NOISE, nn_work.numel(G_START))
+G_CT1 = Conv(G_START[0], 64, kernel=4, stride=2, pad=1, transposed=True)
+G_CT1_OUT = G_CT1.out_size(G_START[1])  # 14
+G_CT2 = Conv(G_CT1.c_out, 1, kernel=4, stride=2, pad=1, transposed=True)  # to IMAGE x IMAGE
+D_C1 = Conv(G_CT2.c_out, 64, kernel=4, stride=2, pad=1)
+D_C1_OUT = D_C1.out_size(IMAGE)  # 14
+D_C2 = Conv(D_C1.c_out, 128, kernel=4, stride=2, pad=1)
+D_FLAT = (D_C2.c_out, D_C2.out_size(D_C1_OUT), D_C2.out_size(D_C1_OUT))  # what d_fc flattens, NCHW order
+D_FC = Dense(nn_work.numel(D_FLAT), 1)  # one logit: real or fake
+
+GENERATOR = weight_specs((("g_fc", G_FC), ("g_ct1", G_CT1), ("g_ct2", G_CT2)))
+DISCRIMINATOR = weight_specs((("d_c1", D_C1), ("d_c2", D_C2), ("d_fc", D_FC)))
 WEIGHTS = GENERATOR + DISCRIMINATOR
 
 
 def generator_macs(n):
-    # a transposed conv does (input pixels x in x out x k^2) multiply-accumulates
-    return [n * NOISE * 6272, n * 7 * 7 * 128 * 64 * 16, n * 14 * 14 * 64 * 1 * 16]
+    return [G_FC.macs(n), G_CT1.macs(n, G_START[1]), G_CT2.macs(n, G_CT1_OUT)]
 
 
 def discriminator_macs(n):
-    return [nn_work.conv_macs(n, 1, 64, 14, 14, 4), nn_work.conv_macs(n, 64, 128, 7, 7, 4), n * 6272]
+    return [D_C1.macs(n, IMAGE), D_C2.macs(n, D_C1_OUT), D_FC.macs(n)]
 
 
 def make_inputs(p, seed):
     n = p["batch"]
     out = {
         "z": rng(seed, "gan", "z").standard_normal((n, p["noise"]), dtype="float32"),
-        "real": rng(seed, "gan", "real").uniform(-1, 1, size=(n, 1, 28, 28)).astype("float32"),
+        "real": rng(seed, "gan", "real").uniform(-1, 1, size=(n, D_C1.c_in, IMAGE, IMAGE)).astype("float32"),
     }
     for name, shape, fan_in in WEIGHTS:
         gen = rng(seed, "gan", name)
@@ -73,7 +79,10 @@ def flops(p, phase):
 
 def _activations(n):
     """(generator, discriminator) elements of every layer's output for one batch."""
-    return n * (NOISE + 2 * 6272 + 2 * 64 * 14 * 14 + 2 * 784), n * (784 + 2 * 64 * 14 * 14 + 2 * 6272 + 1)
+    image = D_C1.c_in * IMAGE ** 2
+    g = NOISE + 2 * G_FC.n_out + 2 * G_CT1.c_out * G_CT1_OUT ** 2 + 2 * image
+    d = image + 2 * D_C1.c_out * D_C1_OUT ** 2 + 2 * D_FC.n_in + D_FC.n_out
+    return n * g, n * d
 
 
 def bytes_moved(p, phase):

@@ -288,31 +288,31 @@ def _distinct_values(rng, shape, gap=0.1):
     return (rng.permutation(size) * gap - size * gap / 2).reshape(shape).astype(np.float64)
 
 
-@pytest.mark.parametrize("shape", [(2, 3, 4, 6), (1, 1, 2, 2), (1, 2, 8, 4)])
-def test_maxpool2_forward_matches_loops(shape):
+@pytest.mark.parametrize("shape, k", [((2, 3, 4, 6), 2), ((1, 1, 2, 2), 2), ((1, 2, 8, 4), 2), ((1, 2, 6, 9), 3)])
+def test_maxpool_forward_matches_loops(shape, k):
     x = _distinct_values(np.random.default_rng(10), shape)
-    y, _ = ops.maxpool2(x)
+    y, _ = ops.maxpool(x, k)
     n_, c_, h, w = shape
-    expected = np.empty((n_, c_, h // 2, w // 2))
+    expected = np.empty((n_, c_, h // k, w // k))
     for n in range(n_):
         for c in range(c_):
-            for i in range(h // 2):
-                for j in range(w // 2):
-                    expected[n, c, i, j] = max(x[n, c, 2 * i + a, 2 * j + bb] for a in (0, 1) for bb in (0, 1))
+            for i in range(h // k):
+                for j in range(w // k):
+                    expected[n, c, i, j] = max(x[n, c, k * i + a, k * j + bb] for a in range(k) for bb in range(k))
     np.testing.assert_array_equal(y, expected)
 
 
-@pytest.mark.parametrize("shape", [(2, 2, 4, 6), (1, 3, 6, 2)])
-def test_maxpool2_backward_matches_finite_differences(shape):
+@pytest.mark.parametrize("shape, k", [((2, 2, 4, 6), 2), ((1, 3, 6, 2), 2), ((1, 2, 3, 6), 3)])
+def test_maxpool_backward_matches_finite_differences(shape, k):
     rng = np.random.default_rng(11)
     x = _distinct_values(rng, shape)
-    y, cache = ops.maxpool2(x)
+    y, cache = ops.maxpool(x, k)
     r = rng.standard_normal(y.shape)
 
     def f():
-        return float(np.sum(ops.maxpool2(x)[0] * r))
+        return float(np.sum(ops.maxpool(x, k)[0] * r))
 
-    dx = ops.maxpool2_backward(r, cache)
+    dx = ops.maxpool_backward(r, cache)
     fd = fd_grad(f, x, 1e-4)  # eps far below the 0.1 gap between values: no argmax flips
     np.testing.assert_allclose(dx, fd, rtol=1e-8, atol=1e-10)
     # exactly one non-zero gradient per window

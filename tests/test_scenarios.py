@@ -95,3 +95,43 @@ def test_working_set_is_what_one_call_touches():
         for size in cls.sizes:
             ws, moved = cls.working_set(cls.params(size), phase), cls.bytes_moved(cls.params(size), phase)
             assert 0 < ws <= moved and (ws < moved) == (phase == "train_step")
+
+
+def test_network_weights_follow_from_the_layer_facts():
+    """The weight table each network scenario derives from its layers (scenarios.layers):
+    the architectures the docstrings describe, shapes and He fan-ins as before the facts
+    were written once."""
+    from scenarios import classifier, gan
+    assert classifier.WEIGHTS == (
+        ("conv1_w", (32, 1, 5, 5), 25), ("conv1_b", (32,), None),
+        ("conv2_w", (64, 32, 5, 5), 800), ("conv2_b", (64,), None),
+        ("fc1_w", (3136, 1024), 3136), ("fc1_b", (1024,), None),
+        ("fc2_w", (1024, 10), 1024), ("fc2_b", (10,), None),
+    )
+    assert gan.WEIGHTS == (
+        ("g_fc_w", (100, 6272), 100), ("g_fc_b", (6272,), None),
+        ("g_ct1_w", (128, 64, 4, 4), 512), ("g_ct1_b", (64,), None),
+        ("g_ct2_w", (64, 1, 4, 4), 256), ("g_ct2_b", (1,), None),
+        ("d_c1_w", (64, 1, 4, 4), 16), ("d_c1_b", (64,), None),
+        ("d_c2_w", (128, 64, 4, 4), 1024), ("d_c2_b", (128,), None),
+        ("d_fc_w", (6272, 1), 6272), ("d_fc_b", (1,), None),
+    )
+    assert classifier.FLAT_SHAPE == (64, 7, 7) and gan.D_FLAT == (128, 7, 7) and gan.G_START == (128, 7, 7)
+
+
+def test_gan_generator_makes_the_images_its_discriminator_takes():
+    from scenarios import gan
+    side = gan.G_CT2.out_size(gan.G_CT1.out_size(gan.G_START[2]))
+    assert side == gan.IMAGE == 28 and gan.G_CT2.c_out == gan.D_C1.c_in == 1
+    assert gan.D_C2.out_size(gan.D_C1.out_size(gan.IMAGE)) == gan.D_FLAT[1]
+    assert gan.make_inputs(gan.SIZES["tiny"], 0)["real"].shape == (2, 1, 28, 28)
+
+
+def test_layer_facts_give_output_sizes_and_work():
+    from scenarios.layers import Conv, Dense
+    down, up = Conv(3, 8, kernel=4, stride=2, pad=1), Conv(8, 3, kernel=4, stride=2, pad=1, transposed=True)
+    assert down.out_size(28) == 14 and up.out_size(14) == 28
+    assert down.weight_shape == (8, 3, 4, 4) and up.weight_shape == (8, 3, 4, 4)
+    assert down.macs(2, 28) == 2 * 8 * 14 * 14 * 3 * 16  # every output pixel: c_in k^2 per output channel
+    assert up.macs(2, 14) == 2 * 14 * 14 * 8 * 3 * 16  # every input pixel scatters c_out k^2
+    assert Conv(32, 64, kernel=5, pad=2).out_size(14) == 14 and Dense(10, 3).macs(4) == 120

@@ -11,14 +11,15 @@ import os
 import numpy as np
 
 from impls.base import Step, Unsupported
+from scenarios.classifier import WEIGHTS as CLASSIFIER_WEIGHTS
+from scenarios.gan import LEAK
+from scenarios.gan import WEIGHTS as GAN_WEIGHTS
 
 from . import blas, bridge_path
 
 # ImportError (the worker adds the fix) where the bridge was never built.
 # DLBENCH_DLIB_BRIDGE_DIR loads a bridge built elsewhere (python -m impls.dlib.build --out DIR).
 _bridge = bridge_path.import_bridge(blas.select_before_load(), os.environ.get("DLBENCH_DLIB_BRIDGE_DIR"))
-
-LEAK = 0.2
 
 
 def probe():
@@ -105,9 +106,8 @@ def _named(names, arrays, shapes):
 
 def classifier(problem, phase, device, mode):
     _check(mode)
-    from scenarios.classifier import WEIGHTS
-    names = [n for n, _, _ in WEIGHTS]
-    shapes = [s for _, s, _ in WEIGHTS]
+    names = [n for n, _, _ in CLASSIFIER_WEIGHTS]
+    shapes = [s for _, s, _ in CLASSIFIER_WEIGHTS]
     i = problem.inputs
     net = _bridge.Classifier([_f32(i[n]) for n in names], _f32(i["x"]), i["labels"].astype(np.int64),
                              float(problem.params["lr"]))
@@ -120,9 +120,8 @@ def classifier(problem, phase, device, mode):
 
 def gan(problem, phase, device, mode):
     _check(mode)
-    from scenarios.gan import WEIGHTS
-    names = [n for n, _, _ in WEIGHTS]
-    shapes = [s for _, s, _ in WEIGHTS]
+    names = [n for n, _, _ in GAN_WEIGHTS]
+    shapes = [s for _, s, _ in GAN_WEIGHTS]
     i = problem.inputs
     g = _bridge.Gan([_f32(i[n]) for n in names], _f32(i["z"]), _f32(i["real"]), float(problem.params["lr"]), LEAK)
     return _step(g.step, lambda: {"loss_d": np.float32(g.loss_d()), "loss_g": np.float32(g.loss_g()),

@@ -8,7 +8,8 @@ output channel (see `generator`).
 """
 import numpy as np
 
-LEAK = 0.2
+from scenarios.classifier import CONV1, CONV2, FC1, FC2, POOL
+from scenarios.gan import D_C1, D_C2, D_FC, G_CT1, G_CT2, G_FC, G_START, LEAK
 
 
 def _transpose(a):
@@ -19,8 +20,9 @@ def _add_zero_channel(a):
     return np.concatenate([a, np.zeros_like(a)], axis=1 if a.ndim == 4 else 0)
 
 
-def _first_channel(a):
-    return np.ascontiguousarray(a[:, :1] if a.ndim == 4 else a[:1])
+def _first_half(a):
+    half = a.shape[1 if a.ndim == 4 else 0] // 2
+    return np.ascontiguousarray(a[:, :half] if a.ndim == 4 else a[:half])
 
 
 def _same(a):
@@ -31,7 +33,7 @@ def _same(a):
 LAYOUTS = {
     "fc1_w": (_transpose, _transpose), "fc2_w": (_transpose, _transpose),
     "g_fc_w": (_transpose, _transpose), "d_fc_w": (_transpose, _transpose),
-    "g_ct2_w": (_add_zero_channel, _first_channel), "g_ct2_b": (_add_zero_channel, _first_channel),
+    "g_ct2_w": (_add_zero_channel, _first_half), "g_ct2_b": (_add_zero_channel, _first_half),
 }
 
 
@@ -43,14 +45,21 @@ def from_mxnet(name, array):
     return LAYOUTS.get(name, (_same, _same))[1](array)
 
 
+def _shape(layer, filters=None):
+    """A scenario's conv layer (scenarios.layers.Conv) as MXNet's arguments; a symbol
+    graph knows no weight shape, so the widths come from the layer too."""
+    k, s, p = layer.kernel, layer.stride, layer.pad
+    return dict(kernel=(k, k), stride=(s, s), pad=(p, p), num_filter=filters or layer.c_out)
+
+
 # --- classifier ---------------------------------------------------------------
 
 def classifier_logits(F, x, c1w, c1b, c2w, c2b, f1w, f1b, f2w, f2b):
-    pool = dict(kernel=(2, 2), stride=(2, 2), pool_type="max")
-    h = F.Pooling(F.relu(F.Convolution(x, c1w, c1b, kernel=(5, 5), pad=(2, 2), num_filter=32)), **pool)
-    h = F.Pooling(F.relu(F.Convolution(h, c2w, c2b, kernel=(5, 5), pad=(2, 2), num_filter=64)), **pool)
-    h = F.relu(F.FullyConnected(h, f1w, f1b, num_hidden=1024))  # flattens NCHW in order
-    return F.FullyConnected(h, f2w, f2b, num_hidden=10)
+    pool = dict(kernel=(POOL, POOL), stride=(POOL, POOL), pool_type="max")
+    h = F.Pooling(F.relu(F.Convolution(x, c1w, c1b, **_shape(CONV1))), **pool)
+    h = F.Pooling(F.relu(F.Convolution(h, c2w, c2b, **_shape(CONV2))), **pool)
+    h = F.relu(F.FullyConnected(h, f1w, f1b, num_hidden=FC1.n_out))  # flattens NCHW in order
+    return F.FullyConnected(h, f2w, f2b, num_hidden=FC2.n_out)
 
 
 def classifier_loss(F, x, labels, *w):
@@ -62,22 +71,20 @@ def classifier_loss(F, x, labels, *w):
 # --- GAN ----------------------------------------------------------------------
 
 def generator(F, z, fcw, fcb, c1w, c1b, c2w, c2b):
-    up = dict(kernel=(4, 4), stride=(2, 2), pad=(1, 1), no_bias=False)
-    h = F.relu(F.reshape(F.FullyConnected(z, fcw, fcb, num_hidden=6272), shape=(-1, 128, 7, 7)))
-    h = F.relu(F.Deconvolution(h, c1w, c1b, num_filter=64, **up))
+    h = F.relu(F.reshape(F.FullyConnected(z, fcw, fcb, num_hidden=G_FC.n_out), shape=(-1, *G_START)))
+    h = F.relu(F.Deconvolution(h, c1w, c1b, no_bias=False, **_shape(G_CT1)))
     # MXNet 1.9.1's oneDNN Deconvolution cannot take the input gradient of a single
     # output channel ("could not create a primitive descriptor for a reorder
-    # primitive"), so the layer has a second, all-zero channel (LAYOUTS) that is
-    # dropped here: no gradient reaches it, so it stays zero. 1/40 of G's work.
-    y = F.slice_axis(F.Deconvolution(h, c2w, c2b, num_filter=2, **up), axis=1, begin=0, end=1)
-    return F.tanh(y)
+    # primitive"), so the layer has as many again all-zero channels (LAYOUTS), dropped
+    # here: no gradient reaches them, so they stay zero. 1/40 of G's work.
+    y = F.Deconvolution(h, c2w, c2b, no_bias=False, **_shape(G_CT2, filters=2 * G_CT2.c_out))
+    return F.tanh(F.slice_axis(y, axis=1, begin=0, end=G_CT2.c_out))
 
 
 def discriminator(F, x, c1w, c1b, c2w, c2b, fcw, fcb):
-    down = dict(kernel=(4, 4), stride=(2, 2), pad=(1, 1))
-    h = F.LeakyReLU(F.Convolution(x, c1w, c1b, num_filter=64, **down), act_type="leaky", slope=LEAK)
-    h = F.LeakyReLU(F.Convolution(h, c2w, c2b, num_filter=128, **down), act_type="leaky", slope=LEAK)
-    return F.FullyConnected(h, fcw, fcb, num_hidden=1)
+    h = F.LeakyReLU(F.Convolution(x, c1w, c1b, **_shape(D_C1)), act_type="leaky", slope=LEAK)
+    h = F.LeakyReLU(F.Convolution(h, c2w, c2b, **_shape(D_C2)), act_type="leaky", slope=LEAK)
+    return F.FullyConnected(h, fcw, fcb, num_hidden=D_FC.n_out)
 
 
 def _softplus(F, x):

@@ -95,20 +95,20 @@ def conv_transpose2d_backward(dy, w, stride, pad, x, need_dx=True):
 
 # --- pooling and activations ----------------------------------------------
 
-def maxpool2(x):
-    """2x2 max-pool, stride 2, even sizes. Returns (y, argmax within each window)."""
+def maxpool(x, k):
+    """k x k max-pool, stride k, sizes multiples of k. Returns (y, cache: argmax within each window)."""
     n, c, h, w = x.shape
-    win = x.reshape(n, c, h // 2, 2, w // 2, 2).transpose(0, 1, 2, 4, 3, 5).reshape(n, c, h // 2, w // 2, 4)
+    win = x.reshape(n, c, h // k, k, w // k, k).transpose(0, 1, 2, 4, 3, 5).reshape(n, c, h // k, w // k, k * k)
     idx = win.argmax(axis=-1)
     y = np.take_along_axis(win, idx[..., None], axis=-1)[..., 0]
-    return y, (x.shape, idx)
+    return y, (x.shape, k, idx)
 
 
-def maxpool2_backward(dy, cache):
-    (n, c, h, w), idx = cache
-    win = np.zeros((n, c, h // 2, w // 2, 4), dtype=dy.dtype)
+def maxpool_backward(dy, cache):
+    (n, c, h, w), k, idx = cache
+    win = np.zeros((n, c, h // k, w // k, k * k), dtype=dy.dtype)
     np.put_along_axis(win, idx[..., None], dy[..., None], axis=-1)
-    return win.reshape(n, c, h // 2, w // 2, 2, 2).transpose(0, 1, 2, 4, 3, 5).reshape(n, c, h, w)
+    return win.reshape(n, c, h // k, w // k, k, k).transpose(0, 1, 2, 4, 3, 5).reshape(n, c, h, w)
 
 
 def relu(x):

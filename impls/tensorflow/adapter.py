@@ -15,8 +15,10 @@ import tensorflow as tf
 from impls import gemmlowp
 from impls.base import Step, Unsupported
 from scenarios import qgemm as qgemm_scenario
+from scenarios.classifier import CONV1, CONV2, FLAT_SHAPE, POOL
+from scenarios.classifier import WEIGHTS as CLASSIFIER_WEIGHTS
+from scenarios.gan import D_C1, D_C2, D_FLAT, DISCRIMINATOR, G_CT1, G_CT2, G_START, GENERATOR, LEAK
 
-LEAK = 0.2
 NCHW_TO_NHWC = (0, 2, 3, 1)
 NHWC_TO_NCHW = (0, 3, 1, 2)
 
@@ -197,6 +199,15 @@ def _conv(x, w, b, stride, pad):
     return tf.nn.bias_add(tf.nn.conv2d(x, w, strides=stride, padding=_pads(pad)), b)
 
 
+def _layer(x, w, b, layer):
+    """A scenario's layer (scenarios.layers.Conv) on NHWC x: its stride and padding."""
+    if not layer.transposed:
+        return _conv(x, w, b, layer.stride, layer.pad)
+    out = layer.out_size(x.shape[1])
+    shape = (x.shape[0], out, out, layer.c_out)  # static: XLA wants it known at compile time
+    return tf.nn.bias_add(tf.nn.conv2d_transpose(x, w, shape, strides=layer.stride, padding=_pads(layer.pad)), b)
+
+
 def conv(problem, phase, device, mode):
     p = problem.params
     x, w, b = _constants(problem, ("x", "w", "b"), device, {"x": NCHW, "w": OIHW})
@@ -307,20 +318,19 @@ def _sgd(variables, grads, lr):
 
 def _classifier_logits(w, x):
     c1w, c1b, c2w, c2b, f1w, f1b, f2w, f2b = w
-    h = tf.nn.max_pool2d(tf.nn.relu(_conv(x, c1w, c1b, 1, 2)), 2, 2, "VALID")
-    h = tf.nn.max_pool2d(tf.nn.relu(_conv(h, c2w, c2b, 1, 2)), 2, 2, "VALID")
+    h = tf.nn.max_pool2d(tf.nn.relu(_layer(x, c1w, c1b, CONV1)), POOL, POOL, "VALID")
+    h = tf.nn.max_pool2d(tf.nn.relu(_layer(h, c2w, c2b, CONV2)), POOL, POOL, "VALID")
     h = tf.reshape(h, (h.shape[0], -1))  # NHWC order: fc1_w's rows were permuted to match
     h = tf.nn.relu(tf.matmul(h, f1w) + f1b)
     return tf.matmul(h, f2w) + f2b
 
 
 def _classifier_layouts():
-    return {"conv1_w": OIHW, "conv2_w": OIHW, "fc1_w": _flat_rows(64, 7, 7)}
+    return {"conv1_w": OIHW, "conv2_w": OIHW, "fc1_w": _flat_rows(*FLAT_SHAPE)}
 
 
 def classifier(problem, phase, device, mode):
-    from scenarios.classifier import WEIGHTS
-    names = [n for n, _, _ in WEIGHTS]
+    names = [n for n, _, _ in CLASSIFIER_WEIGHTS]
     layouts = _classifier_layouts()
     w = _variables(problem, names, device, layouts)
     x, labels = _constants(problem, ("x", "labels"), device, {"x": NCHW})
@@ -352,32 +362,27 @@ def classifier(problem, phase, device, mode):
     return _step(run, outputs, device, reset=_resetter(problem, names, w, device, layouts))
 
 
-def _conv_t(x, w, b, out_hw, out_c):
-    shape = (x.shape[0], out_hw, out_hw, out_c)  # static: XLA wants it known at compile time
-    return tf.nn.bias_add(tf.nn.conv2d_transpose(x, w, shape, strides=2, padding=_pads(1)), b)
-
-
 def _generator(g, z):
     fcw, fcb, c1w, c1b, c2w, c2b = g
-    h = tf.nn.relu(tf.reshape(tf.matmul(z, fcw) + fcb, (-1, 7, 7, 128)))  # columns permuted to NHWC
-    h = tf.nn.relu(_conv_t(h, c1w, c1b, 14, 64))
-    return tf.tanh(_conv_t(h, c2w, c2b, 28, 1))
+    channels, rows, cols = G_START
+    h = tf.nn.relu(tf.reshape(tf.matmul(z, fcw) + fcb, (-1, rows, cols, channels)))  # columns permuted to NHWC
+    h = tf.nn.relu(_layer(h, c1w, c1b, G_CT1))
+    return tf.tanh(_layer(h, c2w, c2b, G_CT2))
 
 
 def _discriminator(d, x):
     c1w, c1b, c2w, c2b, fcw, fcb = d
-    h = tf.nn.leaky_relu(_conv(x, c1w, c1b, 2, 1), LEAK)
-    h = tf.nn.leaky_relu(_conv(h, c2w, c2b, 2, 1), LEAK)
+    h = tf.nn.leaky_relu(_layer(x, c1w, c1b, D_C1), LEAK)
+    h = tf.nn.leaky_relu(_layer(h, c2w, c2b, D_C2), LEAK)
     return tf.matmul(tf.reshape(h, (h.shape[0], -1)), fcw) + fcb  # rows permuted to NHWC
 
 
 def _gan_layouts():
-    return {"g_fc_w": _flat_cols(128, 7, 7), "g_fc_b": _flat_cols(128, 7, 7), "g_ct1_w": IOHW, "g_ct2_w": IOHW,
-            "d_c1_w": OIHW, "d_c2_w": OIHW, "d_fc_w": _flat_rows(128, 7, 7)}
+    return {"g_fc_w": _flat_cols(*G_START), "g_fc_b": _flat_cols(*G_START), "g_ct1_w": IOHW, "g_ct2_w": IOHW,
+            "d_c1_w": OIHW, "d_c2_w": OIHW, "d_fc_w": _flat_rows(*D_FLAT)}
 
 
 def gan(problem, phase, device, mode):
-    from scenarios.gan import DISCRIMINATOR, GENERATOR
     g_names = [n for n, _, _ in GENERATOR]
     d_names = [n for n, _, _ in DISCRIMINATOR]
     layouts = _gan_layouts()

@@ -12,8 +12,9 @@ import torch.nn.functional as F
 from impls import gemmlowp
 from impls.base import Step, Unsupported
 from scenarios import qgemm as qgemm_scenario
-
-LEAK = 0.2
+from scenarios.classifier import CONV1, CONV2, POOL
+from scenarios.classifier import WEIGHTS as CLASSIFIER_WEIGHTS
+from scenarios.gan import D_C1, D_C2, DISCRIMINATOR, G_CT1, G_CT2, G_START, GENERATOR, LEAK
 
 
 def probe():
@@ -262,17 +263,23 @@ def _sgd(params, loss, lr):
         torch._foreach_add_(params, grads, alpha=-lr)
 
 
+def _conv(x, w, b, layer):
+    """A scenario's layer (scenarios.layers.Conv): its weight and bias, its stride and padding."""
+    if layer.transposed:
+        return F.conv_transpose2d(x, w, b, stride=layer.stride, padding=layer.pad)
+    return F.conv2d(x, w, b, stride=layer.stride, padding=layer.pad)
+
+
 def _classifier_logits(w, x):
     c1w, c1b, c2w, c2b, f1w, f1b, f2w, f2b = w
-    h = F.max_pool2d(F.relu(F.conv2d(x, c1w, c1b, padding=2)), 2)
-    h = F.max_pool2d(F.relu(F.conv2d(h, c2w, c2b, padding=2)), 2)
+    h = F.max_pool2d(F.relu(_conv(x, c1w, c1b, CONV1)), POOL)
+    h = F.max_pool2d(F.relu(_conv(h, c2w, c2b, CONV2)), POOL)
     h = F.relu(torch.addmm(f1b, h.flatten(1), f1w))  # flatten in NCHW order
     return torch.addmm(f2b, h, f2w)
 
 
 def classifier(problem, phase, device, mode):
-    from scenarios.classifier import WEIGHTS
-    names = [n for n, _, _ in WEIGHTS]
+    names = [n for n, _, _ in CLASSIFIER_WEIGHTS]
     w = _tensors(problem, names, device, grad=(phase == "train_step"))
     x, labels = _tensors(problem, ("x", "labels"), device)
     out = {}
@@ -298,15 +305,15 @@ def classifier(problem, phase, device, mode):
 
 def _generator(g, z):
     fcw, fcb, c1w, c1b, c2w, c2b = g
-    h = F.relu(torch.addmm(fcb, z, fcw).view(z.shape[0], 128, 7, 7))
-    h = F.relu(F.conv_transpose2d(h, c1w, c1b, stride=2, padding=1))
-    return torch.tanh(F.conv_transpose2d(h, c2w, c2b, stride=2, padding=1))
+    h = F.relu(torch.addmm(fcb, z, fcw).view(z.shape[0], *G_START))
+    h = F.relu(_conv(h, c1w, c1b, G_CT1))
+    return torch.tanh(_conv(h, c2w, c2b, G_CT2))
 
 
 def _discriminator(d, x):
     c1w, c1b, c2w, c2b, fcw, fcb = d
-    h = F.leaky_relu(F.conv2d(x, c1w, c1b, stride=2, padding=1), LEAK)
-    h = F.leaky_relu(F.conv2d(h, c2w, c2b, stride=2, padding=1), LEAK)
+    h = F.leaky_relu(_conv(x, c1w, c1b, D_C1), LEAK)
+    h = F.leaky_relu(_conv(h, c2w, c2b, D_C2), LEAK)
     return torch.addmm(fcb, h.flatten(1), fcw)
 
 
@@ -320,7 +327,6 @@ def _g_loss(d, fake):
 
 
 def gan(problem, phase, device, mode):
-    from scenarios.gan import DISCRIMINATOR, GENERATOR
     g_names = [n for n, _, _ in GENERATOR]
     d_names = [n for n, _, _ in DISCRIMINATOR]
     g = _tensors(problem, g_names, device, grad=True)
