@@ -61,7 +61,11 @@ def requantize_constants(acc_bound, multiplier, shift):
 
 
 def requantize(F, acc, multiplier, shift, zc, divisor, offset):
-    """gemmlowp's OutputStageQuantizeDownInt32ByFixedPoint, exactly, then a saturating uint8 cast."""
+    """gemmlowp's OutputStageQuantizeDownInt32ByFixedPoint, exactly, then a saturating uint8 cast.
+
+    Not impls.gemmlowp.output_stage, which torch, tensorflow and cupy share: that one needs
+    NumPy-like int64 shifts and bitwise and, which MXNet 1.9's nd/sym operators (those a
+    hybridized graph takes) do not have; hence this one-division form."""
     ab = F.cast(acc, "int64") * multiplier
     numerator = ab + (offset + (1 << 30))
     if shift > 0:
