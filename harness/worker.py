@@ -184,6 +184,18 @@ def measure_lockstep(step, spec, stage, meter):
     return loops, values
 
 
+def device_peak(adapter, step, device, stage):
+    """Device memory one call of the step holds at its peak, over one more call after
+    sampling, untimed: an adapter may count allocations in Python (CuPy's memory hook),
+    which must not run inside the timed calls. None where the adapter does not count
+    (its reset answers None: every CPU device)."""
+    if adapter.peak_device_memory(device, reset=True) is None:
+        return None
+    stage("device memory")
+    sample(step, 1)
+    return adapter.peak_device_memory(device)
+
+
 def check_training(step):
     """After sampling: (the last step's losses, the reason the cell is invalid or None).
 
@@ -249,12 +261,11 @@ def run_cell(spec, stage):
     gc.collect()
 
     rss_base = memory.reset_peak_rss()
-    adapter.peak_device_memory(spec["device"], reset=True)
     meter = contention.Meter()
     loops, values = (measure_lockstep if spec.get("lockstep") else measure)(step, spec, stage, meter)
     result.update(loops=loops, samples=values, contention=meter.result(), rss_base_bytes=rss_base,
-                  peak_rss_bytes=memory.peak_rss(),
-                  device_peak_bytes=adapter.peak_device_memory(spec["device"]))
+                  peak_rss_bytes=memory.peak_rss())
+    result["device_peak_bytes"] = device_peak(adapter, step, spec["device"], stage)
     if any(name.startswith("loss") for name in scenario.tolerances(problem.params, spec["phase"])):  # training
         stage("check")
         result["last_loss"], diverged = check_training(step)

@@ -107,7 +107,9 @@ class Adapter(Protocol):
         """Wait for the device's queued work."""
 
     def peak_device_memory(self, device: str, reset: bool = False) -> Optional[int]:
-        """Bytes of device memory in use at the most since the last reset; None where not known."""
+        """Bytes of device memory in use at the most since the last reset; None where not
+        counted (the reset's answer too: the worker then makes no extra call). The worker
+        resets and reads around one untimed call after sampling (harness.worker.device_peak)."""
 
     # Optional: `peaks(device, threads, seconds, working_sets=None) -> dict`, the
     # device's practical ceilings as this framework reaches them (`dlbench machine`):

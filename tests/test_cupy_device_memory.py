@@ -1,8 +1,6 @@
-"""CuPy's peak device memory, counted by a memory hook: the counting and the hook driven
-here the way CuPy's pool calls it, without CuPy or a GPU."""
-from types import SimpleNamespace
-
-from impls.cupy.device_memory import InUse, install
+"""CuPy's peak device memory, counted by a memory hook between a reset and a read: the
+counting and the hook driven here the way CuPy's pool calls it, without CuPy or a GPU."""
+from impls.cupy.device_memory import InUse
 
 
 def test_in_use_counts_a_high_water_mark_and_resets_to_what_is_in_use():
@@ -22,28 +20,45 @@ def test_in_use_counts_a_high_water_mark_and_resets_to_what_is_in_use():
     assert (m.in_use, m.peak) == (4096, 4096)
 
 
-class _FakeMemoryHook:
-    """cupy.cuda.MemoryHook's registration: __enter__ adds the hook to the thread's hooks."""
+class _FakeHookBase:
+    """cupy.cuda.MemoryHook's registration: entering adds the hook to the thread's hooks, leaving removes it."""
 
-    entered = []
+    hooks = {}
 
     def __enter__(self):
-        _FakeMemoryHook.entered.append(self)
+        assert self.name not in _FakeHookBase.hooks, "CuPy refuses a second hook of the same name"
+        _FakeHookBase.hooks[self.name] = self
         return self
 
+    def __exit__(self, *_):
+        del _FakeHookBase.hooks[self.name]
 
-def test_hook_counts_the_pools_blocks_as_cupy_reports_them():
-    _FakeMemoryHook.entered.clear()
-    in_use = install(SimpleNamespace(cuda=SimpleNamespace(MemoryHook=_FakeMemoryHook)))
-    (hook,) = _FakeMemoryHook.entered
-    assert isinstance(hook, _FakeMemoryHook) and hook.name.startswith("dlbench")
+
+def test_the_tracker_counts_only_between_start_and_stop():
+    from impls.cupy.device_memory import Tracker
+    _FakeHookBase.hooks.clear()
+    tracker = Tracker(_FakeHookBase)
+    assert _FakeHookBase.hooks == {}  # made at configure: not counting, nothing called on allocations
+    assert tracker.start(in_use=1000) == 1000
+    (hook,) = _FakeHookBase.hooks.values()
+    hook.malloc_postprocess(device_id=0, size=4000, mem_size=4096, mem_ptr=0x10, pmem_id=1)
+    hook.free_postprocess(device_id=0, mem_size=4096, mem_ptr=0x10, pmem_id=1)
+    assert tracker.stop() == 5096 and _FakeHookBase.hooks == {}
+    assert tracker.stop() == 5096  # a second read: still off, the same mark
+    assert tracker.start(in_use=0) == 0 and len(_FakeHookBase.hooks) == 1  # on again, from the pool's count
+    tracker.stop()
+
+
+def test_the_hook_counts_the_pools_blocks_as_cupy_reports_them():
+    from impls.cupy.device_memory import Tracker
+    _FakeHookBase.hooks.clear()
+    tracker = Tracker(_FakeHookBase)
+    tracker.start(in_use=0)
+    (hook,) = _FakeHookBase.hooks.values()
+    assert hook.name.startswith("dlbench")
     # CuPy calls with keywords; mem_size is the block's rounded size, on malloc and on free alike
     hook.malloc_postprocess(device_id=0, size=100, mem_size=512, mem_ptr=0x1000, pmem_id=1)
     hook.malloc_postprocess(device_id=0, size=3000, mem_size=3072, mem_ptr=0x2000, pmem_id=2)
     hook.free_postprocess(device_id=0, mem_size=512, mem_ptr=0x1000, pmem_id=1)
     hook.malloc_postprocess(device_id=0, size=10, mem_size=512, mem_ptr=0, pmem_id=0)  # a failed malloc
-    assert (in_use.in_use, in_use.peak) == (3072, 3584)
-    in_use.reset()  # the mark drops to what is in use: 3072, not the earlier 3584
-    hook.free_postprocess(device_id=0, mem_size=3072, mem_ptr=0x2000, pmem_id=2)
-    hook.malloc_postprocess(device_id=0, size=1000, mem_size=1024, mem_ptr=0x3000, pmem_id=3)
-    assert (in_use.in_use, in_use.peak) == (1024, 3072)
+    assert (tracker.counter.in_use, tracker.stop()) == (3072, 3584)

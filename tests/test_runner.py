@@ -129,3 +129,28 @@ def test_interleaved_records_are_built_whole_by_build_record():
     held = build_record(cell, blocked, interleaved=True, lockstep=False, **context)
     assert (held["status"], held["blocked"], held["lockstep"], held["samples"]) == ("unsupported", True, False, [])
     assert list(held)[-3:] == ["interleaved", "blocked", "lockstep"]  # where the edits used to put them
+
+
+def test_device_memory_is_counted_over_one_untimed_call_after_sampling():
+    """An adapter may count device memory in Python (CuPy's hook): the worker resets and reads
+    it around one extra call after the timed samples, and makes none where nothing is counted."""
+    from harness.worker import device_peak
+    calls, stages = [], []
+
+    class Counting:
+        def peak_device_memory(self, device, reset=False):
+            calls.append(("reset" if reset else "read", device))
+            return 0 if reset else 4096
+
+    step = Step(run=lambda: calls.append("run"), outputs=dict)
+    assert device_peak(Counting(), step, "cuda", stages.append) == 4096
+    assert calls == [("reset", "cuda"), "run", ("read", "cuda")] and stages == ["device memory"]
+
+    class NotCounting:
+        def peak_device_memory(self, device, reset=False):
+            calls.append(("reset" if reset else "read", device))
+            return None
+
+    calls.clear()
+    assert device_peak(NotCounting(), step, "cpu", stages.append) is None
+    assert calls == [("reset", "cpu")]  # no extra call on a device nothing counts

@@ -33,18 +33,18 @@ def probe():
     return info
 
 
-_in_use = None  # device_memory.InUse, from the first configure on
+_tracker = None  # device_memory.Tracker, made at the first configure
 
 
 def _memory():
-    global _in_use
-    if _in_use is None:  # once per process: a second hook of the same name is refused
-        _in_use = device_memory.install(cp)
-    return _in_use
+    global _tracker
+    if _tracker is None:  # once per process: a second hook of the same name is refused
+        _tracker = device_memory.Tracker(cp.cuda.MemoryHook)
+    return _tracker
 
 
 def configure(threads):
-    # the GPU's parallelism is not set by a thread count; the memory count starts here
+    # the GPU's parallelism is not set by a thread count; the memory tracker is made here
     _memory()
 
 
@@ -64,12 +64,13 @@ def sync(device):
 
 
 def peak_device_memory(device, reset=False):
-    """The most bytes CuPy's arrays held at once since the last reset (the default
-    pool's blocks, as torch's max_memory_allocated counts its tensors')."""
-    in_use = _memory()
+    """The most bytes CuPy's arrays held at once between a reset and this call (the
+    default pool's blocks, as torch's max_memory_allocated counts its tensors'). The
+    hook that counts them runs from the reset to the read only: Python on every
+    allocation, kept out of the timed calls (see device_memory)."""
     if reset:
-        in_use.reset(cp.get_default_memory_pool().used_bytes())
-    return in_use.peak
+        return _memory().start(cp.get_default_memory_pool().used_bytes())
+    return _memory().stop()
 
 
 def _check(device, mode):

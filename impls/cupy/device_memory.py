@@ -1,9 +1,11 @@
 """The peak of device memory CuPy's arrays hold, for `peak_device_memory`.
 
 CuPy's memory pool tells what is in use now and what it holds, not a high-water mark,
-so a memory hook counts every block the pool hands out and takes back. The counting
-is plain Python (InUse) and the hook a thin wrapper over it, so the tests drive the
-counting without CuPy or a GPU.
+so a memory hook counts every block the pool hands out and takes back. A hook is a
+Python call on every allocation, so it is on only between a reset and the next read:
+the worker resets and reads around one untimed call after sampling (harness.worker
+device_peak), never around the timed ones. The counting is plain Python (InUse) and
+the hook a thin wrapper over it, so the tests drive both without CuPy or a GPU.
 """
 from __future__ import annotations
 
@@ -29,23 +31,38 @@ class InUse:
         self.peak = self.in_use
 
 
-def install(cp) -> InUse:
-    """Count the memory pool's blocks from now on: an InUse fed by a cupy.cuda.MemoryHook
-    entered for good. Install before the first array (it starts from zero, and asks
-    nothing of the device, which may be absent), from the thread that runs the cells:
-    CuPy keeps hooks per thread."""
-    counter = InUse()
+class Tracker:
+    """An InUse fed by a memory hook (a subclass of `hook_class`, cupy.cuda.MemoryHook)
+    while started. CuPy keeps hooks per thread: start and read from the thread that
+    runs the cells."""
 
-    class Hook(cp.cuda.MemoryHook):
-        name = "dlbench_peak_device_memory"
+    def __init__(self, hook_class):
+        counter = self.counter = InUse()
 
-        # mem_size: the block's rounded size, the same on its malloc and its free
-        def malloc_postprocess(self, mem_size=0, mem_ptr=0, **_):
-            if mem_ptr:  # 0: the allocation failed
-                counter.allocated(mem_size)
+        class Hook(hook_class):
+            name = "dlbench_peak_device_memory"
 
-        def free_postprocess(self, mem_size=0, **_):
-            counter.freed(mem_size)
+            # mem_size: the block's rounded size, the same on its malloc and its free
+            def malloc_postprocess(self, mem_size=0, mem_ptr=0, **_):
+                if mem_ptr:  # 0: the allocation failed
+                    counter.allocated(mem_size)
 
-    Hook().__enter__()
-    return counter
+            def free_postprocess(self, mem_size=0, **_):
+                counter.freed(mem_size)
+
+        self.hook, self.counting = Hook(), False
+
+    def start(self, in_use: int) -> int:
+        """Count from now on, the mark at `in_use` (the pool's bytes in use now)."""
+        self.counter.reset(in_use)
+        if not self.counting:
+            self.hook.__enter__()
+            self.counting = True
+        return self.counter.peak
+
+    def stop(self) -> int:
+        """Stop counting; the most bytes in use since start()."""
+        if self.counting:
+            self.hook.__exit__(None, None, None)
+            self.counting = False
+        return self.counter.peak
