@@ -84,13 +84,13 @@ def test_run_records_peaks_and_a_resumed_run_keeps_them(tmp_path):
     assert json.loads((out / "machine.json").read_text())["peaks"] == first  # one run, one set of ceilings
 
 
-def test_peak_probe_in_the_worker_imports_no_parent_libraries():
+def test_ceiling_timing_in_the_worker_imports_no_parent_libraries():
     """Peaks are measured on the worker side, which must work with NumPy alone."""
     res, mods = in_fresh_worker("worker.peaks(dict(impl='reference', device='cpu', threads=1, seconds=0.01))")
     assert res["status"] == "ok" and sorted(res["peaks"]) == ["fp32_gemm_gflops", "memory_gbs"] and mods == []
 
 
-def test_peak_probe_measures_each_working_set_in_the_worker():
+def test_ceiling_timing_measures_each_working_set_in_the_worker():
     """Given working sets, an adapter's probe copies at each: L2 repeated within a call."""
     res, mods = in_fresh_worker("worker.peaks(dict(impl='reference', device='cpu', threads=1, seconds=0.01, "
                                 "working_sets={'L2': 256 << 10, 'DRAM': 8 << 20}))")

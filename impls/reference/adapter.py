@@ -54,7 +54,7 @@ def peaks(device, threads, seconds, working_sets=None):
     core's cache."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from harness.peak_probe import bandwidth_peaks, gemm_peak
+    from harness.ceiling_timing import bandwidth_peaks, gemm_peak
     _check(device, "eager")
 
     def gemm(n):

@@ -78,7 +78,7 @@ def peaks(device, threads, seconds, working_sets=None):
     """Ceilings as torch reaches them on `device`: fp32 GEMM, int8 GEMM (torch._int_mm,
     int32 accumulation, qgemm's kernel) and tensor copies, one per working set in
     `working_sets` ({"L2": bytes, "L3": ..., "DRAM": ...}; None: one large copy)."""
-    from harness.peak_probe import bandwidth_peaks, gemm_peak
+    from harness.ceiling_timing import bandwidth_peaks, gemm_peak
     sync_device = lambda: sync(device)
     gen = torch.Generator().manual_seed(0)
 

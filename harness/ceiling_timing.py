@@ -1,4 +1,4 @@
-"""Short probes of a device's practical ceilings, run inside an implementation's worker.
+"""Timing a device's practical ceilings, inside an implementation's worker (`dlbench machine`).
 
 NumPy only, like the rest of the worker side: an adapter's `peaks()` hands in its own
 GEMM and copy calls and these helpers time them. A ceiling is the best call seen, not
