@@ -18,6 +18,14 @@ os.environ.setdefault("DLBENCH_MACHINE_PROBE", "0")
 os.environ.setdefault("DLBENCH_PROCESSES", "1")
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    """@pytest.mark.requires(...): checked before any fixture runs (tests/requirements.py)."""
+    from tests.requirements import require
+    for mark in item.iter_markers("requires"):
+        require(*mark.args)
+
+
 @pytest.fixture
 def fake_impls(monkeypatch):
     """Make the test-only implementations visible to the harness and its workers."""

@@ -58,7 +58,7 @@ def check(adapter, scenario_name, phase, mode):
 def main(impl, modes):
     try:
         adapter = impls.adapter(impl)
-    except ImportError as exc:  # the test skips, saying why
+    except ImportError as exc:  # the test fails, saying why and the fix
         print(json.dumps({"not_installed": str(exc)}))
         return
     adapter.configure(1)  # one thread: the same step twice gives the same bits

@@ -49,6 +49,7 @@ def test_bridge_builds_from_the_source_with_the_project_command(tmp_path, monkey
     assert records[("conv", "forward")]["status"] == "ok", records[("conv", "forward")]["reason"]
 
 
+@pytest.mark.requires("dlib")
 def test_fingerprint_records_openblas_and_its_threads():
     probe, _ = run_impl("dlib", "eager")  # the conformance run; its probe is machine.json's entry
     assert probe["installed"], probe.get("reason")
@@ -58,6 +59,7 @@ def test_fingerprint_records_openblas_and_its_threads():
     assert probe["info"]["build"]["flags"][:2] == ["-O3", "-march=native"]
 
 
+@pytest.mark.requires("dlib")
 def test_blas_thread_count_follows_threads():
     code = ("import impls.dlib.adapter as a; a.configure(3); print(a.probe()['blas']['threads'])")
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120,
@@ -66,6 +68,7 @@ def test_blas_thread_count_follows_threads():
     assert out.stdout.strip() == "3"
 
 
+@pytest.mark.requires("dlib")
 def test_reference_blas_runs_and_is_recorded(tmp_path, monkeypatch):
     probe, records = run_dlib(tmp_path, monkeypatch, env={"DLBENCH_DLIB_BLAS": "reference"},
                               scenario_names=["conv"])
@@ -73,6 +76,7 @@ def test_reference_blas_runs_and_is_recorded(tmp_path, monkeypatch):
     assert records[("conv", "forward")]["status"] == "ok", records[("conv", "forward")]["reason"]
 
 
+@pytest.mark.requires("dlib")
 def test_unknown_blas_choice_is_one_clear_line(tmp_path, monkeypatch):
     _, records = run_dlib(tmp_path, monkeypatch, env={"DLBENCH_DLIB_BLAS": "mkl"}, scenario_names=["conv"])
     rec = records[("conv", "forward")]
@@ -90,12 +94,14 @@ def test_unbuilt_bridge_is_unsupported_with_the_fix(tmp_path, monkeypatch):
         assert "the dlib bridge is not built" in rec["reason"] and "fix: make dlib" in rec["reason"]
 
 
+@pytest.mark.requires("dlib")
 def test_qgemm_is_unsupported_with_the_reason():
     for phase in ("gemm", "requantize", "full"):
         rec = run_impl("dlib", "eager")[1][("qgemm", phase)]
         assert rec["status"] == "unsupported" and "no integer GEMM" in rec["reason"]
 
 
+@pytest.mark.requires("dlib")
 @pytest.mark.parametrize("mode, device, needle", [
     ("graph", "cpu", "dlib has no graph mode"),
     ("eager", "cuda", "dlib was built without CUDA"),

@@ -8,7 +8,6 @@ import sys
 
 import pytest
 
-import impls
 from harness import cli, environments
 from harness.plan import plan
 from harness.processes import worker_env
@@ -17,19 +16,13 @@ from harness.runner import Options, Runner
 from conftest import FAST, by_cell, read_results
 from tests import qgemm_edges
 from tests.harness_runs import run_impl
+from tests.requirements import manifest
 
 SETUP = "make env-mxnet"
 
 
 def env_python(root=None):
     return os.path.join(root or environments.env_dir("mxnet"), "bin", "python")
-
-
-@pytest.fixture
-def mxnet_env():
-    """The real .venv-mxnet (`make test` makes it); said loudly where it is missing."""
-    if not os.access(env_python(), os.X_OK):
-        pytest.skip(f"{environments.env_dir('mxnet')} is not set up: run `{SETUP}` (make test does)")
 
 
 def run_cells(out, **selection):
@@ -96,12 +89,13 @@ def test_broken_environment_names_the_setup_command(tmp_path, monkeypatch):
 
 
 def test_threads_reach_mxnet_engine_before_import():
-    env = worker_env(3, impls.manifest("mxnet"))
+    env = worker_env(3, manifest("mxnet"))
     assert env["OMP_NUM_THREADS"] == env["MXNET_OMP_MAX_THREADS"] == "3"
     assert env["MXNET_CPU_WORKER_NTHREADS"] == "1"  # one operator at a time, each on the OpenMP pool
 
 
-def test_fingerprint_records_version_and_build_features_and_gpu_is_unsupported(mxnet_env):
+@pytest.mark.requires("mxnet")
+def test_fingerprint_records_version_and_build_features_and_gpu_is_unsupported():
     probe, _ = run_impl("mxnet", "eager")  # the conformance run's probe: what machine.json records
     facts = probe["info"]
     assert facts["version"] == "1.9.1" and "MKLDNN" in facts["features"] and facts["mkldnn"]
@@ -114,8 +108,9 @@ def test_fingerprint_records_version_and_build_features_and_gpu_is_unsupported(m
 QGEMM_OUTPUTS = {"gemm": {"acc"}, "requantize": {"out"}, "full": {"acc", "out"}}
 
 
-@pytest.mark.parametrize("mode", impls.manifest("mxnet").modes)
-def test_qgemm_accumulator_and_output_are_exact(mxnet_env, mode):
+@pytest.mark.requires("mxnet")
+@pytest.mark.parametrize("mode", manifest("mxnet").modes)
+def test_qgemm_accumulator_and_output_are_exact(mode):
     _, records = run_impl("mxnet", mode)
     for phase, outputs in QGEMM_OUTPUTS.items():
         rec = records[("qgemm", phase)]
@@ -124,15 +119,17 @@ def test_qgemm_accumulator_and_output_are_exact(mxnet_env, mode):
         assert all(err["max_abs"] == 0.0 for err in rec["errors"].values()), (phase, rec["errors"])
 
 
-def test_qgemm_edge_zero_points_and_int32_range(mxnet_env):
+@pytest.mark.requires("mxnet")
+def test_qgemm_edge_zero_points_and_int32_range():
     """Zero points 0 and 255, accumulators just inside int32, the output stage at the int32
     extremes (tests/qgemm_edges.py), in MXNet's own interpreter: every phase bit for bit."""
-    report = qgemm_edges.check("mxnet", impls.manifest("mxnet").modes)
+    report = qgemm_edges.check("mxnet", manifest("mxnet").modes)
     assert len(report) == 8 * 2
     qgemm_edges.assert_exact(report)
 
 
-def test_qgemm_is_exact_without_vnni(tmp_path, monkeypatch, mxnet_env):
+@pytest.mark.requires("mxnet")
+def test_qgemm_is_exact_without_vnni(tmp_path, monkeypatch):
     """Without VNNI oneDNN's int8 GEMM saturates int16 pair sums; the adapter then splits
     A into 7-bit halves. oneDNN's ISA cap forces that path on any CPU."""
     monkeypatch.setenv("DNNL_MAX_CPU_ISA", "AVX512_CORE")
@@ -173,7 +170,8 @@ print("exact")
 """
 
 
-def test_requantization_equals_gemmlowp_bit_for_bit(mxnet_env):
+@pytest.mark.requires("mxnet")
+def test_requantization_equals_gemmlowp_bit_for_bit():
     env = dict(os.environ, PYTHONPATH=environments.REPO_ROOT, OMP_NUM_THREADS="1")
     result = subprocess.run([env_python(), "-c", REQUANTIZE_CHECK], capture_output=True, text=True, env=env,
                             cwd=environments.REPO_ROOT, timeout=300)

@@ -1,7 +1,7 @@
 """The HTML report in a real browser (headless Chromium), as a reader opens it.
 
 Needs Debian's chromium, which `make test` installs (`make browser`). Without it these
-tests are skipped with that reason, shown in pytest's summary (-rs), never silently.
+tests fail with that command (DLBENCH_TEST_WITHOUT=chromium skips them, saying so).
 """
 import io
 import json
@@ -11,12 +11,10 @@ import pytest
 
 from harness.cli import main
 from reports.charts import cell_key
-from tests.browser import Browser, find_chromium
+from tests.browser import Browser
 from tests.conftest import NASTY, read_results
 
-pytestmark = pytest.mark.skipif(find_chromium() is None,
-                                reason="chromium is not installed: `make browser` (apt-get install chromium) "
-                                       "installs it; the HTML report was not checked in a browser")
+pytestmark = [pytest.mark.browser, pytest.mark.requires("chromium")]  # absent: fails with `make browser`
 
 MARKED = ".bar, .box, .point, .ratio"  # the chart elements that carry data, and their colour
 

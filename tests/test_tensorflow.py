@@ -3,19 +3,15 @@
 TensorFlow is never imported in the pytest process: each cell (and the extra qgemm
 check) runs in its own interpreter, as the harness runs it.
 """
-import importlib.util
-
 import pytest
 
-import impls
 import scenarios
 from harness.runner import framework_facts
 from tests import qgemm_edges
 from tests.harness_runs import run_impl
+from tests.requirements import manifest
 
-# find_spec, not importorskip: importing TensorFlow here would load it into the pytest process
-if importlib.util.find_spec("tensorflow") is None:
-    pytest.skip("tensorflow is not installed in this environment (make venv)", allow_module_level=True)
+pytestmark = pytest.mark.requires("tensorflow")  # absent: every test fails with the fix
 
 MODES = ("eager", "graph", "xla")
 THREADS = 1
@@ -28,7 +24,7 @@ def records(mode, device="cpu"):
 
 
 def test_manifest():
-    manifest = impls.manifest("tensorflow")
+    manifest = manifest("tensorflow")
     assert manifest.name == "tensorflow"
     assert manifest.modes == MODES
     assert manifest.devices == ("cpu", "cuda")

@@ -16,7 +16,9 @@ from harness.cli import main
 from harness.plan import plan
 from harness.processes import worker_env
 from harness.runner import Options, Runner
+from tests import requirements
 from tests.conftest import FAST, by_cell, read_results
+from tests.requirements import CHECKS, absent, require
 
 # (implementation, its modes that run on this machine's CPU): one worker process each
 FRAMEWORKS = [("reference", ["eager"]), ("torch", ["eager", "graph"]), ("tensorflow", ["eager", "graph", "xla"]),
@@ -25,16 +27,18 @@ FRAMEWORKS = [("reference", ["eager"]), ("torch", ["eager", "graph"]), ("tensorf
 
 def reset_check(impl, modes):
     """tests/reset_check.py in the implementation's own interpreter, one thread."""
-    manifest = impls.manifest(impl)
+    if impl in CHECKS:
+        require(impl)
+    manifest = requirements.manifest(impl)
     python, reason = environments.interpreter(manifest)
     if python is None:
-        pytest.skip(reason)
+        absent(impl, reason.split("; fix:")[0], manifest.install_hint)
     proc = subprocess.run([python, "-m", "tests.reset_check", impl, *modes], cwd=environments.REPO_ROOT,
                           env=worker_env(1, manifest), capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stderr[-3000:]
     results = json.loads(proc.stdout.strip().splitlines()[-1])
     if "not_installed" in results:
-        pytest.skip(f"{impl} is not installed for {python}: {results['not_installed']}")
+        absent(impl, f"{impl} is not installed for {python}: {results['not_installed']}", manifest.install_hint)
     return results
 
 
