@@ -34,9 +34,15 @@ def _mxnet():
     return environments.interpreter(manifest("mxnet"))[1]
 
 
-def _dlib():
+def bridge_module(build_dir=None):
+    """The compiled bridge the adapter loads (DLBENCH_DLIB_BRIDGE_DIR moves it, as for the adapter)."""
     from impls.dlib import bridge_path
-    path = bridge_path.module_file(os.environ.get("DLBENCH_DLIB_BRIDGE_DIR") or bridge_path.BUILD_DIRS["debian"])
+    return bridge_path.module_file(build_dir or os.environ.get("DLBENCH_DLIB_BRIDGE_DIR")
+                                   or bridge_path.BUILD_DIRS["debian"])
+
+
+def _dlib():
+    path = bridge_module()
     return None if os.path.exists(path) else f"the dlib bridge is not built ({path} is missing)"
 
 

@@ -38,6 +38,9 @@ def test_load_keeps_one_row_per_cell_with_samples_and_peaks(tiny_run):
 
 
 def test_metrics_speedups_and_percent_of_peak(tiny_run):
+    """On a real run every ok cell gets its ratios and a ceiling of its kind; the arithmetic
+    of each is held to hand-worked cells below (test_peak_choice_follows_the_roofline,
+    test_memory_bound_cells_are_held_to_the_level_..., test_ratio_intervals_on_a_constructed_example)."""
     m = add_metrics(load([tiny_run]))
     ok = m[m["status"] == "ok"]
     for _, g in ok.groupby(["scenario", "phase", "size"]):
@@ -45,32 +48,25 @@ def test_metrics_speedups_and_percent_of_peak(tiny_run):
         assert (g["vs_fastest"] <= 1.0 + 1e-12).all()
         ref = g[g["impl"] == "reference"]
         assert ref["vs_reference"].iloc[0] == pytest.approx(1.0)
-        torch = g[g["impl"] == "torch"].iloc[0]
-        assert torch["vs_reference"] == pytest.approx(ref["median"].iloc[0] / torch["median"])
-    with open(os.path.join(tiny_run, "machine.json")) as f:
-        caches = json.load(f)["caches"]  # this machine's, from sysfs
-    # Which ceiling holds a cell follows the roofline of the peaks this run measured (tiny,
-    # noisy probes here), with the bandwidth of the cache level the cell's working set fits
-    # in: below the ridge that bandwidth, above it the GEMM roof of its kind of work.
+        assert g[g["impl"] == "torch"]["vs_reference"].iloc[0] > 0
     for _, cell in ok.iterrows():
-        roof = cell["peak_int8_gops"] if cell["scenario"] == "qgemm" else cell["peak_fp32_gflops"]
         assert cell["working_set_bytes"] == scenarios.get(cell["scenario"]).working_set(cell["params"], cell["phase"])
-        assert cell["capacity_l2_bytes"] == caches["L2"] * (cell["threads"] if caches["L2_per_core"] else 1)
-        level = ("L2" if cell["working_set_bytes"] <= cell["capacity_l2_bytes"] else
-                 "L3" if cell["working_set_bytes"] <= cell["capacity_l3_bytes"] else "DRAM")
-        bandwidth = cell[{"L2": "peak_l2_gbs", "L3": "peak_l3_gbs", "DRAM": "peak_memory_gbs"}[level]]
-        memory = cell["flops"] / cell["bytes"] * bandwidth < roof
-        assert cell["bound"] == ("memory" if memory else "compute")
-        assert cell["peak_of"] == (f"{level} bandwidth" if memory else
-                                   "int8 GEMM" if cell["scenario"] == "qgemm" else "fp32 GEMM")
-        assert cell["rate_unit"] == ("GB/s" if memory else "GOP/s" if cell["scenario"] == "qgemm" else "GFLOP/s")
-        assert cell["rate"] == (cell["gbs"] if memory else cell["gflops"])
-        assert cell["pct_of_peak"] == pytest.approx(100 * cell["rate"] / (bandwidth if memory else roof))
-        assert cell["ceiling_low"] == (cell["pct_of_peak"] > 100)
+        if cell["bound"] == "memory":
+            assert cell["peak_of"] in ("L2 bandwidth", "L3 bandwidth", "DRAM bandwidth")
+            assert cell["rate_unit"] == "GB/s" and cell["rate"] == cell["gbs"]
+        else:
+            assert cell["bound"] == "compute"
+            assert (cell["peak_of"], cell["rate_unit"]) == (("int8 GEMM", "GOP/s") if cell["scenario"] == "qgemm"
+                                                            else ("fp32 GEMM", "GFLOP/s"))
+            assert cell["rate"] == cell["gflops"]
+        assert cell["pct_of_peak"] > 0 and cell["ceiling_low"] == (cell["pct_of_peak"] > 100)
     failed = m[m["status"] != "ok"]
     for column in ("median", "rate", "vs_reference", "vs_fastest", "pct_of_peak"):
         assert failed[column].isna().all(), column
-    assert failed["reason"].str.len().gt(10).all()
+    torch_version = ok[ok["impl"] == "torch"]["impl_version"].iloc[0]
+    assert failed.groupby("impl")["reason"].agg(set).to_dict() == {
+        "reference": {"reference does not run on cuda (devices: cpu)"},
+        "torch": {f"no CUDA device: torch {torch_version} is a CPU-only build"}}
 
 
 def _cell(**kw):
@@ -393,6 +389,8 @@ def test_ratio_intervals_on_a_constructed_example():
     m = add_metrics(pd.DataFrame(rows)).set_index("impl")
     # vs_fastest = fastest / this: [lo_fast / hi_this, hi_fast / lo_this]
     assert m.loc["mid", "vs_fastest"] == pytest.approx(0.5)
+    # vs_reference = reference / this: 4.0 / 1.0, 4.0 / 2.0, 4.0 / 3.0
+    assert m["vs_reference"].to_dict() == pytest.approx({"reference": 1.0, "fast": 4.0, "mid": 2.0, "old": 4 / 3})
     assert (m.loc["mid", "vs_fastest_low"], m.loc["mid", "vs_fastest_high"]) == pytest.approx((0.9 / 2.5, 1.2 / 1.6))
     assert (m.loc["reference", "vs_fastest_low"], m.loc["reference", "vs_fastest_high"]) == pytest.approx(
         (0.9 / 4.4, 1.2 / 3.8))

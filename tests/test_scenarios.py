@@ -51,15 +51,23 @@ def test_qgemm_output_stage_constants():
 def test_qgemm_phases_each_count_their_own_work():
     s = scenarios.get("qgemm")
     assert s.phases == ("gemm", "requantize", "full") and s.work_unit == "OP"
+    # worked by hand: gemm 2mnk OP over A (mk) + B (kn) + int32 C (4mn) bytes; requantize
+    # gemmlowp's four primitives per element, int32 in and uint8 out (4mn + mn bytes);
+    # full both, writing the int32 accumulator and the uint8 output (mk + kn + 4mn + mn bytes)
+    work = {  # size: (m, k, n), {phase: (OP, bytes)}
+        "tiny": ((5, 64, 12), {"gemm": (7680, 320 + 768 + 240), "requantize": (240, 240 + 60),
+                               "full": (7920, 320 + 768 + 240 + 60)}),
+        "small": ((256, 256, 256), {"gemm": (33554432, 393216), "requantize": (262144, 327680),
+                                    "full": (33816576, 458752)}),
+        "skinny": ((16, 2048, 2048), {"gemm": (134217728, 4358144), "requantize": (131072, 163840),
+                                      "full": (134348800, 4390912)}),
+    }
+    for size, (mkn, phases) in work.items():
+        p = s.params(size)
+        assert (p["m"], p["k"], p["n"]) == mkn
+        assert {phase: (s.flops(p, phase), s.bytes_moved(p, phase)) for phase in s.phases} == phases, size
     for size in ("tiny", "small", "medium", "large", "skinny"):
         p = s.params(size)
-        m, k, n = p["m"], p["k"], p["n"]
-        assert s.flops(p, "gemm") == 2 * m * n * k
-        assert s.bytes_moved(p, "gemm") == m * k + k * n + 4 * m * n
-        assert s.flops(p, "requantize") == 4 * m * n  # gemmlowp's four primitives per element
-        assert s.bytes_moved(p, "requantize") == 4 * m * n + m * n  # int32 in, uint8 out
-        assert s.flops(p, "full") == s.flops(p, "gemm") + s.flops(p, "requantize")
-        assert s.bytes_moved(p, "full") == m * k + k * n + 5 * m * n
         # the GEMM and the whole operation are held to the int8 GEMM peak, the output stage to bandwidth
         assert not s.memory_bound("gemm", p) and not s.memory_bound("full", p)
         assert s.memory_bound("requantize", p)
