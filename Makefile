@@ -11,7 +11,7 @@ BENCH_OUT ?= out/bench-$(SIZE)
 ENVS := $(patsubst impls/%/requirements.txt,%,$(wildcard impls/*/requirements.txt))
 DLBENCH_ENVS ?= $(CURDIR)
 
-.PHONY: venv envs browser bench test clean dlib dlib-optional dlib-builtin
+.PHONY: venv envs browser bench test test-fast clean dlib dlib-optional dlib-builtin
 
 venv: $(STAMP) dlib-optional
 
@@ -67,6 +67,12 @@ bench: venv envs
 
 test: venv envs browser
 	$(BIN)/python -m pytest -q
+
+# The edit-test loop: everything but the marked slow parts (pyproject.toml's markers), on
+# .venv alone: no MXNet environment, no dlib bridge, no browser. Under a minute here.
+FAST_LANE := not (env or bridge or browser or slow)
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q -m "$(FAST_LANE)"
 
 clean:
 	rm -rf $(VENV) $(addprefix .venv-,$(ENVS)) out .pytest_cache build/dlib build/dlib-builtin

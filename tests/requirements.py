@@ -61,6 +61,14 @@ CHECKS = {
 }
 
 
+# the lanes (pyproject.toml's markers) a test that runs an implementation is in besides `slow`
+IMPL_LANES = {"mxnet": ("env",), "dlib": ("bridge",)}
+
+
+def lane_marks(impl):
+    return [getattr(pytest.mark, lane) for lane in IMPL_LANES.get(impl, ())]
+
+
 def without():
     """The names DLBENCH_TEST_WITHOUT lists: tests needing them are skipped, whether present or not."""
     return {n.strip() for n in os.environ.get(WITHOUT, "").split(",") if n.strip()}

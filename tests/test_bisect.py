@@ -12,6 +12,8 @@ import pytest
 from harness.environments import REPO_ROOT
 from tests.conftest import FAST
 
+pytestmark = pytest.mark.slow  # builds commits and runs both sides of each
+
 SLOW_AT = 3  # commits[3] (the fourth) writes SLOWDOWN into the slowdown's fraction.txt
 # Five times the elements. A tiny sigmoid call is mostly per-call overhead: twice the
 # elements showed as only +20% here, with the backward cell inconclusive at 8 pairs.

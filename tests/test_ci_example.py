@@ -7,6 +7,8 @@ import sys
 
 import pytest
 
+pytestmark = pytest.mark.slow  # the CI example end to end: three jobs of real runs
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 WORKFLOW = os.path.join(ROOT, "examples", "ci-compare.yml")
 SIMULATE = os.path.join(ROOT, "benchmarks", "simulate_ci.py")

@@ -78,6 +78,7 @@ def test_run_over_corrupt_results_does_not_touch_them(capsys, tmp_path):
     assert (tmp_path / "results.jsonl").read_text() == "garbage\n"
 
 
+@pytest.mark.slow  # probes every framework
 def test_list_shows_scenarios_and_implementations(capsys):
     code, out, _ = run_cli(capsys, "list")
     assert code == 0

@@ -183,6 +183,7 @@ def test_run_save_and_compare_against_baseline(tmp_path, monkeypatch, capsys):
     assert "no saved baseline 'nosuch'" in capsys.readouterr().err
 
 
+@pytest.mark.slow  # interleaved sides, real runs
 def test_interleaved_run_of_two_interpreters(tmp_path, capsys):
     out = tmp_path / "cmp"
     code = main(["compare", "--interleave", "--base-python", sys.executable, "--scenario", "sigmoid", "--impl",
@@ -199,6 +200,7 @@ def test_interleaved_run_of_two_interpreters(tmp_path, capsys):
     assert len(cpus) == 1 and len(next(iter(cpus))) == 1  # --threads 1: one CPU, the same for both
 
 
+@pytest.mark.slow  # interleaved sides, real runs
 def test_interleaved_without_lockstep_runs_processes_in_turn(tmp_path, capsys):
     out = tmp_path / "cmp"
     assert main(["compare", "--interleave", "--no-lockstep", "--base-python", sys.executable, "--scenario",
@@ -207,6 +209,7 @@ def test_interleaved_without_lockstep_runs_processes_in_turn(tmp_path, capsys):
     assert all(r["interleaved"] and not r["lockstep"] and r["sample_process"] == [0, 0, 0, 1, 1, 1] for r in recs)
 
 
+@pytest.mark.slow  # interleaved sides, real runs
 def test_lockstep_contains_crashes_and_hangs(fake_impls, tmp_path, capsys):
     """faulty: conv kills its process in prepare, sigmoid hangs in prepare, qgemm raises.
     Both lockstep workers of a pair are contained; the comparison finishes."""
@@ -506,6 +509,7 @@ def suite_of_pairs(n_cells, n_pairs, noise, rng, changes=None):
     return [b for b, _ in pairs], [c for _, c in pairs]
 
 
+@pytest.mark.slow  # a simulation of many suites
 def test_holm_keeps_the_suites_false_alarms_at_alpha():
     """60 A/A cells per suite, 200 suites: the per-cell rule raises `slower` in most suites,
     Holm in about alpha of them or fewer."""
@@ -589,6 +593,7 @@ def test_suite_line_in_every_format(tmp_path, capsys):
     assert suite["compared"] == 4 and suite["df"] == 2 and suite["ci_low"] < suite["change"] < suite["ci_high"]
 
 
+@pytest.mark.slow  # interleaved sides, real runs
 def test_lockstep_sides_time_the_same_calls_per_sample(fake_impls, tmp_path, capsys):
     """One side doing 20 times the work calibrates far fewer calls per sample; the pair
     still times the same number on both sides (the larger), in every pair, so the untimed

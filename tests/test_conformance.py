@@ -13,7 +13,7 @@ import impls
 import scenarios
 from tests import qgemm_edges
 from tests.harness_runs import run_impl
-from tests.requirements import absent, manifest, skip_if_without
+from tests.requirements import absent, lane_marks, manifest, skip_if_without
 
 EXPECTED_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "expected_cells.toml")
 SHOWN = os.path.relpath(EXPECTED_FILE, os.path.dirname(os.path.dirname(EXPECTED_FILE)))
@@ -43,7 +43,17 @@ EXPECTED = expected_cells()
 ALL = CASES + sorted(set(EXPECTED) - set(CASES))
 
 
-@pytest.mark.parametrize("impl, mode, scenario, phase", ALL, ids=["-".join(c) for c in ALL])
+def test_the_expected_list_names_exactly_the_cells_there_are():
+    """The fast lane's share: the list and the code agree, without running a cell."""
+    unlisted = [" ".join(c) for c in CASES if c not in EXPECTED]
+    gone = [" ".join(c) for c in EXPECTED if c not in CASES]
+    assert not unlisted, f"add to {SHOWN} (ok, or unsupported with its reason): {', '.join(unlisted)}"
+    assert not gone, f"remove from {SHOWN} (no such cell any more): {', '.join(gone)}"
+
+
+@pytest.mark.slow  # every cell a real harness run; MXNet's and dlib's in the env and bridge lanes too
+@pytest.mark.parametrize("impl, mode, scenario, phase",
+                         [pytest.param(*c, id="-".join(c), marks=lane_marks(c[0])) for c in ALL])
 def test_cell_is_what_the_expected_list_says(impl, mode, scenario, phase):
     cell = (impl, mode, scenario, phase)
     where = f"[{impl}.{mode}] \"{scenario} {phase}\""
@@ -69,6 +79,7 @@ def test_cell_is_what_the_expected_list_says(impl, mode, scenario, phase):
         assert err["worst_ratio"] is not None and err["worst_ratio"] <= 1.0, name
 
 
+@pytest.mark.slow
 def test_qgemm_accumulator_exceeds_int16_and_matches_exactly():
     problem = scenarios.get("qgemm").problem("tiny")
     ref = impls.adapter("reference").qgemm(problem, "gemm", "cpu", "eager")
@@ -80,6 +91,7 @@ def test_qgemm_accumulator_exceeds_int16_and_matches_exactly():
     assert rec["status"] == "ok" and rec["errors"]["acc"]["max_abs"] == 0.0
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", manifest("torch").modes)
 def test_qgemm_phases_exact_at_gemmlowp_edges_in_torch(mode):
     """Zero points 0 and 255, accumulators just inside int32, the output stage at the int32

@@ -6,12 +6,15 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from harness.cli import main
 from tests.conftest import FAST, by_cell, read_results
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
+@pytest.mark.slow  # waits out crashes and hangs
 def test_faulty_implementation_is_contained(fake_impls, tmp_path, capsys):
     out = str(tmp_path / "out")
     code = main(["run", "--impl", "reference,faulty", "--size", "tiny", "--timeout", "6", "--out", out, *FAST])

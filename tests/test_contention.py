@@ -34,6 +34,7 @@ def run_cell(out, *extra):
     return read_results(out)
 
 
+@pytest.mark.slow  # real runs beside or waiting out other processes
 def test_a_cell_beside_busy_processes_is_flagged(tmp_path):
     hogs = busy_processes(os.cpu_count() or 1)
     try:
@@ -48,6 +49,7 @@ def test_a_cell_beside_busy_processes_is_flagged(tmp_path):
         assert rec["contention"]["threshold"] == contention.OTHER_CPU_THRESHOLD
 
 
+@pytest.mark.slow  # real runs beside or waiting out other processes
 def test_the_same_cell_on_a_quiet_machine_is_not_flagged(tmp_path):
     # --quiet-wait: a test machine between tests may still be finishing something
     records = run_cell(tmp_path / "quiet", "--quiet-wait", "30")
@@ -59,6 +61,7 @@ def test_the_same_cell_on_a_quiet_machine_is_not_flagged(tmp_path):
         assert rec["contention"]["other_cpu"] < contention.OTHER_CPU_THRESHOLD
 
 
+@pytest.mark.slow  # real runs beside or waiting out other processes
 def test_the_harness_own_cpu_is_not_contention(tmp_path):
     """The parent (here pytest, running dlbench in-process) spins while the cell is timed,
     as a progress display redrawing would: that is ours, not another process's."""
@@ -77,6 +80,7 @@ def test_the_harness_own_cpu_is_not_contention(tmp_path):
     assert all(r["contended"] is False for r in records), [r["contention"] for r in records]
 
 
+@pytest.mark.slow  # real runs beside or waiting out other processes
 def test_quiet_wait_gives_up_and_says_so(tmp_path, capsys):
     hogs = busy_processes(os.cpu_count() or 1)
     try:

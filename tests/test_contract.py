@@ -58,6 +58,7 @@ def test_every_implementation_here_answers_the_contract():
         assert isinstance(m, Manifest) and m.name == name and m.modes[0] == "eager"
 
 
+@pytest.mark.slow  # `dlbench list` probes every framework
 def test_a_malformed_implementation_is_one_line_at_list_and_never_runs(broken_impls, capsys):
     assert main(["list"]) == 0
     out = capsys.readouterr().out

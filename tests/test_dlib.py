@@ -13,6 +13,8 @@ from harness.runner import Options, Runner
 from impls.dlib import bridge_path
 from tests.harness_runs import run_impl
 
+pytestmark = pytest.mark.bridge  # builds or runs the compiled bridge (make dlib)
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 

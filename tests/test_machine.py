@@ -2,6 +2,8 @@
 import json
 import types
 
+import pytest
+
 from harness import caches, fingerprint, machine_peaks, worker
 from harness.cli import main
 from tests.conftest import FAST, in_fresh_worker
@@ -13,6 +15,7 @@ SMALL_CACHES = {"L1d": 32 * KIB, "L2": 256 * KIB, "L2_per_core": True, "L3": 8 *
                 "source": "test"}
 
 
+@pytest.mark.slow  # measures peaks in framework workers
 def test_machine_measures_peaks_per_device_and_implementation(capsys, fake_impls, tmp_path, monkeypatch):
     monkeypatch.setattr(fingerprint.caches, "collect", lambda cpu, cores: dict(SMALL_CACHES))
     out = tmp_path / "m"
@@ -73,6 +76,7 @@ def test_run_without_machine_probe_records_no_peaks(tmp_path):
     assert "peaks" not in json.loads((out / "machine.json").read_text())
 
 
+@pytest.mark.slow  # measures peaks in framework workers
 def test_run_records_peaks_and_a_resumed_run_keeps_them(tmp_path):
     out = tmp_path / "r"
     args = ["run", "--impl", "reference", "--size", "tiny", "--machine-probe", "--probe-time", "0.01",

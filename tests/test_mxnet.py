@@ -18,6 +18,8 @@ from tests import qgemm_edges
 from tests.harness_runs import run_impl
 from tests.requirements import manifest
 
+pytestmark = pytest.mark.env  # builds or runs .venv-mxnet (make envs)
+
 SETUP = "make env-mxnet"
 
 

@@ -40,6 +40,7 @@ def test_processes_are_recorded_per_sample(tmp_path):
         assert len(rec["first_call_s_per_process"]) == 3
 
 
+@pytest.mark.slow  # probes every framework
 def test_cuda_without_gpu_is_unsupported_not_an_error(tmp_path, capsys):
     out = str(tmp_path / "out")
     assert main(["run", "--scenario", "conv,qgemm", "--device", "cuda", "--size", "tiny", "--out", out,

@@ -11,7 +11,8 @@ from tests import qgemm_edges
 from tests.harness_runs import run_impl
 from tests.requirements import manifest
 
-pytestmark = pytest.mark.requires("tensorflow")  # absent: every test fails with the fix
+# real harness runs of TensorFlow (the slow lane); absent, every test fails with the fix
+pytestmark = [pytest.mark.slow, pytest.mark.requires("tensorflow")]
 
 MODES = ("eager", "graph", "xla")
 THREADS = 1
@@ -24,12 +25,12 @@ def records(mode, device="cpu"):
 
 
 def test_manifest():
-    manifest = manifest("tensorflow")
-    assert manifest.name == "tensorflow"
-    assert manifest.modes == MODES
-    assert manifest.devices == ("cpu", "cuda")
-    assert manifest.environment is None
-    assert manifest.worker_env["TF_CPP_MIN_LOG_LEVEL"] == "2"
+    tf = manifest("tensorflow")
+    assert tf.name == "tensorflow"
+    assert tf.modes == MODES
+    assert tf.devices == ("cpu", "cuda")
+    assert tf.environment is None
+    assert tf.worker_env["TF_CPP_MIN_LOG_LEVEL"] == "2"
 
 
 def test_probe_records_version_threads_and_build():

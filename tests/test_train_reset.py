@@ -18,11 +18,14 @@ from harness.processes import worker_env
 from harness.runner import Options, Runner
 from tests import requirements
 from tests.conftest import FAST, by_cell, read_results
-from tests.requirements import CHECKS, absent, require
+from tests.requirements import CHECKS, absent, lane_marks, require
 
 # (implementation, its modes that run on this machine's CPU): one worker process each
 FRAMEWORKS = [("reference", ["eager"]), ("torch", ["eager", "graph"]), ("tensorflow", ["eager", "graph", "xla"]),
               ("mxnet", ["eager", "graph"]), ("dlib", ["eager"])]
+
+# every test here runs frameworks (the slow lane); MXNet's and dlib's also need `make envs` / `make dlib`
+pytestmark = pytest.mark.slow
 
 
 def reset_check(impl, modes):
@@ -42,7 +45,8 @@ def reset_check(impl, modes):
     return results
 
 
-@pytest.mark.parametrize("impl, modes", FRAMEWORKS, ids=[impl for impl, _ in FRAMEWORKS])
+@pytest.mark.parametrize("impl, modes", [pytest.param(impl, modes, id=impl, marks=lane_marks(impl))
+                                         for impl, modes in FRAMEWORKS])
 def test_reset_restores_the_initial_weights_in_the_storage_the_step_uses(impl, modes):
     results = reset_check(impl, modes)
     assert set(results) == {f"{m}/{s}" for m in modes for s in ("classifier", "gan")}
