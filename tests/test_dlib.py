@@ -12,6 +12,7 @@ from harness.plan import plan
 from harness.runner import Options, Runner
 from impls.dlib import bridge_path
 from tests.harness_runs import run_impl
+from tests.requirements import skip_if_without
 
 pytestmark = pytest.mark.bridge  # builds or runs the compiled bridge (make dlib)
 
@@ -33,6 +34,7 @@ def run_dlib(tmp_path, monkeypatch, env=None, **selection):
 
 
 def test_bridge_builds_from_the_source_with_the_project_command(tmp_path, monkeypatch):
+    skip_if_without("dlib")  # builds its own bridge: skipped only when told to
     out = tmp_path / "bridge"
     proc = subprocess.run([sys.executable, "-m", "impls.dlib.build", "--out", str(out)], cwd=REPO,
                           capture_output=True, text=True, timeout=900)

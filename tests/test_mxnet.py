@@ -16,7 +16,7 @@ from harness.runner import Options, Runner
 from conftest import FAST, by_cell, read_results
 from tests import qgemm_edges
 from tests.harness_runs import run_impl
-from tests.requirements import manifest
+from tests.requirements import manifest, skip_if_without
 
 pytestmark = pytest.mark.env  # builds or runs .venv-mxnet (make envs)
 
@@ -39,6 +39,7 @@ def run_cells(out, **selection):
 
 
 def test_environment_is_created_from_nothing_by_the_project_command(tmp_path, monkeypatch, capsys):
+    skip_if_without("mxnet")  # builds its own environment: skipped only when told to
     root = environments.REPO_ROOT
     result = subprocess.run(["make", "-C", root, "--no-print-directory", "env-mxnet", f"DLBENCH_ENVS={tmp_path}"],
                             capture_output=True, text=True, timeout=900)
