@@ -75,6 +75,7 @@ def without():
 
 
 def skip_if_without(name):
+    """Skip the test if DLBENCH_TEST_WITHOUT names `name`: the one way a test skips for something absent."""
     if name in without():
         pytest.skip(f"{WITHOUT}={os.environ[WITHOUT]}")
 
