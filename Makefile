@@ -11,7 +11,7 @@ BENCH_OUT ?= out/bench-$(SIZE)
 ENVS := $(patsubst impls/%/requirements.txt,%,$(wildcard impls/*/requirements.txt))
 DLBENCH_ENVS ?= $(CURDIR)
 
-.PHONY: venv envs browser bench test test-fast clean dlib dlib-optional dlib-builtin
+.PHONY: venv envs browser bench test test-fast lint clean dlib dlib-optional dlib-builtin
 
 venv: $(STAMP) dlib-optional
 
@@ -65,13 +65,18 @@ bench: venv envs
 	$(BIN)/dlbench run --size $(SIZE) --out $(BENCH_OUT) --quiet
 	$(BIN)/dlbench report $(BENCH_OUT) --html $(BENCH_OUT)/report.html
 
-test: venv envs browser
+test: venv envs browser lint
 	$(BIN)/python -m pytest -q
+
+# ruff (configured in pyproject.toml, pinned there): lint, and the format as committed.
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 # The edit-test loop: everything but the marked slow parts (pyproject.toml's markers), on
 # .venv alone: no MXNet environment, no dlib bridge, no browser. Under a minute here.
 FAST_LANE := not (env or bridge or browser or slow)
-test-fast: $(STAMP)
+test-fast: $(STAMP) lint
 	$(BIN)/python -m pytest -q -m "$(FAST_LANE)"
 
 clean:

@@ -6,6 +6,7 @@ What `make bench` on a machine doing other work looks like, reproduced: one spin
 process per core starts before the busy run and stops after it. Prints one line per
 run (median, interval, other processes' CPU, flags) and the ratio of the medians.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -21,9 +22,27 @@ SPIN = "import time\nend = time.time() + 600\nwhile time.time() < end: pass\n"
 
 
 def run(out, args, extra=()):
-    cmd = [sys.executable, "-m", "harness.cli", "run", "--scenario", args.scenario, "--impl", args.impl,
-           "--mode", args.mode, "--size", args.size, "--threads", str(args.threads), "--out", out, "--quiet",
-           "--no-machine-probe", *extra]
+    cmd = [
+        sys.executable,
+        "-m",
+        "harness.cli",
+        "run",
+        "--scenario",
+        args.scenario,
+        "--impl",
+        args.impl,
+        "--mode",
+        args.mode,
+        "--size",
+        args.size,
+        "--threads",
+        str(args.threads),
+        "--out",
+        out,
+        "--quiet",
+        "--no-machine-probe",
+        *extra,
+    ]
     subprocess.run(cmd, cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
     with open(os.path.join(out, "results.jsonl")) as f:
         return [json.loads(line) for line in f if line.strip()]
@@ -31,12 +50,17 @@ def run(out, args, extra=()):
 
 def line(label, rec):
     c = rec.get("contention") or {}
-    interval = (f"[{rec['ci_low'] * 1e3:.3g}-{rec['ci_high'] * 1e3:.3g}] {rec['ci_level']:.0%}"
-                if rec.get("ci_low") is not None else "")
+    interval = (
+        f"[{rec['ci_low'] * 1e3:.3g}-{rec['ci_high'] * 1e3:.3g}] {rec['ci_level']:.0%}"
+        if rec.get("ci_low") is not None
+        else ""
+    )
     flags = " ".join(w for w in ("contended", "noisy") if rec.get(w)) or "-"
-    return (f"{label:<6} {rec['scenario']}/{rec['phase']}/{rec['size']} {rec['impl']}:{rec['mode']}  "
-            f"median {rec['median'] * 1e3:.3f} ms {interval}  other processes {c.get('other_cpu', float('nan')):.2f} "
-            f"cores  load {c.get('load1') or 0:.1f}  flags: {flags}")
+    return (
+        f"{label:<6} {rec['scenario']}/{rec['phase']}/{rec['size']} {rec['impl']}:{rec['mode']}  "
+        f"median {rec['median'] * 1e3:.3f} ms {interval}  other processes {c.get('other_cpu', float('nan')):.2f} "
+        f"cores  load {c.get('load1') or 0:.1f}  flags: {flags}"
+    )
 
 
 def main():

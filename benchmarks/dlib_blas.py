@@ -9,6 +9,7 @@ the median, GFLOP/s and the slowdown against OpenBLAS, and which BLAS each run u
 Run:  .venv/bin/python benchmarks/dlib_blas.py [--size small,medium] [--threads N]
       [--scenario conv] [--out out/dlib-blas]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -27,8 +28,21 @@ CHOICES = ("openblas", "reference", "builtin")
 
 def run_choice(choice, args, out):
     env = dict(os.environ, **{blas.VARIABLE: choice})
-    cmd = [os.path.join(os.path.dirname(sys.executable), "dlbench"), "run", "--impl", "dlib",
-           "--scenario", args.scenario, "--size", args.size, "--threads", str(args.threads), "--out", out, "--quiet"]
+    cmd = [
+        os.path.join(os.path.dirname(sys.executable), "dlbench"),
+        "run",
+        "--impl",
+        "dlib",
+        "--scenario",
+        args.scenario,
+        "--size",
+        args.size,
+        "--threads",
+        str(args.threads),
+        "--out",
+        out,
+        "--quiet",
+    ]
     if args.samples:
         cmd += ["--samples", str(args.samples)]
     subprocess.run(cmd, env=env, check=True, cwd=ROOT)
@@ -67,8 +81,19 @@ def main(argv=None):
             continue
         records, b = run_choice(choice, args, os.path.join(args.out, choice))
         for r in records:
-            rows.append((r["scenario"], r["phase"], r["size"], choice, describe(b), r["status"], r.get("median"),
-                         r.get("gflops"), r.get("reason")))
+            rows.append(
+                (
+                    r["scenario"],
+                    r["phase"],
+                    r["size"],
+                    choice,
+                    describe(b),
+                    r["status"],
+                    r.get("median"),
+                    r.get("gflops"),
+                    r.get("reason"),
+                )
+            )
 
     base = {(s, p, z): med for s, p, z, c, _, st, med, _, _ in rows if c == "openblas" and st == "ok"}
     print(f"{'cell':<22} {'BLAS':<44} {'median ms':>10} {'GFLOP/s':>9} {'vs OpenBLAS':>12}")

@@ -16,6 +16,7 @@ work (not a sleep, so it competes for the cores like real work):
 Rerun with the same --out and another --threshold or --alpha to judge those settings on
 the same measurements: runs that exist are not measured again.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -35,17 +36,31 @@ VERDICTS = ("slower", "faster", "same", "inconclusive")
 
 def dlbench(args, slowdown=0.0, check=True):
     env = dict(os.environ, DLBENCH_EXTRA_IMPLS=FAKE_IMPLS, DLBENCH_SLOWDOWN=str(slowdown), PYTHONPATH=REPO)
-    res = subprocess.run([sys.executable, "-m", "harness.cli", *args], cwd=REPO, env=env, capture_output=True,
-                         text=True)
+    res = subprocess.run(
+        [sys.executable, "-m", "harness.cli", *args], cwd=REPO, env=env, capture_output=True, text=True
+    )
     if check and res.returncode not in (0, 1):
         raise RuntimeError(f"dlbench {' '.join(args)} failed ({res.returncode}): {res.stderr.strip()[-500:]}")
     return res
 
 
 def cell_args(opts):
-    return ["--scenario", opts.scenarios, "--impl", "slowdown", "--size", opts.size, "--threads",
-            str(opts.threads), "--samples", str(opts.samples), "--min-time", str(opts.min_time),
-            "--warmup", str(opts.warmup)]
+    return [
+        "--scenario",
+        opts.scenarios,
+        "--impl",
+        "slowdown",
+        "--size",
+        opts.size,
+        "--threads",
+        str(opts.threads),
+        "--samples",
+        str(opts.samples),
+        "--min-time",
+        str(opts.min_time),
+        "--warmup",
+        str(opts.warmup),
+    ]
 
 
 def verdicts(compare_json):
@@ -60,15 +75,27 @@ def verdicts(compare_json):
 def stored_run(opts, workdir, name, slowdown):
     out = os.path.join(workdir, name)
     if not os.path.exists(os.path.join(out, "results.jsonl")):  # a rerun with the same --out reuses runs
-        dlbench(["run", *cell_args(opts), "--processes", str(opts.processes), "--out", out, "--quiet",
-                 "--no-machine-probe"], slowdown)
+        dlbench(
+            [
+                "run",
+                *cell_args(opts),
+                "--processes",
+                str(opts.processes),
+                "--out",
+                out,
+                "--quiet",
+                "--no-machine-probe",
+            ],
+            slowdown,
+        )
     return out
 
 
 def stored_compare(opts, bases, cur):
     """The candidate run against a baseline of several runs (dlbench compare BASE... CUR)."""
-    res = dlbench(["compare", *bases, cur, "--threshold", str(opts.threshold), "--alpha", str(opts.alpha),
-                   "--format", "json"])
+    res = dlbench(
+        ["compare", *bases, cur, "--threshold", str(opts.threshold), "--alpha", str(opts.alpha), "--format", "json"]
+    )
     return verdicts(res.stdout)
 
 
@@ -76,7 +103,7 @@ def wrapper(workdir, slowdown):
     """An 'interpreter' for one side: this Python with DLBENCH_SLOWDOWN set."""
     path = os.path.join(workdir, f"python-slowdown-{slowdown:g}")
     with open(path, "w") as f:
-        f.write(f"#!/bin/sh\nDLBENCH_SLOWDOWN={slowdown:g} exec {sys.executable} \"$@\"\n")
+        f.write(f'#!/bin/sh\nDLBENCH_SLOWDOWN={slowdown:g} exec {sys.executable} "$@"\n')
     os.chmod(path, os.stat(path).st_mode | stat.S_IEXEC)
     return path
 
@@ -86,15 +113,44 @@ def interleaved_compare(opts, workdir, name, slowdown):
     if all(os.path.exists(os.path.join(out, side, "results.jsonl")) for side in ("base", "cur")):
         # measured before (a rerun with the same --out): only the verdict is recomputed,
         # so other --threshold/--alpha settings can be judged on the same measurements
-        res = dlbench(["compare", os.path.join(out, "base"), os.path.join(out, "cur"), "--threshold",
-                       str(opts.threshold), "--alpha", str(opts.alpha), "--format", "json"])
+        res = dlbench(
+            [
+                "compare",
+                os.path.join(out, "base"),
+                os.path.join(out, "cur"),
+                "--threshold",
+                str(opts.threshold),
+                "--alpha",
+                str(opts.alpha),
+                "--format",
+                "json",
+            ]
+        )
         return verdicts(res.stdout)
-    res = dlbench(["compare", "--interleave", "--base-python", wrapper(workdir, 0.0), "--cur-python",
-                   wrapper(workdir, slowdown), *cell_args(opts), "--pairs", str(opts.pairs), "--threshold",
-                   str(opts.threshold), "--alpha", str(opts.alpha), "--format", "json",
-                   "--out", os.path.join(workdir, name), "--lockstep" if opts.lockstep else "--no-lockstep"])
+    res = dlbench(
+        [
+            "compare",
+            "--interleave",
+            "--base-python",
+            wrapper(workdir, 0.0),
+            "--cur-python",
+            wrapper(workdir, slowdown),
+            *cell_args(opts),
+            "--pairs",
+            str(opts.pairs),
+            "--threshold",
+            str(opts.threshold),
+            "--alpha",
+            str(opts.alpha),
+            "--format",
+            "json",
+            "--out",
+            os.path.join(workdir, name),
+            "--lockstep" if opts.lockstep else "--no-lockstep",
+        ]
+    )
     # the JSON document follows the "results:" line
-    return verdicts(res.stdout[res.stdout.index("{"):])
+    return verdicts(res.stdout[res.stdout.index("{") :])
 
 
 def evaluate(opts):
@@ -115,11 +171,11 @@ def evaluate(opts):
         k = opts.baseline_runs
         same = [stored_run(opts, workdir, f"stored-a{i}", 0.0) for i in range(max(opts.aa_trials, opts.trials) + k)]
         for i in range(opts.aa_trials):
-            add("stored", 0.0, stored_compare(opts, same[i:i + k], same[i + k]))
+            add("stored", 0.0, stored_compare(opts, same[i : i + k], same[i + k]))
         for level in opts.levels:
             for i in range(opts.trials):
                 slowed = stored_run(opts, workdir, f"stored-s{level:g}-{i}", level)
-                add("stored", level, stored_compare(opts, same[i + 1:i + 1 + k], slowed))
+                add("stored", level, stored_compare(opts, same[i + 1 : i + 1 + k], slowed))
     if "interleaved" in opts.ways:
         for level in [0.0] + opts.levels:
             for i in range(opts.aa_trials if level == 0 else opts.trials):
@@ -129,19 +185,25 @@ def evaluate(opts):
 
 def progress(way, cell, level, verdict, change, started):
     change = "" if change is None else f"{change:+.1%}"
-    print(f"[{time.perf_counter() - started:7.0f}s] {way:<11} {cell:<18} injected {level:>4.0%}: "
-          f"{verdict:<12} {change}", file=sys.stderr, flush=True)
+    print(
+        f"[{time.perf_counter() - started:7.0f}s] {way:<11} {cell:<18} injected {level:>4.0%}: {verdict:<12} {change}",
+        file=sys.stderr,
+        flush=True,
+    )
 
 
 def report(opts, rows, seconds):
-    lines = [f"impl slowdown, size {opts.size}, threads {opts.threads}, threshold {opts.threshold:.0%}, "
-             f"alpha {opts.alpha:g}; stored: {opts.processes} processes per run, baseline of "
-             f"{opts.baseline_runs} runs; interleaved: {opts.pairs} pairs"
-             f"{' in lockstep' if opts.lockstep else ''}; {opts.trials} trials per row; "
-             f"{seconds / 60:.1f} min in all", "",
-             "| way | cell | injected work | measured change (median) | trials | slower | same | inconclusive | "
-             "faster | caught / false alarms |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        f"impl slowdown, size {opts.size}, threads {opts.threads}, threshold {opts.threshold:.0%}, "
+        f"alpha {opts.alpha:g}; stored: {opts.processes} processes per run, baseline of "
+        f"{opts.baseline_runs} runs; interleaved: {opts.pairs} pairs"
+        f"{' in lockstep' if opts.lockstep else ''}; {opts.trials} trials per row; "
+        f"{seconds / 60:.1f} min in all",
+        "",
+        "| way | cell | injected work | measured change (median) | trials | slower | same | inconclusive | "
+        "faster | caught / false alarms |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
     table, changes = {}, {}
     for way, cell, level, verdict, change in rows:
         table.setdefault((way, cell, level), Counter())[verdict] += 1
@@ -153,8 +215,10 @@ def report(opts, rows, seconds):
         rate = f"{counts['slower']}/{n} {'false alarms' if level == 0 else 'caught'}"
         measured = sorted(changes.get(key, []))
         measured = f"{measured[len(measured) // 2]:+.1%}" if measured else ""
-        lines.append(f"| {way} | {cell} | +{level:.0%} | {measured} | {n} | {counts['slower']} | {counts['same']} | "
-                     f"{counts['inconclusive']} | {counts['faster']} | {rate} |")
+        lines.append(
+            f"| {way} | {cell} | +{level:.0%} | {measured} | {n} | {counts['slower']} | {counts['same']} | "
+            f"{counts['inconclusive']} | {counts['faster']} | {rate} |"
+        )
     return "\n".join(lines)
 
 
@@ -164,6 +228,7 @@ def pair_noise(workdir):
     sys.path.insert(0, REPO)
     from harness.results import read_records
     from reports.compare import pair_log_ratios
+
     spread = {}
     for name in sorted(os.listdir(workdir)):
         sides = [os.path.join(workdir, name, s) for s in ("base", "cur")]
@@ -174,8 +239,11 @@ def pair_noise(workdir):
             logs = pair_log_ratios(base[cell], cur[cell])
             mid = sorted(logs)[len(logs) // 2]
             spread.setdefault("/".join(cell), []).extend(v - mid for v in logs)
-    lines = ["", "| cell | pairs | per-pair spread (1.4826 MAD of log ratio) | 90% of pairs within |",
-             "|---|---|---|---|"]
+    lines = [
+        "",
+        "| cell | pairs | per-pair spread (1.4826 MAD of log ratio) | 90% of pairs within |",
+        "|---|---|---|---|",
+    ]
     for cell, dev in sorted(spread.items()):
         dev = sorted(abs(v) for v in dev)
         mad = 1.4826 * dev[len(dev) // 2]
@@ -194,8 +262,12 @@ def main(argv=None):
     p.add_argument("--processes", type=int, default=5, help="stored: processes per run")
     p.add_argument("--baseline-runs", type=int, default=3, help="stored: runs in the baseline")
     p.add_argument("--pairs", type=int, default=8, help="interleaved: process pairs per comparison")
-    p.add_argument("--lockstep", action=argparse.BooleanOptionalAction, default=True,
-                   help="interleaved: the pair's processes take turns sample by sample (default)")
+    p.add_argument(
+        "--lockstep",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="interleaved: the pair's processes take turns sample by sample (default)",
+    )
     p.add_argument("--threshold", type=float, default=0.03, help="the CI example's setting (see README)")
     p.add_argument("--alpha", type=float, default=0.05)
     # one thread below the cores: two threads on two shared cores flip between modes

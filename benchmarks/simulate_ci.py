@@ -23,6 +23,7 @@ jobs 1 and 2; job 3's stored comparison used those 2 runs; without DLBENCH_HISTO
 3 would have found no baseline. Prints the transcript; exit 0 when every check holds,
 1 when one fails, 2 on bad input.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -40,11 +41,14 @@ ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 import workflow_steps  # noqa: E402
 
-TINY_SUITE = ("--size tiny --impl reference --scenario sigmoid --threads 1 "
-              "--samples 3 --min-time 0.001 --warmup 0.001")
+TINY_SUITE = "--size tiny --impl reference --scenario sigmoid --threads 1 --samples 3 --min-time 0.001 --warmup 0.001"
 TINY_COUNTS = ((r"--processes \d+", "--processes 1"), (r"--pairs \d+", "--pairs 2"))
-GIT_ID = {"GIT_AUTHOR_NAME": "sim", "GIT_AUTHOR_EMAIL": "sim@example.invalid",
-          "GIT_COMMITTER_NAME": "sim", "GIT_COMMITTER_EMAIL": "sim@example.invalid"}
+GIT_ID = {
+    "GIT_AUTHOR_NAME": "sim",
+    "GIT_AUTHOR_EMAIL": "sim@example.invalid",
+    "GIT_COMMITTER_NAME": "sim",
+    "GIT_COMMITTER_EMAIL": "sim@example.invalid",
+}
 
 
 class CheckFailed(Exception):
@@ -56,8 +60,7 @@ def say(text=""):
 
 
 def git(cwd, *args, quiet=False):
-    res = subprocess.run(["git", "-C", cwd, *args], capture_output=True, text=True,
-                         env={**os.environ, **GIT_ID})
+    res = subprocess.run(["git", "-C", cwd, *args], capture_output=True, text=True, env={**os.environ, **GIT_ID})
     if res.returncode != 0:
         raise CheckFailed(f"git {' '.join(args)} in {cwd}: {res.stderr.strip()}")
     if not quiet:
@@ -67,8 +70,12 @@ def git(cwd, *args, quiet=False):
 
 def make_origin(path):
     """This checkout's files committed on main of a new repository."""
-    files = subprocess.run(["git", "-C", ROOT, "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-                           capture_output=True, text=True, check=True).stdout.split("\0")
+    files = subprocess.run(
+        ["git", "-C", ROOT, "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split("\0")
     for f in filter(None, files):
         src = os.path.join(ROOT, f)
         if os.path.isfile(src):  # a deleted tracked file is listed too
@@ -105,9 +112,16 @@ class Runner:
     def base_env(self, ws, github, env_file):
         env = {k: v for k, v in os.environ.items() if not k.startswith("DLBENCH_")}
         env.update(self.workflow_env)
-        env.update(GITHUB_ENV=env_file, GITHUB_WORKSPACE=ws, GITHUB_EVENT_NAME=github["github.event_name"],
-                   GITHUB_REF=github["github.ref"], GITHUB_BASE_REF=github["github.base_ref"],
-                   RUNNER_TOOL_CACHE=self.tool_cache, RUNNER_TEMP=self.temp, PYTHONPATH=ws)
+        env.update(
+            GITHUB_ENV=env_file,
+            GITHUB_WORKSPACE=ws,
+            GITHUB_EVENT_NAME=github["github.event_name"],
+            GITHUB_REF=github["github.ref"],
+            GITHUB_BASE_REF=github["github.base_ref"],
+            RUNNER_TOOL_CACHE=self.tool_cache,
+            RUNNER_TEMP=self.temp,
+            PYTHONPATH=ws,
+        )
         if self.tiny:
             env["DLBENCH_MACHINE_PROBE"] = "0"
         return env
@@ -160,8 +174,14 @@ class Runner:
         env = self.base_env(ws, context, env_file)
         env.update(read_env_file(env_file))
         say("$ " + script.rstrip().replace("\n", "\n  "))
-        res = subprocess.run(["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", script], cwd=ws,
-                             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        res = subprocess.run(
+            ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", script],
+            cwd=ws,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
         if res.stdout.strip():
             say(res.stdout.rstrip())
         return res.returncode, res.stdout
@@ -172,8 +192,9 @@ class Runner:
         if "--strict" not in script or not os.path.exists(os.path.join(ws, ".venv")):
             return script
         env = {**self.base_env(ws, context, env_file), **read_env_file(env_file)}
-        helptext = subprocess.run([".venv/bin/dlbench", "compare", "--help"], cwd=ws, env=env,
-                                  capture_output=True, text=True).stdout
+        helptext = subprocess.run(
+            [".venv/bin/dlbench", "compare", "--help"], cwd=ws, env=env, capture_output=True, text=True
+        ).stdout
         if "--strict" in helptext:
             return script
         say("(this checkout's dlbench compare has no --strict yet: the gate runs without it)")
@@ -217,8 +238,10 @@ def simulate(sim, workflow, tiny):
     commit1 = make_origin(origin)
     runner = Runner(sim, origin, workflow_env, steps, tiny)
     say(f"origin: {origin} (this checkout's files, committed); runner tool cache: {runner.tool_cache}")
-    say(f"suite: {runner.workflow_env['SUITE']}" + (" (tiny; DLBENCH_SIM_SUITE=real for the workflow's)"
-                                                    if tiny else " (the workflow's)"))
+    say(
+        f"suite: {runner.workflow_env['SUITE']}"
+        + (" (tiny; DLBENCH_SIM_SUITE=real for the workflow's)" if tiny else " (the workflow's)")
+    )
     push = {"github.event_name": "push", "github.ref": "refs/heads/main", "github.base_ref": ""}
 
     ok1, ran1, ws1 = runner.job(1, "push to main", commit1, push)
@@ -234,10 +257,14 @@ def simulate(sim, workflow, tiny):
     history = read_env_file(os.path.join(runner.temp, "job3.env")).get("DLBENCH_HISTORY", "")
     say(f"DLBENCH_HISTORY: {history}")
     check(ok1 and ok2, "jobs 1 and 2 (the pushes to main) succeeded")
-    check(bool(history) and not os.path.realpath(history).startswith(os.path.join(sim, "work") + os.sep),
-          "the history is outside every job's work tree")
-    check(not any(os.path.exists(os.path.join(ws, ".dlbench")) for ws in (ws1, ws2, ws3)),
-          "nothing went to the default .dlbench/history inside a work tree")
+    check(
+        bool(history) and not os.path.realpath(history).startswith(os.path.join(sim, "work") + os.sep),
+        "the history is outside every job's work tree",
+    )
+    check(
+        not any(os.path.exists(os.path.join(ws, ".dlbench")) for ws in (ws1, ws2, ws3)),
+        "nothing went to the default .dlbench/history inside a work tree",
+    )
     runs = saved_runs(history)
     for machine, commit in runs:
         say(f"saved run of main: machine {machine}, commit {commit}")
@@ -247,18 +274,26 @@ def simulate(sim, workflow, tiny):
     stored = next((v for k, v in ran3.items() if k.startswith("stored comparison")), None)
     check(stored is not None and stored[0] in (0, 1), "job 3's stored comparison ran (exit 0 or 1)")
     env = {**runner.base_env(ws3, pr, os.devnull), "DLBENCH_HISTORY": history}
-    res = subprocess.run([".venv/bin/dlbench", "compare", "main", "out/pr/cur", "--format", "json"], cwd=ws3,
-                         env=env, capture_output=True, text=True)
+    res = subprocess.run(
+        [".venv/bin/dlbench", "compare", "main", "out/pr/cur", "--format", "json"],
+        cwd=ws3,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     cells = json.loads(res.stdout)["cells"] if res.returncode in (0, 1) else []
     counts = sorted({c.get("n_base") for c in cells if c.get("method") == "stored"})
     say(f"stored comparison (json): {len(cells)} cells, baseline runs per cell: {counts}")
     check(bool(cells) and counts == [2], "the stored comparison compared against the 2 saved runs")
     env.pop("DLBENCH_HISTORY")
-    res = subprocess.run([".venv/bin/dlbench", "compare", "main", "out/pr/cur"], cwd=ws3, env=env,
-                         capture_output=True, text=True)
+    res = subprocess.run(
+        [".venv/bin/dlbench", "compare", "main", "out/pr/cur"], cwd=ws3, env=env, capture_output=True, text=True
+    )
     say(f"without DLBENCH_HISTORY: exit {res.returncode}: {res.stderr.strip()}")
-    check(res.returncode == 2 and "no saved baseline" in res.stderr,
-          "without DLBENCH_HISTORY job 3 finds no baseline (the work tree's own is gone)")
+    check(
+        res.returncode == 2 and "no saved baseline" in res.stderr,
+        "without DLBENCH_HISTORY job 3 finds no baseline (the work tree's own is gone)",
+    )
     say(f"\nsimulation: OK (gate exit {gate[0]}, stored comparison exit {stored[0]})")
 
 

@@ -10,6 +10,7 @@ implementation, so select frameworks that can share a process (not TensorFlow wi
 PyTorch); `dlbench run` isolates each cell in its own process instead.
 `dlbench import out.json --out DIR` turns the JSON into dlbench results.
 """
+
 import os
 
 import pytest
@@ -23,8 +24,9 @@ from impls.base import Unsupported
 SIZE = os.environ.get("DLBENCH_BENCH_SIZE", "small")
 IMPLS = [i for i in os.environ.get("DLBENCH_BENCH_IMPLS", "reference,torch").split(",") if i]
 THREADS = int(os.environ.get("DLBENCH_BENCH_THREADS", os.cpu_count() or 1))
-CASES = [(s.name, phase, impl) for s in scenarios.all_scenarios() if SIZE in s.sizes for phase in s.phases
-         for impl in IMPLS]
+CASES = [
+    (s.name, phase, impl) for s in scenarios.all_scenarios() if SIZE in s.sizes for phase in s.phases for impl in IMPLS
+]
 
 
 @pytest.mark.parametrize("scenario, phase, impl", CASES, ids=["-".join(c) for c in CASES])
@@ -46,8 +48,16 @@ def test_cell(benchmark, scenario, phase, impl):
     ok, _, message = compare(step.outputs(), expected, s.tolerances(problem.params, phase), problem.inputs)
     assert ok, message
     benchmark.group = f"{scenario}/{phase}/{SIZE}"
-    benchmark.extra_info["dlbench"] = {"scenario": scenario, "phase": phase, "size": SIZE, "impl": impl,
-                                       "device": "cpu", "mode": "eager", "threads": THREADS, "seed": 0}
+    benchmark.extra_info["dlbench"] = {
+        "scenario": scenario,
+        "phase": phase,
+        "size": SIZE,
+        "impl": impl,
+        "device": "cpu",
+        "mode": "eager",
+        "threads": THREADS,
+        "seed": 0,
+    }
 
     def call():
         step.run()

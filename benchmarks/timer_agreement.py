@@ -5,6 +5,7 @@ For each cell: prepare the torch step as the worker does, then take dlbench's me
 torch.utils.benchmark.Timer(...).blocked_autorange() for the same call, and print
 their ratio. Run:  .venv/bin/python benchmarks/timer_agreement.py [scenario/phase/size ...]
 """
+
 from __future__ import annotations
 
 import os

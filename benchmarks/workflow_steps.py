@@ -6,6 +6,7 @@ mappings, one list of steps, `|` blocks, quoted or plain scalars) and refuses wh
 does not understand, so a change to the file that it would misread stops the
 simulation instead of passing silently.
 """
+
 from __future__ import annotations
 
 import re
@@ -124,8 +125,10 @@ def condition(expr, context, job_ok):
 
 def substitute(text, context):
     """${{ name }} replaced from context; an unknown expression is an error."""
+
     def one(m):
         if m.group(1) not in context:
             raise WorkflowError(f"${{{{ {m.group(1)} }}}} is not an expression the simulation knows")
         return context[m.group(1)]
+
     return EXPR_RE.sub(one, text)

@@ -2,6 +2,7 @@
 
 A bad value is one line naming the option (UsageError), not argparse's usage dump.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -10,7 +11,8 @@ import os
 from harness import __version__
 from harness.errors import DlbenchError
 from harness.machine_peaks import DEFAULT_SECONDS as CEILING_SECONDS
-from harness.memory_guard import DEFAULT_LIMIT as _MEMORY_DEFAULT, parse_limit
+from harness.memory_guard import DEFAULT_LIMIT as _MEMORY_DEFAULT
+from harness.memory_guard import parse_limit
 
 # Worker processes per cell by default. One process's samples agree with each other far
 # better than processes do with each other on a shared machine, so an interval needs
@@ -98,27 +100,43 @@ def add_selection(p):
     p.add_argument("--device", type=_csv, default=["cpu"], help="cpu, cuda (alias gpu); default cpu")
     p.add_argument("--mode", type=_csv, default=None, help="eager, graph, ... (default: each implementation's own)")
     p.add_argument("--size", type=_csv, default=["medium"], help="tiny, small, medium, large (default medium)")
-    p.add_argument("--threads", type=_positive_int, default=os.cpu_count() or 1,
-                   help="threads for every framework (default: the machine's cores)")
+    p.add_argument(
+        "--threads",
+        type=_positive_int,
+        default=os.cpu_count() or 1,
+        help="threads for every framework (default: the machine's cores)",
+    )
     p.add_argument("--samples", type=_positive_int, default=10, help="timed samples per process")
     p.add_argument("--min-time", type=_positive_float, default=0.05, help="seconds one sample lasts at least")
     p.add_argument("--warmup", type=_positive_float, default=0.2, help="seconds of warm-up calls")
     p.add_argument("--max-time", type=_positive_float, default=20.0, help="sampling budget per cell, seconds")
     p.add_argument("--timeout", type=_positive_float, default=900.0, help="seconds before a worker is killed")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--memory-limit", type=_memory_limit, default=_MEMORY_DEFAULT, metavar="SIZE",
-                   help="resident memory a worker (with its children) may use before it is stopped and its cell "
-                        "recorded as an error: 512M, 4G, 1.5GiB, 75%% of the machine, or none (default "
-                        f"{_MEMORY_DEFAULT.replace('%', '%%')}, leaving the rest to dlbench and the system)")
+    p.add_argument(
+        "--memory-limit",
+        type=_memory_limit,
+        default=_MEMORY_DEFAULT,
+        metavar="SIZE",
+        help="resident memory a worker (with its children) may use before it is stopped and its cell "
+        "recorded as an error: 512M, 4G, 1.5GiB, 75%% of the machine, or none (default "
+        f"{_MEMORY_DEFAULT.replace('%', '%%')}, leaving the rest to dlbench and the system)",
+    )
 
 
 def add_verdict_options(p):
     p.add_argument("--threshold", type=_fraction, default=0.05, help="smallest change that counts (default 5%%)")
-    p.add_argument("--alpha", type=_fraction, default=0.05,
-                   help="family-wise error rate over the suite: the chance that any cell of an unchanged "
-                        "suite is called slower (Holm's correction; default 0.05)")
-    p.add_argument("--strict", action="store_true",
-                   help="fail (exit 1) when any cell is not compared: unsupported on a side, missing or new")
+    p.add_argument(
+        "--alpha",
+        type=_fraction,
+        default=0.05,
+        help="family-wise error rate over the suite: the chance that any cell of an unchanged "
+        "suite is called slower (Holm's correction; default 0.05)",
+    )
+    p.add_argument(
+        "--strict",
+        action="store_true",
+        help="fail (exit 1) when any cell is not compared: unsupported on a side, missing or new",
+    )
 
 
 def build_parser():
@@ -133,43 +151,70 @@ def build_parser():
     r = sub.add_parser("run", help="run cells, validate each against the reference, time it")
     add_selection(r)
     r.add_argument("--out", default=None, help="results directory (default out/run-TIMESTAMP)")
-    r.add_argument("--processes", type=_positive_int,
-                   default=_default_processes(),
-                   help="fresh worker processes per cell; the interval of the median is over them "
-                        f"(default {DEFAULT_PROCESSES}, or DLBENCH_PROCESSES)")
-    r.add_argument("--quiet-wait", type=_non_negative_float, default=0.0, metavar="S",
-                   help="before each cell, wait up to S seconds for other processes to go quiet "
-                        "(says when it gives up; the cell is then timed and flagged if contended)")
+    r.add_argument(
+        "--processes",
+        type=_positive_int,
+        default=_default_processes(),
+        help="fresh worker processes per cell; the interval of the median is over them "
+        f"(default {DEFAULT_PROCESSES}, or DLBENCH_PROCESSES)",
+    )
+    r.add_argument(
+        "--quiet-wait",
+        type=_non_negative_float,
+        default=0.0,
+        metavar="S",
+        help="before each cell, wait up to S seconds for other processes to go quiet "
+        "(says when it gives up; the cell is then timed and flagged if contended)",
+    )
     r.add_argument("--resume", action="store_true", help="run only the cells --out does not have yet")
     r.add_argument("--quiet", action="store_true", help="no results table at the end")
-    r.add_argument("--machine-probe", action=argparse.BooleanOptionalAction,
-                   default=os.environ.get("DLBENCH_MACHINE_PROBE", "1") != "0",
-                   help="measure the machine's peaks (GEMM, int8 GEMM, bandwidth) into machine.json first "
-                        "(default on; DLBENCH_MACHINE_PROBE=0 turns it off)")
-    r.add_argument("--probe-time", type=_positive_float, default=None,
-                   help="seconds per peak probe and implementation (default %s)" % CEILING_SECONDS)
+    r.add_argument(
+        "--machine-probe",
+        action=argparse.BooleanOptionalAction,
+        default=os.environ.get("DLBENCH_MACHINE_PROBE", "1") != "0",
+        help="measure the machine's peaks (GEMM, int8 GEMM, bandwidth) into machine.json first "
+        "(default on; DLBENCH_MACHINE_PROBE=0 turns it off)",
+    )
+    r.add_argument(
+        "--probe-time",
+        type=_positive_float,
+        default=None,
+        help="seconds per peak probe and implementation (default %s)" % CEILING_SECONDS,
+    )
     r.add_argument("--save", metavar="NAME", help="add these results to baseline NAME for this machine")
     r.add_argument("--keep", type=_positive_int, default=5, help="runs a saved baseline keeps (default 5)")
-    r.add_argument("--compare", metavar="NAME", help="then compare against saved baseline NAME (exit 1 if slower; see --strict)")
+    r.add_argument(
+        "--compare", metavar="NAME", help="then compare against saved baseline NAME (exit 1 if slower; see --strict)"
+    )
     add_verdict_options(r)
 
     c = sub.add_parser("compare", help="compare two results (directories or saved baselines); exit 1 if slower")
-    c.add_argument("dirs", nargs="*", metavar="BASE... CUR",
-                   help="baseline runs (results directories or a saved baseline name, whose runs all count), "
-                        "then the candidate")
+    c.add_argument(
+        "dirs",
+        nargs="*",
+        metavar="BASE... CUR",
+        help="baseline runs (results directories or a saved baseline name, whose runs all count), then the candidate",
+    )
     add_verdict_options(c)
     c.add_argument("--format", choices=("table", "json", "markdown"), default="table")
-    c.add_argument("--interleave", action="store_true",
-                   help="run baseline and candidate alternately now (A B B A ...), fresh processes")
+    c.add_argument(
+        "--interleave",
+        action="store_true",
+        help="run baseline and candidate alternately now (A B B A ...), fresh processes",
+    )
     c.add_argument("--base-python", help="interleave: interpreter of the baseline side")
     c.add_argument("--cur-python", help="interleave: interpreter of the candidate side")
     c.add_argument("--base-rev", help="interleave: git revision of the baseline side")
     c.add_argument("--cur-rev", help="interleave: git revision of the candidate side")
     c.add_argument("--pairs", type=_positive_int, default=8, help="interleave: A/B process pairs per cell")
     c.add_argument("--out", default=None, help="interleave: where both sides' results go")
-    c.add_argument("--lockstep", action=argparse.BooleanOptionalAction, default=True,
-                   help="interleave: the two processes of a pair alive together, one sample each in turn "
-                        "(default); --no-lockstep runs them one after the other")
+    c.add_argument(
+        "--lockstep",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="interleave: the two processes of a pair alive together, one sample each in turn "
+        "(default); --no-lockstep runs them one after the other",
+    )
     add_selection(c)
 
     ex = sub.add_parser("export", help="write a results directory as pytest-benchmark JSON")
@@ -179,28 +224,48 @@ def build_parser():
     im.add_argument("files", nargs="+")
     im.add_argument("--out", required=True, help="results directory to create")
 
-    m = sub.add_parser("machine", help="measure this machine's practical peaks (GEMM, int8 GEMM, memory "
-                                       "bandwidth) into machine.json: the ceilings reports compare against")
-    m.add_argument("--out", default=None, help="directory for machine.json (default out/machine); a results "
-                                              "directory of this machine gets its peaks added")
+    m = sub.add_parser(
+        "machine",
+        help="measure this machine's practical peaks (GEMM, int8 GEMM, memory "
+        "bandwidth) into machine.json: the ceilings reports compare against",
+    )
+    m.add_argument(
+        "--out",
+        default=None,
+        help="directory for machine.json (default out/machine); a results "
+        "directory of this machine gets its peaks added",
+    )
     m.add_argument("--impl", type=_csv, default=None, help="comma list (default: all installed)")
     m.add_argument("--device", type=_csv, default=None, help="default: cpu and every device an implementation can use")
-    m.add_argument("--threads", type=_positive_int, default=os.cpu_count() or 1,
-                   help="threads for every framework (default: the machine's cores)")
-    m.add_argument("--probe-time", type=_positive_float, default=None,
-                   help="seconds per probe and implementation (default %s)" % CEILING_SECONDS)
+    m.add_argument(
+        "--threads",
+        type=_positive_int,
+        default=os.cpu_count() or 1,
+        help="threads for every framework (default: the machine's cores)",
+    )
+    m.add_argument(
+        "--probe-time",
+        type=_positive_float,
+        default=None,
+        help="seconds per probe and implementation (default %s)" % CEILING_SECONDS,
+    )
 
     from harness import bisect
+
     b = bisect.add_parser(sub)
     b.add_argument("--pairs", type=_positive_int, default=8, help="A/B process pairs per cell and step")
     add_verdict_options(b)
     add_selection(b)
 
-    rep = sub.add_parser("report", help="tables of one or more results directories (several machines or "
-                                        "versions side by side); --html for a self-contained report")
+    rep = sub.add_parser(
+        "report",
+        help="tables of one or more results directories (several machines or "
+        "versions side by side); --html for a self-contained report",
+    )
     rep.add_argument("dirs", nargs="+")
-    rep.add_argument("--format", choices=("table", "markdown", "json"), default="table",
-                     help="what to print (default table)")
+    rep.add_argument(
+        "--format", choices=("table", "markdown", "json"), default="table", help="what to print (default table)"
+    )
     rep.add_argument("--html", metavar="FILE", help="also write a self-contained HTML report (charts included)")
     rep.add_argument("--csv", metavar="FILE", help="also write one row per cell as CSV")
     return parser

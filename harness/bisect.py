@@ -8,6 +8,7 @@ good, not against the moving good end (whose "not slower" may be noise short of 
 threshold, which would then compound). Every step makes fresh sides (harness.sides) and
 processes.
 """
+
 from __future__ import annotations
 
 import json
@@ -28,18 +29,24 @@ class BisectError(DlbenchError, ValueError):
 
 def add_parser(sub):
     """The `bisect` subcommand with its own options; cli adds the selection, --pairs and verdict options."""
-    b = sub.add_parser("bisect", help="find the first commit between --good and --bad that made cells slower "
-                                      "(each step an interleaved comparison against --good); exit 1 if --bad "
-                                      "is not slower")
+    b = sub.add_parser(
+        "bisect",
+        help="find the first commit between --good and --bad that made cells slower "
+        "(each step an interleaved comparison against --good); exit 1 if --bad "
+        "is not slower",
+    )
     b.add_argument("--good", required=True, metavar="REV", help="a revision whose speed is the reference")
-    b.add_argument("--bad", required=True, metavar="REV",
-                   help="a later revision, descending from --good, that is slower")
-    b.add_argument("--out", default=None, help="where each step's results and bisect.json go "
-                                               "(default out/bisect-TIMESTAMP)")
+    b.add_argument(
+        "--bad", required=True, metavar="REV", help="a later revision, descending from --good, that is slower"
+    )
+    b.add_argument(
+        "--out", default=None, help="where each step's results and bisect.json go (default out/bisect-TIMESTAMP)"
+    )
     return b
 
 
 # --- git ---
+
 
 def _git(*args):
     return subprocess.run(["git", "-C", REPO_ROOT, *args], capture_output=True, text=True)
@@ -62,8 +69,10 @@ def first_parent_line(good, bad):
     shas = _git("rev-list", "--ancestry-path", "--first-parent", "--reverse", f"{good}..{bad}").stdout.split()
     # GOOD reached only through a merged side branch: the line would not start at GOOD
     if not shas or _git("rev-parse", f"{shas[0]}^").stdout.strip() != good:
-        raise BisectError(f"--good {good[:7]} is not on the first-parent line of --bad {bad[:7]} "
-                          "(it came in through a merge); choose a commit on that line")
+        raise BisectError(
+            f"--good {good[:7]} is not on the first-parent line of --bad {bad[:7]} "
+            "(it came in through a merge); choose a commit on that line"
+        )
     return shas
 
 
@@ -72,6 +81,7 @@ def subject(sha):
 
 
 # --- one comparison ---
+
 
 class Search:
     """What every comparison of the search shares: GOOD, the selection's options, the verdict's settings.
@@ -87,9 +97,19 @@ class Search:
         """REV (candidate) against GOOD (baseline), fresh sides, lockstep: {cell id: CellComparison}.
         A side that cannot be made or run raises its own error (harness.errors)."""
         from harness.interleave import compare_sides
+
         # as compare --interleave: both sides fresh, at paths of equal length, with their own builds
-        base, cur = compare_sides(cells, out, self.options(pairs), pairs, "bisect", self.progress, lockstep=True,
-                                  base_rev=self.good, cur_rev=rev)
+        base, cur = compare_sides(
+            cells,
+            out,
+            self.options(pairs),
+            pairs,
+            "bisect",
+            self.progress,
+            lockstep=True,
+            base_rev=self.good,
+            cur_rev=rev,
+        )
         comparison = self.compare_records(base, cur, self.threshold, self.alpha, paired=True)
         return {cell_id(c.key): c for c in comparison.cells}
 
@@ -102,25 +122,44 @@ def cell_id(cell):
 
 # --- what a step says ---
 
+
 def labels(cells):
     """Short names: scenario/phase/size impl, plus mode, device, threads where the cells differ in them."""
-    extra = [(k, fmt) for k, fmt in (("mode", ":{}"), ("device", "@{}"), ("threads", " x{}"))
-             if len({getattr(c, k) for c in cells}) > 1]
-    return {cell_id(c): f"{c.scenario}/{c.phase}/{c.size} {c.impl}" + "".join(fmt.format(getattr(c, k))
-                                                                               for k, fmt in extra)
-            for c in cells}
+    extra = [
+        (k, fmt)
+        for k, fmt in (("mode", ":{}"), ("device", "@{}"), ("threads", " x{}"))
+        if len({getattr(c, k) for c in cells}) > 1
+    ]
+    return {
+        cell_id(c): f"{c.scenario}/{c.phase}/{c.size} {c.impl}" + "".join(fmt.format(getattr(c, k)) for k, fmt in extra)
+        for c in cells
+    }
 
 
 def step_entry(step, sha, cells, names, verdicts, seconds, out, retried):
     """One step (the premise is step 0) as bisect.json keeps it."""
     found = [verdicts.get(cell_id(c)) for c in cells]
-    return {"step": step, "commit": sha, "subject": subject(sha), "out": out, "seconds": round(seconds, 3),
-            "slower": any(v is not None and v.verdict == "slower" for v in found), "retried": retried,
-            "cells": [{"cell": names[cell_id(c)], "verdict": v.verdict if v else "missing",
-                       "change": v.change if v else None, "ci_low": v.ci_low if v else None,
-                       "ci_high": v.ci_high if v else None, "p_value": v.p_value if v else None,
-                       "note": v.note if v else "not compared"}
-                      for c, v in zip(cells, found)]}
+    return {
+        "step": step,
+        "commit": sha,
+        "subject": subject(sha),
+        "out": out,
+        "seconds": round(seconds, 3),
+        "slower": any(v is not None and v.verdict == "slower" for v in found),
+        "retried": retried,
+        "cells": [
+            {
+                "cell": names[cell_id(c)],
+                "verdict": v.verdict if v else "missing",
+                "change": v.change if v else None,
+                "ci_low": v.ci_low if v else None,
+                "ci_high": v.ci_high if v else None,
+                "p_value": v.p_value if v else None,
+                "note": v.note if v else "not compared",
+            }
+            for c, v in zip(cells, found)
+        ],
+    }
 
 
 def step_line(entry, prefix, retry_pairs=None):
@@ -128,7 +167,7 @@ def step_line(entry, prefix, retry_pairs=None):
     groups = {}
     for c in entry["cells"]:
         v = c["verdict"]
-        figure = (f"{c['change']:+.0%}" if c["change"] is not None else c["note"] or v)
+        figure = f"{c['change']:+.0%}" if c["change"] is not None else c["note"] or v
         if c["change"] is not None and c["ci_low"] is not None:
             figure += f" [{c['ci_low']:+.0%}, {c['ci_high']:+.0%}]"
         groups.setdefault(v, []).append(f"{c['cell']} {figure}")
@@ -136,13 +175,17 @@ def step_line(entry, prefix, retry_pairs=None):
     if entry["slower"]:
         what = "; ".join(parts)
     else:
-        unsure = ("inconclusive after a retry with %d pairs, taken as not slower; " % retry_pairs
-                  if entry["retried"] and "inconclusive" in groups else "")
+        unsure = (
+            "inconclusive after a retry with %d pairs, taken as not slower; " % retry_pairs
+            if entry["retried"] and "inconclusive" in groups
+            else ""
+        )
         what = f"not slower ({unsure}{'; '.join(parts)})"
     return f"{prefix}  {entry['commit'][:7]} ({entry['subject'][:40]})  {what}  ({entry['seconds']:.1f} s)"
 
 
 # --- the search ---
+
 
 def _steps_left(lo, hi):
     """Comparisons a binary search over positions lo+1..hi still needs, at most."""
@@ -154,14 +197,25 @@ def run(args, cells, options, compare_records, out):
 
     options(pairs) and compare_records: as Search takes them (the CLI's)."""
     from harness.progress import ProgressDisplay
+
     t0 = time.perf_counter()
     good, bad = resolve(args.good, "--good"), resolve(args.bad, "--bad")
     commits = first_parent_line(good, bad)
     search = Search(good, options, compare_records, args.threshold, args.alpha, ProgressDisplay())
     os.makedirs(out, exist_ok=True)
-    report = {"good": good, "bad": bad, "commits": commits, "pairs": args.pairs, "threshold": args.threshold,
-              "alpha": args.alpha, "cells": [], "premise": None, "steps": [], "first_slower": None,
-              "seconds": None}
+    report = {
+        "good": good,
+        "bad": bad,
+        "commits": commits,
+        "pairs": args.pairs,
+        "threshold": args.threshold,
+        "alpha": args.alpha,
+        "cells": [],
+        "premise": None,
+        "steps": [],
+        "first_slower": None,
+        "seconds": None,
+    }
     try:
         return _search(args, cells, search, out, commits, report, t0)
     except KeyboardInterrupt:
@@ -175,8 +229,11 @@ def run(args, cells, options, compare_records, out):
 def _search(args, cells, search, out, commits, report, t0):
     bad = commits[-1]
     names = labels(cells)
-    print(f"bisect: {len(commits)} commits after {report['good'][:7]} up to {bad[:7]}, {len(cells)} cells; "
-          f"premise: {bad[:7]} against {report['good'][:7]}", flush=True)
+    print(
+        f"bisect: {len(commits)} commits after {report['good'][:7]} up to {bad[:7]}, {len(cells)} cells; "
+        f"premise: {bad[:7]} against {report['good'][:7]}",
+        flush=True,
+    )
     premise = _step(0, bad, cells, names, search, out, args.pairs)
     report["premise"] = premise
     print(step_line(premise, "premise"), flush=True)
@@ -204,8 +261,10 @@ def _search(args, cells, search, out, commits, report, t0):
     answer = commits[hi]
     report["first_slower"] = {"commit": answer, "subject": subject(answer)}
     print(f"first slower commit: {answer} {subject(answer)}")
-    print(f"bisect: the premise and {step} steps in {time.perf_counter() - t0:.1f} s; "
-          f"details in {os.path.join(out, 'bisect.json')}")
+    print(
+        f"bisect: the premise and {step} steps in {time.perf_counter() - t0:.1f} s; "
+        f"details in {os.path.join(out, 'bisect.json')}"
+    )
     return 0
 
 

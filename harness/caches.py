@@ -8,6 +8,7 @@ Read from sysfs (/sys/devices/system/cpu/cpuN/cache/indexK), with py-cpuinfo's t
 
 Parent side (reports and `dlbench machine`); the worker never needs it.
 """
+
 from __future__ import annotations
 
 import os

@@ -4,6 +4,7 @@ NumPy only, like the rest of the worker side: an adapter's `peaks()` hands in it
 GEMM and copy calls and these helpers time them. A ceiling is the best call seen, not
 the median: the question is how fast this machine can go, not how fast it usually goes.
 """
+
 from __future__ import annotations
 
 import time
@@ -41,7 +42,7 @@ def gemm_peak(make_call, seconds, what, sync=lambda: None, sizes=GEMM_SIZES):
         if last is not None and 3 * 8 * last > left:
             break
         t = best_seconds(make_call(n), sync, max(left * 0.3, 0.0))
-        rate = 2.0 * n ** 3 / t / 1e9
+        rate = 2.0 * n**3 / t / 1e9
         if rate > best_rate:
             best_rate, best_n = rate, n
         elif rate < 0.9 * best_rate:
@@ -76,6 +77,9 @@ def bandwidth_peaks(make_copy, working_sets, seconds, what, sync=lambda: None):
         t = best_seconds(call, sync, seconds)
         del call
         per_call = f", {repeats} copies per call" if repeats > 1 else ""
-        out[metric] = {"value": repeats * 2.0 * nbytes / t / 1e9, "working_set_bytes": 2 * nbytes,
-                       "how": f"{what}, {nbytes / (1 << 20):.4g} MiB copied{per_call}"}
+        out[metric] = {
+            "value": repeats * 2.0 * nbytes / t / 1e9,
+            "working_set_bytes": 2 * nbytes,
+            "how": f"{what}, {nbytes / (1 << 20):.4g} MiB copied{per_call}",
+        }
     return out

@@ -4,6 +4,7 @@ The CLI parses, calls and prints. Every user error is a harness.errors.DlbenchEr
 mapped in main() to one line on stderr and exit status 2; an interrupted run exits 130
 and keeps every cell it finished.
 """
+
 from __future__ import annotations
 
 import os
@@ -22,6 +23,7 @@ EXIT_USAGE = 2
 
 def cmd_list(args):
     from harness.runner import framework_facts
+
     print("Scenarios:")
     for s in scenarios.all_scenarios():
         print(f"  {s.name:<11} phases: {', '.join(s.phases):<24} sizes: {', '.join(s.sizes)}")
@@ -37,8 +39,10 @@ def cmd_list(args):
         if known.get("installed"):
             info = known.get("info") or {}
             devices = ", ".join(d if not why else f"{d} [no: {why}]" for d, why in known["devices"].items())
-            print(f"  {name:<11} installed {info.get('version', '?')}{where}; modes: {', '.join(manifest.modes)}; "
-                  f"devices: {devices}")
+            print(
+                f"  {name:<11} installed {info.get('version', '?')}{where}; modes: {', '.join(manifest.modes)}; "
+                f"devices: {devices}"
+            )
         else:
             print(f"  {name:<11} NOT AVAILABLE{where}: {known.get('reason')}")
     for name, problem in impls.malformed().items():  # found, but not answering the contract: never run
@@ -56,11 +60,20 @@ def _cells(args):
 
 def _options(args, processes):
     from harness.runner import Options
+
     if not hasattr(args, "samples"):  # `dlbench machine`: no cells, only ceilings
         return Options(threads=args.threads, processes=processes)
-    return Options(threads=args.threads, processes=processes, timeout=args.timeout, samples=args.samples,
-                   min_time=args.min_time, warmup_time=args.warmup, max_time=args.max_time,
-                   quiet_wait=getattr(args, "quiet_wait", 0.0), memory_limit=args.memory_limit)
+    return Options(
+        threads=args.threads,
+        processes=processes,
+        timeout=args.timeout,
+        samples=args.samples,
+        min_time=args.min_time,
+        warmup_time=args.warmup,
+        max_time=args.max_time,
+        quiet_wait=getattr(args, "quiet_wait", 0.0),
+        memory_limit=args.memory_limit,
+    )
 
 
 def _default_out(prefix):
@@ -71,6 +84,7 @@ def cmd_run(args):
     from harness import history
     from harness.progress import ProgressDisplay
     from harness.runner import open_runner
+
     cells = _cells(args)
     for name in (args.save, args.compare):
         if name:
@@ -81,14 +95,20 @@ def cmd_run(args):
         runner.framework_facts(sorted({c.impl for c in cells}))
         runner.write_machine()
         if args.machine_probe:
-            runner.measure_ceilings(sorted({c.impl for c in cells} | {"reference"}), args.probe_time,
-                                    devices=list(dict.fromkeys(c.device for c in cells)), keep_existing=True,
-                                    hint="; --no-machine-probe skips this")
+            runner.measure_ceilings(
+                sorted({c.impl for c in cells} | {"reference"}),
+                args.probe_time,
+                devices=list(dict.fromkeys(c.device for c in cells)),
+                keep_existing=True,
+                hint="; --no-machine-probe skips this",
+            )
         runner.run(cells)
     except KeyboardInterrupt:
         done = len(runner.done) + len(runner.records)
-        print(f"\ninterrupted: {done} cells saved in {out}; finish with: dlbench run ... --out {out} --resume",
-              file=sys.stderr)
+        print(
+            f"\ninterrupted: {done} cells saved in {out}; finish with: dlbench run ... --out {out} --resume",
+            file=sys.stderr,
+        )
         return 130
     finally:
         runner.close()
@@ -107,6 +127,7 @@ def cmd_machine(args):
     from harness import machine_peaks
     from harness.plan import normalize_devices
     from harness.runner import open_runner
+
     names = pick_impls(args.impl)
     devices = normalize_devices(args.device) if args.device else None
     out = args.out or os.path.join(environments.REPO_ROOT, "out", "machine")
@@ -127,6 +148,7 @@ def _compare_stored(base_args, cur_arg, args, machine_id=None):
     """Print the comparison of stored results (reports.compare_runs); 1 when it fails."""
     from reports.compare_format import render
     from reports.compare_runs import compare_stored
+
     comparison = compare_stored(base_args, cur_arg, args.threshold, args.alpha, machine_id, strict=args.strict)
     for w in comparison.warnings:
         print(w, file=sys.stderr)
@@ -137,23 +159,39 @@ def _compare_stored(base_args, cur_arg, args, machine_id=None):
 def cmd_compare(args):
     if not args.interleave:
         if len(args.dirs) < 2:
-            raise UsageError("dlbench compare: give BASE [BASE ...] CUR (results directories or baseline "
-                             "names), or --interleave")
+            raise UsageError(
+                "dlbench compare: give BASE [BASE ...] CUR (results directories or baseline names), or --interleave"
+            )
         return _compare_stored(args.dirs[:-1], args.dirs[-1], args)
     if args.dirs:
-        raise UsageError("dlbench compare: --interleave runs both sides itself; give --base-python/--base-rev "
-                         "and --cur-python/--cur-rev instead of directories")
+        raise UsageError(
+            "dlbench compare: --interleave runs both sides itself; give --base-python/--base-rev "
+            "and --cur-python/--cur-rev instead of directories"
+        )
     if not (args.base_python or args.base_rev or args.cur_python or args.cur_rev):
-        raise UsageError("dlbench compare --interleave: name the sides with --base-python/--base-rev "
-                         "(and --cur-python/--cur-rev; the default candidate is this checkout)")
+        raise UsageError(
+            "dlbench compare --interleave: name the sides with --base-python/--base-rev "
+            "(and --cur-python/--cur-rev; the default candidate is this checkout)"
+        )
     from harness.interleave import compare_sides
     from harness.progress import ProgressDisplay
+
     cells = _cells(args)
     out = args.out or _default_out("compare")
     try:
-        compare_sides(cells, out, _options(args, args.pairs), args.pairs, "compare", ProgressDisplay(),
-                      lockstep=args.lockstep, base_rev=args.base_rev, cur_rev=args.cur_rev,
-                      base_python=args.base_python, cur_python=args.cur_python)
+        compare_sides(
+            cells,
+            out,
+            _options(args, args.pairs),
+            args.pairs,
+            "compare",
+            ProgressDisplay(),
+            lockstep=args.lockstep,
+            base_rev=args.base_rev,
+            cur_rev=args.cur_rev,
+            base_python=args.base_python,
+            cur_python=args.cur_python,
+        )
     except KeyboardInterrupt:
         print(f"\ninterrupted: partial results in {out}", file=sys.stderr)
         return 130
@@ -164,14 +202,17 @@ def cmd_compare(args):
 def cmd_bisect(args):
     from harness import bisect
     from reports.compare import compare_records
+
     cells = _cells(args)
-    return bisect.run(args, cells, lambda pairs: _options(args, pairs), compare_records,
-                      args.out or _default_out("bisect"))
+    return bisect.run(
+        args, cells, lambda pairs: _options(args, pairs), compare_records, args.out or _default_out("bisect")
+    )
 
 
 def _print_report(dirs, fmt):
     """Print the results of dirs (warnings to stderr); the loaded (frame, sources)."""
     from reports import formats, load_sources
+
     df, sources = load_sources(dirs)
     for source in sources:
         for warning in source.warnings:
@@ -185,6 +226,7 @@ def cmd_report(args):
     import time
 
     from reports import formats
+
     t0 = time.perf_counter()
     df, sources = _print_report(args.dirs, args.format)
     notes = []
@@ -193,10 +235,13 @@ def cmd_report(args):
         notes.append(f"csv: {args.csv}")
     if args.html:
         from reports.html import render_html
+
         page = render_html(df, sources)
         _write(args.html, lambda path: _write_text(path, page))
-        notes.append(f"html report: {os.path.abspath(args.html)} ({len(page.encode()) / 1024:.0f} KiB, "
-                     f"built in {time.perf_counter() - t0:.2f} s)")
+        notes.append(
+            f"html report: {os.path.abspath(args.html)} ({len(page.encode()) / 1024:.0f} KiB, "
+            f"built in {time.perf_counter() - t0:.2f} s)"
+        )
     for note in notes:  # stderr with --format json keeps stdout parseable
         print(note, file=sys.stderr if args.format == "json" else sys.stdout)
     return 0
@@ -219,6 +264,7 @@ def cmd_export(args):
 
     from reports.compare_runs import load_records
     from reports.pytest_benchmark import export
+
     records, machine, warnings = load_records(args.dir)
     for w in warnings:
         print(w, file=sys.stderr)
@@ -232,14 +278,23 @@ def cmd_export(args):
 def cmd_import(args):
     from harness.results import import_records
     from reports.pytest_benchmark import import_files
+
     records, machine = import_files(args.files)
     import_records(args.out, records, machine, "dlbench import")
     print(f"imported {len(records)} cells from {len(args.files)} files into {args.out}")
     return 0
 
 
-COMMANDS = {"machine": cmd_machine, "export": cmd_export, "import": cmd_import, "list": cmd_list, "run": cmd_run,
-            "report": cmd_report, "compare": cmd_compare, "bisect": cmd_bisect}
+COMMANDS = {
+    "machine": cmd_machine,
+    "export": cmd_export,
+    "import": cmd_import,
+    "list": cmd_list,
+    "run": cmd_run,
+    "report": cmd_report,
+    "compare": cmd_compare,
+    "bisect": cmd_bisect,
+}
 
 
 def main(argv=None):

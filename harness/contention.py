@@ -9,6 +9,7 @@ only, comes the CPU that other processes used while we timed.
 
 Standard library only: it runs inside every worker, under any implementation's NumPy.
 """
+
 from __future__ import annotations
 
 import math
@@ -104,8 +105,14 @@ class Meter:
         """The record's `contention` figures for this process, or None where /proc is missing."""
         if not self.available or self.wall <= 0:
             return None
-        return summary(max(0.0, self.other) / self.wall, self.steal / self.total if self.total > 0 else None,
-                       load1(), self.wall, self.stretches, self.total)
+        return summary(
+            max(0.0, self.other) / self.wall,
+            self.steal / self.total if self.total > 0 else None,
+            load1(),
+            self.wall,
+            self.stretches,
+            self.total,
+        )
 
 
 class ParentMeter(Meter):
@@ -135,12 +142,21 @@ def summary(other_cpu, steal, load, window_s, stretches=1, cpu_s=None):
     by more than the counters' resolution over this window (tick_margin)."""
     margin = tick_margin(stretches)
     cpu_s = cpu_s if cpu_s else window_s * (os.cpu_count() or 1)
-    contended = (other_cpu * window_s - margin > OTHER_CPU_THRESHOLD * window_s
-                 or (steal is not None and steal * cpu_s - margin > STEAL_THRESHOLD * cpu_s))
-    return {"other_cpu": round(other_cpu, 3), "steal": None if steal is None else round(steal, 4),
-            "load1": load, "window_s": round(window_s, 3), "stretches": stretches, "cpu_s": round(cpu_s, 3),
-            "margin_cores": round(margin / window_s, 3) if window_s > 0 else None,
-            "threshold": OTHER_CPU_THRESHOLD, "steal_threshold": STEAL_THRESHOLD, "contended": contended}
+    contended = other_cpu * window_s - margin > OTHER_CPU_THRESHOLD * window_s or (
+        steal is not None and steal * cpu_s - margin > STEAL_THRESHOLD * cpu_s
+    )
+    return {
+        "other_cpu": round(other_cpu, 3),
+        "steal": None if steal is None else round(steal, 4),
+        "load1": load,
+        "window_s": round(window_s, 3),
+        "stretches": stretches,
+        "cpu_s": round(cpu_s, 3),
+        "margin_cores": round(margin / window_s, 3) if window_s > 0 else None,
+        "threshold": OTHER_CPU_THRESHOLD,
+        "steal_threshold": STEAL_THRESHOLD,
+        "contended": contended,
+    }
 
 
 def combine(per_process):
@@ -157,8 +173,9 @@ def combine(per_process):
     steals = [(c["steal"], c.get("cpu_s") or c["window_s"]) for c in measured if c["steal"] is not None]
     steal = sum(v * w for v, w in steals) / sum(w for _, w in steals) if steals else None
     loads = [c["load1"] for c in measured if c["load1"] is not None]
-    out = summary(other, steal, max(loads) if loads else None, window,
-                  sum(c.get("stretches", 1) for c in measured), cpu_s)
+    out = summary(
+        other, steal, max(loads) if loads else None, window, sum(c.get("stretches", 1) for c in measured), cpu_s
+    )
     out["processes"] = [{k: v for k, v in c.items() if k != "contended"} for c in measured]
     return out
 

@@ -5,6 +5,7 @@ one whose manifest names an environment runs in `.venv-<name>` at the repository
 root, created by `make env-<name>` (MXNet needs NumPy < 1.24, for example).
 DLBENCH_ENVS names another folder to look in (the Makefile takes the same variable).
 """
+
 import os
 import sys
 

@@ -3,6 +3,7 @@
 Framework versions and build facts come from each implementation's own worker
 (`probe`), since some run under another interpreter; this module adds the machine.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -21,6 +22,7 @@ from harness.environments import REPO_ROOT
 def _cpu():
     try:
         import cpuinfo
+
         info = cpuinfo.get_cpu_info()
     except Exception as exc:  # py-cpuinfo shells out; never fail a run over it
         return {"model": platform.processor() or "unknown", "error": str(exc)}
@@ -41,8 +43,9 @@ def _gpus():
         return []
     query = "name,memory.total,driver_version,clocks.max.sm"
     try:
-        out = subprocess.run([smi, f"--query-gpu={query}", "--format=csv,noheader"], capture_output=True,
-                             text=True, timeout=20).stdout
+        out = subprocess.run(
+            [smi, f"--query-gpu={query}", "--format=csv,noheader"], capture_output=True, text=True, timeout=20
+        ).stdout
     except (OSError, subprocess.SubprocessError):
         return []
     gpus = []
@@ -54,10 +57,13 @@ def _gpus():
 
 def git_commit(repo_root=REPO_ROOT):
     try:
-        rev = subprocess.run(["git", "-C", repo_root, "rev-parse", "HEAD"], capture_output=True, text=True,
-                             timeout=10)
-        dirty = subprocess.run(["git", "-C", repo_root, "status", "--porcelain", "--untracked-files=no"],
-                               capture_output=True, text=True, timeout=10)
+        rev = subprocess.run(["git", "-C", repo_root, "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10)
+        dirty = subprocess.run(
+            ["git", "-C", repo_root, "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
     except (OSError, subprocess.SubprocessError):
         return None
     if rev.returncode != 0:
@@ -67,8 +73,9 @@ def git_commit(repo_root=REPO_ROOT):
 
 def machine_id(cpu, cores, memory_bytes, gpus, hostname):
     """Same hardware and host -> same id: results keyed by it are comparable."""
-    key = "|".join([hostname, cpu.get("model", ""), str(cores), str(memory_bytes // (1 << 30)),
-                    ",".join(g["name"] for g in gpus)])
+    key = "|".join(
+        [hostname, cpu.get("model", ""), str(cores), str(memory_bytes // (1 << 30)), ",".join(g["name"] for g in gpus)]
+    )
     return hashlib.sha256(key.encode()).hexdigest()[:12]
 
 
@@ -94,6 +101,9 @@ def collect(frameworks=None, repo_root=REPO_ROOT):
         "dlbench_version": __version__,
         "git_commit": git_commit(repo_root),
         "frameworks": frameworks or {},
-        "env": {k: os.environ[k] for k in sorted(os.environ)
-                if k.startswith(("OMP_", "MKL_", "OPENBLAS_", "KMP_", "TF_", "MXNET_", "CUDA_VISIBLE"))},
+        "env": {
+            k: os.environ[k]
+            for k in sorted(os.environ)
+            if k.startswith(("OMP_", "MKL_", "OPENBLAS_", "KMP_", "TF_", "MXNET_", "CUDA_VISIBLE"))
+        },
     }

@@ -5,6 +5,7 @@ comparison needs several runs of the same code to measure the drift between runs
 `--compare NAME` and `dlbench compare NAME DIR` find them again. Keyed by the machine
 fingerprint, so a CI job compares against the last good runs on the same machine.
 """
+
 from __future__ import annotations
 
 import json
@@ -53,9 +54,13 @@ def save(out_dir, name, keep=KEEP):
         if os.path.exists(os.path.join(out_dir, f)):
             shutil.copy2(os.path.join(out_dir, f), tmp)
     repair_torn(tmp)  # a baseline keeps whole records only: no torn line to warn about at every compare
-    meta = {"name": name, "saved_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "source": os.path.abspath(out_dir), "git_commit": machine.get("git_commit"),
-            "versions": {k: (v or {}).get("version") for k, v in (machine.get("frameworks") or {}).items()}}
+    meta = {
+        "name": name,
+        "saved_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "source": os.path.abspath(out_dir),
+        "git_commit": machine.get("git_commit"),
+        "versions": {k: (v or {}).get("version") for k, v in (machine.get("frameworks") or {}).items()},
+    }
     with open(os.path.join(tmp, "baseline.json"), "w") as f:
         json.dump(meta, f, indent=1)
     os.replace(tmp, run_dir)
@@ -68,8 +73,11 @@ def run_dirs(path):
     """The runs of a saved baseline, oldest first; a plain results directory is one run."""
     runs = os.path.join(path, "runs")
     if os.path.isdir(runs):
-        return [os.path.join(runs, d) for d in sorted(os.listdir(runs))
-                if not d.endswith(".tmp") and os.path.isdir(os.path.join(runs, d))]
+        return [
+            os.path.join(runs, d)
+            for d in sorted(os.listdir(runs))
+            if not d.endswith(".tmp") and os.path.isdir(os.path.join(runs, d))
+        ]
     return [path]
 
 
@@ -80,12 +88,15 @@ def find(name, machine_id):
     own = os.path.join(base, machine_id or "unknown-machine", name)
     if os.path.isdir(own):
         return own, None
-    others = sorted(d for d in (os.listdir(base) if os.path.isdir(base) else [])
-                    if os.path.isdir(os.path.join(base, d, name)))
+    others = sorted(
+        d for d in (os.listdir(base) if os.path.isdir(base) else []) if os.path.isdir(os.path.join(base, d, name))
+    )
     if others:
         path = os.path.join(base, others[0], name)
-        return path, (f"WARNING: no baseline {name!r} for this machine ({machine_id}); using the one saved on "
-                      f"machine {others[0]}: differences may be the hardware, not the code")
+        return path, (
+            f"WARNING: no baseline {name!r} for this machine ({machine_id}); using the one saved on "
+            f"machine {others[0]}: differences may be the hardware, not the code"
+        )
     raise HistoryError(f"no saved baseline {name!r} (looked in {base}); save one with dlbench run --save {name}")
 
 

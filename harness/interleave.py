@@ -9,6 +9,7 @@ its own interpreter (another venv, other framework versions) or its own checkout
 compare_sides is the whole of one comparison's running: make the sides, open a runner
 on each, run, and clean up whatever happens.
 """
+
 from __future__ import annotations
 
 import os
@@ -18,8 +19,19 @@ from harness.runner import open_runner
 from harness.sides import drop_side, make_sides
 
 
-def compare_sides(cells, out, options, pairs, command, progress=None, lockstep=True, base_rev=None, cur_rev=None,
-                  base_python=None, cur_python=None):
+def compare_sides(
+    cells,
+    out,
+    options,
+    pairs,
+    command,
+    progress=None,
+    lockstep=True,
+    base_rev=None,
+    cur_rev=None,
+    base_python=None,
+    cur_python=None,
+):
     """Run CELLS on both sides (fresh directories of equal path length, each with its own
     builds), their results in OUT/base and OUT/cur; returns (base_records, cur_records).
     The sides' locks, worktrees and temporary folders go whatever happens (Ctrl-C too)."""

@@ -9,6 +9,7 @@ worker computes at a time; the other blocks on its command pipe.
 
 The worker's side of the protocol is harness.worker.measure_lockstep.
 """
+
 from __future__ import annotations
 
 import os
@@ -38,9 +39,13 @@ class Lane:
         cmd_r, cmd_w = os.pipe()
         ack_r, ack_w = os.pipe()
         try:
-            self.handle = runner.start_process(cell, process, pass_fds=(cmd_r, ack_w),
-                                               lockstep={"cmd_fd": cmd_r, "ack_fd": ack_w},
-                                               **({"loops": loops} if loops else {}))
+            self.handle = runner.start_process(
+                cell,
+                process,
+                pass_fds=(cmd_r, ack_w),
+                lockstep={"cmd_fd": cmd_r, "ack_fd": ack_w},
+                **({"loops": loops} if loops else {}),
+            )
         finally:
             os.close(cmd_r)  # the worker holds these now; closing ours lets us see its end of file
             os.close(ack_w)
@@ -124,7 +129,7 @@ def conduct(lanes, samples, min_samples, max_time, timeout, threads=1):
                     return _finish(lanes, deadline)
         started = time.monotonic()
         for j in range(samples):
-            for lane in (lanes if j % 2 == 0 else lanes[::-1]):
+            for lane in lanes if j % 2 == 0 else lanes[::-1]:
                 if not (lane.send("sample") and lane.expect(deadline, lanes)):
                     return _finish(lanes, deadline)
             if time.monotonic() - started > max_time and j + 1 >= min_samples:
@@ -207,6 +212,8 @@ def run_pair(runners, cell, process, loops=None):
     if all(r["status"] == "ok" for r in results) and not all(r.get("samples") for r in results):
         # a worker that never said `ready` but finished fine measured on its own: one side
         # is a checkout from before lockstep
-        raise LockstepUnsupported("one side's worker does not take lockstep commands (a revision older "
-                                  "than lockstep?); compare with --no-lockstep")
+        raise LockstepUnsupported(
+            "one side's worker does not take lockstep commands (a revision older "
+            "than lockstep?); compare with --no-lockstep"
+        )
     return results

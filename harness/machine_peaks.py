@@ -16,6 +16,7 @@ Stored as
                                   "mxnet": {"unsupported": "the mxnet adapter has no peaks() probe"}}},
               "cuda": {...}}
 """
+
 from __future__ import annotations
 
 import math
@@ -66,8 +67,9 @@ def working_sets(caches, threads, memory_bytes=None):
 def has_levels(entry):
     """Whether a device's peaks entry has bandwidth per cache level (else one figure)."""
     entry = entry if isinstance(entry, dict) else {}
-    return (any(m in (entry.get("best") or {}) for m in LEVEL_METRICS)
-            or any(level in (entry.get("working_sets") or {}) for level in ("L2", "L3")))
+    return any(m in (entry.get("best") or {}) for m in LEVEL_METRICS) or any(
+        level in (entry.get("working_sets") or {}) for level in ("L2", "L3")
+    )
 
 
 def metric_name(metric, levels):
@@ -86,8 +88,10 @@ def level_warning(best):
     slow = [f"{a} {x:.1f} <= {b} {y:.1f} GB/s" for (a, x), (b, y) in zip(measured, measured[1:]) if x <= y]
     if not slow:
         return None
-    return (f"cache bandwidth no higher than the next level's ({'; '.join(slow)}): a cache smaller than "
-            "reported, or a busy machine")
+    return (
+        f"cache bandwidth no higher than the next level's ({'; '.join(slow)}): a cache smaller than "
+        "reported, or a busy machine"
+    )
 
 
 def _metric(entry):
@@ -116,8 +120,10 @@ def busy_note(measured):
     if not measured or not measured["contended"]:
         return None
     steal = f", steal {measured['steal']:.0%}" if measured.get("steal") else ""
-    return (f"machine busy while measuring (other processes used {measured['other_cpu']:.2f} cores{steal}): "
-            f"peaks may read low")
+    return (
+        f"machine busy while measuring (other processes used {measured['other_cpu']:.2f} cores{steal}): "
+        f"peaks may read low"
+    )
 
 
 def measure_device(device, impl_names, facts, threads, seconds, workdir, side=None, timeout=300, sets=None):
@@ -132,10 +138,18 @@ def measure_device(device, impl_names, facts, threads, seconds, workdir, side=No
             continue
         manifest = impls.manifest(name)
         python, _ = side.interpreter(manifest)
-        spec = {"impl": name, "peaks": True, "device": device, "threads": threads, "seconds": seconds,
-                "working_sets": sets}
+        spec = {
+            "impl": name,
+            "peaks": True,
+            "device": device,
+            "threads": threads,
+            "seconds": seconds,
+            "working_sets": sets,
+        }
         with meter:
-            res = run_worker(python, spec, worker_env(threads, manifest, side.repo_root), timeout, workdir, side.repo_root)
+            res = run_worker(
+                python, spec, worker_env(threads, manifest, side.repo_root), timeout, workdir, side.repo_root
+            )
         if res.get("status") == "ok" and isinstance(res.get("peaks"), dict):
             by_impl[name] = res["peaks"]
         else:
@@ -148,8 +162,13 @@ def measure_device(device, impl_names, facts, threads, seconds, workdir, side=No
                 best[metric] = {"value": value, "impl": name, "how": entry.get("how", "")}
                 if isinstance(entry.get("working_set_bytes"), int):
                     best[metric]["working_set_bytes"] = entry["working_set_bytes"]
-    entry = {"threads": threads, "seconds": seconds,
-             "measured": datetime.now(timezone.utc).isoformat(timespec="seconds"), "best": best, "by_impl": by_impl}
+    entry = {
+        "threads": threads,
+        "seconds": seconds,
+        "measured": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "best": best,
+        "by_impl": by_impl,
+    }
     if sets:
         entry["working_sets"] = sets
     measured = meter.result()
@@ -165,8 +184,10 @@ def measure_ceilings(devices, impl_names, facts, threads, seconds, workdir, side
     facts: harness.runner.framework_facts() of impl_names."""
     machine = machine or {}
     cpu_sets = working_sets(machine.get("caches"), threads, machine.get("memory_bytes"))
-    return {d: measure_device(d, impl_names, facts, threads, seconds, workdir, side,
-                              sets=cpu_sets if d == "cpu" else None) for d in devices}
+    return {
+        d: measure_device(d, impl_names, facts, threads, seconds, workdir, side, sets=cpu_sets if d == "cpu" else None)
+        for d in devices
+    }
 
 
 def usable_devices(impl_names, facts):

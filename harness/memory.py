@@ -4,6 +4,7 @@ Writing "5" to /proc/self/clear_refs resets the kernel's high-water mark (VmHWM)
 the peak covers only what follows: the timed calls, not the imports or the reference.
 Elsewhere it falls back to getrusage's lifetime peak.
 """
+
 import resource
 import sys
 

@@ -7,6 +7,7 @@ so its children are in the group) and kills the group past the limit. The worker
 volunteers for the kernel's OOM killer (oom_score_adj 1000, set in harness.worker), so
 if the machine runs out first, it is the worker that dies, never the parent.
 """
+
 from __future__ import annotations
 
 import os
@@ -24,8 +25,22 @@ MIN_LIMIT = 64 << 20  # below this a Python worker cannot even import NumPy
 # quarter, so the limit stops a runaway worker before the kernel has to pick a victim.
 DEFAULT_LIMIT = "75%"
 
-_UNITS = {"": 1, "b": 1, "k": 1 << 10, "kib": 1 << 10, "m": 1 << 20, "mib": 1 << 20, "g": 1 << 30, "gib": 1 << 30,
-          "t": 1 << 40, "tib": 1 << 40, "kb": 10 ** 3, "mb": 10 ** 6, "gb": 10 ** 9, "tb": 10 ** 12}
+_UNITS = {
+    "": 1,
+    "b": 1,
+    "k": 1 << 10,
+    "kib": 1 << 10,
+    "m": 1 << 20,
+    "mib": 1 << 20,
+    "g": 1 << 30,
+    "gib": 1 << 30,
+    "t": 1 << 40,
+    "tib": 1 << 40,
+    "kb": 10**3,
+    "mb": 10**6,
+    "gb": 10**9,
+    "tb": 10**12,
+}
 _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
 
@@ -72,6 +87,7 @@ def total_memory():
             total = limit
     if not total:  # no /proc: not Linux
         import psutil
+
         total = psutil.virtual_memory().total
     return total
 
@@ -112,15 +128,19 @@ class MemoryGuard:
         """Why the worker ended, when memory is why; else None."""
         where = f"during {stage or 'start-up'}"
         if self.killed_at is not None:
-            return (f"out of memory, limit {bytes_text(self.limit)}: the worker reached {bytes_text(self.killed_at)} "
-                    f"{where} and was stopped")
+            return (
+                f"out of memory, limit {bytes_text(self.limit)}: the worker reached {bytes_text(self.killed_at)} "
+                f"{where} and was stopped"
+            )
         if returncode != -signal.SIGKILL:
             return None
         near = self.limit is not None and self.last_rss >= NEAR * self.limit
         if near or self.low_available or _oom_kill_count() > self._oom_kills:
             limit = f", limit {bytes_text(self.limit)}" if self.limit is not None else ""
-            return (f"out of memory (killed by the kernel) {where}; last seen at {bytes_text(self.last_rss)} "
-                    f"resident{limit}")
+            return (
+                f"out of memory (killed by the kernel) {where}; last seen at {bytes_text(self.last_rss)} "
+                f"resident{limit}"
+            )
         return None
 
 

@@ -6,6 +6,7 @@ The lock is an flock on an open descriptor: the kernel releases it when the hold
 exits, however it exits, so a crash never leaves a directory locked. The file also
 says who holds it (pid, command, start time), for the refusal to name.
 """
+
 from __future__ import annotations
 
 import fcntl
@@ -40,8 +41,9 @@ class OutLock:
             except BlockingIOError:
                 holder = _read_holder(fd)
                 os.close(fd)
-                raise DirectoryBusy(f"{self.out_dir} is in use by {_describe(holder)}; wait for it or choose "
-                                    f"another --out") from None
+                raise DirectoryBusy(
+                    f"{self.out_dir} is in use by {_describe(holder)}; wait for it or choose another --out"
+                ) from None
             except BaseException:
                 os.close(fd)
                 raise
@@ -56,8 +58,13 @@ class OutLock:
             os.close(fd)
         self._fd = fd
         previous = _read_holder(fd)
-        me = {"pid": os.getpid(), "command": self.command, "started": datetime.now().isoformat(timespec="seconds"),
-              "host": socket.gethostname(), "argv": sys.argv[1:]}
+        me = {
+            "pid": os.getpid(),
+            "command": self.command,
+            "started": datetime.now().isoformat(timespec="seconds"),
+            "host": socket.gethostname(),
+            "argv": sys.argv[1:],
+        }
         os.ftruncate(fd, 0)
         os.pwrite(fd, (json.dumps(me) + "\n").encode(), 0)
         os.fsync(fd)
@@ -101,8 +108,11 @@ def _describe(holder):
     since = ""
     try:
         started = datetime.fromisoformat(holder["started"])
-        since = f", since {started:%H:%M:%S}" if started.date() == datetime.now().date() else \
-            f", since {started:%Y-%m-%d %H:%M:%S}"
+        since = (
+            f", since {started:%H:%M:%S}"
+            if started.date() == datetime.now().date()
+            else f", since {started:%Y-%m-%d %H:%M:%S}"
+        )
     except (KeyError, TypeError, ValueError):
         pass
     host = holder.get("host")

@@ -1,4 +1,5 @@
 """What to run: the cells of (scenario, size, phase) x (implementation, device, mode)."""
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass

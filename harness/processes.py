@@ -6,6 +6,7 @@ The wire is fixed: `python -m harness.worker SPEC RESULT` (or `--serve`) in the 
 checkout, the spec and result as JSON files, the stage in RESULT.stage; a worker of
 another revision (harness.sides) answers the same way.
 """
+
 from __future__ import annotations
 
 import json
@@ -18,16 +19,23 @@ from typing import Optional
 
 from harness import environments, memory_guard
 
-THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "BLIS_NUM_THREADS",
-                    "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")
+THREAD_VARIABLES = (
+    "OMP_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "BLIS_NUM_THREADS",
+    "VECLIB_MAXIMUM_THREADS",
+    "NUMEXPR_NUM_THREADS",
+)
 
 
 def side_paths(paths, repo_root):
     """Extra implementation folders inside this checkout, moved to the same place in another
     (a --base-rev side): each revision's worker imports that revision's test implementations."""
     here = environments.REPO_ROOT + os.sep
-    return os.pathsep.join(os.path.join(repo_root, p[len(here):]) if p.startswith(here) else p
-                           for p in paths.split(os.pathsep))
+    return os.pathsep.join(
+        os.path.join(repo_root, p[len(here) :]) if p.startswith(here) else p for p in paths.split(os.pathsep)
+    )
 
 
 def worker_env(threads, manifest, repo_root=environments.REPO_ROOT):
@@ -66,6 +74,7 @@ def layout_pad():
 @dataclass
 class WorkerHandle:
     """A started worker: its process, where its spec, result, stage and log live, and its memory guard."""
+
     proc: subprocess.Popen
     result_path: str
     log_path: str
@@ -80,9 +89,16 @@ def start_worker(python, spec, env, workdir, repo_root=environments.REPO_ROOT, p
     with open(spec_path, "w") as f:
         json.dump(spec, f)
     with open(log_path, "wb") as log:
-        proc = subprocess.Popen([python, "-m", "harness.worker", spec_path, result_path], cwd=repo_root, env=env,
-                                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, pass_fds=pass_fds,
-                                start_new_session=True)  # its own process group: a kill takes its children too
+        proc = subprocess.Popen(
+            [python, "-m", "harness.worker", spec_path, result_path],
+            cwd=repo_root,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            pass_fds=pass_fds,
+            start_new_session=True,
+        )  # its own process group: a kill takes its children too
     return WorkerHandle(proc, result_path, log_path, memory_guard.MemoryGuard(proc.pid, memory_limit))
 
 
@@ -115,8 +131,11 @@ def finish_worker(handle, timeout, killed_for=None):
 
 def _timed_out(seconds, result_path, log_path):
     stage = _read_text(result_path + ".stage")
-    return {"status": "timeout", "reason": f"worker exceeded --timeout {seconds:g}s during {stage or 'start-up'}",
-            "log_tail": _read_text(log_path)[-2000:]}
+    return {
+        "status": "timeout",
+        "reason": f"worker exceeded --timeout {seconds:g}s during {stage or 'start-up'}",
+        "log_tail": _read_text(log_path)[-2000:],
+    }
 
 
 def _ended(guard, returncode, result_path, log):
@@ -147,9 +166,15 @@ class CellServer:
         self.workdir = workdir
         self.log_path = os.path.join(workdir, f"log-{uuid.uuid4().hex[:8]}.txt")
         with open(self.log_path, "wb") as log:
-            self.proc = subprocess.Popen([python, "-m", "harness.worker", "--serve"], cwd=repo_root, env=env,
-                                         stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.PIPE,
-                                         start_new_session=True)
+            self.proc = subprocess.Popen(
+                [python, "-m", "harness.worker", "--serve"],
+                cwd=repo_root,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.PIPE,
+                start_new_session=True,
+            )
         self.guard = memory_guard.MemoryGuard(self.proc.pid, memory_limit)
         self.alive = True
 
@@ -235,6 +260,7 @@ class Side:
     The default is this checkout and the interpreter running dlbench; an interleaved
     comparison runs two sides (another venv, or another git revision's checkout).
     """
+
     label: str = "current"
     python: Optional[str] = None
     repo_root: str = environments.REPO_ROOT

@@ -1,4 +1,5 @@
 """What the user sees while a run goes: a live bar on a terminal, plain lines elsewhere."""
+
 from __future__ import annotations
 
 import sys
@@ -17,11 +18,15 @@ def status_text(record):
     rel = record.get("rel_iqr")
     spread = f"+-{(rel or 0) * 100:.1f}% IQR"
     if record.get("ci_low") is not None:
-        spread = (f"[{record['ci_low'] * 1e3:.3g}-{record['ci_high'] * 1e3:.3g}] {record['ci_level']:.0%} "
-                  f"over {record['processes']} processes")
+        spread = (
+            f"[{record['ci_low'] * 1e3:.3g}-{record['ci_high'] * 1e3:.3g}] {record['ci_level']:.0%} "
+            f"over {record['processes']} processes"
+        )
     flags = [w for w in ("contended", "noisy") if record.get(w)]
-    return (f"{record['median'] * 1e3:.3f} ms  {spread}  {rate:.2f} {unit}"
-            f"  ({record['n_samples']} samples x {record['loops'][0]} calls)" + "".join(f"  {w}" for w in flags))
+    return (
+        f"{record['median'] * 1e3:.3f} ms  {spread}  {rate:.2f} {unit}"
+        f"  ({record['n_samples']} samples x {record['loops'][0]} calls)" + "".join(f"  {w}" for w in flags)
+    )
 
 
 class ProgressDisplay:
@@ -39,9 +44,15 @@ class ProgressDisplay:
         if self.live:
             # redrawn only when a cell starts or ends: a bar ticking while a cell is timed
             # would be CPU of ours (and of the terminal's) beside the measurement
-            self._progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                                      TimeElapsedColumn(), console=self.console, transient=True,
-                                      auto_refresh=False)
+            self._progress = Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                console=self.console,
+                transient=True,
+                auto_refresh=False,
+            )
             self._progress.start()
             self._task = self._progress.add_task("", total=total, completed=already_done)
 

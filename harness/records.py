@@ -2,6 +2,7 @@
 samples and their summary, precision and contention, the side and run it came from,
 its work counts and rates. Runner.run and harness.interleave both call build_record.
 """
+
 from __future__ import annotations
 
 from datetime import datetime, timezone
@@ -10,8 +11,20 @@ import scenarios
 from harness import SCHEMA_VERSION, __version__, contention, stats
 
 
-def build_record(cell, results, *, run_id, machine, facts, side, options, work=None, quiet_wait=None,
-                 interleaved=False, lockstep=None):
+def build_record(
+    cell,
+    results,
+    *,
+    run_id,
+    machine,
+    facts,
+    side,
+    options,
+    work=None,
+    quiet_wait=None,
+    interleaved=False,
+    lockstep=None,
+):
     """The record of one cell from its processes' results (the first failed one decides its status).
 
     facts: what the implementation's worker said about itself (harness.runner.framework_facts);
@@ -69,8 +82,7 @@ def build_record(cell, results, *, run_id, machine, facts, side, options, work=N
         "last_loss": results[-1].get("last_loss"),  # a training cell's, after sampling (last process)
         "peak_rss_bytes": max((r["peak_rss_bytes"] for r in results if r.get("peak_rss_bytes")), default=None),
         "rss_base_bytes": first.get("rss_base_bytes"),
-        "device_peak_bytes": max((r["device_peak_bytes"] for r in results if r.get("device_peak_bytes")),
-                                 default=None),
+        "device_peak_bytes": max((r["device_peak_bytes"] for r in results if r.get("device_peak_bytes")), default=None),
         "flops": flops,
         "bytes": nbytes,
         "working_set_bytes": scenario.working_set(params, cell.phase),
@@ -78,8 +90,19 @@ def build_record(cell, results, *, run_id, machine, facts, side, options, work=N
         "memory_bound": scenario.memory_bound(cell.phase, params),
         "gflops": flops / median / 1e9 if median else None,
         "gbs": nbytes / median / 1e9 if median else None,
-        "options": {k: getattr(options, k) for k in ("samples", "min_time", "warmup_time", "max_time",
-                                                      "timeout", "processes", "quiet_wait", "memory_limit")},
+        "options": {
+            k: getattr(options, k)
+            for k in (
+                "samples",
+                "min_time",
+                "warmup_time",
+                "max_time",
+                "timeout",
+                "processes",
+                "quiet_wait",
+                "memory_limit",
+            )
+        },
     }
     for extra in ("traceback", "log_tail"):
         if failed and failed.get(extra):
@@ -115,5 +138,11 @@ def precision(results, summary):
     median = summary.get("median")
     if interval and median and (high - low) / median > NOISY_SPREAD:
         reasons.append(f"processes spread {(high - low) / median:.0%} of the median (> {NOISY_SPREAD:.0%})")
-    return {"process_medians": medians, "ci_low": low, "ci_high": high, "ci_level": level,
-            "noisy": bool(reasons), "noisy_reason": "; ".join(reasons)}
+    return {
+        "process_medians": medians,
+        "ci_low": low,
+        "ci_high": high,
+        "ci_level": level,
+        "noisy": bool(reasons),
+        "noisy_reason": "; ".join(reasons),
+    }

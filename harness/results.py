@@ -4,6 +4,7 @@ Each line is one cell, self-contained: enough to rerun it and to compare it with
 another. Appends are flushed and fsynced, so an interrupted run keeps every cell
 it finished.
 """
+
 from __future__ import annotations
 
 import json
@@ -44,6 +45,7 @@ class TornLine:
     The writer writes `line + "\n"` in one go, so a crash or a full disk can leave only
     a prefix of the last record; every record before it is whole.
     """
+
     path: str
     number: int
     offset: int  # byte offset where the line starts: truncating there removes it
@@ -57,6 +59,7 @@ class TornLine:
 @dataclass
 class ResultsFile:
     """What a results.jsonl holds: its whole records, and a torn last line if there is one."""
+
     path: str
     numbered: list = field(default_factory=list)
     torn: Optional[TornLine] = None
@@ -135,8 +138,16 @@ def repair_torn(out_dir, contents=None):
 
 
 def record_key(rec):
-    return (rec["scenario"], rec["phase"], rec["size"], rec["impl"], rec["device"], rec["mode"], rec["threads"],
-            rec.get("seed", 0))
+    return (
+        rec["scenario"],
+        rec["phase"],
+        rec["size"],
+        rec["impl"],
+        rec["device"],
+        rec["mode"],
+        rec["threads"],
+        rec.get("seed", 0),
+    )
 
 
 class ResultsWriter:
@@ -179,8 +190,9 @@ def read_machine(out_dir):
     except (UnicodeDecodeError, RecursionError) as exc:
         raise ResultsError(f"{path}: not valid JSON ({type(exc).__name__})") from None
     if not isinstance(machine, dict):
-        raise ResultsError(f"{path} line 1: not a dlbench machine fingerprint (a JSON {type(machine).__name__}, "
-                           f"not an object)")
+        raise ResultsError(
+            f"{path} line 1: not a dlbench machine fingerprint (a JSON {type(machine).__name__}, not an object)"
+        )
     return machine
 
 

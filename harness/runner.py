@@ -4,6 +4,7 @@ fresh worker processes (harness.processes), and appends one record per finished 
 
 It never times anything itself (the worker does) and the worker never aggregates.
 """
+
 from __future__ import annotations
 
 import os
@@ -59,12 +60,21 @@ def framework_facts(impl_names, threads, workdir=None, timeout=300, side=None):
         if python is None:
             facts[name] = {"installed": False, "reason": reason}
             continue
-        res = run_worker(python, {"impl": name, "probe": True}, worker_env(threads, manifest, side.repo_root),
-                         timeout, workdir, side.repo_root)
+        res = run_worker(
+            python,
+            {"impl": name, "probe": True},
+            worker_env(threads, manifest, side.repo_root),
+            timeout,
+            workdir,
+            side.repo_root,
+        )
         if res.get("status") in ("error", "timeout"):
             # a broken environment (its worker cannot even start) is fixed by the same command
-            res = {"installed": False, "reason": f"{name}'s worker failed under {python}: {res['reason']}; "
-                                                 f"fix: {manifest.install_hint}", "python": python}
+            res = {
+                "installed": False,
+                "reason": f"{name}'s worker failed under {python}: {res['reason']}; fix: {manifest.install_hint}",
+                "python": python,
+            }
         elif not res.get("installed") and not res.get("malformed"):  # malformed: its reason says what is wrong
             res["reason"] = f"{name} is not installed for {python} ({res.get('reason')}); fix: {manifest.install_hint}"
         facts[name] = res
@@ -103,11 +113,15 @@ class Runner:
             contents = read_results(self.out_dir)  # a corrupt line other than a torn last one stops here
             existing = contents.records
             if (existing or contents.torn) and not self.resume:
-                raise RunError(f"{self.out_dir} already holds {len(existing)} results; pass --resume to complete "
-                               f"that run, or choose another --out")
+                raise RunError(
+                    f"{self.out_dir} already holds {len(existing)} results; pass --resume to complete "
+                    f"that run, or choose another --out"
+                )
             if self.resume and repair_torn(self.out_dir, contents):
-                self.notes.append(f"{contents.torn.path} line {contents.torn.number}: torn last line (cut "
-                                  f"mid-write) removed; its cell runs again")
+                self.notes.append(
+                    f"{contents.torn.path} line {contents.torn.number}: torn last line (cut "
+                    f"mid-write) removed; its cell runs again"
+                )
         except BaseException:
             self.lock.release()
             raise
@@ -116,18 +130,29 @@ class Runner:
     # --- what the frameworks and the machine are ----------------------------------
     def framework_facts(self, impl_names):
         """framework_facts() of the implementations not asked yet, kept in self.facts."""
-        self.facts.update(framework_facts([n for n in impl_names if n not in self.facts], self.options.threads,
-                                          self._workdir, min(self.options.timeout, 300), self.side))
+        self.facts.update(
+            framework_facts(
+                [n for n in impl_names if n not in self.facts],
+                self.options.threads,
+                self._workdir,
+                min(self.options.timeout, 300),
+                self.side,
+            )
+        )
         return self.facts
 
     def write_machine(self):
-        frameworks = {n: p.get("info") if p.get("installed") else {"installed": False, "reason": p.get("reason")}
-                      for n, p in self.facts.items()}
+        frameworks = {
+            n: p.get("info") if p.get("installed") else {"installed": False, "reason": p.get("reason")}
+            for n, p in self.facts.items()
+        }
         machine = fingerprint.collect(frameworks, self.side.repo_root)
         old = read_machine(self.out_dir)
         if old and old.get("machine_id") != machine["machine_id"]:
-            raise RunError(f"{self.out_dir} holds results from machine {old.get('machine_id')} "
-                           f"({old.get('hostname')}); resume it there, or choose another --out")
+            raise RunError(
+                f"{self.out_dir} holds results from machine {old.get('machine_id')} "
+                f"({old.get('hostname')}); resume it there, or choose another --out"
+            )
         if old:  # resuming: keep what the first part recorded, add any newly probed framework
             old.setdefault("frameworks", {}).update(frameworks)
             old.setdefault("caches", machine.get("caches"))
@@ -146,13 +171,18 @@ class Runner:
         seconds = seconds or machine_peaks.DEFAULT_SECONDS
         self.framework_facts(impl_names)
         devices = devices or machine_peaks.usable_devices(impl_names, self.facts)
-        print(f"measuring this machine's peaks on {', '.join(devices)} ({', '.join(impl_names)}){hint}",
-              file=sys.stderr)
+        print(
+            f"measuring this machine's peaks on {', '.join(devices)} ({', '.join(impl_names)}){hint}", file=sys.stderr
+        )
         have = self.machine.setdefault("peaks", {})
-        todo = [d for d in devices
-                if not (keep_existing and (have.get(d) or {}).get("threads") == self.options.threads)]
-        have.update(machine_peaks.measure_ceilings(todo, impl_names, self.facts, self.options.threads, seconds,
-                                                   self._workdir, self.side, self.machine))
+        todo = [
+            d for d in devices if not (keep_existing and (have.get(d) or {}).get("threads") == self.options.threads)
+        ]
+        have.update(
+            machine_peaks.measure_ceilings(
+                todo, impl_names, self.facts, self.options.threads, seconds, self._workdir, self.side, self.machine
+            )
+        )
         write_machine(self.out_dir, self.machine)
         return {d: have[d] for d in devices if d in have}
 
@@ -162,6 +192,7 @@ class Runner:
         if os.path.realpath(self.side.repo_root) == os.path.realpath(environments.REPO_ROOT):
             return
         from harness.side_work import SideWorkError, side_work
+
         try:
             self.work.update(side_work(self.side.python or sys.executable, self.side.repo_root, cells))
         except (SideWorkError, OSError, subprocess.SubprocessError, ValueError) as exc:
@@ -227,15 +258,24 @@ class Runner:
                     if server is None or not server.alive:
                         server = self.start_server(cell)
                     loops = results[cell][0].get("loops") if results[cell] else None  # calibrated once
-                    res = server.run(self.worker_launch(cell, process, **({"loops": loops} if loops else {}))[1],
-                                     self.options.timeout)
+                    res = server.run(
+                        self.worker_launch(cell, process, **({"loops": loops} if loops else {}))[1],
+                        self.options.timeout,
+                    )
                     res["process"] = process
                     results[cell].append(res)
             finally:
                 if server is not None and server.alive:
                     server.close()
-        return [(c, self.make_record(c, [{"status": "unsupported", "reason": early[c]}]) if c in early
-                 else self.make_record(c, results[c], waited.get(c))) for c in cells]
+        return [
+            (
+                c,
+                self.make_record(c, [{"status": "unsupported", "reason": early[c]}])
+                if c in early
+                else self.make_record(c, results[c], waited.get(c)),
+            )
+            for c in cells
+        ]
 
     def start_server(self, cell):
         python, _, env = self.worker_launch(cell, 0)
@@ -244,8 +284,9 @@ class Runner:
     def run_process(self, cell, process):
         """One fresh worker process for one cell; its result, tagged with the process index."""
         python, spec, env = self.worker_launch(cell, process)
-        res = run_worker(python, spec, env, self.options.timeout, self._workdir, self.side.repo_root,
-                    self.options.memory_limit)
+        res = run_worker(
+            python, spec, env, self.options.timeout, self._workdir, self.side.repo_root, self.options.memory_limit
+        )
         res["process"] = process
         return res
 
@@ -263,8 +304,10 @@ class Runner:
             if other is None or other <= contention.OTHER_CPU_THRESHOLD:
                 return {"waited_s": round(waited, 1), "gave_up": False, "other_cpu": other}
             if waited >= limit:
-                self.note(f"{cell.label()}: machine still busy after --quiet-wait {limit:g}s (other processes "
-                          f"use {other:.2f} cores); timing it anyway, the record says if it was contended")
+                self.note(
+                    f"{cell.label()}: machine still busy after --quiet-wait {limit:g}s (other processes "
+                    f"use {other:.2f} cores); timing it anyway, the record says if it was contended"
+                )
                 return {"waited_s": round(waited, 1), "gave_up": True, "other_cpu": round(other, 3)}
 
     def note(self, text):
@@ -277,24 +320,47 @@ class Runner:
         """(interpreter, spec, environment) of one worker for this cell and side."""
         manifest = impls.manifest(cell.impl)
         python, _ = self.side.interpreter(manifest)
-        spec = dict(cell.as_dict(), process=process, samples=self.options.samples,
-                    min_samples=self.options.min_samples, min_time=self.options.min_time,
-                    warmup_time=self.options.warmup_time, max_time=self.options.max_time,
-                    ref_cache=os.path.join(self.out_dir, ".reference-cache"), **extra)
+        spec = dict(
+            cell.as_dict(),
+            process=process,
+            samples=self.options.samples,
+            min_samples=self.options.min_samples,
+            min_time=self.options.min_time,
+            warmup_time=self.options.warmup_time,
+            max_time=self.options.max_time,
+            ref_cache=os.path.join(self.out_dir, ".reference-cache"),
+            **extra,
+        )
         return python, spec, worker_env(cell.threads, manifest, self.side.repo_root)
 
     def start_process(self, cell, process, pass_fds=(), **extra):
         """Start one worker without waiting for it (harness.lockstep drives it through pass_fds)."""
         python, spec, env = self.worker_launch(cell, process, **extra)
-        return start_worker(python, spec, env, self._workdir, self.side.repo_root, pass_fds=pass_fds,
-                            memory_limit=self.options.memory_limit)
+        return start_worker(
+            python,
+            spec,
+            env,
+            self._workdir,
+            self.side.repo_root,
+            pass_fds=pass_fds,
+            memory_limit=self.options.memory_limit,
+        )
 
     def make_record(self, cell, results, quiet_wait=None, **flow):
         """The cell's record (harness.records.build_record) as this runner's side and run;
         flow: interleaved=, lockstep= from harness.interleave."""
-        return build_record(cell, results, run_id=self.run_id, machine=self.machine, facts=self.facts.get(cell.impl),
-                            side=self.side.label, options=self.options, work=self.work.get(cell.key()),
-                            quiet_wait=quiet_wait, **flow)
+        return build_record(
+            cell,
+            results,
+            run_id=self.run_id,
+            machine=self.machine,
+            facts=self.facts.get(cell.impl),
+            side=self.side.label,
+            options=self.options,
+            work=self.work.get(cell.key()),
+            quiet_wait=quiet_wait,
+            **flow,
+        )
 
 
 def open_runner(command, out, options, **kwargs):
@@ -318,5 +384,8 @@ def _waits(before, now):
     """A cell's --quiet-wait over its processes: seconds waited in all, gave up on any."""
     if now is None or before is None:
         return now or before
-    return {"waited_s": round(before["waited_s"] + now["waited_s"], 1),
-            "gave_up": before["gave_up"] or now["gave_up"], "other_cpu": now["other_cpu"]}
+    return {
+        "waited_s": round(before["waited_s"] + now["waited_s"], 1),
+        "gave_up": before["gave_up"] or now["gave_up"],
+        "other_cpu": now["other_cpu"],
+    }

@@ -10,6 +10,7 @@ build/dlib or .venv-NAME seeds the cache (a link, no rebuild) when its key is th
 A build goes to a temporary folder, renamed into place when done, under a per-key
 flock, so two comparisons never build one key at once and none sees a half-made one.
 """
+
 from __future__ import annotations
 
 import fcntl
@@ -69,8 +70,12 @@ def ext_suffix(python):
     """The interpreter's extension-module suffix: a bridge built for one Python is not another's."""
     if os.path.realpath(python) == os.path.realpath(sys.executable):
         return sysconfig.get_config_var("EXT_SUFFIX")
-    out = subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_config_var('EXT_SUFFIX'))"],
-                         capture_output=True, text=True, timeout=60)
+    out = subprocess.run(
+        [python, "-c", "import sysconfig; print(sysconfig.get_config_var('EXT_SUFFIX'))"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     return out.stdout.strip()
 
 
@@ -92,9 +97,15 @@ def _last_line(proc):
 
 # --- the builders: each makes `out` from a side's root, or raises BuildFailed ---------
 
+
 def build_bridge(root, python, out):
-    proc = subprocess.run([python, "-m", "impls.dlib.build", "--out", out], cwd=root, capture_output=True, text=True,
-                          env=dict(os.environ, PYTHONPATH=root))
+    proc = subprocess.run(
+        [python, "-m", "impls.dlib.build", "--out", out],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, PYTHONPATH=root),
+    )
     if proc.returncode != 0:
         raise BuildFailed(f"`python -m impls.dlib.build` failed: {_last_line(proc)}")
 
@@ -110,6 +121,7 @@ def build_env(root, name, out, python=None):
 
 
 # --- the cache ---------------------------------------------------------------------
+
 
 def cached_build(key, make, seed=None, cache=None, valid=None):
     """(path, cached): the build under `key`, made by make(tmp_dir) if not there yet.
@@ -146,6 +158,7 @@ def cached_build(key, make, seed=None, cache=None, valid=None):
 def _bridge_holds(build_dir, root):
     """Whether build_dir holds a bridge compiled from the side's bridge.cpp (the digest the build records)."""
     from impls.dlib import bridge_path
+
     try:
         with open(bridge_path.digest_file(build_dir)) as f:
             digest = f.read().strip()
@@ -240,8 +253,10 @@ def build_side(side, impl_names, log=None):
             path, cached = cached_build(key, make, seed, valid=valid)
         except (BuildFailed, OSError, subprocess.SubprocessError) as exc:
             seconds = time.perf_counter() - t0
-            side.unbuilt[name] = (f"the {side.label} side's {what} did not build ({exc}); fix that, then run the "
-                                  f"comparison again: it retries the build (cache: {cache_dir()})")
+            side.unbuilt[name] = (
+                f"the {side.label} side's {what} did not build ({exc}); fix that, then run the "
+                f"comparison again: it retries the build (cache: {cache_dir()})"
+            )
             results.append(BuildResult(what, None, False, seconds, str(exc)))
             log(f"{side.label} side: {what}: FAILED after {seconds:.1f} s: {exc}")
             continue

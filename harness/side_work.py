@@ -7,6 +7,7 @@ work changed (qgemm's `gemm` lost its output stage) must not be compared as the 
 work. The parent's scenario modules are the current checkout's, so the phases and
 work counts come from a short subprocess in the side's checkout instead.
 """
+
 from __future__ import annotations
 
 import json
@@ -44,8 +45,15 @@ def side_work(python, repo_root, cells):
     """{cell key: {"flops", "bytes"} or {"missing": why}} for `cells` in `repo_root`."""
     wanted = sorted({(c.scenario, c.size, c.phase) for c in cells})
     env = dict(os.environ, PYTHONPATH=repo_root)
-    res = subprocess.run([python, "-c", SCRIPT], cwd=repo_root, env=env, input=json.dumps(wanted),
-                         capture_output=True, text=True, timeout=120)
+    res = subprocess.run(
+        [python, "-c", SCRIPT],
+        cwd=repo_root,
+        env=env,
+        input=json.dumps(wanted),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     if res.returncode != 0:
         last = (res.stderr.strip().splitlines() or ["no output"])[-1]
         raise SideWorkError(f"cannot read the scenarios of {repo_root}: {last}")

@@ -14,6 +14,7 @@ checkout a side without revision is a plain copy of the source tree.
 
 Then each side gets what `make` builds outside Python (harness.side_build).
 """
+
 from __future__ import annotations
 
 import os
@@ -29,8 +30,18 @@ from harness.processes import Side
 PARENT_PREFIX = "dlbench-sides-"
 SLOTS = {"base": "0", "cur": "1"}  # one character each: equal path lengths
 # Not copied into a snapshot outside git: what the project builds or writes, not its source.
-_NOT_SOURCE = shutil.ignore_patterns(".git", ".venv*", "build", "out", "__pycache__", ".pytest_cache", "*.pyc",
-                                     ".dlbench", ".reference-cache", "*.egg-info")
+_NOT_SOURCE = shutil.ignore_patterns(
+    ".git",
+    ".venv*",
+    "build",
+    "out",
+    "__pycache__",
+    ".pytest_cache",
+    "*.pyc",
+    ".dlbench",
+    ".reference-cache",
+    "*.egg-info",
+)
 
 
 class SideError(DlbenchError, ValueError):

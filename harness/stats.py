@@ -1,4 +1,5 @@
 """Summaries of raw samples. The worker never aggregates; records keep every sample."""
+
 import math
 import statistics
 
@@ -47,7 +48,7 @@ def median_interval(values, level=0.95):
     xs = sorted(values)
 
     def coverage(j):
-        below = sum(math.comb(n, i) for i in range(j)) / 2 ** n
+        below = sum(math.comb(n, i) for i in range(j)) / 2**n
         return 1 - 2 * below
 
     j = 1

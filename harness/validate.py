@@ -1,4 +1,5 @@
 """Compare an implementation's outputs with the reference's, under the scenario's tolerances."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -34,24 +35,35 @@ def compare(actual, expected, tolerances, inputs):
         if tol.norm_rtol is not None:
             norm = float(np.linalg.norm(want64))
             worst = float(np.linalg.norm(diff)) / (tol.norm_rtol * norm) if norm else (0.0 if not max_abs else np.inf)
-            errors[name] = {"max_abs": max_abs, "max_rel": max_abs / scale if scale else max_abs,
-                            "norm_rel": worst * tol.norm_rtol, "worst_ratio": worst if np.isfinite(worst) else None}
+            errors[name] = {
+                "max_abs": max_abs,
+                "max_rel": max_abs / scale if scale else max_abs,
+                "norm_rel": worst * tol.norm_rtol,
+                "worst_ratio": worst if np.isfinite(worst) else None,
+            }
             if worst > 1.0:
                 what = "update" if tol.baseline else "value"
-                failures.append(f"{name}: {what} off by {worst * tol.norm_rtol:.3g} of its norm "
-                                f"(must be within {tol.norm_rtol:g})")
+                failures.append(
+                    f"{name}: {what} off by {worst * tol.norm_rtol:.3g} of its norm (must be within {tol.norm_rtol:g})"
+                )
             continue
         bound = tol.bound(want64)
         with np.errstate(divide="ignore", invalid="ignore"):
             ratio = np.where(diff == 0, 0.0, diff / bound)
         worst = float(ratio.max()) if ratio.size else 0.0
-        errors[name] = {"max_abs": max_abs, "max_rel": max_abs / scale if scale else max_abs,
-                        # infinite where an exact output (zero tolerance) differs at all
-                        "worst_ratio": worst if np.isfinite(worst) else None}
+        errors[name] = {
+            "max_abs": max_abs,
+            "max_rel": max_abs / scale if scale else max_abs,
+            # infinite where an exact output (zero tolerance) differs at all
+            "worst_ratio": worst if np.isfinite(worst) else None,
+        }
         if worst > 1.0:
             what = "update" if tol.baseline else "value"
-            allowed = "exactly" if not bound.any() else (
-                f"rtol={tol.rtol:g} atol={tol.atol:g} atol_scale={tol.atol_scale:g}")
-            failures.append(f"{name}: {what} off by up to {max_abs:.3g} in {int((ratio > 1).sum())} "
-                            f"of {diff.size} elements (must match {allowed})")
+            allowed = (
+                "exactly" if not bound.any() else (f"rtol={tol.rtol:g} atol={tol.atol:g} atol_scale={tol.atol_scale:g}")
+            )
+            failures.append(
+                f"{name}: {what} off by up to {max_abs:.3g} in {int((ratio > 1).sum())} "
+                f"of {diff.size} elements (must match {allowed})"
+            )
     return (not failures), errors, "; ".join(failures)

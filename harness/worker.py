@@ -7,6 +7,7 @@ the implementation's environment. It imports NumPy, the scenario, the reference 
 one adapter, nothing else (no pandas): it must work in MXNet's environment with NumPy
 1.23. It never aggregates; the parent does.
 """
+
 from __future__ import annotations
 
 import os
@@ -221,8 +222,10 @@ def run_cell(spec, stage):
         adapter = impls.adapter(spec["impl"])
     except ImportError as exc:
         manifest = impls.manifest(spec["impl"])
-        return {"status": "unsupported",
-                "reason": f"{spec['impl']} is not installed for {sys.executable} ({exc}); fix: {manifest.install_hint}"}
+        return {
+            "status": "unsupported",
+            "reason": f"{spec['impl']} is not installed for {sys.executable} ({exc}); fix: {manifest.install_hint}",
+        }
     except MalformedImplementation as exc:
         return {"status": "error", "reason": str(exc)}
     adapter.configure(spec["threads"])
@@ -251,8 +254,9 @@ def run_cell(spec, stage):
     stage("first call")
     result["first_call_s"] = sample(step, 1)
     stage("validate")
-    ok, errors, message = compare(step.outputs(), expected, scenario.tolerances(problem.params, spec["phase"]),
-                                  problem.inputs)
+    ok, errors, message = compare(
+        step.outputs(), expected, scenario.tolerances(problem.params, spec["phase"]), problem.inputs
+    )
     result["errors"] = errors
     if not ok:
         result.update(status="invalid", reason=message)
@@ -263,8 +267,13 @@ def run_cell(spec, stage):
     rss_base = memory.reset_peak_rss()
     meter = contention.Meter()
     loops, values = (measure_lockstep if spec.get("lockstep") else measure)(step, spec, stage, meter)
-    result.update(loops=loops, samples=values, contention=meter.result(), rss_base_bytes=rss_base,
-                  peak_rss_bytes=memory.peak_rss())
+    result.update(
+        loops=loops,
+        samples=values,
+        contention=meter.result(),
+        rss_base_bytes=rss_base,
+        peak_rss_bytes=memory.peak_rss(),
+    )
     result["device_peak_bytes"] = device_peak(adapter, step, spec["device"], stage)
     if any(name.startswith("loss") for name in scenario.tolerances(problem.params, spec["phase"])):  # training
         stage("check")
@@ -322,8 +331,11 @@ def run_one(spec_path, result_path):
             result = run_cell(spec, stage)
     except Exception as exc:  # contained: the parent records it as the cell's error
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-        result = {"status": "error", "reason": f"{type(exc).__name__}: {first}"[:500],
-                  "traceback": traceback.format_exc()[-4000:]}
+        result = {
+            "status": "error",
+            "reason": f"{type(exc).__name__}: {first}"[:500],
+            "traceback": traceback.format_exc()[-4000:],
+        }
     # the CPUs it ended on (a lockstep conductor pins both workers of a pair to the same ones)
     result["layout"] = dict(LAYOUT, cpus=sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None)
     tmp = result_path + ".tmp"

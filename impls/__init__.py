@@ -6,6 +6,7 @@ the frameworks. Discovery checks both (without importing any framework): a packa
 that does not answer the contract is listed by `malformed()` with one line saying
 what is wrong, and is not run.
 """
+
 import importlib
 import os
 import pkgutil
@@ -53,8 +54,9 @@ def _read(name, folder):
         raise MalformedImplementation(f"adapter.py line {exc.lineno}: {exc.msg}") from None
     missing = missing_functions(functions)
     if missing:
-        raise MalformedImplementation(f"adapter.py defines no {', '.join(f + '()' for f in missing)} "
-                                      "(the contract: impls/base.py, Adapter)")
+        raise MalformedImplementation(
+            f"adapter.py defines no {', '.join(f + '()' for f in missing)} (the contract: impls/base.py, Adapter)"
+        )
     return manifest, frozenset(functions)
 
 
@@ -72,8 +74,11 @@ def discover():
     (everything else is compared against it), then by name."""
     key = tuple(__path__)
     if key not in _found:
-        found = {m.name: os.path.join(m.module_finder.path, m.name) for m in pkgutil.iter_modules(__path__)
-                 if m.ispkg and m.name not in _NOT_IMPLS}
+        found = {
+            m.name: os.path.join(m.module_finder.path, m.name)
+            for m in pkgutil.iter_modules(__path__)
+            if m.ispkg and m.name not in _NOT_IMPLS
+        }
         _found[key] = {n: Implementation(n, found[n]) for n in sorted(found, key=lambda n: (n != "reference", n))}
     return _found[key]
 
@@ -110,6 +115,7 @@ def adapter(name):
     manifest(name)
     module = importlib.import_module(f"{__name__}.{name}.adapter")
     import scenarios  # here, not at the top: the manifest side stays free of scenario imports
+
     problem = check_adapter_module(module, scenarios.names())
     if problem:
         raise MalformedImplementation(f"{_shown(discover()[name].folder)}/adapter.py: {problem}")

@@ -13,6 +13,7 @@ Both are checked when implementations are discovered (impls.discover): the manif
 by type, the adapter by reading its source for the functions below, without
 importing the framework; the worker checks the imported module's signatures again.
 """
+
 from __future__ import annotations
 
 import ast
@@ -60,12 +61,14 @@ class Manifest:
             raise MalformedImplementation("Manifest.modes names no mode")
         unknown = [d for d in self.devices if d not in KNOWN_DEVICES]
         if not self.devices or unknown:
-            raise MalformedImplementation(f"Manifest.devices must be some of {', '.join(KNOWN_DEVICES)}, "
-                                          f"not {self.devices!r}")
+            raise MalformedImplementation(
+                f"Manifest.devices must be some of {', '.join(KNOWN_DEVICES)}, not {self.devices!r}"
+            )
         if self.environment is not None and (not isinstance(self.environment, str) or not self.environment):
             raise MalformedImplementation(f"Manifest.environment must be None or a name, not {self.environment!r}")
         if not isinstance(self.worker_env, Mapping) or not all(
-                isinstance(k, str) and isinstance(v, str) for k, v in self.worker_env.items()):
+            isinstance(k, str) and isinstance(v, str) for k, v in self.worker_env.items()
+        ):
             raise MalformedImplementation("Manifest.worker_env must map variable names to strings")
 
 

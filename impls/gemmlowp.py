@@ -10,6 +10,7 @@ whose integer ops are not NumPy-like), so it keeps its one-division form.
 
 A module, not a package: impls.names() lists packages only, so this is no implementation.
 """
+
 from __future__ import annotations
 
 import operator
@@ -38,8 +39,11 @@ class IntOps:
 
 def numpy_like(xp) -> IntOps:
     """IntOps of NumPy or a module that answers like it (CuPy)."""
-    return IntOps(to_int64=lambda a: a.astype(xp.int64), where=xp.where,
-                  clip_to_uint8=lambda a: xp.clip(a, 0, 255).astype(xp.uint8))
+    return IntOps(
+        to_int64=lambda a: a.astype(xp.int64),
+        where=xp.where,
+        clip_to_uint8=lambda a: xp.clip(a, 0, 255).astype(xp.uint8),
+    )
 
 
 def output_stage(ops: IntOps, acc, multiplier: int, shift: int, zc: int):

@@ -5,6 +5,7 @@ precision the intervals, the digits they support and the flags (contended, noisy
 ceiling-low); table, side_by_side and formats print them; html writes the
 self-contained report.
 """
+
 from .load import LoadError, Source, load, load_sources
 from .table import cells_table, results_table
 

@@ -4,6 +4,7 @@ and the ratio between sources.
 Each takes rows of reports.metrics.add_metrics (dicts) and returns one <svg>. A cell
 that is not ok is drawn as its status and reason, never as a bar or a point.
 """
+
 from __future__ import annotations
 
 import math
@@ -50,29 +51,41 @@ def bars(rows, color, title, multi_source):
     for i, r in enumerate(rows):
         y = top + i * ROW
         label = cell_label(r, multi_source)
-        parts.append(f'<text x="{left - 6}" y="{y + 15}" text-anchor="end" font-size="12">{esc(shorten(label, 42))}'
-                     f'<title>{esc(label)}</title></text>')
+        parts.append(
+            f'<text x="{left - 6}" y="{y + 15}" text-anchor="end" font-size="12">{esc(shorten(label, 42))}'
+            f"<title>{esc(label)}</title></text>"
+        )
         if r["status"] == "ok":
             w = max(x(r["rate"]) - left, 1.0)
             flags = r.get("flags") or ""
-            tip = f"{label}: {r['rate']:.4g} {unit}, median {r['median'] * 1e3:.4g} ms" + (f", {flags}" if flags else "")
-            parts.append(f'<rect class="bar" data-cell="{esc(cell_key(r))}" x="{left}" y="{y + 3}" width="{w:.1f}" '
-                         f'height="{ROW - 6}" fill="{color[r["impl"]]}"><title>{esc(tip)}</title></rect>')
+            tip = f"{label}: {r['rate']:.4g} {unit}, median {r['median'] * 1e3:.4g} ms" + (
+                f", {flags}" if flags else ""
+            )
+            parts.append(
+                f'<rect class="bar" data-cell="{esc(cell_key(r))}" x="{left}" y="{y + 3}" width="{w:.1f}" '
+                f'height="{ROW - 6}" fill="{color[r["impl"]]}"><title>{esc(tip)}</title></rect>'
+            )
             interval = rate_interval(r)
             end = left + w
             if interval:
                 x0, x1 = x(interval[0]), x(interval[1])
                 mid = y + ROW / 2
-                parts.append(f'<path class="ci-whisker" d="M{x0:.1f} {mid}H{x1:.1f}M{x0:.1f} {mid - 4}V{mid + 4}'
-                             f'M{x1:.1f} {mid - 4}V{mid + 4}" stroke="#222" fill="none"/>')
+                parts.append(
+                    f'<path class="ci-whisker" d="M{x0:.1f} {mid}H{x1:.1f}M{x0:.1f} {mid - 4}V{mid + 4}'
+                    f'M{x1:.1f} {mid - 4}V{mid + 4}" stroke="#222" fill="none"/>'
+                )
                 end = max(end, x1)
-            parts.append(f'<text x="{end + 4:.1f}" y="{y + 15}" font-size="11">{esc(fmt_num(r["rate"]))}'
-                         + (f' <tspan class="flag-text" fill="#c2410c" font-weight="600">{esc(flags)}</tspan>'
-                            if flags else "") + "</text>")
+            parts.append(
+                f'<text x="{end + 4:.1f}" y="{y + 15}" font-size="11">{esc(fmt_num(r["rate"]))}'
+                + (f' <tspan class="flag-text" fill="#c2410c" font-weight="600">{esc(flags)}</tspan>' if flags else "")
+                + "</text>"
+            )
         else:
             why = f"{r['status']}: {r['reason']}"
-            parts.append(f'<text class="not-ok" data-cell="{esc(cell_key(r))}" x="{left + 4}" y="{y + 15}" '
-                         f'font-size="11" fill="#a00">{esc(shorten(why, 85))}<title>{esc(why)}</title></text>')
+            parts.append(
+                f'<text class="not-ok" data-cell="{esc(cell_key(r))}" x="{left + 4}" y="{y + 15}" '
+                f'font-size="11" fill="#a00">{esc(shorten(why, 85))}<title>{esc(why)}</title></text>'
+            )
     return svg(WIDTH, height, "".join(parts), "bars", title)
 
 
@@ -98,19 +111,27 @@ def distribution(rows, color, title, multi_source, seed=0):
         med *= 1e3
         c = color[r["impl"]]
         label = cell_label(r, multi_source)
-        parts.append(f'<text x="{left - 6}" y="{y + 15}" text-anchor="end" font-size="12">{esc(shorten(label, 42))}'
-                     f'<title>{esc(label)}</title></text>')
+        parts.append(
+            f'<text x="{left - 6}" y="{y + 15}" text-anchor="end" font-size="12">{esc(shorten(label, 42))}'
+            f"<title>{esc(label)}</title></text>"
+        )
         parts.append(f'<line x1="{x(ms[0]):.1f}" y1="{mid}" x2="{x(ms[-1]):.1f}" y2="{mid}" stroke="{c}"/>')
-        tip = (f"{label}: median {med:.4g} ms, IQR {q1:.4g}-{q3:.4g} ms, min {ms[0]:.4g}, max {ms[-1]:.4g}, "
-               f"{len(ms)} samples")
-        parts.append(f'<rect class="box" data-cell="{esc(cell_key(r))}" x="{x(q1):.1f}" y="{y + 4}" '
-                     f'width="{max(x(q3) - x(q1), 1.5):.1f}" height="{ROW - 8}" fill="{c}" fill-opacity="0.25" '
-                     f'stroke="{c}"><title>{esc(tip)}</title></rect>'
-                     f'<line x1="{x(med):.1f}" y1="{y + 3}" x2="{x(med):.1f}" y2="{y + ROW - 3}" stroke="{c}" '
-                     f'stroke-width="2.5"/>')
+        tip = (
+            f"{label}: median {med:.4g} ms, IQR {q1:.4g}-{q3:.4g} ms, min {ms[0]:.4g}, max {ms[-1]:.4g}, "
+            f"{len(ms)} samples"
+        )
+        parts.append(
+            f'<rect class="box" data-cell="{esc(cell_key(r))}" x="{x(q1):.1f}" y="{y + 4}" '
+            f'width="{max(x(q3) - x(q1), 1.5):.1f}" height="{ROW - 8}" fill="{c}" fill-opacity="0.25" '
+            f'stroke="{c}"><title>{esc(tip)}</title></rect>'
+            f'<line x1="{x(med):.1f}" y1="{y + 3}" x2="{x(med):.1f}" y2="{y + ROW - 3}" stroke="{c}" '
+            f'stroke-width="2.5"/>'
+        )
         for v in ms:
-            parts.append(f'<circle class="sample" cx="{x(v):.1f}" cy="{mid + jitter.uniform(-5, 5):.1f}" r="2.2" '
-                         f'fill="{c}" fill-opacity="0.7"/>')
+            parts.append(
+                f'<circle class="sample" cx="{x(v):.1f}" cy="{mid + jitter.uniform(-5, 5):.1f}" r="2.2" '
+                f'fill="{c}" fill-opacity="0.7"/>'
+            )
     return svg(WIDTH, height, "".join(parts), "distribution", title)
 
 
@@ -121,8 +142,10 @@ def roofline(rows, peaks, color, title):
     if not rows:
         return ""
     bw = peaks.get("peak_memory_gbs")
-    roofs = [(peaks.get(k), what, dash) for k, what, dash in
-             (("peak_fp32_gflops", "fp32 GEMM", ""), ("peak_int8_gops", "int8 GEMM", "6 3"))]
+    roofs = [
+        (peaks.get(k), what, dash)
+        for k, what, dash in (("peak_fp32_gflops", "fp32 GEMM", ""), ("peak_int8_gops", "int8 GEMM", "6 3"))
+    ]
     roofs = [(v, what, dash) for v, what, dash in roofs if v and math.isfinite(v)]
     has_bw = bool(bw and math.isfinite(bw))
     xs = [r["intensity"] for r in rows] + ([v / bw for v, _, _ in roofs] if has_bw else [])
@@ -130,34 +153,49 @@ def roofline(rows, peaks, color, title):
     left, right, top, bottom = 70, WIDTH - 150, 12, 330
     x = Log(min(xs) / 2, max(xs) * 2, left, right)
     y = Log(min(ys) / 2, max(ys) * 2, bottom, top)
-    parts = [x_axis(x, bottom, top, "arithmetic intensity (FLOP or OP per byte moved)"),
-             y_axis(y, left, right, "achieved GFLOP/s or GOP/s")]
+    parts = [
+        x_axis(x, bottom, top, "arithmetic intensity (FLOP or OP per byte moved)"),
+        y_axis(y, left, right, "achieved GFLOP/s or GOP/s"),
+    ]
     for value, what, dash in roofs:
         ridge = value / bw if has_bw else x.lo
         x0 = max(ridge, x.lo)
-        parts.append(f'<line class="roof" x1="{x(x0):.1f}" y1="{y(value):.1f}" x2="{right}" y2="{y(value):.1f}" '
-                     f'stroke="#333" stroke-width="2" stroke-dasharray="{dash}"/><text x="{right + 4}" '
-                     f'y="{y(value) + 4:.1f}" font-size="11">{esc(what)} {esc(fmt_num(value))}</text>')
+        parts.append(
+            f'<line class="roof" x1="{x(x0):.1f}" y1="{y(value):.1f}" x2="{right}" y2="{y(value):.1f}" '
+            f'stroke="#333" stroke-width="2" stroke-dasharray="{dash}"/><text x="{right + 4}" '
+            f'y="{y(value) + 4:.1f}" font-size="11">{esc(what)} {esc(fmt_num(value))}</text>'
+        )
     if has_bw:
         x_end = min(max([v / bw for v, _, _ in roofs] or [x.hi]), y.hi / bw)
         x_start = max(x.lo, y.lo / bw)
-        parts.append(f'<line class="roof" x1="{x(x_start):.1f}" y1="{y(x_start * bw):.1f}" x2="{x(x_end):.1f}" '
-                     f'y2="{y(x_end * bw):.1f}" stroke="#333" stroke-width="2"/>'
-                     f'<text x="{x(x_start) + 4:.1f}" y="{y(x_start * bw) - 6:.1f}" font-size="11">'
-                     f'memory {esc(fmt_num(bw))} GB/s</text>')
+        parts.append(
+            f'<line class="roof" x1="{x(x_start):.1f}" y1="{y(x_start * bw):.1f}" x2="{x(x_end):.1f}" '
+            f'y2="{y(x_end * bw):.1f}" stroke="#333" stroke-width="2"/>'
+            f'<text x="{x(x_start) + 4:.1f}" y="{y(x_start * bw) - 6:.1f}" font-size="11">'
+            f"memory {esc(fmt_num(bw))} GB/s</text>"
+        )
     if not roofs and not has_bw:
-        parts.append(f'<text x="{left + 10}" y="{top + 14}" font-size="12" fill="#a00">no peaks measured for this '
-                     f'machine: run dlbench machine --out DIR</text>')
+        parts.append(
+            f'<text x="{left + 10}" y="{top + 14}" font-size="12" fill="#a00">no peaks measured for this '
+            f"machine: run dlbench machine --out DIR</text>"
+        )
     for r in rows:
         cx, cy = x(r["intensity"]), y(r["gflops"])
         unit = "GOP/s" if r.get("work_unit") == "OP" else "GFLOP/s"
         pct = f", {r['pct_of_peak']:.1f}% of {r['peak_of']}" if _finite(r.get("pct_of_peak")) else ""
-        tip = (f"{r['scenario']} {r['phase']}/{r['size']} {r['impl']}:{r['mode']}: {r['gflops']:.4g} {unit} at "
-               f"{r['intensity']:.3g} per byte{pct}")
-        shape = (f'<rect x="{cx - 4:.1f}" y="{cy - 4:.1f}" width="8" height="8"' if r.get("work_unit") == "OP"
-                 else f'<circle cx="{cx:.1f}" cy="{cy:.1f}" r="4.5"')
-        parts.append(f'{shape} class="point" data-cell="{esc(cell_key(r))}" fill="{color[r["impl"]]}" '
-                     f'stroke="#fff"><title>{esc(tip)}</title></{"rect" if r.get("work_unit") == "OP" else "circle"}>')
+        tip = (
+            f"{r['scenario']} {r['phase']}/{r['size']} {r['impl']}:{r['mode']}: {r['gflops']:.4g} {unit} at "
+            f"{r['intensity']:.3g} per byte{pct}"
+        )
+        shape = (
+            f'<rect x="{cx - 4:.1f}" y="{cy - 4:.1f}" width="8" height="8"'
+            if r.get("work_unit") == "OP"
+            else f'<circle cx="{cx:.1f}" cy="{cy:.1f}" r="4.5"'
+        )
+        parts.append(
+            f'{shape} class="point" data-cell="{esc(cell_key(r))}" fill="{color[r["impl"]]}" '
+            f'stroke="#fff"><title>{esc(tip)}</title></{"rect" if r.get("work_unit") == "OP" else "circle"}>'
+        )
     return svg(WIDTH, bottom + 44, "".join(parts), "roofline", title)
 
 
@@ -171,20 +209,24 @@ def ratios(rows, title):
     extreme = max(max(abs(math.log10(r["ratio"])) for r in rows), math.log10(1.5)) * 1.4  # room for the values
     x = Linear(-extreme, extreme, left, right)
     zero = x(0)
-    parts = [f'<line x1="{zero:.1f}" y1="{top}" x2="{zero:.1f}" y2="{top + ROW * len(rows)}" stroke="#444"/>',
-             f'<text x="{(left + right) / 2}" y="{top + ROW * len(rows) + 30}" text-anchor="middle" font-size="12">'
-             f'speed ratio (log scale): right of the line is faster than the baseline</text>',
-             f'<text x="{left}" y="{top + ROW * len(rows) + 14}" font-size="11">slower</text>'
-             f'<text x="{right}" y="{top + ROW * len(rows) + 14}" font-size="11" text-anchor="end">faster</text>']
+    parts = [
+        f'<line x1="{zero:.1f}" y1="{top}" x2="{zero:.1f}" y2="{top + ROW * len(rows)}" stroke="#444"/>',
+        f'<text x="{(left + right) / 2}" y="{top + ROW * len(rows) + 30}" text-anchor="middle" font-size="12">'
+        f"speed ratio (log scale): right of the line is faster than the baseline</text>",
+        f'<text x="{left}" y="{top + ROW * len(rows) + 14}" font-size="11">slower</text>'
+        f'<text x="{right}" y="{top + ROW * len(rows) + 14}" font-size="11" text-anchor="end">faster</text>',
+    ]
     for i, r in enumerate(rows):
         y = top + i * ROW
         v = math.log10(r["ratio"])
         x0, x1 = sorted((zero, x(v)))
         fill = "#009E73" if v >= 0 else "#D55E00"
-        parts.append(f'<text x="{left - 6}" y="{y + 15}" text-anchor="end" font-size="12">'
-                     f'{esc(shorten(r["label"], 52))}<title>{esc(r["label"])}</title></text>'
-                     f'<rect class="ratio" x="{x0:.1f}" y="{y + 3}" width="{max(x1 - x0, 1):.1f}" height="{ROW - 6}" '
-                     f'fill="{fill}"><title>{esc(r["label"])}: {r["ratio"]:.3g}x</title></rect>'
-                     f'<text x="{x1 + 4 if v >= 0 else x0 - 4:.1f}" y="{y + 15}" font-size="11" '
-                     f'text-anchor="{"start" if v >= 0 else "end"}">{r["ratio"]:.2f}x</text>')
+        parts.append(
+            f'<text x="{left - 6}" y="{y + 15}" text-anchor="end" font-size="12">'
+            f"{esc(shorten(r['label'], 52))}<title>{esc(r['label'])}</title></text>"
+            f'<rect class="ratio" x="{x0:.1f}" y="{y + 3}" width="{max(x1 - x0, 1):.1f}" height="{ROW - 6}" '
+            f'fill="{fill}"><title>{esc(r["label"])}: {r["ratio"]:.3g}x</title></rect>'
+            f'<text x="{x1 + 4 if v >= 0 else x0 - 4:.1f}" y="{y + 15}" font-size="11" '
+            f'text-anchor="{"start" if v >= 0 else "end"}">{r["ratio"]:.2f}x</text>'
+        )
     return svg(WIDTH, height, "".join(parts), "ratios", title)

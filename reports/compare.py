@@ -31,6 +31,7 @@ alike); `same` when its whole interval lies within +-threshold; otherwise `incon
 A cell unsupported on either side is `not-compared`. Cells that became invalid, errored,
 timed out or disappeared fail the comparison; with --strict, so does anything not compared.
 """
+
 from __future__ import annotations
 
 import math
@@ -41,15 +42,22 @@ from typing import List, Optional
 import numpy as np
 from scipy import stats as sps
 
-from reports.compare_stats import (hodges_lehmann, holm, min_p_wilcoxon, stratified_bootstrap, two_way,
-                                   wilcoxon_interval, wilcoxon_p)
+from reports.compare_stats import (
+    hodges_lehmann,
+    holm,
+    min_p_wilcoxon,
+    stratified_bootstrap,
+    two_way,
+    wilcoxon_interval,
+    wilcoxon_p,
+)
 
 CELL_KEY = ("scenario", "phase", "size", "impl", "device", "mode", "threads")
 FAILING = {"slower", "invalid", "error", "timeout", "missing"}
 NOT_COMPARED = {"not-compared", "not-comparable", "missing", "new"}  # fail too under --strict
 MEASURED = ("slower", "faster", "same", "inconclusive")
 MIN_BASELINE_RUNS = 3  # a stored verdict needs the drift between runs, so at least 3 baseline runs
-MIN_MODEL_CELLS = 3    # fewer cells cannot tell the runs' drift from a cell's own change
+MIN_MODEL_CELLS = 3  # fewer cells cannot tell the runs' drift from a cell's own change
 
 
 @dataclass
@@ -57,15 +65,15 @@ class CellComparison:
     key: dict
     verdict: str
     method: str
-    change: Optional[float] = None      # cur / base - 1; stored: relative to the suite's drift
+    change: Optional[float] = None  # cur / base - 1; stored: relative to the suite's drift
     raw_change: Optional[float] = None  # cur / base - 1 as measured
     ci_low: Optional[float] = None
     ci_high: Optional[float] = None
-    ci_level: Optional[float] = None    # the interval's confidence (interleaved: as achieved)
-    p_value: Optional[float] = None     # raw one-sided p in the estimate's direction
-    p_holm: Optional[float] = None      # the same, Holm-adjusted over the tested cells
-    df: Optional[int] = None            # stored: the t test's degrees of freedom
-    p_slower: Optional[float] = None    # raw one-sided p-values; None: not tested
+    ci_level: Optional[float] = None  # the interval's confidence (interleaved: as achieved)
+    p_value: Optional[float] = None  # raw one-sided p in the estimate's direction
+    p_holm: Optional[float] = None  # the same, Holm-adjusted over the tested cells
+    df: Optional[int] = None  # stored: the t test's degrees of freedom
+    p_slower: Optional[float] = None  # raw one-sided p-values; None: not tested
     p_faster: Optional[float] = None
     n_base: int = 0
     n_cur: int = 0
@@ -92,6 +100,7 @@ class CellComparison:
 class SuiteSummary:
     """The whole suite in one line. change: the geometric mean change (interleaved: of the
     cells' Hodges-Lehmann ratios; stored: the suite's drift), with its interval."""
+
     method: str
     counts: dict
     not_compared: int
@@ -143,8 +152,11 @@ class Comparison:
 
     @property
     def failed(self):
-        return (any(c.fails for c in self.cells) or bool(self.suite and self.suite.fails)
-                or (self.strict and any(c.verdict in NOT_COMPARED for c in self.cells)))
+        return (
+            any(c.fails for c in self.cells)
+            or bool(self.suite and self.suite.fails)
+            or (self.strict and any(c.verdict in NOT_COMPARED for c in self.cells))
+        )
 
 
 def process_samples(record):
@@ -170,8 +182,11 @@ def _status_verdict(base, cur):
         return "missing", "cell is in the baseline but not in the current results"
     if base is None:
         return "new", "cell is not in the baseline"
-    if (base["status"] == cur["status"] == "unsupported" and base["reason"] == cur["reason"]
-            and not (base.get("blocked") or cur.get("blocked"))):
+    if (
+        base["status"] == cur["status"] == "unsupported"
+        and base["reason"] == cur["reason"]
+        and not (base.get("blocked") or cur.get("blocked"))
+    ):
         # the implementation cannot express it at either revision: nothing was lost, even under --strict
         return "unsupported", f"on both sides: {cur['reason']}"
     if "unsupported" in (base["status"], cur["status"]):  # one side cannot run it: nothing to compare
@@ -184,8 +199,10 @@ def _status_verdict(base, cur):
         return "fixed", f"baseline was {base['status']}: {base['reason']}"
     work = [(r.get("flops"), r.get("bytes")) for r in (base, cur)]
     if work[0] != work[1]:  # the scenario itself changed (qgemm's gemm lost its output stage, say)
-        return "not-comparable", (f"different work: baseline {work[0][0]} ops / {work[0][1]} bytes, now "
-                                  f"{work[1][0]} / {work[1][1]}; the scenario changed, rerun the baseline")
+        return "not-comparable", (
+            f"different work: baseline {work[0][0]} ops / {work[0][1]} bytes, now "
+            f"{work[1][0]} / {work[1][1]}; the scenario changed, rerun the baseline"
+        )
     return None, ""
 
 
@@ -199,7 +216,8 @@ def compare_cell(base, cur, threshold, alpha, paired=False, model=None):
 
 def _compare_cell(base, cur, threshold, alpha, paired=False, model=None):
     """The statistics of one cell, undecided. base, cur: a record each; for a stored
-    comparison, each may be a list of records, one per run (a baseline keeps several runs so that drift between runs can be measured).
+    comparison, each may be a list of records, one per run (a baseline keeps several runs so
+    that drift between runs can be measured).
     model: the suite's two-way model of stored runs (stored_model); without it, or for a
     cell outside it, the cell's own runs."""
     base_runs, cur_runs = _as_runs(base), _as_runs(cur)
@@ -214,8 +232,9 @@ def _compare_cell(base, cur, threshold, alpha, paired=False, model=None):
     else:
         out = _stored(key, _measured(base_runs), _measured(cur_runs), threshold, alpha, model)
     used = ([newest_base], [newest_cur]) if paired else (base_runs, cur_runs)
-    out.contended_sides = [side for side, runs in zip(("base", "cur"), used)
-                           if any(r and r.get("contended") is True for r in runs)]
+    out.contended_sides = [
+        side for side, runs in zip(("base", "cur"), used) if any(r and r.get("contended") is True for r in runs)
+    ]
     return out
 
 
@@ -246,8 +265,9 @@ def _paired(key, base, cur, alpha):
     logs = pair_log_ratios(base, cur)
     n = len(logs)
     a, b = a[:n], b[:n]
-    out = CellComparison(key, "inconclusive", "interleaved", n_base=len(a), n_cur=len(b),
-                         base_median=median(a), cur_median=median(b))
+    out = CellComparison(
+        key, "inconclusive", "interleaved", n_base=len(a), n_cur=len(b), base_median=median(a), cur_median=median(b)
+    )
     if not n:
         out.note = "no pairs"
         return out
@@ -294,13 +314,22 @@ def stored_model(base_index, cur_index):
 def _stored(key, base_runs, cur_runs, threshold, alpha, model=None):
     """Stored: runs are the unit, each run's median of process medians, in logs."""
     lb, lc = run_level(base_runs), run_level(cur_runs)
-    out = CellComparison(key, "inconclusive", "stored", n_base=len(lb), n_cur=len(lc),
-                         base_median=float(np.exp(lb.mean())), cur_median=float(np.exp(lc.mean())))
+    out = CellComparison(
+        key,
+        "inconclusive",
+        "stored",
+        n_base=len(lb),
+        n_cur=len(lc),
+        base_median=float(np.exp(lb.mean())),
+        cur_median=float(np.exp(lc.mean())),
+    )
     raw = float(lc.mean() - lb.mean())
     out.change = out.raw_change = math.exp(raw) - 1
     if len(lb) < MIN_BASELINE_RUNS:
-        out.note = (f"{len(lb)} baseline run(s): the drift between runs is unknown, so no verdict; keep "
-                    f"{MIN_BASELINE_RUNS} or more (each dlbench run --save NAME adds one) or use --interleave")
+        out.note = (
+            f"{len(lb)} baseline run(s): the drift between runs is unknown, so no verdict; keep "
+            f"{MIN_BASELINE_RUNS} or more (each dlbench run --save NAME adds one) or use --interleave"
+        )
         return out
     tkey = tuple(key[k] for k in CELL_KEY)
     if model is not None and model.cells >= MIN_MODEL_CELLS and tkey in model.cur_dev:
@@ -367,8 +396,11 @@ def _suite(cells, threshold, alpha, paired, sides, model):
     counts = {v: sum(c.verdict == v for c in cells) for v in MEASURED}
     out = SuiteSummary("interleaved" if paired else "stored", counts, len(cells) - sum(counts.values()))
     if paired:
-        logs = [pair_log_ratios(b[-1], c[-1]) for (b, c), cell in zip(sides, cells)
-                if cell.verdict in MEASURED and cell.change is not None]
+        logs = [
+            pair_log_ratios(b[-1], c[-1])
+            for (b, c), cell in zip(sides, cells)
+            if cell.verdict in MEASURED and cell.change is not None
+        ]
         logs = [x for x in logs if x]
         if logs:
             out.change = math.exp(float(np.mean([hodges_lehmann(x) for x in logs]))) - 1
@@ -400,15 +432,15 @@ def _suite_verdict(out, p_slower, p_faster, threshold, alpha):
         out.verdict = "same" if within else "inconclusive"
 
 
-def compare_records(base_records, cur_records, threshold=0.05, alpha=0.05, paired=False, machines=None,
-                    strict=False):
+def compare_records(base_records, cur_records, threshold=0.05, alpha=0.05, paired=False, machines=None, strict=False):
     """base_records may hold several runs of each cell (a saved baseline keeps the last few)."""
     base, cur = _index(base_records), _index(cur_records)
     keys = list(base) + [k for k in cur if k not in base]
     model = None
     if paired:  # one interleaved run per side: its newest record per cell
-        cells = [_compare_cell((base.get(k) or [None])[-1], (cur.get(k) or [None])[-1], threshold, alpha, True)
-                 for k in keys]
+        cells = [
+            _compare_cell((base.get(k) or [None])[-1], (cur.get(k) or [None])[-1], threshold, alpha, True) for k in keys
+        ]
     else:
         model = stored_model(base, cur)
         cells = [_compare_cell(base.get(k), cur.get(k), threshold, alpha, model=model) for k in keys]
@@ -419,8 +451,11 @@ def compare_records(base_records, cur_records, threshold=0.05, alpha=0.05, paire
     if machines:
         ids = {m.get("machine_id") for m in machines if m}
         if len(ids) > 1:
-            names = " vs ".join(f"{m.get('machine_id')} ({(m.get('cpu') or {}).get('model')}, {m.get('hostname')})"
-                                for m in machines)
-            result.warnings.append(f"WARNING: comparing results from different machines: {names}; "
-                                   f"a difference may be the hardware, not the code")
+            names = " vs ".join(
+                f"{m.get('machine_id')} ({(m.get('cpu') or {}).get('model')}, {m.get('hostname')})" for m in machines
+            )
+            result.warnings.append(
+                f"WARNING: comparing results from different machines: {names}; "
+                f"a difference may be the hardware, not the code"
+            )
     return result

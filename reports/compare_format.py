@@ -1,4 +1,5 @@
 """A comparison as a terminal table, Markdown (for CI comments) or JSON."""
+
 from __future__ import annotations
 
 import json
@@ -21,21 +22,23 @@ def to_frame(comparison):
     rows = []
     for c in comparison.cells:
         k = c.key
-        rows.append({
-            "cell": f"{k['scenario']}/{k['phase']}/{k['size']} {k['impl']}:{k['mode']}@{k['device']}",
-            "verdict": VERDICT_MARK.get(c.verdict, c.verdict),
-            "change": _pct(c.change),
-            "raw": _pct(c.raw_change) if c.method == "stored" else "",
-            "interval": "" if c.ci_low is None else f"{_pct(c.ci_low)}..{_pct(c.ci_high)}",
-            "p": "" if c.p_value is None else f"{c.p_value:.3g}",
-            "p_holm": "" if c.p_holm is None else f"{c.p_holm:.3g}",
-            "base_ms": "" if c.base_median is None else f"{c.base_median * 1e3:.3f}",
-            "cur_ms": "" if c.cur_median is None else f"{c.cur_median * 1e3:.3f}",
-            "n": f"{c.n_base}/{c.n_cur}" if c.n_base or c.n_cur else "",
-            "method": c.method,
-            "flags": flags_text(c),
-            "note": c.note,
-        })
+        rows.append(
+            {
+                "cell": f"{k['scenario']}/{k['phase']}/{k['size']} {k['impl']}:{k['mode']}@{k['device']}",
+                "verdict": VERDICT_MARK.get(c.verdict, c.verdict),
+                "change": _pct(c.change),
+                "raw": _pct(c.raw_change) if c.method == "stored" else "",
+                "interval": "" if c.ci_low is None else f"{_pct(c.ci_low)}..{_pct(c.ci_high)}",
+                "p": "" if c.p_value is None else f"{c.p_value:.3g}",
+                "p_holm": "" if c.p_holm is None else f"{c.p_holm:.3g}",
+                "base_ms": "" if c.base_median is None else f"{c.base_median * 1e3:.3f}",
+                "cur_ms": "" if c.cur_median is None else f"{c.cur_median * 1e3:.3f}",
+                "n": f"{c.n_base}/{c.n_cur}" if c.n_base or c.n_cur else "",
+                "method": c.method,
+                "flags": flags_text(c),
+                "note": c.note,
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -48,8 +51,10 @@ def summary_line(comparison):
     contended = sum(c.contended for c in comparison.cells)
     if contended:
         parts += f"; {contended} contended"
-    return (f"{status}: {parts} (threshold {comparison.threshold:.1%}, alpha {comparison.alpha:g} over the suite, "
-            f"{comparison.cells[0].method if comparison.cells else 'stored'} comparison)")
+    return (
+        f"{status}: {parts} (threshold {comparison.threshold:.1%}, alpha {comparison.alpha:g} over the suite, "
+        f"{comparison.cells[0].method if comparison.cells else 'stored'} comparison)"
+    )
 
 
 def suite_line(comparison):
@@ -58,15 +63,24 @@ def suite_line(comparison):
 
 def render(comparison, fmt="table"):
     if fmt == "json":
-        return json.dumps({"failed": comparison.failed, "threshold": comparison.threshold,
-                           "alpha": comparison.alpha, "strict": comparison.strict, "warnings": comparison.warnings,
-                           "suite": comparison.suite.as_dict() if comparison.suite else None,
-                           "cells": [c.as_dict() for c in comparison.cells]}, indent=1)
+        return json.dumps(
+            {
+                "failed": comparison.failed,
+                "threshold": comparison.threshold,
+                "alpha": comparison.alpha,
+                "strict": comparison.strict,
+                "warnings": comparison.warnings,
+                "suite": comparison.suite.as_dict() if comparison.suite else None,
+                "cells": [c.as_dict() for c in comparison.cells],
+            },
+            indent=1,
+        )
     df = to_frame(comparison)
     if fmt == "markdown":
         head = "| " + " | ".join(df.columns) + " |\n|" + "---|" * len(df.columns) + "\n"
-        body = "".join("| " + " | ".join(str(v).replace("|", "\\|") for v in row) + " |\n"
-                       for row in df.itertuples(index=False))
+        body = "".join(
+            "| " + " | ".join(str(v).replace("|", "\\|") for v in row) + " |\n" for row in df.itertuples(index=False)
+        )
         notes = "".join(f"> {w}\n\n" for w in comparison.warnings)
         return f"{notes}**{summary_line(comparison)}**\n\n{suite_line(comparison)}\n\n{head}{body}"
     text = df.to_string(index=False) if len(df) else "(no cells)"

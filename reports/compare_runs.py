@@ -3,6 +3,7 @@ saved baseline, harness.history), pool the baseline's runs, decide whether the c
 is paired (every record interleaved), and compare (reports.compare). Knows nothing of
 running; the CLI prints what it returns.
 """
+
 from __future__ import annotations
 
 import os
@@ -51,7 +52,8 @@ def compare_stored(base_args, cur_arg, threshold, alpha, machine_id=None, strict
         torn += cut
         warnings.append(warning)
     paired = all(r.get("interleaved") for r in base_records + cur_records)
-    comparison = compare_records(base_records, cur_records, threshold, alpha, paired,
-                                 base_machines + cur_machines, strict=strict)
+    comparison = compare_records(
+        base_records, cur_records, threshold, alpha, paired, base_machines + cur_machines, strict=strict
+    )
     comparison.warnings[:0] = torn + [w for w in warnings if w]
     return comparison

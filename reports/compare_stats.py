@@ -8,6 +8,7 @@
 - stored runs: a two-way model of the baseline's log run levels, L[r,c] = mu_c + d_r + e[r,c],
   separating the drift d_r that every cell of a run shares from each cell's own noise.
 """
+
 from __future__ import annotations
 
 import math
@@ -40,7 +41,7 @@ def signed_rank_null(n):
     counts[0] = 1
     for rank in range(1, n + 1):
         counts[rank:] = counts[rank:] + counts[:-rank].copy()
-    out = np.array([c / 2 ** n for c in counts], dtype=float)
+    out = np.array([c / 2**n for c in counts], dtype=float)
     out.flags.writeable = False  # cached: shared by every caller
     return out
 
@@ -64,12 +65,14 @@ def wilcoxon_p(x):
     x = [v for v in x if v != 0]
     if not x:
         return 1.0, 1.0
-    return (float(sps.wilcoxon(x, alternative="greater", method="exact").pvalue),
-            float(sps.wilcoxon(x, alternative="less", method="exact").pvalue))
+    return (
+        float(sps.wilcoxon(x, alternative="greater", method="exact").pvalue),
+        float(sps.wilcoxon(x, alternative="less", method="exact").pvalue),
+    )
 
 
 def min_p_wilcoxon(n):
-    return 0.5 ** n if n else 1.0
+    return 0.5**n if n else 1.0
 
 
 def holm(pvalues):
@@ -109,14 +112,15 @@ class TwoWay:
 
     The drift d_r is shared by every cell of run r, so it has R-1 degrees of freedom however
     many cells there are; what is left, e, is each cell's own noise, with (R-1)(C-1)."""
+
     runs: int
     cells: int
-    mu: Dict[tuple, float]          # each cell's baseline mean log level
-    d_base: np.ndarray              # each baseline run's drift (mean over cells of L - mu; they sum to 0)
-    residual_var: float             # two-way ANOVA residual variance
+    mu: Dict[tuple, float]  # each cell's baseline mean log level
+    d_base: np.ndarray  # each baseline run's drift (mean over cells of L - mu; they sum to 0)
+    residual_var: float  # two-way ANOVA residual variance
     cur_dev: Dict[tuple, Tuple[float, int]]  # cell -> (candidate mean log level - mu_c, candidate runs)
-    d_cur: float                    # the candidate's drift: the median over cells of its deviation
-    n_cur: int                      # candidate runs (the fewest over cells)
+    d_cur: float  # the candidate's drift: the median over cells of its deviation
+    n_cur: int  # candidate runs (the fewest over cells)
 
     @property
     def df_suite(self):
@@ -158,5 +162,13 @@ def two_way(levels, cur_levels):
     cur_dev = {k: (float(np.mean(cur_levels[k]) - m), len(cur_levels[k])) for k, m in zip(keys, mu)}
     # the median, so that the few cells a change touched do not move the suite's drift
     d_cur = float(np.median([v for v, _ in cur_dev.values()]))
-    return TwoWay(R, C, dict(zip(keys, map(float, mu))), d, float((resid ** 2).sum() / df) if df else 0.0,
-                  cur_dev, d_cur, min(n for _, n in cur_dev.values()))
+    return TwoWay(
+        R,
+        C,
+        dict(zip(keys, map(float, mu))),
+        d,
+        float((resid**2).sum() / df) if df else 0.0,
+        cur_dev,
+        d_cur,
+        min(n for _, n in cur_dev.values()),
+    )

@@ -1,4 +1,5 @@
 """`dlbench report` output: a terminal table, markdown, JSON, CSV."""
+
 from __future__ import annotations
 
 import json
@@ -19,8 +20,10 @@ def _blocks(df):
         yield scenario, block.drop(columns=["scenario"])
     table, labels = side_by_side(m)
     if table is not None:
-        yield f"side by side (ratio: {labels[0]}'s median / the other's; above 1 is faster)", side_display(table,
-                                                                                                         labels)
+        yield (
+            f"side by side (ratio: {labels[0]}'s median / the other's; above 1 is faster)",
+            side_display(table, labels),
+        )
     best = best_pct_of_peak(m)
     if not best.empty:
         best = best.assign(best_pct_of_peak=best["best_pct_of_peak"].map(lambda v: f"{v:.1f}%"))
@@ -47,8 +50,13 @@ def markdown_table(block):
 
 
 def markdown(df, sources):
-    parts = ["## Machines", "\n".join(f"- {line}" if not line.startswith("  ") else f"  - {line.strip()}"
-                                      for line in machines.machine_lines(sources))]
+    parts = [
+        "## Machines",
+        "\n".join(
+            f"- {line}" if not line.startswith("  ") else f"  - {line.strip()}"
+            for line in machines.machine_lines(sources)
+        ),
+    ]
     for title, block in _blocks(df):
         parts += [f"## {title}", markdown_table(block)]
     return "\n\n".join(parts) + "\n"
@@ -63,8 +71,10 @@ def _plain(value):
 
 
 def _records(frame):
-    return [{k: _plain(v) for k, v in row.items()} for row in frame.astype(object).where(frame.notna(), None)
-            .to_dict("records")]
+    return [
+        {k: _plain(v) for k, v in row.items()}
+        for row in frame.astype(object).where(frame.notna(), None).to_dict("records")
+    ]
 
 
 def json_doc(df, sources):
@@ -73,9 +83,17 @@ def json_doc(df, sources):
     cells = cells_table(m, with_samples=True)
     table, labels = side_by_side(m)
     return {
-        "machines": [{"source": s.label, "results_dir": s.results_dir, "machine_id": s.machine.get("machine_id"),
-                      "hostname": s.machine.get("hostname"), "summary": machines.summary(s),
-                      "peaks": s.machine.get("peaks") or {}} for s in sources],
+        "machines": [
+            {
+                "source": s.label,
+                "results_dir": s.results_dir,
+                "machine_id": s.machine.get("machine_id"),
+                "hostname": s.machine.get("hostname"),
+                "summary": machines.summary(s),
+                "peaks": s.machine.get("peaks") or {},
+            }
+            for s in sources
+        ],
         "cells": _records(cells),
         "side_by_side": _records(table) if table is not None else [],
         "best_pct_of_peak": _records(best_pct_of_peak(m)),

@@ -6,6 +6,7 @@ charts never need machine.json again. Anything unreadable stops here with one li
 that names the file and the line, except a torn last line (a crash cut it mid-write):
 that one is skipped, and its source carries the warning for the caller to print.
 """
+
 from __future__ import annotations
 
 import math
@@ -20,9 +21,13 @@ from harness.results import MACHINE, RESULTS, ResultsError, read_machine, read_r
 
 STATUSES = ("ok", "invalid", "unsupported", "error", "timeout")
 REQUIRED = ("scenario", "phase", "size", "impl", "device", "mode", "threads", "status")
-PEAK_COLUMNS = {"fp32_gemm_gflops": "peak_fp32_gflops", "int8_gemm_gops": "peak_int8_gops",
-                "memory_gbs": "peak_memory_gbs",  # DRAM (the only bandwidth of an older machine.json)
-                "memory_gbs_l2": "peak_l2_gbs", "memory_gbs_l3": "peak_l3_gbs"}
+PEAK_COLUMNS = {
+    "fp32_gemm_gflops": "peak_fp32_gflops",
+    "int8_gemm_gops": "peak_int8_gops",
+    "memory_gbs": "peak_memory_gbs",  # DRAM (the only bandwidth of an older machine.json)
+    "memory_gbs_l2": "peak_l2_gbs",
+    "memory_gbs_l3": "peak_l3_gbs",
+}
 
 
 class LoadError(DlbenchError, ValueError):
@@ -90,8 +95,10 @@ def source_labels(dirs, machines):
         if len(same_label) > 1 and len({ids[j] for j in same_label}) > 1 and ids[i]:
             labels[i] = f"{label} [{ids[i][:6]}]"
     before = list(labels)
-    labels = [f"{label} ({os.path.basename(os.path.normpath(d))})" if before.count(label) > 1 else label
-              for label, d in zip(before, dirs)]
+    labels = [
+        f"{label} ({os.path.basename(os.path.normpath(d))})" if before.count(label) > 1 else label
+        for label, d in zip(before, dirs)
+    ]
     before = list(labels)
     return [f"{label} #{i + 1}" if before.count(label) > 1 else label for i, label in enumerate(before)]
 
@@ -100,7 +107,7 @@ def device_peaks(machine, device, threads=None):
     """{column: value} of the peaks machine.json holds for one device (missing: NaN), and
     on the CPU what L2 and L3 hold for a cell on `threads` threads (capacity_l2_bytes,
     capacity_l3_bytes: the cache level its working set fits in picks its bandwidth)."""
-    entry = ((machine.get("peaks") or {}).get(device) or {})
+    entry = (machine.get("peaks") or {}).get(device) or {}
     best = entry.get("best") if isinstance(entry, dict) else None
     out = {}
     for metric, column in PEAK_COLUMNS.items():
@@ -133,8 +140,9 @@ def load_sources(dirs):
             df["machine_id"] = machine.get("machine_id")
         df["hostname"] = machine.get("hostname")
         df["cpu_model"] = (machine.get("cpu") or {}).get("model")
-        peaks = pd.DataFrame([device_peaks(machine, dev, n) for dev, n in zip(df["device"], df["threads"])],
-                             index=df.index)
+        peaks = pd.DataFrame(
+            [device_peaks(machine, dev, n) for dev, n in zip(df["device"], df["threads"])], index=df.index
+        )
         frames.append(pd.concat([df, peaks], axis=1))
     df = pd.concat(frames, ignore_index=True)
     for column in ("reason", "impl_version"):
@@ -148,6 +156,7 @@ def load_sources(dirs):
 class Source:
     """One results directory: its label in every table, its machine.json, and what was
     skipped reading it (one line each, for the caller to print)."""
+
     label: str
     results_dir: str
     machine: dict

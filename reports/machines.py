@@ -1,9 +1,14 @@
 """What each source ran on: machine facts and measured peaks, for every report format."""
+
 from __future__ import annotations
 
-PEAKS = [("fp32_gemm_gflops", "fp32 GEMM", "GFLOP/s"), ("int8_gemm_gops", "int8 GEMM", "GOP/s"),
-         ("memory_gbs_l2", "L2 bandwidth", "GB/s"), ("memory_gbs_l3", "L3 bandwidth", "GB/s"),
-         ("memory_gbs", "memory bandwidth", "GB/s")]  # "DRAM bandwidth" beside the cache levels
+PEAKS = [
+    ("fp32_gemm_gflops", "fp32 GEMM", "GFLOP/s"),
+    ("int8_gemm_gops", "int8 GEMM", "GOP/s"),
+    ("memory_gbs_l2", "L2 bandwidth", "GB/s"),
+    ("memory_gbs_l3", "L3 bandwidth", "GB/s"),
+    ("memory_gbs", "memory bandwidth", "GB/s"),
+]  # "DRAM bandwidth" beside the cache levels
 LEVELS = ("memory_gbs_l2", "memory_gbs_l3")
 
 
@@ -26,8 +31,11 @@ def peak_lines(machine):
     for device, entry in sorted((machine.get("peaks") or {}).items()):
         best = entry.get("best") if isinstance(entry, dict) else None
         if not best:  # nothing ran there: one line with each implementation's reason
-            why = "; ".join(f"{name}: {' '.join(str(v) for v in e.values())}"
-                            for name, e in ((entry or {}).get("by_impl") or {}).items() if isinstance(e, dict))
+            why = "; ".join(
+                f"{name}: {' '.join(str(v) for v in e.values())}"
+                for name, e in ((entry or {}).get("by_impl") or {}).items()
+                if isinstance(e, dict)
+            )
             lines.append((device, "all", "not measured", why))
             continue
         if isinstance(entry, dict) and entry.get("warning"):
@@ -44,8 +52,14 @@ def peak_lines(machine):
             if isinstance(b, dict) and isinstance(b.get("value"), (int, float)):
                 size = b.get("working_set_bytes")
                 where = f"{size / (1 << 20):.4g} MiB working set, " if isinstance(size, int) else ""
-                lines.append((device, what, f"{b['value']:.1f} {unit}".strip(),
-                              f"{b.get('impl', '?')}: {where}{b.get('how', '')} ({entry.get('threads', '?')} threads)"))
+                lines.append(
+                    (
+                        device,
+                        what,
+                        f"{b['value']:.1f} {unit}".strip(),
+                        f"{b.get('impl', '?')}: {where}{b.get('how', '')} ({entry.get('threads', '?')} threads)",
+                    )
+                )
             else:
                 lines.append((device, what, "not measured", ""))
     return lines
@@ -62,7 +76,7 @@ def summary(source):
         "host": str(m.get("hostname", "?")),
         "machine id": str(m.get("machine_id", "?")),
         "CPU": f"{cpu.get('model', '?')} ({m.get('cores_physical', '?')} cores, {m.get('cores_logical', '?')} "
-               f"threads, {m.get('cpu_affinity', '?')} usable)",
+        f"threads, {m.get('cpu_affinity', '?')} usable)",
         "memory": _gib(m.get("memory_bytes")),
         "GPUs": gpus or "none",
         "OS": str(m.get("os", "?")),

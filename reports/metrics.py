@@ -13,6 +13,7 @@ scenario's own call (intensity below 1 FLOP/byte) decides, still for both. A cel
 above 100% keeps its figure and is flagged `ceiling_low` (the probe read low; it is
 never capped). Failed cells get no numbers at all, only their status and reason.
 """
+
 from __future__ import annotations
 
 import math
@@ -25,12 +26,21 @@ from reports.precision import add_precision
 GROUP = ["source", "scenario", "phase", "size", "threads"]  # cells that compete with each other
 COMPUTE_PEAK = {"FLOP": ("peak_fp32_gflops", "fp32 GEMM"), "OP": ("peak_int8_gops", "int8 GEMM")}
 # (capacity column, bandwidth column, what it is) of each cache level, smallest first
-CACHE_LEVELS = (("capacity_l2_bytes", "peak_l2_gbs", "L2 bandwidth"),
-                ("capacity_l3_bytes", "peak_l3_gbs", "L3 bandwidth"))
+CACHE_LEVELS = (
+    ("capacity_l2_bytes", "peak_l2_gbs", "L2 bandwidth"),
+    ("capacity_l3_bytes", "peak_l3_gbs", "L3 bandwidth"),
+)
 DRAM_PEAK = ("peak_memory_gbs", "DRAM bandwidth")
 ONE_BANDWIDTH = "memory bandwidth"  # an older machine.json's single figure (or a GPU's)
-PEAK_VALUE_COLUMNS = ("peak_fp32_gflops", "peak_int8_gops", "peak_memory_gbs", "peak_l2_gbs", "peak_l3_gbs",
-                      "capacity_l2_bytes", "capacity_l3_bytes")
+PEAK_VALUE_COLUMNS = (
+    "peak_fp32_gflops",
+    "peak_int8_gops",
+    "peak_memory_gbs",
+    "peak_l2_gbs",
+    "peak_l3_gbs",
+    "capacity_l2_bytes",
+    "capacity_l3_bytes",
+)
 
 
 def unit_of(work_unit):
@@ -120,8 +130,13 @@ def best_pct_of_peak(df: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame(columns=["source", "device", "scenario", "impl", "best_pct_of_peak", "cell"])
     idx = cells.groupby(["source", "device", "scenario", "impl"])["pct_of_peak"].idxmax()
     best = cells.loc[idx]
-    return pd.DataFrame({
-        "source": best["source"], "device": best["device"], "scenario": best["scenario"], "impl": best["impl"],
-        "best_pct_of_peak": best["pct_of_peak"],
-        "cell": best["phase"] + "/" + best["size"] + " " + best["mode"] + " (" + best["peak_of"] + ")",
-    }).reset_index(drop=True)
+    return pd.DataFrame(
+        {
+            "source": best["source"],
+            "device": best["device"],
+            "scenario": best["scenario"],
+            "impl": best["impl"],
+            "best_pct_of_peak": best["pct_of_peak"],
+            "cell": best["phase"] + "/" + best["size"] + " " + best["mode"] + " (" + best["peak_of"] + ")",
+        }
+    ).reset_index(drop=True)

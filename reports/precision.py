@@ -11,6 +11,7 @@ Flags (the words themselves, so a user can grep them):
 Records written before these fields existed load as they are: no interval, no flag,
 and medians rounded by their IQR.
 """
+
 from __future__ import annotations
 
 import math
@@ -139,8 +140,9 @@ def contention_note(contention):
     parts = []
     if _finite(contention.get("other_cpu")):
         bound = contention.get("threshold")
-        parts.append(f"other processes used {contention['other_cpu']:.2f} cores"
-                     + (f" (> {bound:g})" if _finite(bound) else ""))
+        parts.append(
+            f"other processes used {contention['other_cpu']:.2f} cores" + (f" (> {bound:g})" if _finite(bound) else "")
+        )
     steal = contention.get("steal")
     if _finite(steal) and _finite(contention.get("steal_threshold")) and steal > contention["steal_threshold"]:
         parts.append(f"steal {steal:.0%} (> {contention['steal_threshold']:.0%})")
@@ -216,7 +218,7 @@ def noisy_bounds(reasons):
             match = re.search(r"\((>\s*[^)]*)\)", part)
             if not match:
                 continue
-            name = re.sub(r"\s*\d+(\.\d+)?%", "", part[:match.start()], count=1).strip()
+            name = re.sub(r"\s*\d+(\.\d+)?%", "", part[: match.start()], count=1).strip()
             bound = f"{name} {match.group(1)}".strip()
             if bound not in out:
                 out.append(bound)
@@ -245,11 +247,21 @@ def legend(df):
     cont = contention_bounds(df["contention"] if "contention" in df else [])
     noisy = noisy_bounds(df["noisy_reason"] if "noisy_reason" in df else [])
     return [
-        ("contended", "other processes used the CPU while the cell was timed"
-         + (f" ({'; '.join(cont)}, averaged over the timed part)" if cont else "")
-         + ": its time may be the neighbours', not the code's"),
-        ("noisy", "its spread passed a bound" + (f" ({'; '.join(noisy)})" if noisy else "")
-         + ": the next run may well land outside what is printed"),
-        ("ceiling-low", "above 100% of the ceiling it is compared with: the ceiling read low (or is the "
-         "wrong memory level), so its % of peak is not a fraction of anything"),
+        (
+            "contended",
+            "other processes used the CPU while the cell was timed"
+            + (f" ({'; '.join(cont)}, averaged over the timed part)" if cont else "")
+            + ": its time may be the neighbours', not the code's",
+        ),
+        (
+            "noisy",
+            "its spread passed a bound"
+            + (f" ({'; '.join(noisy)})" if noisy else "")
+            + ": the next run may well land outside what is printed",
+        ),
+        (
+            "ceiling-low",
+            "above 100% of the ceiling it is compared with: the ceiling read low (or is the "
+            "wrong memory level), so its % of peak is not a fraction of anything",
+        ),
     ]

@@ -6,6 +6,7 @@ read dlbench results. Import: each file becomes one *process* of the cells it ho
 so several pytest-benchmark runs of the same code compare at the level where the
 noise is (see reports.compare).
 """
+
 from __future__ import annotations
 
 import json
@@ -34,10 +35,26 @@ def _pb_stats(samples, loops):
     hi = next((v for v in reversed(s) if v <= q3 + 1.5 * iqr), s[-1])
     iqr_out = sum(1 for v in s if v < q1 - 1.5 * iqr or v > q3 + 1.5 * iqr)
     sd_out = sum(1 for v in s if v < mean - sd or v > mean + sd)
-    return {"min": s[0], "max": s[-1], "mean": mean, "stddev": sd, "rounds": len(s), "median": med, "iqr": iqr,
-            "q1": q1, "q3": q3, "iqr_outliers": iqr_out, "stddev_outliers": sd_out,
-            "outliers": f"{sd_out};{iqr_out}", "ld15iqr": lo, "hd15iqr": hi, "ops": 1.0 / mean if mean else 0.0,
-            "total": sum(s) * loops, "data": list(samples), "iterations": loops}
+    return {
+        "min": s[0],
+        "max": s[-1],
+        "mean": mean,
+        "stddev": sd,
+        "rounds": len(s),
+        "median": med,
+        "iqr": iqr,
+        "q1": q1,
+        "q3": q3,
+        "iqr_outliers": iqr_out,
+        "stddev_outliers": sd_out,
+        "outliers": f"{sd_out};{iqr_out}",
+        "ld15iqr": lo,
+        "hd15iqr": hi,
+        "ops": 1.0 / mean if mean else 0.0,
+        "total": sum(s) * loops,
+        "data": list(samples),
+        "iterations": loops,
+    }
 
 
 def export(records, machine):
@@ -48,26 +65,42 @@ def export(records, machine):
             left_out += 1  # pytest-benchmark has no notion of an invalid or unsupported cell
             continue
         param = "-".join(str(r[k]) for k in ("scenario", "phase", "size", "impl", "mode", "device"))
-        benches.append({
-            "group": f"{r['scenario']}/{r['phase']}/{r['size']}",
-            "name": f"test_cell[{param}]",
-            "fullname": f"dlbench::test_cell[{param}]",
-            "params": {"cell": param},
-            "param": param,
-            "extra_info": {"dlbench": {k: r.get(k) for k in DLBENCH_KEYS + ("impl_version", "gflops", "gbs",
-                                                                              "flops", "bytes", "sample_process")}},
-            "options": {"timer": "perf_counter", "min_time": (r.get("options") or {}).get("min_time"),
-                        "warmup": True, "disable_gc": True},
-            "stats": _pb_stats(r["samples"], (r.get("loops") or [1])[0] or 1),
-        })
+        benches.append(
+            {
+                "group": f"{r['scenario']}/{r['phase']}/{r['size']}",
+                "name": f"test_cell[{param}]",
+                "fullname": f"dlbench::test_cell[{param}]",
+                "params": {"cell": param},
+                "param": param,
+                "extra_info": {
+                    "dlbench": {
+                        k: r.get(k)
+                        for k in DLBENCH_KEYS + ("impl_version", "gflops", "gbs", "flops", "bytes", "sample_process")
+                    }
+                },
+                "options": {
+                    "timer": "perf_counter",
+                    "min_time": (r.get("options") or {}).get("min_time"),
+                    "warmup": True,
+                    "disable_gc": True,
+                },
+                "stats": _pb_stats(r["samples"], (r.get("loops") or [1])[0] or 1),
+            }
+        )
     machine = machine or {}
     doc = {
-        "machine_info": {"node": machine.get("hostname"), "machine": platform.machine(),
-                         "python_version": machine.get("python"), "system": platform.system(),
-                         "cpu": {"brand_raw": (machine.get("cpu") or {}).get("model")},
-                         "dlbench": {"machine_id": machine.get("machine_id")}},
-        "commit_info": {"id": (machine.get("git_commit") or "").replace("-dirty", ""),
-                        "dirty": (machine.get("git_commit") or "").endswith("-dirty")},
+        "machine_info": {
+            "node": machine.get("hostname"),
+            "machine": platform.machine(),
+            "python_version": machine.get("python"),
+            "system": platform.system(),
+            "cpu": {"brand_raw": (machine.get("cpu") or {}).get("model")},
+            "dlbench": {"machine_id": machine.get("machine_id")},
+        },
+        "commit_info": {
+            "id": (machine.get("git_commit") or "").replace("-dirty", ""),
+            "dirty": (machine.get("git_commit") or "").endswith("-dirty"),
+        },
         "benchmarks": benches,
         "datetime": datetime.now(timezone.utc).isoformat(),
         "version": f"dlbench {__version__}",
@@ -94,9 +127,16 @@ def _key(bench):
     if info:
         return {k: info.get(k) for k in DLBENCH_KEYS}
     name = bench.get("name") or bench.get("fullname") or "benchmark"
-    return {"scenario": bench.get("group") or name.split("[")[0], "phase": "call", "size": "-",
-            "impl": "pytest-benchmark", "device": "cpu", "mode": bench.get("param") or name, "threads": 0,
-            "seed": 0}
+    return {
+        "scenario": bench.get("group") or name.split("[")[0],
+        "phase": "call",
+        "size": "-",
+        "impl": "pytest-benchmark",
+        "device": "cpu",
+        "mode": bench.get("param") or name,
+        "threads": 0,
+        "seed": 0,
+    }
 
 
 def import_files(paths):
@@ -106,24 +146,48 @@ def import_files(paths):
     for process, path in enumerate(paths):
         doc = _load(path)
         info = doc.get("machine_info") or {}
-        machine = machine or {"machine_id": (info.get("dlbench") or {}).get("machine_id") or info.get("node"),
-                              "hostname": info.get("node"), "cpu": {"model": (info.get("cpu") or {}).get("brand_raw")},
-                              "python": info.get("python_version"),
-                              "git_commit": (doc.get("commit_info") or {}).get("id"), "frameworks": {},
-                              "imported_from": "pytest-benchmark"}
+        machine = machine or {
+            "machine_id": (info.get("dlbench") or {}).get("machine_id") or info.get("node"),
+            "hostname": info.get("node"),
+            "cpu": {"model": (info.get("cpu") or {}).get("brand_raw")},
+            "python": info.get("python_version"),
+            "git_commit": (doc.get("commit_info") or {}).get("id"),
+            "frameworks": {},
+            "imported_from": "pytest-benchmark",
+        }
         for number, bench in enumerate(doc["benchmarks"]):
             st = bench.get("stats") or {}
             data = st.get("data")
             if not data:
-                raise ConvertError(f"{path}: benchmark {number} ({bench.get('name')}) has no raw data; "
-                                   f"rerun pytest with --benchmark-save-data (or --benchmark-json keeps it)")
+                raise ConvertError(
+                    f"{path}: benchmark {number} ({bench.get('name')}) has no raw data; "
+                    f"rerun pytest with --benchmark-save-data (or --benchmark-json keeps it)"
+                )
             key = _key(bench)
-            rec = cells.setdefault(tuple(key.values()), {
-                "schema": SCHEMA_VERSION, "run_id": run_id, "dlbench_version": __version__, **key,
-                "params": bench.get("params") or {}, "status": "ok", "reason": "", "samples": [],
-                "sample_process": [], "loops": [], "imported_from": [], "work_unit": "FLOP",
-                "memory_bound": False, "flops": None, "bytes": None, "gflops": None, "gbs": None,
-                "first_call_s": None, "errors": None})
+            rec = cells.setdefault(
+                tuple(key.values()),
+                {
+                    "schema": SCHEMA_VERSION,
+                    "run_id": run_id,
+                    "dlbench_version": __version__,
+                    **key,
+                    "params": bench.get("params") or {},
+                    "status": "ok",
+                    "reason": "",
+                    "samples": [],
+                    "sample_process": [],
+                    "loops": [],
+                    "imported_from": [],
+                    "work_unit": "FLOP",
+                    "memory_bound": False,
+                    "flops": None,
+                    "bytes": None,
+                    "gflops": None,
+                    "gbs": None,
+                    "first_call_s": None,
+                    "errors": None,
+                },
+            )
             rec["samples"] += [float(v) for v in data]
             rec["sample_process"] += [process] * len(data)
             rec["loops"].append(st.get("iterations", 1))

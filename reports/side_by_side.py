@@ -5,6 +5,7 @@ Cells match on scenario, phase, size, device, implementation and mode; not on th
 which default to each machine's cores. A source that holds one cell at several thread
 counts is split into one column set per count.
 """
+
 from __future__ import annotations
 
 import pandas as pd
@@ -13,8 +14,18 @@ from reports.metrics import add_metrics
 from reports.precision import median_text, ratio_interval, ratio_text
 
 KEY = ["scenario", "phase", "size", "device", "impl", "mode"]
-SUFFIXES = ("status", "median_ms", "ci_low_ms", "ci_high_ms", "ci_level", "rel_iqr", "rate", "rate_unit", "flags",
-            "reason")
+SUFFIXES = (
+    "status",
+    "median_ms",
+    "ci_low_ms",
+    "ci_high_ms",
+    "ci_level",
+    "rel_iqr",
+    "rate",
+    "rate_unit",
+    "flags",
+    "reason",
+)
 
 
 def _column_labels(m):
@@ -61,10 +72,18 @@ def side_by_side(df: pd.DataFrame):
                 table[f"{label} {suffix}"] = None
         table[f"{label} status"] = table[f"{label} status"].fillna("missing")
     for label in labels[1:]:
-        table[f"{label} vs {base}"] = (pd.to_numeric(table[f"{base} median_ms"])
-                                       / pd.to_numeric(table[f"{label} median_ms"]))
-        bounds = [ratio_interval(*v) for v in zip(table[f"{base} ci_low_ms"], table[f"{base} ci_high_ms"],
-                                                  table[f"{label} ci_low_ms"], table[f"{label} ci_high_ms"])]
+        table[f"{label} vs {base}"] = pd.to_numeric(table[f"{base} median_ms"]) / pd.to_numeric(
+            table[f"{label} median_ms"]
+        )
+        bounds = [
+            ratio_interval(*v)
+            for v in zip(
+                table[f"{base} ci_low_ms"],
+                table[f"{base} ci_high_ms"],
+                table[f"{label} ci_low_ms"],
+                table[f"{label} ci_high_ms"],
+            )
+        ]
         table[f"{label} vs {base} low"] = pd.to_numeric([b[0] for b in bounds])
         table[f"{label} vs {base} high"] = pd.to_numeric([b[1] for b in bounds])
     return table.sort_values(KEY, kind="stable").reset_index(drop=True), labels
@@ -76,8 +95,13 @@ def time_text(row, label):
     if pd.isna(t):
         return row[f"{label} status"]
     iqr = row[f"{label} rel_iqr"]
-    text = median_text(t, row[f"{label} ci_low_ms"], row[f"{label} ci_high_ms"], row[f"{label} ci_level"],
-                       t * iqr if pd.notna(iqr) else None)
+    text = median_text(
+        t,
+        row[f"{label} ci_low_ms"],
+        row[f"{label} ci_high_ms"],
+        row[f"{label} ci_level"],
+        t * iqr if pd.notna(iqr) else None,
+    )
     value, _, interval = text.partition(" ")
     return " ".join(part for part in (f"{value} ms", interval, row[f"{label} flags"] or "") if part)
 

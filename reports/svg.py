@@ -3,14 +3,14 @@
 Charts are drawn here rather than by a JavaScript library so the report is one file
 that opens offline. Every piece of text passes through `esc`.
 """
+
 from __future__ import annotations
 
 import html
 import math
 
 # Okabe-Ito, then a few more: distinguishable for most colour vision.
-PALETTE = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#8C6D31", "#000000", "#7F7F7F",
-           "#B2182B"]
+PALETTE = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#8C6D31", "#000000", "#7F7F7F", "#B2182B"]
 FONT = "font-family:system-ui,-apple-system,'Segoe UI',sans-serif"
 
 
@@ -65,12 +65,13 @@ class Log:
     def __call__(self, v):
         v = max(v, self.lo)
         return self.a + (math.log10(v) - math.log10(self.lo)) / (math.log10(self.hi) - math.log10(self.lo)) * (
-            self.b - self.a)
+            self.b - self.a
+        )
 
     def ticks(self, n=6):
         lo, hi = round(math.log10(self.lo)), round(math.log10(self.hi))
         every = max(1, math.ceil((hi - lo) / n))
-        return [10.0 ** e for e in range(lo, hi + 1, every)]
+        return [10.0**e for e in range(lo, hi + 1, every)]
 
 
 def scale_for(values, a, b, log_if_ratio=20.0, zero=False):
@@ -92,10 +93,13 @@ def x_axis(scale, y, top, label):
     parts = [f'<line x1="{scale.a:.1f}" y1="{y}" x2="{scale.b:.1f}" y2="{y}" stroke="#444"/>']
     for t in scale.ticks():
         x = scale(t)
-        parts.append(f'<line x1="{x:.1f}" y1="{top}" x2="{x:.1f}" y2="{y}" stroke="#ddd"/>'
-                     f'<text x="{x:.1f}" y="{y + 14}" text-anchor="middle" font-size="11">{esc(fmt_num(t))}</text>')
-    parts.append(f'<text x="{(scale.a + scale.b) / 2:.1f}" y="{y + 30}" text-anchor="middle" font-size="12">'
-                 f'{esc(label)}</text>')
+        parts.append(
+            f'<line x1="{x:.1f}" y1="{top}" x2="{x:.1f}" y2="{y}" stroke="#ddd"/>'
+            f'<text x="{x:.1f}" y="{y + 14}" text-anchor="middle" font-size="11">{esc(fmt_num(t))}</text>'
+        )
+    parts.append(
+        f'<text x="{(scale.a + scale.b) / 2:.1f}" y="{y + 30}" text-anchor="middle" font-size="12">{esc(label)}</text>'
+    )
     return "".join(parts)
 
 
@@ -103,20 +107,26 @@ def y_axis(scale, x, right, label):
     parts = [f'<line x1="{x}" y1="{scale.a:.1f}" x2="{x}" y2="{scale.b:.1f}" stroke="#444"/>']
     for t in scale.ticks():
         y = scale(t)
-        parts.append(f'<line x1="{x}" y1="{y:.1f}" x2="{right}" y2="{y:.1f}" stroke="#ddd"/>'
-                     f'<text x="{x - 5}" y="{y + 4:.1f}" text-anchor="end" font-size="11">{esc(fmt_num(t))}</text>')
+        parts.append(
+            f'<line x1="{x}" y1="{y:.1f}" x2="{right}" y2="{y:.1f}" stroke="#ddd"/>'
+            f'<text x="{x - 5}" y="{y + 4:.1f}" text-anchor="end" font-size="11">{esc(fmt_num(t))}</text>'
+        )
     mid = (scale.a + scale.b) / 2
-    parts.append(f'<text x="14" y="{mid:.1f}" text-anchor="middle" font-size="12" '
-                 f'transform="rotate(-90 14 {mid:.1f})">{esc(label)}</text>')
+    parts.append(
+        f'<text x="14" y="{mid:.1f}" text-anchor="middle" font-size="12" '
+        f'transform="rotate(-90 14 {mid:.1f})">{esc(label)}</text>'
+    )
     return "".join(parts)
 
 
 def svg(width, height, body, kind, title, **data):
     """An inline <svg> with an accessible title; `data` becomes data-* attributes for tests."""
     attrs = "".join(f' data-{esc(k)}="{esc(v)}"' for k, v in data.items())
-    return (f'<svg class="chart" data-chart="{esc(kind)}"{attrs} xmlns="http://www.w3.org/2000/svg" '
-            f'width="{width}" height="{height}" viewBox="0 0 {width} {height}" role="img" style="{FONT}">'
-            f'<title>{esc(title)}</title>{body}</svg>')
+    return (
+        f'<svg class="chart" data-chart="{esc(kind)}"{attrs} xmlns="http://www.w3.org/2000/svg" '
+        f'width="{width}" height="{height}" viewBox="0 0 {width} {height}" role="img" style="{FONT}">'
+        f"<title>{esc(title)}</title>{body}</svg>"
+    )
 
 
 def shorten(text, n):

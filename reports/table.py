@@ -3,6 +3,7 @@
 `cells_table` keeps numbers as numbers (for CSV and JSON); `render` formats it for
 a terminal. A cell that is not ok has its status and reason and no number at all.
 """
+
 from __future__ import annotations
 
 import pandas as pd
@@ -11,10 +12,40 @@ from reports.metrics import add_metrics
 from reports.precision import median_text, rate_text, ratio_text, relative_spread
 
 ORDER = ["source_order", "scenario", "phase", "size", "device", "threads", "impl", "mode"]
-COLUMNS = ["source", "machine_id", "scenario", "phase", "size", "device", "threads", "impl", "mode", "impl_version",
-           "status", "median_ms", "ci_low_ms", "ci_high_ms", "ci_level", "rel_iqr_pct", "rate", "rate_unit",
-           "vs_reference", "vs_reference_low", "vs_reference_high", "vs_fastest", "vs_fastest_low", "vs_fastest_high",
-           "pct_of_peak", "peak_of", "first_call_s", "n_samples", "n_processes", "other_cpu", "flags", "reason"]
+COLUMNS = [
+    "source",
+    "machine_id",
+    "scenario",
+    "phase",
+    "size",
+    "device",
+    "threads",
+    "impl",
+    "mode",
+    "impl_version",
+    "status",
+    "median_ms",
+    "ci_low_ms",
+    "ci_high_ms",
+    "ci_level",
+    "rel_iqr_pct",
+    "rate",
+    "rate_unit",
+    "vs_reference",
+    "vs_reference_low",
+    "vs_reference_high",
+    "vs_fastest",
+    "vs_fastest_low",
+    "vs_fastest_high",
+    "pct_of_peak",
+    "peak_of",
+    "first_call_s",
+    "n_samples",
+    "n_processes",
+    "other_cpu",
+    "flags",
+    "reason",
+]
 SHORT_PEAK = {"fp32 GEMM": "fp32", "int8 GEMM": "int8", "memory bandwidth": "bw"}
 
 
@@ -34,33 +65,49 @@ def cells_table(df: pd.DataFrame, with_samples=False) -> pd.DataFrame:
     m = df if "pct_of_peak" in df else add_metrics(df)
     m = m.sort_values(ORDER, kind="stable")
     ok = m["status"] == "ok"
-    out = pd.DataFrame({
-        "source": m["source"], "machine_id": m["machine_id"],
-        **{k: m[k] for k in ("scenario", "phase", "size", "device", "threads", "impl", "mode", "impl_version",
-                             "status")},
-        "median_ms": m["median"] * 1e3,
-        "ci_low_ms": m["ci_low"] * 1e3,
-        "ci_high_ms": m["ci_high"] * 1e3,
-        "ci_level": m["ci_level"],
-        "rel_iqr_pct": m["rel_iqr"] * 100,
-        "rate": m["rate"],
-        "rate_unit": m["rate_unit"].where(ok),
-        **{k: m[k] for k in ("vs_reference", "vs_reference_low", "vs_reference_high", "vs_fastest",
-                             "vs_fastest_low", "vs_fastest_high", "pct_of_peak")},
-        "peak_of": m["peak_of"].where(ok),
-        "first_call_s": pd.to_numeric(m.get("first_call_s"), errors="coerce").where(ok),
-        "n_samples": pd.to_numeric(m.get("n_samples"), errors="coerce").where(ok),
-        "n_processes": pd.to_numeric(m.get("processes"), errors="coerce").where(ok),
-        "other_cpu": [_other_cpu(c) for c in m.get("contention", pd.Series(None, index=m.index))],
-        "flags": m["flags"],
-        "reason": m["reason"].where(~ok, [_joined(p, f) for p, f in zip(m["peak_note"], m["flag_note"])]),
-    })
+    out = pd.DataFrame(
+        {
+            "source": m["source"],
+            "machine_id": m["machine_id"],
+            **{
+                k: m[k]
+                for k in ("scenario", "phase", "size", "device", "threads", "impl", "mode", "impl_version", "status")
+            },
+            "median_ms": m["median"] * 1e3,
+            "ci_low_ms": m["ci_low"] * 1e3,
+            "ci_high_ms": m["ci_high"] * 1e3,
+            "ci_level": m["ci_level"],
+            "rel_iqr_pct": m["rel_iqr"] * 100,
+            "rate": m["rate"],
+            "rate_unit": m["rate_unit"].where(ok),
+            **{
+                k: m[k]
+                for k in (
+                    "vs_reference",
+                    "vs_reference_low",
+                    "vs_reference_high",
+                    "vs_fastest",
+                    "vs_fastest_low",
+                    "vs_fastest_high",
+                    "pct_of_peak",
+                )
+            },
+            "peak_of": m["peak_of"].where(ok),
+            "first_call_s": pd.to_numeric(m.get("first_call_s"), errors="coerce").where(ok),
+            "n_samples": pd.to_numeric(m.get("n_samples"), errors="coerce").where(ok),
+            "n_processes": pd.to_numeric(m.get("processes"), errors="coerce").where(ok),
+            "other_cpu": [_other_cpu(c) for c in m.get("contention", pd.Series(None, index=m.index))],
+            "flags": m["flags"],
+            "reason": m["reason"].where(~ok, [_joined(p, f) for p, f in zip(m["peak_note"], m["flag_note"])]),
+        }
+    )
     extra = []
     if with_samples:
         out["samples_s"] = [list(v) if isinstance(v, list) and ok_ else [] for v, ok_ in zip(m["samples"], ok)]
         medians = m.get("process_medians", pd.Series(None, index=m.index))
-        out["process_medians_ms"] = [[x * 1e3 for x in v] if isinstance(v, list) and ok_ else []
-                                     for v, ok_ in zip(medians, ok)]
+        out["process_medians_ms"] = [
+            [x * 1e3 for x in v] if isinstance(v, list) and ok_ else [] for v, ok_ in zip(medians, ok)
+        ]
         extra = ["samples_s", "process_medians_ms"]
     return out[COLUMNS + extra].reset_index(drop=True)
 
@@ -73,25 +120,43 @@ def display_table(cells: pd.DataFrame, width=110) -> pd.DataFrame:
     """The cells table as text columns: units attached, empty where a cell has no number; the
     median to the digits its spread supports, with its interval and confidence where the
     record has one ('12.3 [11.9-12.8] 75%'); flags as words, so that grep finds them."""
-    out = pd.DataFrame({
-        "source": cells["source"],
-        **{k: cells[k] for k in ("scenario", "phase", "size", "device", "threads", "impl", "mode", "status")},
-        "median ms": [median_text(v, lo, hi, level, v * iqr / 100 if pd.notna(iqr) else None)
-                      for v, lo, hi, level, iqr in zip(cells["median_ms"], cells["ci_low_ms"], cells["ci_high_ms"],
-                                                       cells["ci_level"], cells["rel_iqr_pct"])],
-        "IQR %": cells["rel_iqr_pct"].map(lambda v: _fmt(v, "{:.1f}")),
-        "rate": [f"{rate_text(v, relative_spread(t, lo, hi, iqr / 100), '{:.2f}')} {u}" if pd.notna(v) else ""
-                 for v, u, t, lo, hi, iqr in zip(cells["rate"], cells["rate_unit"], cells["median_ms"],
-                                                 cells["ci_low_ms"], cells["ci_high_ms"], cells["rel_iqr_pct"])],
-        "vs ref": [ratio_text(*v) for v in zip(cells["vs_reference"], cells["vs_reference_low"],
-                                                cells["vs_reference_high"])],
-        "vs fastest": [ratio_text(*v) for v in zip(cells["vs_fastest"], cells["vs_fastest_low"],
-                                                    cells["vs_fastest_high"])],
-        "% peak": [_fmt(v, "{:.1f}% ") + SHORT_PEAK.get(p, p or "") if pd.notna(v) else ""
-                   for v, p in zip(cells["pct_of_peak"], cells["peak_of"])],
-        "flags": cells["flags"].fillna(""),
-        "reason": cells["reason"].fillna("").map(lambda s: s if len(s) <= width else s[:width - 3] + "..."),
-    })
+    out = pd.DataFrame(
+        {
+            "source": cells["source"],
+            **{k: cells[k] for k in ("scenario", "phase", "size", "device", "threads", "impl", "mode", "status")},
+            "median ms": [
+                median_text(v, lo, hi, level, v * iqr / 100 if pd.notna(iqr) else None)
+                for v, lo, hi, level, iqr in zip(
+                    cells["median_ms"], cells["ci_low_ms"], cells["ci_high_ms"], cells["ci_level"], cells["rel_iqr_pct"]
+                )
+            ],
+            "IQR %": cells["rel_iqr_pct"].map(lambda v: _fmt(v, "{:.1f}")),
+            "rate": [
+                f"{rate_text(v, relative_spread(t, lo, hi, iqr / 100), '{:.2f}')} {u}" if pd.notna(v) else ""
+                for v, u, t, lo, hi, iqr in zip(
+                    cells["rate"],
+                    cells["rate_unit"],
+                    cells["median_ms"],
+                    cells["ci_low_ms"],
+                    cells["ci_high_ms"],
+                    cells["rel_iqr_pct"],
+                )
+            ],
+            "vs ref": [
+                ratio_text(*v)
+                for v in zip(cells["vs_reference"], cells["vs_reference_low"], cells["vs_reference_high"])
+            ],
+            "vs fastest": [
+                ratio_text(*v) for v in zip(cells["vs_fastest"], cells["vs_fastest_low"], cells["vs_fastest_high"])
+            ],
+            "% peak": [
+                _fmt(v, "{:.1f}% ") + SHORT_PEAK.get(p, p or "") if pd.notna(v) else ""
+                for v, p in zip(cells["pct_of_peak"], cells["peak_of"])
+            ],
+            "flags": cells["flags"].fillna(""),
+            "reason": cells["reason"].fillna("").map(lambda s: s if len(s) <= width else s[: width - 3] + "..."),
+        }
+    )
     if out["source"].nunique() <= 1:
         out = out.drop(columns=["source"])
     if cells["threads"].nunique() <= 1:

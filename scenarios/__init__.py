@@ -3,6 +3,7 @@
 Discovered from this package, so adding a scenario is adding a module here (plus one
 function per implementation).
 """
+
 import importlib
 import pkgutil
 

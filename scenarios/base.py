@@ -3,6 +3,7 @@
 Scenarios are plain data plus a few pure functions over NumPy; they never import a
 framework, so the worker of any implementation (MXNet's old NumPy included) can load them.
 """
+
 from __future__ import annotations
 
 import hashlib

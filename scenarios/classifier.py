@@ -7,6 +7,7 @@ conv 32 5x5 pad 2 -> ReLU -> max-pool 2 -> conv 64 5x5 pad 2 -> ReLU -> max-pool
 Weights: conv OIHW, dense (in, out). `train_step` is validated by the loss and by the
 update of every weight (new - initial), `inference` by the logits.
 """
+
 from . import nn_work
 from .base import Scenario, Tolerance, float_tolerance, he_uniform, rng, small_bias
 from .layers import Conv, Dense, weight_specs
@@ -62,8 +63,14 @@ def flops(p, phase):
 
 def _activations(n):
     """Elements of every layer's output (pre- and post-ReLU both), the input included."""
-    return n * (CONV1.c_in * IMAGE ** 2 + (2 * CONV1_OUT ** 2 + (CONV1_OUT // POOL) ** 2) * CONV1.c_out
-                + 2 * CONV2.c_out * CONV2_OUT ** 2 + FC1.n_in + 2 * FC1.n_out + FC2.n_out)
+    return n * (
+        CONV1.c_in * IMAGE**2
+        + (2 * CONV1_OUT**2 + (CONV1_OUT // POOL) ** 2) * CONV1.c_out
+        + 2 * CONV2.c_out * CONV2_OUT**2
+        + FC1.n_in
+        + 2 * FC1.n_out
+        + FC2.n_out
+    )
 
 
 def bytes_moved(p, phase):

@@ -3,6 +3,7 @@
 Weights are OIHW; the bias is added. `small` is LeNet's second layer, `medium` and
 `large` a 3x3 ResNet-style layer.
 """
+
 from .base import Scenario, conv_out, float_tolerance, he_uniform, rng, small_bias
 
 SIZES = {
@@ -14,8 +15,10 @@ SIZES = {
 
 
 def out_hw(p):
-    return (conv_out(p["height"], p["kernel"], p["stride"], p["pad"]),
-            conv_out(p["width"], p["kernel"], p["stride"], p["pad"]))
+    return (
+        conv_out(p["height"], p["kernel"], p["stride"], p["pad"]),
+        conv_out(p["width"], p["kernel"], p["stride"], p["pad"]),
+    )
 
 
 def make_inputs(p, seed):
@@ -34,9 +37,11 @@ def flops(p, phase):
 
 def bytes_moved(p, phase):
     oh, ow = out_hw(p)
-    elems = (p["batch"] * p["c_in"] * p["height"] * p["width"]
-             + p["c_out"] * (p["c_in"] * p["kernel"] ** 2 + 1)
-             + p["batch"] * p["c_out"] * oh * ow)
+    elems = (
+        p["batch"] * p["c_in"] * p["height"] * p["width"]
+        + p["c_out"] * (p["c_in"] * p["kernel"] ** 2 + 1)
+        + p["batch"] * p["c_out"] * oh * ow
+    )
     return 4 * elems
 
 

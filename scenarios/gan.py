@@ -15,6 +15,7 @@ Weights: conv OIHW; transposed conv (in, out, kh, kw) (the layout whose transpos
 conv is the input gradient of the OIHW conv with O=in, I=out); dense (in, out).
 Flattening and the generator's reshape use NCHW order.
 """
+
 from . import nn_work
 from .base import Scenario, Tolerance, he_uniform, rng, small_bias
 from .layers import Conv, Dense, weight_specs
@@ -79,9 +80,9 @@ def flops(p, phase):
 
 def _activations(n):
     """(generator, discriminator) elements of every layer's output for one batch."""
-    image = D_C1.c_in * IMAGE ** 2
-    g = NOISE + 2 * G_FC.n_out + 2 * G_CT1.c_out * G_CT1_OUT ** 2 + 2 * image
-    d = image + 2 * D_C1.c_out * D_C1_OUT ** 2 + 2 * D_FC.n_in + D_FC.n_out
+    image = D_C1.c_in * IMAGE**2
+    g = NOISE + 2 * G_FC.n_out + 2 * G_CT1.c_out * G_CT1_OUT**2 + 2 * image
+    d = image + 2 * D_C1.c_out * D_C1_OUT**2 + 2 * D_FC.n_in + D_FC.n_out
     return n * g, n * d
 
 

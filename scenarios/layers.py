@@ -4,6 +4,7 @@ A scenario states each layer once (channels, kernel, stride, padding); its weigh
 shapes, initial weights and work counts follow from that, and each adapter builds its
 network from the same objects, so no framework types a stride or a width of its own.
 """
+
 from dataclasses import dataclass
 
 from . import nn_work
@@ -34,8 +35,8 @@ class Conv:
     @property
     def fan_in(self):
         # a transposed conv spreads each input's k*k taps over stride^2 outputs
-        taps = self.c_in * self.kernel ** 2
-        return taps // self.stride ** 2 if self.transposed else taps
+        taps = self.c_in * self.kernel**2
+        return taps // self.stride**2 if self.transposed else taps
 
     @property
     def width(self):
@@ -49,7 +50,7 @@ class Conv:
     def macs(self, batch, size):
         """Multiply-accumulates on a (batch, c_in, size, size) input."""
         if self.transposed:  # every input pixel x c_in x c_out x k^2
-            return batch * size * size * self.c_in * self.c_out * self.kernel ** 2
+            return batch * size * size * self.c_in * self.c_out * self.kernel**2
         out = self.out_size(size)
         return nn_work.conv_macs(batch, self.c_in, self.c_out, out, out, self.kernel)
 

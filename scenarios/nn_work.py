@@ -1,4 +1,5 @@
 """FLOP counting for small networks: the useful work of a forward pass and a training step."""
+
 from functools import reduce
 
 

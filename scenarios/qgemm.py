@@ -17,6 +17,7 @@ Three phases, so each figure has a ceiling that fits it:
 Every output is integer and every implementation computes it exactly, so every output
 is validated bit for bit.
 """
+
 import math
 
 import numpy as np

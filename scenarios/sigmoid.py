@@ -3,6 +3,7 @@
 Memory-bound: the figure of merit is GB/s. The backward phase takes y (the forward's
 output) and dy, as a framework's sigmoid-gradient kernel does.
 """
+
 import numpy as np
 
 from .base import Scenario, Tolerance, rng

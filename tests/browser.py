@@ -4,6 +4,7 @@ report as a reader sees it: console errors, what is visible, screenshots.
 Debian's `chromium` (installed by `make browser`, which `make test` runs) plus the
 websocket-client package; no browser download, no Selenium.
 """
+
 from __future__ import annotations
 
 import base64
@@ -17,9 +18,19 @@ import urllib.request
 
 import websocket
 
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--remote-debugging-port=0", "--remote-allow-origins=*", "--hide-scrollbars"]
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--remote-debugging-port=0",
+    "--remote-allow-origins=*",
+    "--hide-scrollbars",
+]
 NAMES = ("chromium", "chromium-browser", "google-chrome")
 
 
@@ -34,9 +45,12 @@ class Browser:
             raise RuntimeError("no chromium on PATH")
         self.profile = tempfile.mkdtemp(prefix="dlbench-chromium-")
         self.log = open(os.path.join(self.profile, "stderr.log"), "wb")
-        self.proc = subprocess.Popen([exe, *FLAGS, f"--user-data-dir={self.profile}",
-                                      f"--window-size={width},{height}", "about:blank"],
-                                     stdout=subprocess.DEVNULL, stderr=self.log, stdin=subprocess.DEVNULL)
+        self.proc = subprocess.Popen(
+            [exe, *FLAGS, f"--user-data-dir={self.profile}", f"--window-size={width},{height}", "about:blank"],
+            stdout=subprocess.DEVNULL,
+            stderr=self.log,
+            stdin=subprocess.DEVNULL,
+        )
         self.timeout = timeout
         self.events = []
         self._id = 0
@@ -114,8 +128,12 @@ class Browser:
 
     def screenshot(self, x, y, width, height):
         """PNG bytes of a region of the page (page coordinates, beyond the viewport too)."""
-        res = self.call("Page.captureScreenshot", format="png", captureBeyondViewport=True,
-                        clip={"x": x, "y": y, "width": width, "height": height, "scale": 1})
+        res = self.call(
+            "Page.captureScreenshot",
+            format="png",
+            captureBeyondViewport=True,
+            clip={"x": x, "y": y, "width": width, "height": height, "scale": 1},
+        )
         return base64.b64decode(res["data"])
 
     def close(self):

@@ -22,6 +22,7 @@ os.environ.setdefault("DLBENCH_PROCESSES", "1")
 def pytest_runtest_setup(item):
     """@pytest.mark.requires(...): checked before any fixture runs (tests/requirements.py)."""
     from tests.requirements import require
+
     for mark in item.iter_markers("requires"):
         require(*mark.args)
 
@@ -30,6 +31,7 @@ def pytest_runtest_setup(item):
 def fake_impls(monkeypatch):
     """Make the test-only implementations visible to the harness and its workers."""
     import impls
+
     monkeypatch.setenv("DLBENCH_EXTRA_IMPLS", FAKE_IMPLS)
     if FAKE_IMPLS not in impls.__path__:
         impls.__path__.append(FAKE_IMPLS)
@@ -57,10 +59,30 @@ def tiny_run(tmp_path_factory):
     """A real run: reference and torch (eager) on conv, sigmoid and qgemm, cpu and cuda
     (cuda cells are unsupported here: a reason, no numbers), with tiny machine probes."""
     from harness.cli import main
+
     out = str(tmp_path_factory.mktemp("reports") / "tiny")
-    code = main(["run", "--size", "tiny", "--impl", "reference,torch", "--mode", "eager", "--scenario",
-                 "conv,sigmoid,qgemm", "--device", "cpu,cuda", "--machine-probe", "--probe-time", "0.05",
-                 "--out", out, "--quiet", *FAST])
+    code = main(
+        [
+            "run",
+            "--size",
+            "tiny",
+            "--impl",
+            "reference,torch",
+            "--mode",
+            "eager",
+            "--scenario",
+            "conv,sigmoid,qgemm",
+            "--device",
+            "cpu,cuda",
+            "--machine-probe",
+            "--probe-time",
+            "0.05",
+            "--out",
+            out,
+            "--quiet",
+            *FAST,
+        ]
+    )
     assert code == 0
     return out
 
@@ -86,9 +108,26 @@ def mixed_run(tiny_run, tmp_path_factory):
     template = next(r for r in read_results(tiny_run) if r["status"] == "ok" and r["scenario"] == "conv")
     failed = []
     for status, impl in (("invalid", "torch"), ("error", "evil<b>impl</b>"), ("timeout", "reference")):
-        rec = dict(template, impl=impl, mode=f"{status}-mode", status=status, reason=f"{status}: {NASTY}",
-                   impl_version='<svg onload=alert(2)>', samples=[], sample_process=[], median=None, q1=None,
-                   q3=None, iqr=None, rel_iqr=None, min=None, mean=None, gflops=None, gbs=None, n_samples=0)
+        rec = dict(
+            template,
+            impl=impl,
+            mode=f"{status}-mode",
+            status=status,
+            reason=f"{status}: {NASTY}",
+            impl_version="<svg onload=alert(2)>",
+            samples=[],
+            sample_process=[],
+            median=None,
+            q1=None,
+            q3=None,
+            iqr=None,
+            rel_iqr=None,
+            min=None,
+            mean=None,
+            gflops=None,
+            gbs=None,
+            n_samples=0,
+        )
         failed.append(rec)
     with open(os.path.join(dest, "results.jsonl"), "a") as f:
         for rec in failed:
@@ -102,6 +141,7 @@ SLOWER = 2.0
 @pytest.fixture(scope="session")
 def other_machine(tiny_run, tmp_path_factory):
     """The tiny run as if from a second machine, every time SLOWER times longer."""
+
     def record(rec):
         rec = dict(rec, machine_id="feedfacecafe")
         if rec["status"] == "ok":
@@ -114,6 +154,7 @@ def other_machine(tiny_run, tmp_path_factory):
 
     def machine(m):
         return dict(m, machine_id="feedfacecafe", hostname="other-box")
+
     return copy_results(tiny_run, tmp_path_factory.mktemp("reports") / "other", record, machine)
 
 
@@ -124,9 +165,12 @@ def in_fresh_worker(call):
     """Run `call` (an expression over harness.worker) in a fresh interpreter, as a worker
     would; returns (its JSON-able value, which parent-only libraries got imported)."""
     from harness.environments import REPO_ROOT
-    code = ("import json, sys\nfrom harness import worker\n"
-            f"res = {call}\n"
-            f"print(json.dumps([res, sorted(m for m in {PARENT_ONLY!r} if m in sys.modules)]))\n")
+
+    code = (
+        "import json, sys\nfrom harness import worker\n"
+        f"res = {call}\n"
+        f"print(json.dumps([res, sorted(m for m in {PARENT_ONLY!r} if m in sys.modules)]))\n"
+    )
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, check=True)
     res, mods = json.loads(out.stdout.strip().splitlines()[-1])
     return res, mods
@@ -134,10 +178,28 @@ def in_fresh_worker(call):
 
 # --- the fields of issue 13 (contention, precision), set by hand on a copy of the tiny run ---
 
-PRECISION_FIELDS = ("contended", "contention", "noisy", "noisy_reason", "process_medians", "ci_low", "ci_high",
-                    "ci_level", "quiet_wait", "ceiling_low")
-QUIET = {"other_cpu": 0.01, "steal": 0.0, "load1": 0.3, "window_s": 0.2, "threshold": 0.25, "steal_threshold": 0.05,
-         "contended": False, "processes": []}
+PRECISION_FIELDS = (
+    "contended",
+    "contention",
+    "noisy",
+    "noisy_reason",
+    "process_medians",
+    "ci_low",
+    "ci_high",
+    "ci_level",
+    "quiet_wait",
+    "ceiling_low",
+)
+QUIET = {
+    "other_cpu": 0.01,
+    "steal": 0.0,
+    "load1": 0.3,
+    "window_s": 0.2,
+    "threshold": 0.25,
+    "steal_threshold": 0.05,
+    "contended": False,
+    "processes": [],
+}
 BUSY = dict(QUIET, other_cpu=1.37, load1=2.9, contended=True)
 NOISY_REASON = "processes spread 40% of the median (> 20%)"
 
@@ -150,9 +212,18 @@ def strip_precision(rec):
 def with_interval(rec, rel, level=0.75, **fields):
     """An ok record with three process medians +-rel around its median, and their interval."""
     m = rec["median"]
-    return {**rec, "process_medians": [m * (1 - rel), m, m * (1 + rel)], "ci_low": m * (1 - rel),
-            "ci_high": m * (1 + rel), "ci_level": level, "contended": False, "contention": QUIET, "noisy": False,
-            "noisy_reason": "", **fields}
+    return {
+        **rec,
+        "process_medians": [m * (1 - rel), m, m * (1 + rel)],
+        "ci_low": m * (1 - rel),
+        "ci_high": m * (1 + rel),
+        "ci_level": level,
+        "contended": False,
+        "contention": QUIET,
+        "noisy": False,
+        "noisy_reason": "",
+        **fields,
+    }
 
 
 def _scale_peaks(machine, factor):
@@ -160,6 +231,7 @@ def _scale_peaks(machine, factor):
         if isinstance(x, dict):
             return {k: (v * factor if k == "value" and isinstance(v, (int, float)) else scale(v)) for k, v in x.items()}
         return x
+
     return dict(machine, peaks=scale(machine.get("peaks") or {}))
 
 
@@ -176,6 +248,7 @@ def flagged_run(tiny_run, tmp_path_factory):
     left as old records (no interval, no flags)."""
     from reports import load
     from reports.metrics import add_metrics
+
     base = tmp_path_factory.mktemp("reports")
     ok = [r for r in read_results(tiny_run) if r["status"] == "ok"]
     contended = next(r for r in ok if (r["scenario"], r["phase"], r["impl"]) == ("conv", "forward", "torch"))
@@ -198,5 +271,6 @@ def flagged_run(tiny_run, tmp_path_factory):
         if cell_of(rec) == cell_of(high):
             rec["gflops"], rec["gbs"] = rec["gflops"] * factor, rec["gbs"] * factor
         return rec
+
     d = copy_results(tiny_run, base / "flagged", edit, lambda m: _scale_peaks(m, 1000))
     return d, {cell_of(contended): "contended", cell_of(noisy): "noisy", cell_of(high): "ceiling-low"}

@@ -1,4 +1,5 @@
 """Real harness runs shared by several test modules, each made once per session."""
+
 import functools
 import tempfile
 

@@ -9,6 +9,7 @@ skips the tests that need those, each skip giving that setting as its reason (-r
 Use `@pytest.mark.requires("mxnet")` on a test (or `pytestmark = ...` on a module;
 tests/conftest.py applies it before any fixture runs), or call require() directly.
 """
+
 import importlib.util
 import os
 
@@ -31,14 +32,17 @@ def _module(name):
 
 def _mxnet():
     from harness import environments
+
     return environments.interpreter(manifest("mxnet"))[1]
 
 
 def bridge_module(build_dir=None):
     """The compiled bridge the adapter loads (DLBENCH_DLIB_BRIDGE_DIR moves it, as for the adapter)."""
     from impls.dlib import bridge_path
-    return bridge_path.module_file(build_dir or os.environ.get("DLBENCH_DLIB_BRIDGE_DIR")
-                                   or bridge_path.BUILD_DIRS["debian"])
+
+    return bridge_path.module_file(
+        build_dir or os.environ.get("DLBENCH_DLIB_BRIDGE_DIR") or bridge_path.BUILD_DIRS["debian"]
+    )
 
 
 def _dlib():
@@ -48,6 +52,7 @@ def _dlib():
 
 def _chromium():
     from tests.browser import NAMES, find_chromium
+
     return None if find_chromium() else f"no browser on PATH (looked for {', '.join(NAMES)})"
 
 
@@ -83,8 +88,9 @@ def skip_if_without(name):
 def absent(name, problem, fix):
     """`name` is missing (`problem`): skip if DLBENCH_TEST_WITHOUT lists it, else fail with the fix."""
     skip_if_without(name)
-    pytest.fail(f"{problem}; fix: {fix}  (on a machine without {name}: {WITHOUT}={name} skips these tests)",
-                pytrace=False)
+    pytest.fail(
+        f"{problem}; fix: {fix}  (on a machine without {name}: {WITHOUT}={name} skips these tests)", pytrace=False
+    )
 
 
 def require(*names):

@@ -9,6 +9,7 @@ the very first step (a compiled graph that kept its own copy of the weights woul
 differ), and how far the steps had moved the weights from the initial ones (what the
 reset undid).
 """
+
 import json
 import sys
 
@@ -39,8 +40,13 @@ def check(adapter, scenario_name, phase, mode):
     first = _copy(step.outputs())
     weights = [n for n in first if not n.startswith("loss")]
     initial = {n: problem.inputs[n].astype(np.float64) for n in weights}
-    res = {"reset": True, "moved": 0.0, "reset_vs_initial": 0.0, "step_vs_first": 0.0,
-           "first_loss": {n: first[n].item() for n in first if n.startswith("loss")}}
+    res = {
+        "reset": True,
+        "moved": 0.0,
+        "reset_vs_initial": 0.0,
+        "step_vs_first": 0.0,
+        "first_loss": {n: first[n].item() for n in first if n.startswith("loss")},
+    }
     for _ in range(CYCLES):
         for _ in range(STEPS):
             step.run()

@@ -1,5 +1,6 @@
 """dlbench bisect on a scripted repository: this checkout's files committed as a short history
 in which one known commit makes the `slowdown` implementation do twice the work."""
+
 import json
 import os
 import shutil
@@ -32,8 +33,9 @@ def _git(repo, *args):
 def scripted(tmp_path_factory):
     """(repository, its commits oldest first): commit SLOW_AT carries the slowdown, the others touch notes.txt."""
     repo = str(tmp_path_factory.mktemp("bisect") / "repo")
-    files = subprocess.run(["git", "-C", REPO_ROOT, "ls-files", "-co", "--exclude-standard"], capture_output=True,
-                           text=True, check=True).stdout.splitlines()
+    files = subprocess.run(
+        ["git", "-C", REPO_ROOT, "ls-files", "-co", "--exclude-standard"], capture_output=True, text=True, check=True
+    ).stdout.splitlines()
     for name in files:
         src = os.path.join(REPO_ROOT, name)
         if os.path.isfile(src):  # a file deleted but not yet committed is still listed
@@ -56,8 +58,14 @@ def scripted(tmp_path_factory):
 def bisect(repo, *args):
     env = dict(os.environ, PYTHONPATH=repo, DLBENCH_EXTRA_IMPLS=os.path.join(repo, "tests", "fake_impls"))
     env.pop("DLBENCH_SLOWDOWN", None)  # the committed fraction.txt decides
-    return subprocess.run([sys.executable, "-m", "harness.cli", "bisect", *args], cwd=repo, env=env,
-                          capture_output=True, text=True, timeout=900)
+    return subprocess.run(
+        [sys.executable, "-m", "harness.cli", "bisect", *args],
+        cwd=repo,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
 
 
 def test_bisect_names_the_commit_that_made_it_slower(scripted, tmp_path):
@@ -118,12 +126,14 @@ def test_nothing_slower_exits_1(scripted, tmp_path):
 
 def test_missing_revision_option_is_one_line(capsys):
     from harness.cli import main
+
     assert main(["bisect", "--bad", "HEAD"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "--good" in err
 
 
 # --- the search itself, with comparisons scripted (no processes) ---
+
 
 class FakeVerdict:
     def __init__(self, verdict, change):
@@ -135,6 +145,7 @@ def test_each_step_compares_against_good_and_retries_inconclusive_once(scripted,
     """commits[1] inconclusive twice (taken as not slower), commits[2] inconclusive then slower."""
     from harness import bisect as bis
     from harness.plan import Cell
+
     repo, commits = scripted
     monkeypatch.setattr(bis, "REPO_ROOT", repo)
     cell = Cell("sigmoid", "forward", "tiny", "slowdown", "cpu", "eager", 1)
@@ -160,7 +171,12 @@ def test_each_step_compares_against_good_and_retries_inconclusive_once(scripted,
     assert all(good == commits[0] for good, *_ in calls)  # never the moving good end
     # premise (bad), step 1 commits[2] + retry (slower), step 2 commits[1] + retry (still inconclusive)
     assert [(rev, pairs) for _, rev, pairs, _ in calls] == [
-        (commits[-1], 8), (commits[2], 8), (commits[2], 16), (commits[1], 8), (commits[1], 16)]
+        (commits[-1], 8),
+        (commits[2], 8),
+        (commits[2], 16),
+        (commits[1], 8),
+        (commits[1], 16),
+    ]
     assert calls[1][3] == os.path.join(out, f"step-1-{commits[2][:7]}")
     step2 = next(line for line in text.splitlines() if line.startswith("step 2/"))
     assert "not slower (inconclusive after a retry with 16 pairs, taken as not slower;" in step2

@@ -1,5 +1,6 @@
 """examples/ci-compare.yml: its saved baselines survive the checkout's clean, proven by
 benchmarks/simulate_ci.py (three jobs on one simulated runner, the workflow's own steps)."""
+
 import importlib.util
 import os
 import subprocess
@@ -15,8 +16,9 @@ SIMULATE = os.path.join(ROOT, "benchmarks", "simulate_ci.py")
 
 
 def _workflow_steps():
-    spec = importlib.util.spec_from_file_location("workflow_steps", os.path.join(ROOT, "benchmarks",
-                                                                               "workflow_steps.py"))
+    spec = importlib.util.spec_from_file_location(
+        "workflow_steps", os.path.join(ROOT, "benchmarks", "workflow_steps.py")
+    )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -71,8 +73,13 @@ def test_workflow_reader_refuses_what_it_would_misread():
 
 def test_simulation_three_jobs_history_survives_the_clean(tmp_path):
     sim = tmp_path / "sim"
-    res = subprocess.run([sys.executable, SIMULATE, "--dir", str(sim)], capture_output=True, text=True,
-                         timeout=300, env={**os.environ, "DLBENCH_SIM_SUITE": "tiny"})
+    res = subprocess.run(
+        [sys.executable, SIMULATE, "--dir", str(sim)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "DLBENCH_SIM_SUITE": "tiny"},
+    )
     out = res.stdout
     assert res.returncode == 0, out[-4000:] + res.stderr[-2000:]
     assert out.rstrip().splitlines()[-1].startswith("simulation: OK")
@@ -95,7 +102,12 @@ def test_simulation_three_jobs_history_survives_the_clean(tmp_path):
 
 
 def test_simulation_refuses_an_unknown_suite_in_one_line():
-    res = subprocess.run([sys.executable, SIMULATE], capture_output=True, text=True, timeout=60,
-                         env={**os.environ, "DLBENCH_SIM_SUITE": "huge"})
+    res = subprocess.run(
+        [sys.executable, SIMULATE],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "DLBENCH_SIM_SUITE": "huge"},
+    )
     assert res.returncode == 2
     assert res.stderr.strip().count("\n") == 0 and "DLBENCH_SIM_SUITE=huge" in res.stderr

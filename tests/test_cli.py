@@ -1,4 +1,5 @@
 """Bad input: one clear line on stderr, exit status 2, never a traceback."""
+
 import json
 import os
 
@@ -14,19 +15,22 @@ def run_cli(capsys, *argv):
     return code, captured.out, captured.err
 
 
-@pytest.mark.parametrize("argv, needle", [
-    (["run", "--scenario", "nope"], "unknown scenario 'nope'"),
-    (["run", "--impl", "tensorflw"], "unknown implementation 'tensorflw'"),
-    (["run", "--size", "huge"], "unknown size 'huge'"),
-    (["run", "--device", "tpu"], "unknown device 'tpu'"),
-    (["run", "--mode", "jit"], "unknown mode 'jit'"),
-    (["run", "--threads", "zero"], "is not a whole number"),
-    (["run", "--threads", "0"], "must be at least 1"),
-    (["run", "--timeout", "-1"], "must be greater than 0"),
-    (["run", "--bogus"], "unrecognized arguments: --bogus"),
-    (["frobnicate"], "invalid choice: 'frobnicate'"),
-    (["report", "/nonexistent/dir"], "no such results directory"),
-])
+@pytest.mark.parametrize(
+    "argv, needle",
+    [
+        (["run", "--scenario", "nope"], "unknown scenario 'nope'"),
+        (["run", "--impl", "tensorflw"], "unknown implementation 'tensorflw'"),
+        (["run", "--size", "huge"], "unknown size 'huge'"),
+        (["run", "--device", "tpu"], "unknown device 'tpu'"),
+        (["run", "--mode", "jit"], "unknown mode 'jit'"),
+        (["run", "--threads", "zero"], "is not a whole number"),
+        (["run", "--threads", "0"], "must be at least 1"),
+        (["run", "--timeout", "-1"], "must be greater than 0"),
+        (["run", "--bogus"], "unrecognized arguments: --bogus"),
+        (["frobnicate"], "invalid choice: 'frobnicate'"),
+        (["report", "/nonexistent/dir"], "no such results directory"),
+    ],
+)
 def test_bad_input_is_one_line_and_exit_2(capsys, argv, needle):
     code, out, err = run_cli(capsys, *argv)
     assert code == 2
@@ -44,12 +48,15 @@ def test_unwritable_output_directory(capsys, tmp_path):
     assert len(err.strip().splitlines()) == 1
 
 
-@pytest.mark.parametrize("content, needle", [
-    ('{"schema": 1, "scenario": "conv"\n', "line 1: not valid JSON"),
-    ('\n[1, 2, 3]\n', "line 2: not a dlbench record"),
-    ('{"schema": 99}\n', "line 1: schema 99"),
-    ('', "empty, no results"),
-])
+@pytest.mark.parametrize(
+    "content, needle",
+    [
+        ('{"schema": 1, "scenario": "conv"\n', "line 1: not valid JSON"),
+        ("\n[1, 2, 3]\n", "line 2: not a dlbench record"),
+        ('{"schema": 99}\n', "line 1: schema 99"),
+        ("", "empty, no results"),
+    ],
+)
 def test_corrupt_results_file(capsys, tmp_path, content, needle):
     (tmp_path / "results.jsonl").write_text(content)
     code, _, err = run_cli(capsys, "report", str(tmp_path))
@@ -60,13 +67,15 @@ def test_corrupt_results_file(capsys, tmp_path, content, needle):
 
 def test_run_refuses_to_mix_into_existing_results_and_keeps_them(capsys, tmp_path):
     out = tmp_path / "out"
-    code, _, _ = run_cli(capsys, "run", "--scenario", "sigmoid", "--impl", "reference", "--size", "tiny",
-                         "--out", str(out), *FAST)
+    code, _, _ = run_cli(
+        capsys, "run", "--scenario", "sigmoid", "--impl", "reference", "--size", "tiny", "--out", str(out), *FAST
+    )
     assert code == 0
     before = (out / "results.jsonl").read_text()
     assert len(before.splitlines()) == 2
-    code, _, err = run_cli(capsys, "run", "--scenario", "sigmoid", "--impl", "reference", "--size", "tiny",
-                           "--out", str(out), *FAST)
+    code, _, err = run_cli(
+        capsys, "run", "--scenario", "sigmoid", "--impl", "reference", "--size", "tiny", "--out", str(out), *FAST
+    )
     assert code == 2 and "--resume" in err
     assert (out / "results.jsonl").read_text() == before
 
@@ -90,15 +99,55 @@ def test_list_shows_scenarios_and_implementations(capsys):
 
 def test_record_fields(capsys, tmp_path):
     out = tmp_path / "out"
-    code, stdout, _ = run_cli(capsys, "run", "--scenario", "conv", "--impl", "reference", "--size", "tiny",
-                              "--threads", "1", "--out", str(out), *FAST)
+    code, stdout, _ = run_cli(
+        capsys,
+        "run",
+        "--scenario",
+        "conv",
+        "--impl",
+        "reference",
+        "--size",
+        "tiny",
+        "--threads",
+        "1",
+        "--out",
+        str(out),
+        *FAST,
+    )
     assert code == 0
     assert "conv" in stdout and "results:" in stdout
     rec = json.loads((out / "results.jsonl").read_text().splitlines()[0])
-    for field in ("schema", "run_id", "timestamp", "dlbench_version", "git_commit", "scenario", "phase", "size",
-                  "params", "impl", "impl_version", "device", "mode", "threads", "status", "reason", "errors",
-                  "samples", "sample_process", "median", "iqr", "min", "first_call_s", "peak_rss_bytes", "flops",
-                  "bytes", "gflops", "gbs", "machine_id"):
+    for field in (
+        "schema",
+        "run_id",
+        "timestamp",
+        "dlbench_version",
+        "git_commit",
+        "scenario",
+        "phase",
+        "size",
+        "params",
+        "impl",
+        "impl_version",
+        "device",
+        "mode",
+        "threads",
+        "status",
+        "reason",
+        "errors",
+        "samples",
+        "sample_process",
+        "median",
+        "iqr",
+        "min",
+        "first_call_s",
+        "peak_rss_bytes",
+        "flops",
+        "bytes",
+        "gflops",
+        "gbs",
+        "machine_id",
+    ):
         assert field in rec, field
     assert rec["status"] == "ok" and rec["threads"] == 1
     assert rec["params"]["kernel"] == 3 and rec["params"]["stride"] == 2
@@ -115,13 +164,21 @@ def test_record_fields(capsys, tmp_path):
     assert os.path.isdir(out)
 
 
-@pytest.mark.parametrize("argv, line", [
-    (["compare", "/nonexistent/a", "/nonexistent/b"],
-     "dlbench compare: /nonexistent/b: neither a results directory nor a saved baseline name"),
-    (["export", "/nonexistent/dir", "--out", "x.json"], "dlbench export: /nonexistent/dir: no such results directory"),
-    (["machine", "--impl", "nosuch"], "dlbench machine: unknown implementation 'nosuch'"),
-    (["run", "--save", "bad name!"], "dlbench run: baseline name 'bad name!' must be"),
-])
+@pytest.mark.parametrize(
+    "argv, line",
+    [
+        (
+            ["compare", "/nonexistent/a", "/nonexistent/b"],
+            "dlbench compare: /nonexistent/b: neither a results directory nor a saved baseline name",
+        ),
+        (
+            ["export", "/nonexistent/dir", "--out", "x.json"],
+            "dlbench export: /nonexistent/dir: no such results directory",
+        ),
+        (["machine", "--impl", "nosuch"], "dlbench machine: unknown implementation 'nosuch'"),
+        (["run", "--save", "bad name!"], "dlbench run: baseline name 'bad name!' must be"),
+    ],
+)
 def test_module_errors_are_named_once_by_the_command(capsys, argv, line):
     """Every module's error (history, results, plan) reaches the user through one mapping:
     `dlbench COMMAND: message`, exit 2, nothing else on stderr."""
@@ -144,7 +201,19 @@ def test_every_module_error_is_a_dlbench_error():
     from harness.sides import SideError
     from reports.load import LoadError
     from reports.pytest_benchmark import ConvertError
-    errors = (BisectError, HistoryError, LockstepUnsupported, DirectoryBusy, PlanError, ResultsError, RunError,
-              SideWorkError, SideError, LoadError, ConvertError)
+
+    errors = (
+        BisectError,
+        HistoryError,
+        LockstepUnsupported,
+        DirectoryBusy,
+        PlanError,
+        ResultsError,
+        RunError,
+        SideWorkError,
+        SideError,
+        LoadError,
+        ConvertError,
+    )
     assert all(issubclass(e, DlbenchError) for e in errors)
     assert issubclass(PlanError, ValueError) and issubclass(RunError, RuntimeError)  # callers catching these still do

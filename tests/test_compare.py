@@ -1,9 +1,9 @@
 """dlbench compare: stored verdicts at the run level, interleaved at the pair level; exit codes,
 baselines, lockstep interleaving."""
+
 import json
 import math
 import os
-import shutil
 import sys
 
 import numpy as np
@@ -24,8 +24,9 @@ def record(process_medians_, per_process=10, spread=0.02, seed=0, status="ok", i
     for i, m in enumerate(process_medians_):
         samples += list(m * (1 + spread * rng.standard_normal(per_process)))
         procs += [i] * per_process
-    rec = dict(KEY, schema=1, status=status, reason="" if status == "ok" else "boom", samples=samples,
-               sample_process=procs)
+    rec = dict(
+        KEY, schema=1, status=status, reason="" if status == "ok" else "boom", samples=samples, sample_process=procs
+    )
     if interleaved:
         rec["interleaved"] = True
     return rec
@@ -44,8 +45,14 @@ def test_process_medians_group_samples():
 def runs(n, level, run_cv, seed, n_proc=5, proc_cv=0.025):
     """n stored runs of one cell: each run's level drifts (run_cv), its processes vary (proc_cv)."""
     rng = np.random.default_rng(seed)
-    return [record(list(level * np.exp(run_cv * rng.standard_normal() + proc_cv * rng.standard_normal(n_proc))),
-                   seed=seed * 100 + i, spread=proc_cv) for i in range(n)]
+    return [
+        record(
+            list(level * np.exp(run_cv * rng.standard_normal() + proc_cv * rng.standard_normal(n_proc))),
+            seed=seed * 100 + i,
+            spread=proc_cv,
+        )
+        for i in range(n)
+    ]
 
 
 def test_clear_slowdown_is_slower_identical_is_not():
@@ -94,8 +101,9 @@ def test_no_false_alarms_under_run_level_drift():
 def test_interleaved_pairs_use_the_paired_test():
     drift = np.exp(0.05 * np.random.default_rng(5).standard_normal(8))  # both sides drift together
     base = record(list(5e-3 * drift), interleaved=True)
-    cur = record(list(5.5e-3 * drift * (1 + 0.003 * np.random.default_rng(6).standard_normal(8))), seed=1,
-                 interleaved=True)
+    cur = record(
+        list(5.5e-3 * drift * (1 + 0.003 * np.random.default_rng(6).standard_normal(8))), seed=1, interleaved=True
+    )
     c = compare_cell(base, cur, 0.05, 0.01, paired=True)
     assert c.verdict == "slower" and c.method == "interleaved" and abs(c.change - 0.10) < 0.01
     few = compare_cell(record(list(5e-3 * drift[:6])), record(list(5.5e-3 * drift[:6])), 0.05, 0.01, paired=True)
@@ -130,7 +138,7 @@ def _write(dirpath, records, machine_id="m1"):
 def test_cli_exit_codes_and_formats(tmp_path, capsys):
     same, slow = tmp_path / "same", tmp_path / "slow"
     bases = [tmp_path / f"base{i}" for i in range(3)]
-    for i, (d, rec) in enumerate(zip(bases, runs(3, 5e-3, 0.01, 1))):
+    for d, rec in zip(bases, runs(3, 5e-3, 0.01, 1)):
         _write(d, [rec])
     base = bases[0]
     _write(same, runs(1, 5e-3, 0.01, 2))
@@ -186,8 +194,27 @@ def test_run_save_and_compare_against_baseline(tmp_path, monkeypatch, capsys):
 @pytest.mark.slow  # interleaved sides, real runs
 def test_interleaved_run_of_two_interpreters(tmp_path, capsys):
     out = tmp_path / "cmp"
-    code = main(["compare", "--interleave", "--base-python", sys.executable, "--scenario", "sigmoid", "--impl",
-                 "reference", "--size", "tiny", "--pairs", "2", "--threads", "1", "--out", str(out), *FAST])
+    code = main(
+        [
+            "compare",
+            "--interleave",
+            "--base-python",
+            sys.executable,
+            "--scenario",
+            "sigmoid",
+            "--impl",
+            "reference",
+            "--size",
+            "tiny",
+            "--pairs",
+            "2",
+            "--threads",
+            "1",
+            "--out",
+            str(out),
+            *FAST,
+        ]
+    )
     assert code == 0
     text = capsys.readouterr().out
     assert "interleaved" in text and "inconclusive" in text  # 2 pairs cannot reach alpha
@@ -196,15 +223,38 @@ def test_interleaved_run_of_two_interpreters(tmp_path, capsys):
         assert len(recs) == 2 and all(r["interleaved"] and r["lockstep"] and r["side"] == side for r in recs)
         assert all(r["sample_process"] == [0, 0, 0, 1, 1, 1] for r in recs)
     # both workers of every pair ran on the same CPUs (lockstep.shared_cpus), neither side on a core of its own
-    cpus = {tuple(lay["cpus"]) for side in ("base", "cur") for r in read_results(str(out / side)) for lay in r["layout"]}
+    cpus = {
+        tuple(lay["cpus"]) for side in ("base", "cur") for r in read_results(str(out / side)) for lay in r["layout"]
+    }
     assert len(cpus) == 1 and len(next(iter(cpus))) == 1  # --threads 1: one CPU, the same for both
 
 
 @pytest.mark.slow  # interleaved sides, real runs
 def test_interleaved_without_lockstep_runs_processes_in_turn(tmp_path, capsys):
     out = tmp_path / "cmp"
-    assert main(["compare", "--interleave", "--no-lockstep", "--base-python", sys.executable, "--scenario",
-                 "sigmoid", "--impl", "reference", "--size", "tiny", "--pairs", "2", "--out", str(out), *FAST]) == 0
+    assert (
+        main(
+            [
+                "compare",
+                "--interleave",
+                "--no-lockstep",
+                "--base-python",
+                sys.executable,
+                "--scenario",
+                "sigmoid",
+                "--impl",
+                "reference",
+                "--size",
+                "tiny",
+                "--pairs",
+                "2",
+                "--out",
+                str(out),
+                *FAST,
+            ]
+        )
+        == 0
+    )
     recs = read_results(str(out / "base"))
     assert all(r["interleaved"] and not r["lockstep"] and r["sample_process"] == [0, 0, 0, 1, 1, 1] for r in recs)
 
@@ -214,9 +264,27 @@ def test_lockstep_contains_crashes_and_hangs(fake_impls, tmp_path, capsys):
     """faulty: conv kills its process in prepare, sigmoid hangs in prepare, qgemm raises.
     Both lockstep workers of a pair are contained; the comparison finishes."""
     out = tmp_path / "cmp"
-    code = main(["compare", "--interleave", "--base-python", sys.executable, "--impl", "faulty",
-                 "--scenario", "conv,sigmoid,qgemm", "--size", "tiny", "--pairs", "2", "--timeout", "4",
-                 "--out", str(out), *FAST])
+    code = main(
+        [
+            "compare",
+            "--interleave",
+            "--base-python",
+            sys.executable,
+            "--impl",
+            "faulty",
+            "--scenario",
+            "conv,sigmoid,qgemm",
+            "--size",
+            "tiny",
+            "--pairs",
+            "2",
+            "--timeout",
+            "4",
+            "--out",
+            str(out),
+            *FAST,
+        ]
+    )
     assert code == 0  # failing on both sides is not a regression
     for side in ("base", "cur"):
         recs = {(r["scenario"], r["phase"]): r for r in read_results(str(out / side))}
@@ -238,11 +306,14 @@ def test_interleave_bad_sides(capsys):
 def test_injected_slowdown_implementation_validates_and_does_more_work(fake_impls, tmp_path, monkeypatch):
     monkeypatch.setenv("DLBENCH_SLOWDOWN", "0.5")
     out = str(tmp_path / "out")
-    assert main(["run", "--scenario", "sigmoid", "--impl", "slowdown", "--size", "tiny", "--out", out,
-                 "--quiet", *FAST]) == 0
+    assert (
+        main(["run", "--scenario", "sigmoid", "--impl", "slowdown", "--size", "tiny", "--out", out, "--quiet", *FAST])
+        == 0
+    )
     assert all(r["status"] == "ok" for r in read_results(out))
-    from tests.fake_impls.slowdown import adapter
     import scenarios
+    from tests.fake_impls.slowdown import adapter
+
     problem = scenarios.get("sigmoid").problem("tiny")
     step = adapter.sigmoid(problem, "forward", "cpu", "eager")
     assert step.run().shape == (1500,)  # 50% more of the same work
@@ -255,14 +326,31 @@ def test_pytest_benchmark_round_trip(tmp_path, capsys):
     import subprocess
 
     from harness.environments import REPO_ROOT
+
     files = []
     for i in range(2):
         path = tmp_path / f"pb{i}.json"
         env = dict(os.environ, DLBENCH_BENCH_IMPLS="reference", DLBENCH_BENCH_SIZE="tiny", PYTHONPATH=REPO_ROOT)
-        res = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-                              "benchmarks/test_pytest_benchmark.py", "-k", "sigmoid", f"--benchmark-json={path}",
-                              "--benchmark-min-rounds=5", "--benchmark-max-time=0.05"],
-                             cwd=REPO_ROOT, env=env, capture_output=True, text=True)
+        res = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pytest",
+                "-q",
+                "-p",
+                "no:cacheprovider",
+                "benchmarks/test_pytest_benchmark.py",
+                "-k",
+                "sigmoid",
+                f"--benchmark-json={path}",
+                "--benchmark-min-rounds=5",
+                "--benchmark-max-time=0.05",
+            ],
+            cwd=REPO_ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+        )
         assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-2000:]
         files.append(str(path))
     out = tmp_path / "imported"
@@ -287,14 +375,23 @@ def test_lockstep_pairs_compare_turn_by_turn():
     every process cancels turn by turn, and a 4% change stands out."""
     rng = np.random.default_rng(7)
     base, cur = [], []
-    for pair in range(8):
+    for _ in range(8):
         drift = 5e-3 * np.exp(0.2 * rng.standard_normal(10))  # the machine's speed, per turn
         base.append(list(drift * (1 + 0.002 * rng.standard_normal(10))))
         cur.append(list(1.04 * drift * (1 + 0.002 * rng.standard_normal(10))))
 
     def rec(values, lockstep):
-        return dict(KEY, schema=1, status="ok", reason="", interleaved=True, lockstep=lockstep,
-                    samples=[v for p in values for v in p], sample_process=[i for i, p in enumerate(values) for _ in p])
+        return dict(
+            KEY,
+            schema=1,
+            status="ok",
+            reason="",
+            interleaved=True,
+            lockstep=lockstep,
+            samples=[v for p in values for v in p],
+            sample_process=[i for i, p in enumerate(values) for _ in p],
+        )
+
     c = compare_cell(rec(base, True), rec(cur, True), 0.03, 0.01, paired=True)
     assert c.verdict == "slower" and abs(c.change - 0.04) < 0.005 and 0.03 < c.ci_low < c.ci_high < 0.05
     # without lockstep, samples of the two sides were not taken together: process medians
@@ -318,6 +415,7 @@ def test_contended_records_are_shown_and_the_verdict_is_unchanged():
 
 def test_compare_shows_contended_on_exactly_that_cell(tmp_path, capsys, tiny_run, flagged_run):
     from tests.conftest import cell_of, copy_results, strip_precision
+
     flagged, expected = flagged_run
     busy = next(cell for cell, flag in expected.items() if flag == "contended")
     old = copy_results(tiny_run, tmp_path / "old", strip_precision)  # a baseline from before the field
@@ -353,6 +451,7 @@ def test_a_side_reads_its_own_checkouts_phases_and_work():
     from harness.environments import REPO_ROOT
     from harness.plan import Cell
     from harness.side_work import side_work
+
     have = Cell("qgemm", "gemm", "tiny", "reference", "cpu", "eager", 1)
     lacks = Cell("qgemm", "no-such-phase", "tiny", "reference", "cpu", "eager", 1)
     work = side_work(sys.executable, REPO_ROOT, [have, lacks])
@@ -362,6 +461,7 @@ def test_a_side_reads_its_own_checkouts_phases_and_work():
 
 
 # --- suite-level statistics ---------------------------------------------------------------
+
 
 def suite_runs(n_runs, n_cells, drift, noise, rng, shift=0.0, prefix="b", drifts=None):
     """n_runs stored runs of n_cells cells: each run shifted by one drift every cell shares,
@@ -435,8 +535,10 @@ def test_uniform_shift_is_caught_at_the_suite_level_not_per_cell():
     assert all(c.raw_change > 0.07 and abs(c.change) < 0.02 for c in comp.cells)
     assert "suite-wide shift: SLOWER (df 4)" in comp.suite.line()
     # one cell +20% on top of the same drift: that cell, not the suite
-    one = [dict(r, samples=[v * 1.2 for v in r["samples"]]) if r["phase"] == "p3" else r
-           for r in suite_runs(1, 14, 0.01, 0.002, np.random.default_rng(5), prefix="c")]
+    one = [
+        dict(r, samples=[v * 1.2 for v in r["samples"]]) if r["phase"] == "p3" else r
+        for r in suite_runs(1, 14, 0.01, 0.002, np.random.default_rng(5), prefix="c")
+    ]
     comp = compare_records(base, one, 0.05, 0.05)
     assert [c.key["phase"] for c in comp.cells if c.verdict == "slower"] == ["p3"]
     assert comp.suite.verdict == "same"
@@ -456,11 +558,12 @@ def walsh_brute(x):
 def null_brute(n):
     """P(T+ = t) by enumerating every sign vector."""
     import itertools
+
     counts = {}
     for signs in itertools.product((0, 1), repeat=n):
         t = sum(r for r, s in zip(range(1, n + 1), signs) if s)
         counts[t] = counts.get(t, 0) + 1
-    return [counts.get(t, 0) / 2 ** n for t in range(n * (n + 1) // 2 + 1)]
+    return [counts.get(t, 0) / 2**n for t in range(n * (n + 1) // 2 + 1)]
 
 
 def test_hodges_lehmann_and_interval_match_brute_force():
@@ -500,8 +603,10 @@ def test_holm_step_down():
 def interleaved(n_pairs, change, noise, rng, phase):
     base = 5e-3 * np.exp(0.05 * rng.standard_normal(n_pairs))  # the pair's drift, shared
     cur = base * (1 + change) * np.exp(noise * rng.standard_normal(n_pairs))
-    return (dict(record(list(base), per_process=1, spread=0.0), phase=phase, interleaved=True),
-            dict(record(list(cur), per_process=1, spread=0.0), phase=phase, interleaved=True))
+    return (
+        dict(record(list(base), per_process=1, spread=0.0), phase=phase, interleaved=True),
+        dict(record(list(cur), per_process=1, spread=0.0), phase=phase, interleaved=True),
+    )
 
 
 def suite_of_pairs(n_cells, n_pairs, noise, rng, changes=None):
@@ -558,8 +663,7 @@ def test_unsupported_side_is_not_compared_and_strict_fails(tmp_path, capsys):
     c = compare_cell(gone[0], gone[1], 0.05, 0.05)
     assert c.verdict == "unsupported" and c.note == "on both sides: the dlib bridge is not built"
     # ... but a side that was not run because the other could not is `not-compared`
-    blocked = dict(gone[1], reason="not run: the other side cannot run it (the dlib bridge is not built)",
-                   blocked=True)
+    blocked = dict(gone[1], reason="not run: the other side cannot run it (the dlib bridge is not built)", blocked=True)
     assert compare_cell(gone[0], blocked, 0.05, 0.05).verdict == "not-compared"
     bases = [tmp_path / f"base{i}" for i in range(3)]
     for d, rec in zip(bases, ok):
@@ -599,12 +703,37 @@ def test_lockstep_sides_time_the_same_calls_per_sample(fake_impls, tmp_path, cap
     still times the same number on both sides (the larger), in every pair, so the untimed
     call that starts a turn of several calls runs on both sides or on neither."""
     slow = tmp_path / "python-slow"
-    slow.write_text(f"#!/bin/sh\nDLBENCH_SLOWDOWN=19 exec {sys.executable} \"$@\"\n")
+    slow.write_text(f'#!/bin/sh\nDLBENCH_SLOWDOWN=19 exec {sys.executable} "$@"\n')
     slow.chmod(0o755)
     out = tmp_path / "cmp"
-    main(["compare", "--interleave", "--base-python", sys.executable, "--cur-python", str(slow), "--scenario",
-          "sigmoid", "--impl", "slowdown", "--size", "tiny", "--pairs", "3", "--threads", "1", "--out", str(out),
-          "--samples", "3", "--min-time", "0.002", "--warmup", "0.001"])
+    main(
+        [
+            "compare",
+            "--interleave",
+            "--base-python",
+            sys.executable,
+            "--cur-python",
+            str(slow),
+            "--scenario",
+            "sigmoid",
+            "--impl",
+            "slowdown",
+            "--size",
+            "tiny",
+            "--pairs",
+            "3",
+            "--threads",
+            "1",
+            "--out",
+            str(out),
+            "--samples",
+            "3",
+            "--min-time",
+            "0.002",
+            "--warmup",
+            "0.001",
+        ]
+    )
     capsys.readouterr()
     base, cur = (read_results(str(out / side)) for side in ("base", "cur"))
     for b, c in zip(base, cur):

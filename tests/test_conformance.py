@@ -4,10 +4,11 @@ a new adapter gets every case for free), each held to what tests/expected_cells.
 says it must be on a machine set up by the README: `ok`, or `unsupported` with its
 reason. Nothing is skipped for being absent: a framework that stops importing, or a
 cell that regresses to unsupported, fails (DLBENCH_TEST_WITHOUT is the one way out)."""
+
 import os
-import tomllib
 
 import pytest
+import tomllib
 
 import impls
 import scenarios
@@ -33,11 +34,13 @@ def expected_cells(path=EXPECTED_FILE):
     return cells
 
 
-CASES = [(impl, mode, s.name, phase)
-         for impl in impls.names()
-         for mode in manifest(impl).modes
-         for s in scenarios.all_scenarios()
-         for phase in s.phases]
+CASES = [
+    (impl, mode, s.name, phase)
+    for impl in impls.names()
+    for mode in manifest(impl).modes
+    for s in scenarios.all_scenarios()
+    for phase in s.phases
+]
 EXPECTED = expected_cells()
 # the union: a cell of the code not listed, and a listed cell the code no longer has, each fail by name
 ALL = CASES + sorted(set(EXPECTED) - set(CASES))
@@ -52,14 +55,14 @@ def test_the_expected_list_names_exactly_the_cells_there_are():
 
 
 @pytest.mark.slow  # every cell a real harness run; MXNet's and dlib's in the env and bridge lanes too
-@pytest.mark.parametrize("impl, mode, scenario, phase",
-                         [pytest.param(*c, id="-".join(c), marks=lane_marks(c[0])) for c in ALL])
+@pytest.mark.parametrize(
+    "impl, mode, scenario, phase", [pytest.param(*c, id="-".join(c), marks=lane_marks(c[0])) for c in ALL]
+)
 def test_cell_is_what_the_expected_list_says(impl, mode, scenario, phase):
     cell = (impl, mode, scenario, phase)
-    where = f"[{impl}.{mode}] \"{scenario} {phase}\""
+    where = f'[{impl}.{mode}] "{scenario} {phase}"'
     if cell not in EXPECTED:
-        pytest.fail(f"{where} is not in {SHOWN}: add it there, as ok or unsupported with its reason",
-                    pytrace=False)
+        pytest.fail(f"{where} is not in {SHOWN}: add it there, as ok or unsupported with its reason", pytrace=False)
     if cell not in CASES:
         pytest.fail(f"{where} is listed in {SHOWN} but no such cell exists any more: remove it", pytrace=False)
     skip_if_without(impl)
@@ -70,8 +73,9 @@ def test_cell_is_what_the_expected_list_says(impl, mode, scenario, phase):
         return  # as documented (cupy's cpu cells are, installed or not)
     if not probe.get("installed"):
         absent(impl, probe.get("reason", f"{impl} is not installed").split("; fix:")[0], manifest(impl).install_hint)
-    assert reason is None, \
+    assert reason is None, (
         f"{where} must be unsupported saying {reason!r} ({SHOWN}); it is {rec['status']}: {rec['reason']}"
+    )
     assert rec["status"] == "ok", f"{where} must be ok ({SHOWN}); it is {rec['status']}: {rec['reason']}"
     assert rec["samples"] and rec["median"] > 0
     assert rec["errors"], f"{where}: ok without a comparison against the reference"

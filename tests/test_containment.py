@@ -1,5 +1,6 @@
 """A crashing, hanging, raising or wrong implementation is contained: its cells are
 marked, every other cell completes, and nothing written is lost."""
+
 import os
 import signal
 import subprocess
@@ -46,13 +47,35 @@ def test_faulty_implementation_is_contained(fake_impls, tmp_path, capsys):
 
 def test_interrupted_run_keeps_results_and_resumes(fake_impls, tmp_path):
     out = str(tmp_path / "out")
-    cmd = [sys.executable, "-m", "harness.cli", "run", "--impl", "reference,faulty", "--scenario", "gan,sigmoid",
-           "--size", "tiny", "--timeout", "60", "--out", out, *FAST]
+    cmd = [
+        sys.executable,
+        "-m",
+        "harness.cli",
+        "run",
+        "--impl",
+        "reference,faulty",
+        "--scenario",
+        "gan,sigmoid",
+        "--size",
+        "tiny",
+        "--timeout",
+        "60",
+        "--out",
+        out,
+        *FAST,
+    ]
     env = dict(os.environ, PYTHONPATH=REPO)
     # a shell runs background jobs with SIGINT ignored, and children inherit that: give the
     # run the default disposition, so Python turns our signal into KeyboardInterrupt
-    proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    proc = subprocess.Popen(
+        cmd,
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     results = os.path.join(out, "results.jsonl")
     deadline = time.time() + 120
     # gan runs first (2 cells), then faulty's sigmoid hangs until we interrupt
@@ -67,8 +90,9 @@ def test_interrupted_run_keeps_results_and_resumes(fake_impls, tmp_path):
     saved = read_results(out)
     assert len(saved) >= 3
 
-    code = main(["run", "--impl", "reference", "--scenario", "gan,sigmoid", "--size", "tiny", "--out", out,
-                 "--resume", *FAST])
+    code = main(
+        ["run", "--impl", "reference", "--scenario", "gan,sigmoid", "--size", "tiny", "--out", out, "--resume", *FAST]
+    )
     assert code == 0
     after = read_results(out)
     assert after[: len(saved)] == saved  # nothing already written was touched

@@ -1,5 +1,6 @@
 """Contention, detected per cell: a cell timed beside busy processes says so; on a quiet
 machine it does not; the harness's own CPU (its progress display) is not counted."""
+
 import os
 import subprocess
 import sys
@@ -13,8 +14,24 @@ from harness.cli import main
 from tests.conftest import read_results
 
 # Long enough windows (10 samples of >= 50 ms per process) that 10 ms ticks do not decide.
-CELL = ["run", "--scenario", "sigmoid", "--impl", "reference", "--size", "small", "--threads", "1",
-        "--samples", "10", "--min-time", "0.05", "--warmup", "0.05", "--quiet"]
+CELL = [
+    "run",
+    "--scenario",
+    "sigmoid",
+    "--impl",
+    "reference",
+    "--size",
+    "small",
+    "--threads",
+    "1",
+    "--samples",
+    "10",
+    "--min-time",
+    "0.05",
+    "--warmup",
+    "0.05",
+    "--quiet",
+]
 
 
 def busy_processes(n):
@@ -70,6 +87,7 @@ def test_the_harness_own_cpu_is_not_contention(tmp_path):
     def spin():
         while not stop_flag.is_set():
             pass
+
     spinner = threading.Thread(target=spin, daemon=True)
     spinner.start()
     try:
@@ -86,9 +104,33 @@ def test_quiet_wait_gives_up_and_says_so(tmp_path, capsys):
     try:
         time.sleep(0.3)
         out = tmp_path / "gave-up"
-        assert main(["run", "--scenario", "sigmoid", "--impl", "reference", "--size", "tiny", "--threads", "1",
-                     "--samples", "3", "--min-time", "0.001", "--warmup", "0.001", "--quiet", "--quiet-wait", "1",
-                     "--out", str(out)]) == 0
+        assert (
+            main(
+                [
+                    "run",
+                    "--scenario",
+                    "sigmoid",
+                    "--impl",
+                    "reference",
+                    "--size",
+                    "tiny",
+                    "--threads",
+                    "1",
+                    "--samples",
+                    "3",
+                    "--min-time",
+                    "0.001",
+                    "--warmup",
+                    "0.001",
+                    "--quiet",
+                    "--quiet-wait",
+                    "1",
+                    "--out",
+                    str(out),
+                ]
+            )
+            == 0
+        )
     finally:
         stop(hogs)
     err = capsys.readouterr().err
@@ -145,6 +187,7 @@ def test_many_short_stretches_read_no_bias(monkeypatch):
 
     def read():  # we run alone; the system's counter lands a tick off either way per stretch
         return clock["t"], (clock["busy"], 0.0, clock["t"] * 2), clock["own"]
+
     monkeypatch.setattr(meter, "_read", read)
     for i in range(400):
         with meter:

@@ -1,5 +1,6 @@
 """The adapter contract as code (impls.base): every implementation here answers it, and a
 package that does not is one clear line at `dlbench list`, never run."""
+
 import types
 
 import pytest
@@ -8,31 +9,51 @@ import impls
 from harness.cli import main
 from impls.base import MalformedImplementation, Manifest, check_adapter_module
 
-GOOD_ADAPTER = "from impls.reference.adapter import configure, device_unavailable, peak_device_memory, probe, " \
-               "sigmoid, sync  # noqa: F401\n"
+GOOD_ADAPTER = (
+    "from impls.reference.adapter import configure, device_unavailable, peak_device_memory, probe, "
+    "sigmoid, sync  # noqa: F401\n"
+)
 MANIFEST = "from impls.base import Manifest\nMANIFEST = Manifest({})\n"
 ARGS = 'name="{name}", description="test", modes=("eager",), devices=("cpu",), install_hint="nothing"'
 
 # package -> (__init__.py, adapter.py, the line `dlbench list` must print)
 BROKEN = {
-    "noman": ('NAME = "noman"\nMODES = ("eager",)\n', GOOD_ADAPTER,
-              "noman       MALFORMED: {dir}/noman: __init__.py defines no MANIFEST = impls.base.Manifest(...)"),
-    "badmodes": (MANIFEST.format(ARGS.format(name="badmodes").replace('("eager",)', '"eager"')), GOOD_ADAPTER,
-                 "badmodes    MALFORMED: {dir}/badmodes: Manifest.modes must be a tuple of names, not 'eager'"),
-    "baddevice": (MANIFEST.format(ARGS.format(name="baddevice").replace('("cpu",)', '("tpu",)')), GOOD_ADAPTER,
-                  "baddevice   MALFORMED: {dir}/baddevice: Manifest.devices must be some of cpu, cuda, "
-                  "not ('tpu',)"),
-    "wrongname": (MANIFEST.format(ARGS.format(name="other")), GOOD_ADAPTER,
-                  "wrongname   MALFORMED: {dir}/wrongname: MANIFEST.name is 'other', not the package's name "
-                  "'wrongname'"),
-    "noconf": (MANIFEST.format(ARGS.format(name="noconf")),
-               "from impls.reference.adapter import probe, sigmoid, sync  # noqa: F401\n",
-               "noconf      MALFORMED: {dir}/noconf: adapter.py defines no configure(), device_unavailable(), "
-               "peak_device_memory() (the contract: impls/base.py, Adapter)"),
-    "noadapter": (MANIFEST.format(ARGS.format(name="noadapter")), None,
-                  "noadapter   MALFORMED: {dir}/noadapter: no adapter.py"),
-    "syntax": (MANIFEST.format(ARGS.format(name="syntax")), "def probe(:\n",
-               "syntax      MALFORMED: {dir}/syntax: adapter.py line 1: invalid syntax"),
+    "noman": (
+        'NAME = "noman"\nMODES = ("eager",)\n',
+        GOOD_ADAPTER,
+        "noman       MALFORMED: {dir}/noman: __init__.py defines no MANIFEST = impls.base.Manifest(...)",
+    ),
+    "badmodes": (
+        MANIFEST.format(ARGS.format(name="badmodes").replace('("eager",)', '"eager"')),
+        GOOD_ADAPTER,
+        "badmodes    MALFORMED: {dir}/badmodes: Manifest.modes must be a tuple of names, not 'eager'",
+    ),
+    "baddevice": (
+        MANIFEST.format(ARGS.format(name="baddevice").replace('("cpu",)', '("tpu",)')),
+        GOOD_ADAPTER,
+        "baddevice   MALFORMED: {dir}/baddevice: Manifest.devices must be some of cpu, cuda, not ('tpu',)",
+    ),
+    "wrongname": (
+        MANIFEST.format(ARGS.format(name="other")),
+        GOOD_ADAPTER,
+        "wrongname   MALFORMED: {dir}/wrongname: MANIFEST.name is 'other', not the package's name 'wrongname'",
+    ),
+    "noconf": (
+        MANIFEST.format(ARGS.format(name="noconf")),
+        "from impls.reference.adapter import probe, sigmoid, sync  # noqa: F401\n",
+        "noconf      MALFORMED: {dir}/noconf: adapter.py defines no configure(), device_unavailable(), "
+        "peak_device_memory() (the contract: impls/base.py, Adapter)",
+    ),
+    "noadapter": (
+        MANIFEST.format(ARGS.format(name="noadapter")),
+        None,
+        "noadapter   MALFORMED: {dir}/noadapter: no adapter.py",
+    ),
+    "syntax": (
+        MANIFEST.format(ARGS.format(name="syntax")),
+        "def probe(:\n",
+        "syntax      MALFORMED: {dir}/syntax: adapter.py line 1: invalid syntax",
+    ),
 }
 
 
@@ -62,36 +83,49 @@ def test_every_implementation_here_answers_the_contract():
 def test_a_malformed_implementation_is_one_line_at_list_and_never_runs(broken_impls, capsys):
     assert main(["list"]) == 0
     out = capsys.readouterr().out
-    for name, (_, _, line) in BROKEN.items():
+    for _, _, line in BROKEN.values():
         assert "  " + line.format(dir=broken_impls) in out.splitlines()
     assert set(impls.malformed()) == set(BROKEN) and not set(BROKEN) & set(impls.names())
     # named in --impl: one line, exit 2; by default: left out, saying so
     assert main(["run", "--impl", "noconf", "--scenario", "sigmoid", "--size", "tiny"]) == 2
     err = capsys.readouterr().err.strip()
-    assert err == ("dlbench run: implementation 'noconf' cannot run: " + BROKEN["noconf"][2].split("MALFORMED: ")[1]
-                   .format(dir=broken_impls))
+    assert err == (
+        "dlbench run: implementation 'noconf' cannot run: "
+        + BROKEN["noconf"][2].split("MALFORMED: ")[1].format(dir=broken_impls)
+    )
     with pytest.raises(MalformedImplementation, match="defines no configure"):
         impls.manifest("noconf")
 
 
 def test_the_worker_checks_the_imported_adapter_signatures():
-    ok = types.SimpleNamespace(probe=lambda: {}, configure=lambda threads: None, device_unavailable=lambda d: None,
-                               sync=lambda d: None, peak_device_memory=lambda d, reset=False: None,
-                               conv=lambda problem, phase, device, mode: None)
+    ok = types.SimpleNamespace(
+        probe=lambda: {},
+        configure=lambda threads: None,
+        device_unavailable=lambda d: None,
+        sync=lambda d: None,
+        peak_device_memory=lambda d, reset=False: None,
+        conv=lambda problem, phase, device, mode: None,
+    )
     assert check_adapter_module(ok, ["conv", "sigmoid"]) is None
-    bad = types.SimpleNamespace(**{**vars(ok), "configure": lambda: None, "sync": 3,
-                                   "conv": lambda problem, phase: None})
-    assert check_adapter_module(bad, ["conv"]) == ("configure() does not take 1 positional arguments; sync is not a "
-                                                   "function; conv() does not take 4 positional arguments")
+    bad = types.SimpleNamespace(
+        **{**vars(ok), "configure": lambda: None, "sync": 3, "conv": lambda problem, phase: None}
+    )
+    assert check_adapter_module(bad, ["conv"]) == (
+        "configure() does not take 1 positional arguments; sync is not a "
+        "function; conv() does not take 4 positional arguments"
+    )
 
 
-@pytest.mark.parametrize("fields, message", [
-    (dict(modes=()), "Manifest.modes names no mode"),
-    (dict(install_hint=" "), "Manifest.install_hint must be a non-empty string"),
-    (dict(environment=""), "Manifest.environment must be None or a name, not ''"),
-    (dict(worker_env={"X": 1}), "Manifest.worker_env must map variable names to strings"),
-    (dict(thread_variables="OMP"), "Manifest.thread_variables must be a tuple of names, not 'OMP'"),
-])
+@pytest.mark.parametrize(
+    "fields, message",
+    [
+        (dict(modes=()), "Manifest.modes names no mode"),
+        (dict(install_hint=" "), "Manifest.install_hint must be a non-empty string"),
+        (dict(environment=""), "Manifest.environment must be None or a name, not ''"),
+        (dict(worker_env={"X": 1}), "Manifest.worker_env must map variable names to strings"),
+        (dict(thread_variables="OMP"), "Manifest.thread_variables must be a tuple of names, not 'OMP'"),
+    ],
+)
 def test_a_manifest_is_checked_when_made(fields, message):
     base = dict(name="x", description="d", modes=("eager",), devices=("cpu",), install_hint="make venv")
     with pytest.raises(MalformedImplementation) as exc:

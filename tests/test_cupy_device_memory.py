@@ -1,5 +1,6 @@
 """CuPy's peak device memory, counted by a memory hook between a reset and a read: the
 counting and the hook driven here the way CuPy's pool calls it, without CuPy or a GPU."""
+
 from impls.cupy.device_memory import InUse
 
 
@@ -36,6 +37,7 @@ class _FakeHookBase:
 
 def test_the_tracker_counts_only_between_start_and_stop():
     from impls.cupy.device_memory import Tracker
+
     _FakeHookBase.hooks.clear()
     tracker = Tracker(_FakeHookBase)
     assert _FakeHookBase.hooks == {}  # made at configure: not counting, nothing called on allocations
@@ -51,6 +53,7 @@ def test_the_tracker_counts_only_between_start_and_stop():
 
 def test_the_hook_counts_the_pools_blocks_as_cupy_reports_them():
     from impls.cupy.device_memory import Tracker
+
     _FakeHookBase.hooks.clear()
     tracker = Tracker(_FakeHookBase)
     tracker.start(in_use=0)

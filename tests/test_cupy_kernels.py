@@ -1,5 +1,6 @@
 """The CuPy baseline's computations, run with NumPy as the array module: the logic is
 checked here even without a GPU (the GPU itself is checked on the GPU machine)."""
+
 import numpy as np
 
 import impls
@@ -26,6 +27,7 @@ def test_conv_im2col_gemm_matches_reference():
 
 def test_qgemm_exact_and_requantized():
     from scenarios.qgemm import output_stage
+
     problem, expected = _expected("qgemm", "tiny", "full")
     p, i = problem.params, problem.inputs
     acc = kernels.qgemm_accumulate(np, i["a"], i["b"], p["za"], p["zb"])
@@ -42,6 +44,7 @@ def test_qgemm_requantize_at_gemmlowp_edges():
     from scenarios.base import Problem
     from scenarios.qgemm import output_stage
     from tests.qgemm_edges import _requantize_cases
+
     for name, (p, acc) in _requantize_cases(np).items():
         problem = Problem(scenarios.get("qgemm"), "edge", p, 0, {"acc": acc})
         step = impls.adapter("reference").qgemm(problem, "requantize", "cpu", "eager")

@@ -1,6 +1,7 @@
 """dlib: the bridge builds through the project's own command, records its BLAS, and
 every cell it cannot run says why. (Its supported cells are validated against the
 reference by test_conformance, like every implementation's.)"""
+
 import json
 import os
 import subprocess
@@ -36,19 +37,28 @@ def run_dlib(tmp_path, monkeypatch, env=None, **selection):
 def test_bridge_builds_from_the_source_with_the_project_command(tmp_path, monkeypatch):
     skip_if_without("dlib")  # builds its own bridge: skipped only when told to
     out = tmp_path / "bridge"
-    proc = subprocess.run([sys.executable, "-m", "impls.dlib.build", "--out", str(out)], cwd=REPO,
-                          capture_output=True, text=True, timeout=900)
+    proc = subprocess.run(
+        [sys.executable, "-m", "impls.dlib.build", "--out", str(out)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert proc.returncode == 0, proc.stderr
     info = json.loads((out / "build-info.json").read_text())
     assert info["variant"] == "debian" and info["flags"][:2] == ["-O3", "-march=native"]
     assert os.path.exists(bridge_path.module_file(str(out)))
     # a second run finds it up to date and compiles nothing
-    again = subprocess.run([sys.executable, "-m", "impls.dlib.build", "--out", str(out)], cwd=REPO,
-                           capture_output=True, text=True, timeout=60)
+    again = subprocess.run(
+        [sys.executable, "-m", "impls.dlib.build", "--out", str(out)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert again.returncode == 0 and "up to date" in again.stdout
     # and the harness runs on it: conv validated against the reference
-    probe, records = run_dlib(tmp_path, monkeypatch, env={"DLBENCH_DLIB_BRIDGE_DIR": str(out)},
-                              scenario_names=["conv"])
+    probe, records = run_dlib(tmp_path, monkeypatch, env={"DLBENCH_DLIB_BRIDGE_DIR": str(out)}, scenario_names=["conv"])
     assert probe["installed"] and probe["info"]["bridge"].startswith(str(out))
     assert records[("conv", "forward")]["status"] == "ok", records[("conv", "forward")]["reason"]
 
@@ -65,17 +75,22 @@ def test_fingerprint_records_openblas_and_its_threads():
 
 @pytest.mark.requires("dlib")
 def test_blas_thread_count_follows_threads():
-    code = ("import impls.dlib.adapter as a; a.configure(3); print(a.probe()['blas']['threads'])")
-    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120,
-                         env=dict(os.environ, OPENBLAS_NUM_THREADS="1"))
+    code = "import impls.dlib.adapter as a; a.configure(3); print(a.probe()['blas']['threads'])"
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=dict(os.environ, OPENBLAS_NUM_THREADS="1"),
+    )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "3"
 
 
 @pytest.mark.requires("dlib")
 def test_reference_blas_runs_and_is_recorded(tmp_path, monkeypatch):
-    probe, records = run_dlib(tmp_path, monkeypatch, env={"DLBENCH_DLIB_BLAS": "reference"},
-                              scenario_names=["conv"])
+    probe, records = run_dlib(tmp_path, monkeypatch, env={"DLBENCH_DLIB_BLAS": "reference"}, scenario_names=["conv"])
     assert probe["info"]["blas"]["kind"] == "netlib reference BLAS", probe["info"]["blas"]
     assert records[("conv", "forward")]["status"] == "ok", records[("conv", "forward")]["reason"]
 
@@ -91,8 +106,9 @@ def test_unknown_blas_choice_is_one_clear_line(tmp_path, monkeypatch):
 def test_unbuilt_bridge_is_unsupported_with_the_fix(tmp_path, monkeypatch):
     empty = tmp_path / "nothing-built-here"
     empty.mkdir()
-    _, records = run_dlib(tmp_path, monkeypatch, env={"DLBENCH_DLIB_BRIDGE_DIR": str(empty)},
-                          scenario_names=["conv", "gan"])
+    _, records = run_dlib(
+        tmp_path, monkeypatch, env={"DLBENCH_DLIB_BRIDGE_DIR": str(empty)}, scenario_names=["conv", "gan"]
+    )
     for rec in records.values():
         assert rec["status"] == "unsupported"
         assert "the dlib bridge is not built" in rec["reason"] and "fix: make dlib" in rec["reason"]
@@ -106,10 +122,13 @@ def test_qgemm_is_unsupported_with_the_reason():
 
 
 @pytest.mark.requires("dlib")
-@pytest.mark.parametrize("mode, device, needle", [
-    ("graph", "cpu", "dlib has no graph mode"),
-    ("eager", "cuda", "dlib was built without CUDA"),
-])
+@pytest.mark.parametrize(
+    "mode, device, needle",
+    [
+        ("graph", "cpu", "dlib has no graph mode"),
+        ("eager", "cuda", "dlib was built without CUDA"),
+    ],
+)
 def test_modes_and_devices_dlib_lacks_say_why(mode, device, needle):
     _, records = run_impl("dlib", mode, device)
     assert len(records) == 9  # every (scenario, phase)
@@ -119,9 +138,12 @@ def test_modes_and_devices_dlib_lacks_say_why(mode, device, needle):
 
 def test_missing_packages_without_root_name_the_command(monkeypatch):
     from impls.dlib import build
+
     monkeypatch.setattr(build.shutil, "which", lambda name: "/usr/bin/" + name)
     monkeypatch.setattr(build.os, "geteuid", lambda: 1000)
     with pytest.raises(build.BuildError) as err:
         build.install_packages(["libdlib-dev", "pybind11-dev"])
-    assert str(err.value) == ("missing libdlib-dev, pybind11-dev; as root run: apt-get update && "
-                              "apt-get install -y --no-install-recommends libdlib-dev pybind11-dev")
+    assert str(err.value) == (
+        "missing libdlib-dev, pybind11-dev; as root run: apt-get update && "
+        "apt-get install -y --no-install-recommends libdlib-dev pybind11-dev"
+    )

@@ -3,6 +3,7 @@
 Fast (reads a few Markdown files): a moved file or a renamed heading breaks a link
 that nothing else would notice.
 """
+
 import os
 import re
 
@@ -46,8 +47,9 @@ def test_every_relative_link_resolves(page):
     broken = []
     for target in relative_links(page):
         path, _, anchor = target.partition("#")
-        resolved = os.path.normpath(os.path.join(ROOT, os.path.dirname(page), path)) if path \
-            else os.path.join(ROOT, page)
+        resolved = (
+            os.path.normpath(os.path.join(ROOT, os.path.dirname(page), path)) if path else os.path.join(ROOT, page)
+        )
         if not os.path.exists(resolved):
             broken.append(f"{target} (no {os.path.relpath(resolved, ROOT)})")
         elif anchor and anchor not in anchors(resolved):

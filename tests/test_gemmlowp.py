@@ -1,6 +1,7 @@
 """impls.gemmlowp's output stage, with NumPy's ops, equal to the reference's (the oracle)
 bit for bit on gemmlowp's edges: no framework needed. tests/qgemm_edges.py checks the
 frameworks' own op-sets through their adapters."""
+
 import dataclasses
 
 import numpy as np
@@ -25,12 +26,38 @@ def _ties():
 
 
 def _accumulators():
-    specials = [INT32_MIN, INT32_MIN + 1, INT32_MIN + 2, -(1 << 30) - 1, -(1 << 30), -(1 << 30) + 1, -65536, -3,
-                -2, -1, 0, 1, 2, 3, 65536, (1 << 30) - 1, 1 << 30, (1 << 30) + 1, INT32_MAX - 2, INT32_MAX - 1, INT32_MAX]
+    specials = [
+        INT32_MIN,
+        INT32_MIN + 1,
+        INT32_MIN + 2,
+        -(1 << 30) - 1,
+        -(1 << 30),
+        -(1 << 30) + 1,
+        -65536,
+        -3,
+        -2,
+        -1,
+        0,
+        1,
+        2,
+        3,
+        65536,
+        (1 << 30) - 1,
+        1 << 30,
+        (1 << 30) + 1,
+        INT32_MAX - 2,
+        INT32_MAX - 1,
+        INT32_MAX,
+    ]
     rng = np.random.default_rng(0)
-    return np.concatenate([np.array(specials + _ties(), dtype=np.int64), np.arange(-300, 300),
-                           rng.integers(INT32_MIN, INT32_MAX, 2000, endpoint=True),
-                           rng.integers(-(1 << 16), 1 << 16, 500)]).astype(np.int32)
+    return np.concatenate(
+        [
+            np.array(specials + _ties(), dtype=np.int64),
+            np.arange(-300, 300),
+            rng.integers(INT32_MIN, INT32_MAX, 2000, endpoint=True),
+            rng.integers(-(1 << 16), 1 << 16, 500),
+        ]
+    ).astype(np.int32)
 
 
 ACC = _accumulators()
@@ -56,8 +83,9 @@ def test_output_stage_equals_the_reference_for_any_int32_multiplier(multiplier):
         raw = gemmlowp.output_stage(UNCLAMPED, ACC, multiplier, shift, 0)
         exact = quant.rounding_divide_by_pot(quant.saturating_rounding_doubling_high_mul(ACC, multiplier), shift)
         assert np.array_equal(raw, exact), (multiplier, shift)
-        assert np.array_equal(gemmlowp.output_stage(NUMPY, ACC, multiplier, shift, 128),
-                              quant.output_stage(ACC, multiplier, shift, 128))
+        assert np.array_equal(
+            gemmlowp.output_stage(NUMPY, ACC, multiplier, shift, 128), quant.output_stage(ACC, multiplier, shift, 128)
+        )
     if multiplier == INT32_MIN:  # SRDHM(INT32_MIN, INT32_MIN) saturates to INT32_MAX
         raw = gemmlowp.output_stage(UNCLAMPED, np.array([INT32_MIN], np.int32), multiplier, 0, 0)
         assert raw.tolist() == [INT32_MAX]

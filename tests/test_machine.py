@@ -1,4 +1,5 @@
 """`dlbench machine` and the peaks `dlbench run` records: measured in workers, per device."""
+
 import json
 import types
 
@@ -11,16 +12,35 @@ from tests.conftest import FAST, in_fresh_worker
 KIB, MIB = 1 << 10, 1 << 20
 LEVELS = ("memory_gbs_l2", "memory_gbs_l3", "memory_gbs")
 # small caches, so the probes' copies stay small: L2 256 KiB per core, one 8 MiB L3
-SMALL_CACHES = {"L1d": 32 * KIB, "L2": 256 * KIB, "L2_per_core": True, "L3": 8 * MIB, "L3_instances": 1,
-                "source": "test"}
+SMALL_CACHES = {
+    "L1d": 32 * KIB,
+    "L2": 256 * KIB,
+    "L2_per_core": True,
+    "L3": 8 * MIB,
+    "L3_instances": 1,
+    "source": "test",
+}
 
 
 @pytest.mark.slow  # measures peaks in framework workers
 def test_machine_measures_peaks_per_device_and_implementation(capsys, fake_impls, tmp_path, monkeypatch):
     monkeypatch.setattr(fingerprint.caches, "collect", lambda cpu, cores: dict(SMALL_CACHES))
     out = tmp_path / "m"
-    code = main(["machine", "--out", str(out), "--impl", "reference,torch,faulty", "--device", "cpu,cuda",
-                 "--probe-time", "0.05", "--threads", "2"])
+    code = main(
+        [
+            "machine",
+            "--out",
+            str(out),
+            "--impl",
+            "reference,torch,faulty",
+            "--device",
+            "cpu,cuda",
+            "--probe-time",
+            "0.05",
+            "--threads",
+            "2",
+        ]
+    )
     captured = capsys.readouterr()
     assert code == 0, captured.err
     assert "fp32 GEMM" in captured.out and "DRAM bandwidth" in captured.out and "machine.json" in captured.out
@@ -33,8 +53,9 @@ def test_machine_measures_peaks_per_device_and_implementation(capsys, fake_impls
     sets = {"L2": 256 * KIB, "L3": 2 * MIB, "DRAM": machine_peaks.DRAM_MIN}
     assert cpu["working_sets"] == sets
     for level, metric in (("L2", "memory_gbs_l2"), ("L3", "memory_gbs_l3"), ("DRAM", "memory_gbs")):
-        line = next(x for x in captured.out.splitlines() if x.strip().startswith(machine_peaks.metric_name(
-            metric, True)))
+        line = next(
+            x for x in captured.out.splitlines() if x.strip().startswith(machine_peaks.metric_name(metric, True))
+        )
         assert f"({sets[level] / MIB:.4g} MiB working set)" in line and "GB/s" in line
     by_impl = cpu["by_impl"]
     assert set(by_impl["reference"]) == {"fp32_gemm_gflops", *LEVELS}  # NumPy has no int8 GEMM kernel
@@ -61,9 +82,11 @@ def test_machine_refuses_another_machines_directory(capsys, tmp_path):
 
 
 def test_machine_bad_input(capsys):
-    for argv, needle in ((["machine", "--impl", "nope"], "unknown implementation 'nope'"),
-                         (["machine", "--device", "tpu"], "unknown device 'tpu'"),
-                         (["machine", "--probe-time", "0"], "must be greater than 0")):
+    for argv, needle in (
+        (["machine", "--impl", "nope"], "unknown implementation 'nope'"),
+        (["machine", "--device", "tpu"], "unknown device 'tpu'"),
+        (["machine", "--probe-time", "0"], "must be greater than 0"),
+    ):
         code = main(argv)
         err = capsys.readouterr().err
         assert code == 2 and needle in err and len(err.strip().splitlines()) == 1
@@ -71,16 +94,45 @@ def test_machine_bad_input(capsys):
 
 def test_run_without_machine_probe_records_no_peaks(tmp_path):
     out = tmp_path / "r"
-    assert main(["run", "--scenario", "sigmoid", "--impl", "reference", "--size", "tiny", "--no-machine-probe",
-                 "--out", str(out), "--quiet", *FAST]) == 0
+    assert (
+        main(
+            [
+                "run",
+                "--scenario",
+                "sigmoid",
+                "--impl",
+                "reference",
+                "--size",
+                "tiny",
+                "--no-machine-probe",
+                "--out",
+                str(out),
+                "--quiet",
+                *FAST,
+            ]
+        )
+        == 0
+    )
     assert "peaks" not in json.loads((out / "machine.json").read_text())
 
 
 @pytest.mark.slow  # measures peaks in framework workers
 def test_run_records_peaks_and_a_resumed_run_keeps_them(tmp_path):
     out = tmp_path / "r"
-    args = ["run", "--impl", "reference", "--size", "tiny", "--machine-probe", "--probe-time", "0.01",
-            "--out", str(out), "--quiet", *FAST]
+    args = [
+        "run",
+        "--impl",
+        "reference",
+        "--size",
+        "tiny",
+        "--machine-probe",
+        "--probe-time",
+        "0.01",
+        "--out",
+        str(out),
+        "--quiet",
+        *FAST,
+    ]
     assert main(args[:1] + ["--scenario", "sigmoid"] + args[1:]) == 0
     first = json.loads((out / "machine.json").read_text())["peaks"]
     assert first["cpu"]["best"]["memory_gbs"]["value"] > 0
@@ -96,8 +148,10 @@ def test_ceiling_timing_in_the_worker_imports_no_parent_libraries():
 
 def test_ceiling_timing_measures_each_working_set_in_the_worker():
     """Given working sets, an adapter's probe copies at each: L2 repeated within a call."""
-    res, mods = in_fresh_worker("worker.peaks(dict(impl='reference', device='cpu', threads=1, seconds=0.01, "
-                                "working_sets={'L2': 256 << 10, 'DRAM': 8 << 20}))")
+    res, mods = in_fresh_worker(
+        "worker.peaks(dict(impl='reference', device='cpu', threads=1, seconds=0.01, "
+        "working_sets={'L2': 256 << 10, 'DRAM': 8 << 20}))"
+    )
     assert res["status"] == "ok" and mods == []
     peaks = res["peaks"]
     assert sorted(peaks) == ["fp32_gemm_gflops", "memory_gbs", "memory_gbs_l2"]  # no L3 asked for
@@ -113,8 +167,9 @@ def test_an_adapter_without_working_sets_still_gets_its_one_copy(monkeypatch):
         calls.append((device, threads, seconds))
         return {"memory_gbs": {"value": 1.0, "how": "one copy"}}
 
-    adapter = types.SimpleNamespace(peaks=old_peaks, configure=lambda threads: None,
-                                    device_unavailable=lambda device: None)
+    adapter = types.SimpleNamespace(
+        peaks=old_peaks, configure=lambda threads: None, device_unavailable=lambda device: None
+    )
     monkeypatch.setattr(worker.impls, "adapter", lambda name: adapter)
     res = worker.peaks(dict(impl="old", device="cpu", threads=2, seconds=0.01, working_sets={"L2": 1 << 20}))
     assert res == {"status": "ok", "peaks": {"memory_gbs": {"value": 1.0, "how": "one copy"}}}
@@ -124,9 +179,14 @@ def test_an_adapter_without_working_sets_still_gets_its_one_copy(monkeypatch):
 def _sysfs(root, cpus, l2_shared, l3_shared, siblings="0"):
     """A fake /sys/devices/system/cpu: cpuN/cache/index0..3 and cpu0's thread siblings."""
     for cpu in range(cpus):
-        for index, (level, kind, size, shared) in enumerate((
-                (1, "Data", "48K", str(cpu)), (1, "Instruction", "32K", str(cpu)),
-                (2, "Unified", "2048K", l2_shared(cpu)), (3, "Unified", "491520K", l3_shared(cpu)))):
+        for index, (level, kind, size, shared) in enumerate(
+            (
+                (1, "Data", "48K", str(cpu)),
+                (1, "Instruction", "32K", str(cpu)),
+                (2, "Unified", "2048K", l2_shared(cpu)),
+                (3, "Unified", "491520K", l3_shared(cpu)),
+            )
+        ):
             d = root / f"cpu{cpu}" / "cache" / f"index{index}"
             d.mkdir(parents=True)
             for name, value in (("level", level), ("type", kind), ("size", size), ("shared_cpu_list", shared)):
@@ -140,10 +200,15 @@ def test_cache_sizes_from_sysfs(tmp_path):
     # this machine's shape: L2 per core, one L3 shared by both cores
     root = _sysfs(tmp_path / "a", 2, str, lambda cpu: "0-1")
     assert caches.read_sysfs(root, cpus={0, 1}) == {
-        "L1d": 48 * KIB, "L2": 2 * MIB, "L2_per_core": True, "L3": 480 * MIB, "L3_instances": 1, "source": "sysfs"}
+        "L1d": 48 * KIB,
+        "L2": 2 * MIB,
+        "L2_per_core": True,
+        "L3": 480 * MIB,
+        "L3_instances": 1,
+        "source": "sysfs",
+    }
     # an L2 shared by two cores, and an L3 per pair of cores (two instances over four CPUs)
-    root = _sysfs(tmp_path / "b", 4, lambda cpu: "0-1" if cpu < 2 else "2-3",
-                  lambda cpu: "0-1" if cpu < 2 else "2-3")
+    root = _sysfs(tmp_path / "b", 4, lambda cpu: "0-1" if cpu < 2 else "2-3", lambda cpu: "0-1" if cpu < 2 else "2-3")
     found = caches.read_sysfs(root, cpus={0, 1, 2, 3})
     assert found["L2_per_core"] is False and found["L3_instances"] == 2
     assert caches.capacities(found, 4) == {"L2": 2 * MIB, "L3": 960 * MIB}
@@ -156,13 +221,26 @@ def test_cache_sizes_from_sysfs(tmp_path):
 
 def test_cache_sizes_fall_back_to_py_cpuinfo(tmp_path, monkeypatch):
     cpu = {"l2_cache": 4 * MIB, "l3_cache": "480 MiB"}  # py-cpuinfo's totals over all instances
-    assert caches.from_cpuinfo(cpu, 2) == {"L2": 2 * MIB, "L2_per_core": True, "L3": 480 * MIB,
-                                           "L3_instances": 1, "source": "py-cpuinfo"}
+    assert caches.from_cpuinfo(cpu, 2) == {
+        "L2": 2 * MIB,
+        "L2_per_core": True,
+        "L3": 480 * MIB,
+        "L3_instances": 1,
+        "source": "py-cpuinfo",
+    }
     monkeypatch.setattr(caches, "read_sysfs", lambda root=None: None)
     assert caches.collect(cpu, 2)["source"] == "py-cpuinfo"
     assert caches.collect({}, 2) == {}
     assert [caches.parse_size(t) for t in ("48K", "2048 KB", "1M", "4 MiB", 4096, "", "big", 0)] == [
-        48 * KIB, 2 * MIB, MIB, 4 * MIB, 4096, None, None, None]
+        48 * KIB,
+        2 * MIB,
+        MIB,
+        4 * MIB,
+        4096,
+        None,
+        None,
+        None,
+    ]
 
 
 def test_working_sets_follow_the_caches_and_the_memory():
@@ -180,6 +258,7 @@ def test_working_sets_follow_the_caches_and_the_memory():
 def test_a_cache_level_no_faster_than_the_next_is_a_warning():
     def best(**values):
         return {m: {"value": v} for m, v in values.items()}
+
     assert machine_peaks.level_warning(best(memory_gbs_l2=150.0, memory_gbs_l3=40.0, memory_gbs=12.0)) is None
     assert machine_peaks.level_warning(best(memory_gbs=12.0)) is None  # one figure: nothing to compare
     warning = machine_peaks.level_warning(best(memory_gbs_l2=150.0, memory_gbs_l3=9.0, memory_gbs=12.0))
@@ -194,6 +273,7 @@ def test_peaks_measured_beside_busy_processes_say_so(tmp_path):
     import sys
 
     from harness.runner import framework_facts
+
     probes = framework_facts(["reference"], 1, str(tmp_path))
     quiet = machine_peaks.measure_device("cpu", ["reference"], probes, 1, 0.05, str(tmp_path))
     assert quiet["contention"]["window_s"] > 0

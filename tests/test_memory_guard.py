@@ -1,5 +1,6 @@
 """A worker that allocates without bound is stopped at --memory-limit and recorded as an
 error; the run goes on. Sizes are parsed strictly; a bad one is one line and exit 2."""
+
 import os
 import signal
 import subprocess
@@ -72,8 +73,9 @@ def test_a_kernel_kill_near_the_limit_is_called_out_of_memory():
     proc.wait()
     guard = MemoryGuard(proc.pid, 300 * MiB)
     guard.last_rss = 290 * MiB  # last seen just under the limit, then SIGKILL from elsewhere
-    assert guard.reason(-signal.SIGKILL, "first call") == ("out of memory (killed by the kernel) during first call; "
-                                                           "last seen at 290 MiB resident, limit 300 MiB")
+    assert guard.reason(-signal.SIGKILL, "first call") == (
+        "out of memory (killed by the kernel) during first call; last seen at 290 MiB resident, limit 300 MiB"
+    )
     guard._oom_kills = float("inf")  # no kernel OOM kill counted meanwhile, whatever the machine did
     guard.last_rss = 20 * MiB
     assert guard.reason(-signal.SIGKILL, "prepare") is None  # a plain SIGKILL, far from the limit
@@ -82,11 +84,22 @@ def test_a_kernel_kill_near_the_limit_is_called_out_of_memory():
     assert guard.reason(0, "prepare") is None
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("512M", 512 * MiB), ("4G", 4 * GiB), ("1.5GiB", 3 * GiB // 2), ("300 MiB", 300 * MiB), ("2g", 2 * GiB),
-    ("1GB", 10 ** 9), ("100000000", 10 ** 8), ("none", None), ("NONE", None),
-    ("50%", 8 * GiB), ("100%", 16 * GiB),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("512M", 512 * MiB),
+        ("4G", 4 * GiB),
+        ("1.5GiB", 3 * GiB // 2),
+        ("300 MiB", 300 * MiB),
+        ("2g", 2 * GiB),
+        ("1GB", 10**9),
+        ("100000000", 10**8),
+        ("none", None),
+        ("NONE", None),
+        ("50%", 8 * GiB),
+        ("100%", 16 * GiB),
+    ],
+)
 def test_parse_limit(text, expected):
     assert parse_limit(text, total=16 * GiB) == expected
 
@@ -102,14 +115,16 @@ def test_default_is_three_quarters_of_the_machine():
     assert 0 < memory_guard.total_memory() <= os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
 
 
-@pytest.mark.parametrize("nbytes, text", [(300 * MiB, "300 MiB"), (3 * GiB // 2, "1.5 GiB"), (12 * GiB, "12 GiB"),
-                                          (512, "512 B")])
+@pytest.mark.parametrize(
+    "nbytes, text", [(300 * MiB, "300 MiB"), (3 * GiB // 2, "1.5 GiB"), (12 * GiB, "12 GiB"), (512, "512 B")]
+)
 def test_bytes_text(nbytes, text):
     assert bytes_text(nbytes) == text
 
 
-@pytest.mark.parametrize("value, needle", [("lots", "is not a memory size like 512M"),
-                                           ("10M", "below 64 MiB"), ("150%", "at most 100")])
+@pytest.mark.parametrize(
+    "value, needle", [("lots", "is not a memory size like 512M"), ("10M", "below 64 MiB"), ("150%", "at most 100")]
+)
 def test_bad_memory_limit_is_one_line_and_exit_2(capsys, value, needle):
     for command in ("run", "compare"):
         code = main([command, "--memory-limit", value])

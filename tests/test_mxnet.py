@@ -2,18 +2,18 @@
 command, its integer path exact, its threads and build facts recorded; a missing or
 broken environment turns its cells `unsupported` with that command, and the rest of
 the run goes on. (Every cell's validation is in test_conformance.)"""
+
 import os
 import subprocess
 import sys
 
 import pytest
+from conftest import FAST, by_cell, read_results
 
 from harness import cli, environments
 from harness.plan import plan
 from harness.processes import worker_env
 from harness.runner import Options, Runner
-
-from conftest import FAST, by_cell, read_results
 from tests import qgemm_edges
 from tests.harness_runs import run_impl
 from tests.requirements import manifest, skip_if_without
@@ -41,12 +41,20 @@ def run_cells(out, **selection):
 def test_environment_is_created_from_nothing_by_the_project_command(tmp_path, monkeypatch, capsys):
     skip_if_without("mxnet")  # builds its own environment: skipped only when told to
     root = environments.REPO_ROOT
-    result = subprocess.run(["make", "-C", root, "--no-print-directory", "env-mxnet", f"DLBENCH_ENVS={tmp_path}"],
-                            capture_output=True, text=True, timeout=900)
+    result = subprocess.run(
+        ["make", "-C", root, "--no-print-directory", "env-mxnet", f"DLBENCH_ENVS={tmp_path}"],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     python = env_python(str(tmp_path / ".venv-mxnet"))
-    versions = subprocess.run([python, "-c", "import mxnet, numpy; print(mxnet.__version__, numpy.__version__)"],
-                              capture_output=True, text=True, timeout=300)
+    versions = subprocess.run(
+        [python, "-c", "import mxnet, numpy; print(mxnet.__version__, numpy.__version__)"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     mxnet_version, numpy_version = versions.stdout.split()
     assert mxnet_version == "1.9.1"
     assert tuple(int(p) for p in numpy_version.split(".")[:2]) < (1, 24)
@@ -68,8 +76,26 @@ def test_missing_environment_makes_cells_unsupported_and_the_run_goes_on(tmp_pat
     assert "NOT AVAILABLE" in line and SETUP in line
 
     out = tmp_path / "out"
-    assert cli.main(["run", "--impl", "reference,mxnet", "--scenario", "sigmoid,qgemm", "--size", "tiny",
-                     "--threads", "1", "--out", str(out), "--quiet", *FAST]) == 0
+    assert (
+        cli.main(
+            [
+                "run",
+                "--impl",
+                "reference,mxnet",
+                "--scenario",
+                "sigmoid,qgemm",
+                "--size",
+                "tiny",
+                "--threads",
+                "1",
+                "--out",
+                str(out),
+                "--quiet",
+                *FAST,
+            ]
+        )
+        == 0
+    )
     cells = by_cell(read_results(str(out)))
     mx_cells = {k: r for k, r in cells.items() if k[2] == "mxnet"}
     assert len(mx_cells) == 10  # sigmoid forward, backward; qgemm gemm, requantize, full; eager and graph
@@ -82,8 +108,9 @@ def test_missing_environment_makes_cells_unsupported_and_the_run_goes_on(tmp_pat
 
 def test_broken_environment_names_the_setup_command(tmp_path, monkeypatch):
     # an interpreter that runs but has nothing installed: not even NumPy for the worker
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(tmp_path / ".venv-mxnet")], check=True,
-                   timeout=300)
+    subprocess.run(
+        [sys.executable, "-m", "venv", "--without-pip", str(tmp_path / ".venv-mxnet")], check=True, timeout=300
+    )
     monkeypatch.setenv("DLBENCH_ENVS", str(tmp_path))
     probes, records = run_cells(tmp_path / "out", impl_names=["mxnet"], scenario_names=["conv"], modes=["eager"])
     assert not probes["mxnet"]["installed"]
@@ -176,6 +203,12 @@ print("exact")
 @pytest.mark.requires("mxnet")
 def test_requantization_equals_gemmlowp_bit_for_bit():
     env = dict(os.environ, PYTHONPATH=environments.REPO_ROOT, OMP_NUM_THREADS="1")
-    result = subprocess.run([env_python(), "-c", REQUANTIZE_CHECK], capture_output=True, text=True, env=env,
-                            cwd=environments.REPO_ROOT, timeout=300)
+    result = subprocess.run(
+        [env_python(), "-c", REQUANTIZE_CHECK],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=environments.REPO_ROOT,
+        timeout=300,
+    )
     assert result.stdout.strip().endswith("exact"), result.stderr[-3000:]

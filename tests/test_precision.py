@@ -1,5 +1,6 @@
 """Precision shown as it is: an interval of the median over processes, `noisy` cells,
 calls per sample calibrated once per cell and reused by every process."""
+
 import math
 
 import pytest
@@ -12,7 +13,7 @@ from tests.conftest import FAST, read_results
 
 def coverage(n, j):
     """P(j-th smallest <= median <= j-th largest) for n draws: the textbook binomial sum."""
-    return 1 - 2 * sum(math.comb(n, i) for i in range(j)) / 2 ** n
+    return 1 - 2 * sum(math.comb(n, i) for i in range(j)) / 2**n
 
 
 @pytest.mark.parametrize("n, j", [(3, 1), (5, 1), (6, 1), (8, 1), (9, 2), (12, 3), (20, 6)])
@@ -62,8 +63,31 @@ def test_steady_cell_is_not_noisy():
 
 def test_a_cell_is_calibrated_once_and_every_process_reuses_it(tmp_path):
     out = str(tmp_path / "out")
-    assert main(["run", "--scenario", "sigmoid", "--impl", "reference", "--size", "tiny", "--processes", "3",
-                 "--out", out, "--quiet", "--samples", "3", "--min-time", "0.005", "--warmup", "0.001"]) == 0
+    assert (
+        main(
+            [
+                "run",
+                "--scenario",
+                "sigmoid",
+                "--impl",
+                "reference",
+                "--size",
+                "tiny",
+                "--processes",
+                "3",
+                "--out",
+                out,
+                "--quiet",
+                "--samples",
+                "3",
+                "--min-time",
+                "0.005",
+                "--warmup",
+                "0.001",
+            ]
+        )
+        == 0
+    )
     for rec in read_results(out):
         assert rec["status"] == "ok" and rec["processes"] == 3
         assert len(set(rec["loops"])) == 1 and rec["loops"][0] > 1
@@ -74,14 +98,33 @@ def test_a_cell_is_calibrated_once_and_every_process_reuses_it(tmp_path):
 
 def test_one_process_has_no_interval(tmp_path):
     out = str(tmp_path / "out")
-    assert main(["run", "--scenario", "sigmoid", "--impl", "reference", "--size", "tiny", "--processes", "1",
-                 "--out", out, "--quiet", *FAST]) == 0
+    assert (
+        main(
+            [
+                "run",
+                "--scenario",
+                "sigmoid",
+                "--impl",
+                "reference",
+                "--size",
+                "tiny",
+                "--processes",
+                "1",
+                "--out",
+                out,
+                "--quiet",
+                *FAST,
+            ]
+        )
+        == 0
+    )
     for rec in read_results(out):
         assert rec["ci_low"] is None and rec["ci_level"] is None and len(rec["process_medians"]) == 1
 
 
 def test_default_processes_come_from_the_environment(monkeypatch, tmp_path, capsys):
     from harness.cli import build_parser
+
     monkeypatch.delenv("DLBENCH_PROCESSES")
     assert build_parser().parse_args(["run"]).processes == DEFAULT_PROCESSES > 1
     monkeypatch.setenv("DLBENCH_PROCESSES", "zero")

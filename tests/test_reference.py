@@ -10,6 +10,7 @@ input gives float64 results and finite differences are accurate to ~1e-9 relativ
 Where an op forces float32 (bce_with_logits casts its gradient to float32; leaky ReLU
 multiplies by np.float32(0.2)), the tolerance is loosened and the reason is given.
 """
+
 from __future__ import annotations
 
 import math
@@ -33,6 +34,7 @@ INT32_MAX = (1 << 31) - 1
 
 
 # --- helpers ------------------------------------------------------------------------
+
 
 def central_diff(f, arr, index, eps):
     """(f(arr + eps e_i) - f(arr - eps e_i)) / 2 eps, restoring arr afterwards."""
@@ -94,10 +96,10 @@ def conv_transpose2d_scatter(x, w, b, stride, pad):
         for ci in range(cin):
             for i in range(h_):
                 for j in range(w_):
-                    full[n, :, i * stride:i * stride + k, j * stride:j * stride + k] += w[ci] * x[n, ci, i, j]
+                    full[n, :, i * stride : i * stride + k, j * stride : j * stride + k] += w[ci] * x[n, ci, i, j]
     oh = (h_ - 1) * stride - 2 * pad + k
     ow = (w_ - 1) * stride - 2 * pad + k
-    y = full[:, :, pad:pad + oh, pad:pad + ow]
+    y = full[:, :, pad : pad + oh, pad : pad + ow]
     if b is not None:
         y = y + np.asarray(b, dtype=np.float64)[None, :, None, None]
     return y
@@ -116,10 +118,10 @@ CONV_CASES = [
     (1, 2, 6, 9, 3, 3, 1, 2, False),
     (1, 2, 8, 6, 3, 3, 2, 1, True),
     (2, 2, 9, 9, 3, 5, 2, 2, True),
-    (2, 2, 8, 8, 3, 4, 2, 1, True),   # the GAN discriminator's geometry
-    (1, 1, 7, 5, 2, 2, 2, 0, True),   # odd size, stride 2: last row/column dropped
-    (1, 3, 5, 5, 2, 1, 1, 0, True),   # 1x1 conv
-    (1, 1, 6, 6, 2, 5, 1, 2, True),   # LeNet-style 5x5 pad 2 ("same")
+    (2, 2, 8, 8, 3, 4, 2, 1, True),  # the GAN discriminator's geometry
+    (1, 1, 7, 5, 2, 2, 2, 0, True),  # odd size, stride 2: last row/column dropped
+    (1, 3, 5, 5, 2, 1, 1, 0, True),  # 1x1 conv
+    (1, 1, 6, 6, 2, 5, 1, 2, True),  # LeNet-style 5x5 pad 2 ("same")
 ]
 
 
@@ -150,8 +152,9 @@ def test_conv2d_float32_matches_float64_loops(case):
     y, _ = ops.conv2d(x32, w32, b32, s, p)
     assert y.dtype == np.float32
     # exact sum of the float32-rounded inputs, in float64
-    expected = conv2d_loops(x32.astype(np.float64), w32.astype(np.float64),
-                            None if b32 is None else b32.astype(np.float64), s, p)
+    expected = conv2d_loops(
+        x32.astype(np.float64), w32.astype(np.float64), None if b32 is None else b32.astype(np.float64), s, p
+    )
     # float32 sums of <= 75 products of N(0,1) values: error ~ 1e-6 of the output scale
     np.testing.assert_allclose(y, expected, rtol=1e-5, atol=1e-5 * np.abs(expected).max())
 
@@ -168,7 +171,7 @@ def test_im2col_patches_and_col2im_is_its_adjoint():
     for n in range(2):
         for i in range(oh):
             for j in range(ow):
-                patch = xp[n, :, i * s:i * s + k, j * s:j * s + k].reshape(-1)  # (C, kh, kw)
+                patch = xp[n, :, i * s : i * s + k, j * s : j * s + k].reshape(-1)  # (C, kh, kw)
                 np.testing.assert_array_equal(cols[row], patch)
                 row += 1
     c = rng.standard_normal(cols.shape)
@@ -179,13 +182,17 @@ def test_im2col_patches_and_col2im_is_its_adjoint():
 
 # --- 2. conv2d backward -------------------------------------------------------------
 
-@pytest.mark.parametrize("case", [
-    (2, 2, 5, 5, 3, 3, 1, 1, True),
-    (1, 2, 6, 5, 2, 3, 2, 0, True),
-    (1, 2, 8, 8, 2, 4, 2, 1, True),
-    (2, 1, 5, 5, 2, 5, 1, 2, True),
-    (1, 2, 7, 7, 3, 3, 2, 2, True),
-])
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        (2, 2, 5, 5, 3, 3, 1, 1, True),
+        (1, 2, 6, 5, 2, 3, 2, 0, True),
+        (1, 2, 8, 8, 2, 4, 2, 1, True),
+        (2, 1, 5, 5, 2, 5, 1, 2, True),
+        (1, 2, 7, 7, 3, 3, 2, 2, True),
+    ],
+)
 def test_conv2d_backward_matches_finite_differences(case):
     x, w, b, s, p = _conv_case(case, 4)
     y, cache = ops.conv2d(x, w, b, s, p)
@@ -212,7 +219,7 @@ def test_conv2d_backward_matches_finite_differences(case):
 
 CT_CASES = [
     # (N, Cin, H, W, Cout, k, stride, pad, bias)
-    (2, 3, 3, 3, 2, 4, 2, 1, True),   # the GAN generator's geometry
+    (2, 3, 3, 3, 2, 4, 2, 1, True),  # the GAN generator's geometry
     (1, 2, 4, 3, 3, 3, 1, 1, True),
     (1, 2, 3, 4, 2, 3, 2, 0, False),
     (2, 1, 2, 2, 2, 2, 2, 0, True),
@@ -239,14 +246,17 @@ def test_conv_transpose2d_matches_scatter_definition(case):
     np.testing.assert_allclose(y, expected, rtol=1e-12, atol=1e-12)
 
 
-@pytest.mark.parametrize("geometry", [
-    # (N, I, H, W, O, k, stride, pad) with (H + 2 pad - k) divisible by stride
-    (2, 3, 8, 8, 4, 4, 2, 1),
-    (1, 2, 7, 5, 3, 3, 1, 1),
-    (1, 2, 9, 7, 3, 3, 2, 1),
-    (2, 1, 6, 6, 2, 2, 2, 0),
-    (1, 3, 6, 6, 2, 5, 1, 2),
-])
+@pytest.mark.parametrize(
+    "geometry",
+    [
+        # (N, I, H, W, O, k, stride, pad) with (H + 2 pad - k) divisible by stride
+        (2, 3, 8, 8, 4, 4, 2, 1),
+        (1, 2, 7, 5, 3, 3, 1, 1),
+        (1, 2, 9, 7, 3, 3, 2, 1),
+        (2, 1, 6, 6, 2, 2, 2, 0),
+        (1, 3, 6, 6, 2, 5, 1, 2),
+    ],
+)
 def test_conv_transpose2d_is_adjoint_of_conv2d(geometry):
     n, i_, h, w_, o, k, s, p = geometry
     rng = np.random.default_rng(7)
@@ -281,6 +291,7 @@ def test_conv_transpose2d_backward_matches_finite_differences(case):
 
 
 # --- 4. max-pool --------------------------------------------------------------------
+
 
 def _distinct_values(rng, shape, gap=0.1):
     """Values at least `gap` apart, in random order: no ties anywhere."""
@@ -321,6 +332,7 @@ def test_maxpool_backward_matches_finite_differences(shape, k):
 
 # --- 5. activations and losses ------------------------------------------------------
 
+
 def test_relu_and_leaky_relu_against_formulas():
     rng = np.random.default_rng(12)
     x = rng.standard_normal((4, 7))
@@ -338,8 +350,9 @@ def test_relu_and_leaky_relu_against_formulas():
 @pytest.mark.parametrize("dtype, rtol", [(np.float64, 1e-14), (np.float32, 1e-6)])
 def test_sigmoid_and_backward_against_float64_formulas(dtype, rtol):
     rng = np.random.default_rng(13)
-    z = np.concatenate([rng.standard_normal(50) * 4,
-                        [0.0, 1e-8, -1e-8, 30.0, -30.0, 88.0, -88.0, 100.0, -100.0, 1e3, -1e3, 1e5, -1e5]])
+    z = np.concatenate(
+        [rng.standard_normal(50) * 4, [0.0, 1e-8, -1e-8, 30.0, -30.0, 88.0, -88.0, 100.0, -100.0, 1e3, -1e3, 1e5, -1e5]]
+    )
     z = z.astype(dtype)
     y = ops.sigmoid(z)
     assert y.dtype == dtype
@@ -402,8 +415,9 @@ def test_softmax_cross_entropy_value_is_stable(scale, dtype):
     np.testing.assert_allclose(grad.sum(axis=1), 0.0, atol=1e-6 if dtype == np.float32 else 1e-14)
     p = np.exp(logits.astype(np.float64) - logsumexp(logits.astype(np.float64), axis=1, keepdims=True))
     p[np.arange(6), labels] -= 1
-    np.testing.assert_allclose(grad, p / 6, rtol=1e-4 if dtype == np.float32 else 1e-10,
-                               atol=1e-7 if dtype == np.float32 else 1e-15)
+    np.testing.assert_allclose(
+        grad, p / 6, rtol=1e-4 if dtype == np.float32 else 1e-10, atol=1e-7 if dtype == np.float32 else 1e-15
+    )
 
 
 def test_softmax_cross_entropy_gradient_matches_finite_differences():
@@ -419,13 +433,13 @@ def test_softmax_cross_entropy_gradient_matches_finite_differences():
 def test_bce_with_logits_values_are_stable(target_real):
     logits = np.array([[-1e5], [-1e3], [-40.0], [-3.0], [-0.5], [0.0], [0.7], [5.0], [40.0], [1e3], [1e5]])
     for dtype in (np.float64, np.float32):
-        l = logits.astype(dtype)
-        loss, grad = ops.bce_with_logits(l, target_real)
+        z = logits.astype(dtype)
+        loss, grad = ops.bce_with_logits(z, target_real)
         assert np.isfinite(loss) and np.all(np.isfinite(grad))
-        l64 = l.astype(np.float64)
+        l64 = z.astype(np.float64)
         expected = float(np.mean(softplus64(-l64 if target_real else l64)))
         assert loss == pytest.approx(expected, rel=1e-12 if dtype == np.float64 else 1e-6)
-        n = l.shape[0]
+        n = z.shape[0]
         expected_grad = (-expit(-l64) if target_real else expit(l64)) / n
         # the gradient is cast to float32 by the op, whatever the input dtype
         np.testing.assert_allclose(grad, expected_grad, rtol=1e-6, atol=1e-30)
@@ -465,6 +479,7 @@ def test_sgd_updates_in_place():
 
 # --- 6. the classifier --------------------------------------------------------------
 
+
 def _he(rng, shape, fan_in):
     lim = math.sqrt(6.0 / fan_in)
     return rng.uniform(-lim, lim, size=shape)
@@ -475,10 +490,14 @@ def _classifier_setup(seed=19):
     rng = np.random.default_rng(seed)
     c1, c2, hidden, classes, n = 3, 4, 8, 5, 3
     w = {
-        "conv1_w": _he(rng, (c1, 1, 5, 5), 25), "conv1_b": rng.uniform(-0.05, 0.05, c1),
-        "conv2_w": _he(rng, (c2, c1, 5, 5), 25 * c1), "conv2_b": rng.uniform(-0.05, 0.05, c2),
-        "fc1_w": _he(rng, (c2 * 2 * 2, hidden), c2 * 4), "fc1_b": rng.uniform(-0.05, 0.05, hidden),
-        "fc2_w": _he(rng, (hidden, classes), hidden), "fc2_b": rng.uniform(-0.05, 0.05, classes),
+        "conv1_w": _he(rng, (c1, 1, 5, 5), 25),
+        "conv1_b": rng.uniform(-0.05, 0.05, c1),
+        "conv2_w": _he(rng, (c2, c1, 5, 5), 25 * c1),
+        "conv2_b": rng.uniform(-0.05, 0.05, c2),
+        "fc1_w": _he(rng, (c2 * 2 * 2, hidden), c2 * 4),
+        "fc1_b": rng.uniform(-0.05, 0.05, hidden),
+        "fc2_w": _he(rng, (hidden, classes), hidden),
+        "fc2_b": rng.uniform(-0.05, 0.05, classes),
     }
     x = rng.uniform(0, 1, size=(n, 1, 8, 8))
     labels = rng.integers(0, classes, size=n)
@@ -557,12 +576,18 @@ def _gan_setup(seed=22):
     rng = np.random.default_rng(seed)
     noise, g1, d1, d2, n = 3, 2, 2, 3, 2
     w = {
-        "g_fc_w": _he(rng, (noise, 6272), noise), "g_fc_b": rng.uniform(-0.05, 0.05, 6272),
-        "g_ct1_w": _he(rng, (128, g1, 4, 4), 128 * 16 // 4), "g_ct1_b": rng.uniform(-0.05, 0.05, g1),
-        "g_ct2_w": _he(rng, (g1, 1, 4, 4), g1 * 16 // 4), "g_ct2_b": rng.uniform(-0.05, 0.05, 1),
-        "d_c1_w": _he(rng, (d1, 1, 4, 4), 16), "d_c1_b": rng.uniform(-0.05, 0.05, d1),
-        "d_c2_w": _he(rng, (d2, d1, 4, 4), d1 * 16), "d_c2_b": rng.uniform(-0.05, 0.05, d2),
-        "d_fc_w": _he(rng, (d2 * 49, 1), d2 * 49), "d_fc_b": rng.uniform(-0.05, 0.05, 1),
+        "g_fc_w": _he(rng, (noise, 6272), noise),
+        "g_fc_b": rng.uniform(-0.05, 0.05, 6272),
+        "g_ct1_w": _he(rng, (128, g1, 4, 4), 128 * 16 // 4),
+        "g_ct1_b": rng.uniform(-0.05, 0.05, g1),
+        "g_ct2_w": _he(rng, (g1, 1, 4, 4), g1 * 16 // 4),
+        "g_ct2_b": rng.uniform(-0.05, 0.05, 1),
+        "d_c1_w": _he(rng, (d1, 1, 4, 4), 16),
+        "d_c1_b": rng.uniform(-0.05, 0.05, d1),
+        "d_c2_w": _he(rng, (d2, d1, 4, 4), d1 * 16),
+        "d_c2_b": rng.uniform(-0.05, 0.05, d2),
+        "d_fc_w": _he(rng, (d2 * 49, 1), d2 * 49),
+        "d_fc_b": rng.uniform(-0.05, 0.05, 1),
     }
     z = rng.standard_normal((n, noise))
     real = rng.uniform(-1, 1, size=(n, 1, 28, 28))
@@ -655,6 +680,7 @@ def test_gan_step_generator_gradient_differs_from_stale_discriminator():
 
 # --- 8. qgemm -----------------------------------------------------------------------
 
+
 def _acc_int64(a, b, za, zb):
     return (a.astype(np.int64) - za) @ (b.astype(np.int64) - zb)
 
@@ -721,10 +747,12 @@ def test_accumulate_does_not_silently_overflow_int32():
         return
     assert int(acc[0, 0]) == wrapped, (
         f"accumulate returned {int(acc[0, 0])} for an exact sum of {exact} (int32 wrap: {wrapped}): "
-        "the int32 cast overflows silently; the k < 2^22 guard does not cover int32 range")
+        "the int32 cast overflows silently; the k < 2^22 guard does not cover int32 range"
+    )
 
 
 # gemmlowp's fixed-point primitives in pure Python integers, from their definitions
+
 
 def srdhm_py(a, b):
     """SaturatingRoundingDoublingHighMul on int32 values."""
@@ -752,17 +780,49 @@ def output_stage_py(acc, multiplier, shift, zc):
 def test_python_rounding_divide_by_pot_is_round_half_away_from_zero():
     """Sanity check of the test's own model against exact rational rounding."""
     rng = np.random.default_rng(26)
-    for x in [-5, -4, -3, -2, -1, 0, 1, 2, 3, 4, 5, INT32_MIN, INT32_MAX] + [int(v) for v in rng.integers(-2**31, 2**31, 200)]:
+    for x in [-5, -4, -3, -2, -1, 0, 1, 2, 3, 4, 5, INT32_MIN, INT32_MAX] + [
+        int(v) for v in rng.integers(-(2**31), 2**31, 200)
+    ]:
         for e in (0, 1, 2, 3, 7, 16, 30, 31):
             q = Fraction(x, 1 << e)
             away = math.floor(abs(q) + Fraction(1, 2))
             assert rdbpot_py(x, e) == (away if q >= 0 else -away), (x, e)
 
 
-SRDHM_EDGE_A = [INT32_MIN, INT32_MIN + 1, -(1 << 30), -(1 << 15), -3, -1, 0, 1, 3, 1 << 15,
-                (1 << 30) - 1, 1 << 30, INT32_MAX - 1, INT32_MAX, 123456789, -987654321]
-SRDHM_EDGE_B = [INT32_MIN, INT32_MIN + 1, -(1 << 30), -(1 << 15), -1, 0, 1, 3, 1 << 15, (1 << 15) * 3,
-                1 << 30, (1 << 30) + 1, INT32_MAX, 1518500250]
+SRDHM_EDGE_A = [
+    INT32_MIN,
+    INT32_MIN + 1,
+    -(1 << 30),
+    -(1 << 15),
+    -3,
+    -1,
+    0,
+    1,
+    3,
+    1 << 15,
+    (1 << 30) - 1,
+    1 << 30,
+    INT32_MAX - 1,
+    INT32_MAX,
+    123456789,
+    -987654321,
+]
+SRDHM_EDGE_B = [
+    INT32_MIN,
+    INT32_MIN + 1,
+    -(1 << 30),
+    -(1 << 15),
+    -1,
+    0,
+    1,
+    3,
+    1 << 15,
+    (1 << 15) * 3,
+    1 << 30,
+    (1 << 30) + 1,
+    INT32_MAX,
+    1518500250,
+]
 
 
 def test_srdhm_matches_gemmlowp_definition():
@@ -785,8 +845,33 @@ def test_srdhm_matches_gemmlowp_definition():
 @pytest.mark.parametrize("dtype", [np.int64, np.int32])
 def test_rounding_divide_by_pot_matches_gemmlowp_definition(dtype):
     rng = np.random.default_rng(28)
-    xs = [INT32_MIN, INT32_MIN + 1, -(1 << 30), -9, -8, -7, -6, -5, -4, -3, -2, -1, 0, 1, 2, 3, 4, 5, 6,
-          7, 8, 9, (1 << 30), INT32_MAX - 1, INT32_MAX]
+    xs = [
+        INT32_MIN,
+        INT32_MIN + 1,
+        -(1 << 30),
+        -9,
+        -8,
+        -7,
+        -6,
+        -5,
+        -4,
+        -3,
+        -2,
+        -1,
+        0,
+        1,
+        2,
+        3,
+        4,
+        5,
+        6,
+        7,
+        8,
+        9,
+        (1 << 30),
+        INT32_MAX - 1,
+        INT32_MAX,
+    ]
     xs += [int(v) for v in rng.integers(INT32_MIN, INT32_MAX, 300, endpoint=True)]
     xs += [int(v) for v in rng.integers(-5000, 5000, 200)]
     x_arr = np.array(xs, dtype=dtype)
@@ -802,13 +887,17 @@ def test_rounding_divide_by_pot_matches_gemmlowp_definition(dtype):
 
 def test_output_stage_matches_gemmlowp_definition():
     rng = np.random.default_rng(29)
-    acc = np.concatenate([
-        rng.integers(-3_000_000, 3_000_000, 400),
-        rng.integers(INT32_MIN, INT32_MAX, 100, endpoint=True),
-        [INT32_MIN, INT32_MIN + 1, -1, 0, 1, INT32_MAX],
-    ]).astype(np.int32)
-    cases = [(int(m), int(s), int(zc)) for m, s, zc in zip(
-        rng.integers(1 << 30, 1 << 31, 12), rng.integers(0, 32, 12), rng.integers(0, 256, 12))]
+    acc = np.concatenate(
+        [
+            rng.integers(-3_000_000, 3_000_000, 400),
+            rng.integers(INT32_MIN, INT32_MAX, 100, endpoint=True),
+            [INT32_MIN, INT32_MIN + 1, -1, 0, 1, INT32_MAX],
+        ]
+    ).astype(np.int32)
+    cases = [
+        (int(m), int(s), int(zc))
+        for m, s, zc in zip(rng.integers(1 << 30, 1 << 31, 12), rng.integers(0, 32, 12), rng.integers(0, 256, 12))
+    ]
     for k in (64, 256, 1024, 2048):  # the scenario's own constants
         st = qgemm_scenario.output_stage({"k": k})
         cases.append((st["multiplier"], st["shift"], qgemm_scenario.ZERO_POINTS["zc"]))
@@ -829,6 +918,7 @@ def test_output_stage_matches_gemmlowp_definition():
 
 def _qgemm_phase(problem, phase):
     import impls
+
     step = impls.adapter("reference").qgemm(problem, phase, "cpu", "eager")
     step.run()
     return step.outputs()
@@ -838,6 +928,7 @@ def test_qgemm_phases_split_the_operation():
     """gemm gives the accumulator only, requantize the output stage of the given
     accumulator only, full both; each against the definitions above."""
     import scenarios
+
     problem = scenarios.get("qgemm").problem("tiny")
     p, i = problem.params, problem.inputs
     st = qgemm_scenario.output_stage(p)
@@ -854,7 +945,8 @@ def test_qgemm_phases_split_the_operation():
     out = _qgemm_phase(problem, "requantize")
     assert set(out) == {"out"} and out["out"].dtype == np.uint8
     assert [int(v) for v in out["out"].ravel()] == [
-        output_stage_py(int(a), st["multiplier"], st["shift"], p["zc"]) for a in shifted.ravel()]
+        output_stage_py(int(a), st["multiplier"], st["shift"], p["zc"]) for a in shifted.ravel()
+    ]
 
 
 def test_qgemm_requantize_phase_at_gemmlowp_edges():
@@ -864,6 +956,7 @@ def test_qgemm_requantize_phase_at_gemmlowp_edges():
     import scenarios
     from scenarios.base import Problem
     from tests.qgemm_edges import _requantize_cases
+
     for name, (p, acc) in _requantize_cases(np).items():
         st = qgemm_scenario.output_stage(p)
         out = _qgemm_phase(Problem(scenarios.get("qgemm"), "edge", p, 0, {"acc": acc}), "requantize")["out"]
@@ -876,10 +969,22 @@ def test_qgemm_requantize_phase_at_gemmlowp_edges():
 def _reals_in_unit_interval():
     rng = np.random.default_rng(30)
     reals = list(10.0 ** rng.uniform(-12, 0, 300))
-    reals += [0.5, 0.25, 0.75, 0.1, 1e-9, math.nextafter(0.5, 0), math.nextafter(0.5, 1),
-              2.0 ** -40, 1 - 2.0 ** -31, 1 - 2.0 ** -30, 0.999, 5e-324 * 2 ** 60]
+    reals += [
+        0.5,
+        0.25,
+        0.75,
+        0.1,
+        1e-9,
+        math.nextafter(0.5, 0),
+        math.nextafter(0.5, 1),
+        2.0**-40,
+        1 - 2.0**-31,
+        1 - 2.0**-30,
+        0.999,
+        5e-324 * 2**60,
+    ]
     reals += [40.0 / (74.0 * 74.0 * math.sqrt(k)) for k in (64, 256, 1024, 2048)]
-    return [r for r in reals if 0 < r < 1 - 2.0 ** -32]  # below 1 - 2^-32: see the test after
+    return [r for r in reals if 0 < r < 1 - 2.0**-32]  # below 1 - 2^-32: see the test after
 
 
 def test_quantize_multiplier_range_and_accuracy():
@@ -900,7 +1005,7 @@ def test_quantize_multiplier_gives_a_usable_right_shift_just_below_one():
     rounds up to 2^31, the code halves it and increments the exponent to 1, and returns
     shift = -1. That is not a right shift: gemmlowp/TFLite's QuantizeMultiplierSmallerThanOne
     requires right_shift >= 0, and quant.output_stage raises 'negative shift count' on it."""
-    real = 1 - 2.0 ** -40
+    real = 1 - 2.0**-40
     q, shift = qgemm_scenario.quantize_multiplier(real)
     assert (1 << 30) <= q < (1 << 31)
     assert shift >= 0, f"quantize_multiplier({real!r}) = ({q}, {shift}): negative right shift"

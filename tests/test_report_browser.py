@@ -3,6 +3,7 @@
 Needs Debian's chromium, which `make test` installs (`make browser`). Without it these
 tests fail with that command (DLBENCH_TEST_WITHOUT=chromium skips them, saying so).
 """
+
 import io
 import json
 
@@ -36,6 +37,7 @@ def report(mixed_run, other_machine, tmp_path_factory):
 
 def expected_keys(*dirs, field="status"):
     from reports import load_sources
+
     df, _ = load_sources(list(dirs))
     return {cell_key(r): r[field] for r in df.to_dict("records")}
 
@@ -80,6 +82,7 @@ def _chart_problems(browser, shot_dir):
     """For every chart: it has a size, and the screenshot of its box shows each colour
     its data elements are drawn in. Returns what is missing (empty: all charts drawn)."""
     from PIL import Image
+
     charts = browser.evaluate(f"""Array.from(document.querySelectorAll('svg.chart')).map((svg, i) => {{
         const r = svg.getBoundingClientRect();
         const colours = Array.from(new Set(Array.from(svg.querySelectorAll('{MARKED}'))
@@ -97,7 +100,7 @@ def _chart_problems(browser, shot_dir):
         if (pixels != 255).any(axis=1).mean() < 0.01:
             problems.append(f"chart {c['i']} ({c['kind']}) is blank")
         for colour in c["colours"]:
-            want = np.array([int(colour[k:k + 2], 16) for k in (1, 3, 5)], dtype=np.int16)
+            want = np.array([int(colour[k : k + 2], 16) for k in (1, 3, 5)], dtype=np.int16)
             near = int((np.abs(pixels - want).sum(axis=1) < 60).sum())
             if near < 15:
                 problems.append(f"chart {c['i']} ({c['kind']}): colour {colour} drawn in {near} pixels")
@@ -118,8 +121,14 @@ def test_screenshot_check_fails_when_charts_are_missing(browser, report, tmp_pat
     """The screenshot test is not vacuous: with the charts' marks hidden it must complain."""
     page = open(report).read()
     hidden = tmp_path / "hidden.html"
-    hidden.write_text(page.replace("</style>", "svg.chart .bar,svg.chart .box,svg.chart .point,svg.chart .ratio,"
-                                               "svg.chart .sample,svg.chart line{visibility:hidden}</style>", 1))
+    hidden.write_text(
+        page.replace(
+            "</style>",
+            "svg.chart .bar,svg.chart .box,svg.chart .point,svg.chart .ratio,"
+            "svg.chart .sample,svg.chart line{visibility:hidden}</style>",
+            1,
+        )
+    )
     browser.open(str(hidden))
     charts, problems = _chart_problems(browser, tmp_path)
     assert len(problems) >= len(charts)
@@ -155,8 +164,9 @@ def test_flagged_cells_are_visibly_marked(browser, flagged_run, tmp_path):
             _, scenario, phase, _, device, _, impl, mode = key.split("|")
             flagged[(scenario, phase, impl, mode, device)] = text
             assert bg not in plain_bg, f"{key}: a flagged row looks like any other"
-            assert badges and all(visible and colour not in ("rgba(0, 0, 0, 0)", "rgb(255, 255, 255)")
-                                  for colour, visible in badges), key
+            assert badges and all(
+                visible and colour not in ("rgba(0, 0, 0, 0)", "rgb(255, 255, 255)") for colour, visible in badges
+            ), key
     assert flagged == expected
     legend = browser.evaluate("document.getElementById('flags-legend').nextElementSibling.innerText")
     assert all(flag in legend for flag in ("contended", "noisy", "ceiling-low"))

@@ -1,4 +1,5 @@
 """Reports from a real tiny run: tables, % of peak, merging sources, formats, bad files."""
+
 import json
 import math
 import os
@@ -56,8 +57,9 @@ def test_metrics_speedups_and_percent_of_peak(tiny_run):
             assert cell["rate_unit"] == "GB/s" and cell["rate"] == cell["gbs"]
         else:
             assert cell["bound"] == "compute"
-            assert (cell["peak_of"], cell["rate_unit"]) == (("int8 GEMM", "GOP/s") if cell["scenario"] == "qgemm"
-                                                            else ("fp32 GEMM", "GFLOP/s"))
+            assert (cell["peak_of"], cell["rate_unit"]) == (
+                ("int8 GEMM", "GOP/s") if cell["scenario"] == "qgemm" else ("fp32 GEMM", "GFLOP/s")
+            )
             assert cell["rate"] == cell["gflops"]
         assert cell["pct_of_peak"] > 0 and cell["ceiling_low"] == (cell["pct_of_peak"] > 100)
     failed = m[m["status"] != "ok"]
@@ -66,13 +68,32 @@ def test_metrics_speedups_and_percent_of_peak(tiny_run):
     torch_version = ok[ok["impl"] == "torch"]["impl_version"].iloc[0]
     assert failed.groupby("impl")["reason"].agg(set).to_dict() == {
         "reference": {"reference does not run on cuda (devices: cpu)"},
-        "torch": {f"no CUDA device: torch {torch_version} is a CPU-only build"}}
+        "torch": {f"no CUDA device: torch {torch_version} is a CPU-only build"},
+    }
 
 
 def _cell(**kw):
-    row = dict(source="m", source_order=0, scenario="s", phase="p", size="tiny", device="cpu", threads=1, impl="i",
-               mode="eager", status="ok", reason="", median=1.0, rel_iqr=0.01, samples=[1.0], work_unit="FLOP",
-               memory_bound=False, peak_fp32_gflops=100.0, peak_int8_gops=400.0, peak_memory_gbs=10.0)
+    row = dict(
+        source="m",
+        source_order=0,
+        scenario="s",
+        phase="p",
+        size="tiny",
+        device="cpu",
+        threads=1,
+        impl="i",
+        mode="eager",
+        status="ok",
+        reason="",
+        median=1.0,
+        rel_iqr=0.01,
+        samples=[1.0],
+        work_unit="FLOP",
+        memory_bound=False,
+        peak_fp32_gflops=100.0,
+        peak_int8_gops=400.0,
+        peak_memory_gbs=10.0,
+    )
     row.update(kw)
     row["gflops"] = row["flops"] / row["median"] / 1e9
     row["gbs"] = row["bytes"] / row["median"] / 1e9
@@ -81,9 +102,9 @@ def _cell(**kw):
 
 def test_peak_choice_follows_the_roofline():
     rows = [
-        _cell(impl="compute", flops=50e9, bytes=1e9),                 # 50 FLOP/B > ridge 10: fp32 GEMM
-        _cell(impl="memory", flops=5e9, bytes=1e9),                   # 5 FLOP/B < ridge 10: bandwidth
-        _cell(impl="int8", flops=100e9, bytes=1e9, work_unit="OP"),   # 100 OP/B > int8 ridge 40: int8 GEMM
+        _cell(impl="compute", flops=50e9, bytes=1e9),  # 50 FLOP/B > ridge 10: fp32 GEMM
+        _cell(impl="memory", flops=5e9, bytes=1e9),  # 5 FLOP/B < ridge 10: bandwidth
+        _cell(impl="int8", flops=100e9, bytes=1e9, work_unit="OP"),  # 100 OP/B > int8 ridge 40: int8 GEMM
         _cell(impl="no-int8", flops=100e9, bytes=1e9, work_unit="OP", peak_int8_gops=math.nan),
     ]
     m = add_metrics(pd.DataFrame(rows)).set_index("impl")
@@ -97,38 +118,65 @@ def test_peak_choice_follows_the_roofline():
 
 MIB = 1 << 20
 # L2 1 MiB per core, one 32 MiB L3; bandwidth 200 GB/s in L2, 50 in L3, 10 from DRAM
-LEVELED = {"caches": {"L2": MIB, "L2_per_core": True, "L3": 32 * MIB, "L3_instances": 1},
-           "peaks": {"cpu": {"threads": 2, "best": {
-               "fp32_gemm_gflops": {"value": 100.0}, "int8_gemm_gops": {"value": 400.0},
-               "memory_gbs_l2": {"value": 200.0, "working_set_bytes": MIB},
-               "memory_gbs_l3": {"value": 50.0, "working_set_bytes": 16 * MIB},
-               "memory_gbs": {"value": 10.0, "working_set_bytes": 128 * MIB}}}}}
+LEVELED = {
+    "caches": {"L2": MIB, "L2_per_core": True, "L3": 32 * MIB, "L3_instances": 1},
+    "peaks": {
+        "cpu": {
+            "threads": 2,
+            "best": {
+                "fp32_gemm_gflops": {"value": 100.0},
+                "int8_gemm_gops": {"value": 400.0},
+                "memory_gbs_l2": {"value": 200.0, "working_set_bytes": MIB},
+                "memory_gbs_l3": {"value": 50.0, "working_set_bytes": 16 * MIB},
+                "memory_gbs": {"value": 10.0, "working_set_bytes": 128 * MIB},
+            },
+        }
+    },
+}
 
 
 def _leveled(machine=LEVELED, threads=2, working_set=MIB, intensity=0.25, gbs=1.0, **kw):
     """A cell on `machine`'s CPU: `working_set` bytes, `intensity` FLOP per byte, at `gbs` GB/s."""
     peaks = device_peaks(machine, "cpu", threads)
-    return _cell(threads=threads, flops=intensity * working_set, bytes=working_set, working_set_bytes=working_set,
-                 median=working_set / gbs / 1e9, **{**peaks, **kw})
+    return _cell(
+        threads=threads,
+        flops=intensity * working_set,
+        bytes=working_set,
+        working_set_bytes=working_set,
+        median=working_set / gbs / 1e9,
+        **{**peaks, **kw},
+    )
 
 
 def test_memory_bound_cells_are_held_to_the_level_their_working_set_fits_in():
-    rows = [_leveled(impl="under L2", working_set=2 * MIB - 1),  # two threads: two cores' L2
-            _leveled(impl="over L2", working_set=2 * MIB + 1),
-            _leveled(impl="one thread", threads=1, working_set=2 * MIB - 1),  # one core's L2 does not hold it
-            _leveled(impl="under L3", working_set=32 * MIB),
-            _leveled(impl="over L3", working_set=32 * MIB + 1)]
+    rows = [
+        _leveled(impl="under L2", working_set=2 * MIB - 1),  # two threads: two cores' L2
+        _leveled(impl="over L2", working_set=2 * MIB + 1),
+        _leveled(impl="one thread", threads=1, working_set=2 * MIB - 1),  # one core's L2 does not hold it
+        _leveled(impl="under L3", working_set=32 * MIB),
+        _leveled(impl="over L3", working_set=32 * MIB + 1),
+    ]
     m = add_metrics(pd.DataFrame(rows)).set_index("impl")
-    assert m["peak_of"].to_dict() == {"under L2": "L2 bandwidth", "over L2": "L3 bandwidth",
-                                      "one thread": "L3 bandwidth", "under L3": "L3 bandwidth",
-                                      "over L3": "DRAM bandwidth"}
-    assert m["peak_value"].to_dict() == {"under L2": 200.0, "over L2": 50.0, "one thread": 50.0, "under L3": 50.0,
-                                         "over L3": 10.0}
+    assert m["peak_of"].to_dict() == {
+        "under L2": "L2 bandwidth",
+        "over L2": "L3 bandwidth",
+        "one thread": "L3 bandwidth",
+        "under L3": "L3 bandwidth",
+        "over L3": "DRAM bandwidth",
+    }
+    assert m["peak_value"].to_dict() == {
+        "under L2": 200.0,
+        "over L2": 50.0,
+        "one thread": 50.0,
+        "under L3": 50.0,
+        "over L3": 10.0,
+    }
     assert (m["bound"] == "memory").all() and (m["rate_unit"] == "GB/s").all()
     assert m["pct_of_peak"].to_list() == pytest.approx([0.5, 2.0, 2.0, 2.0, 10.0])
     # no level measured (an older machine.json): the one figure, under its old name
-    old = {"peaks": {"cpu": {"threads": 2, "best": {"fp32_gemm_gflops": {"value": 100.0},
-                                                   "memory_gbs": {"value": 10.0}}}}}
+    old = {
+        "peaks": {"cpu": {"threads": 2, "best": {"fp32_gemm_gflops": {"value": 100.0}, "memory_gbs": {"value": 10.0}}}}
+    }
     row = _leveled(machine=old)
     del row["working_set_bytes"]  # a record from before working sets: its bytes moved count
     m = add_metrics(pd.DataFrame([row]))
@@ -137,8 +185,9 @@ def test_memory_bound_cells_are_held_to_the_level_their_working_set_fits_in():
 
 def test_the_bound_is_decided_once_for_rate_and_percent_of_peak():
     rows = [  # the scenario's own memory_bound flag says the opposite each time: the roofline decides
-        _leveled(impl="qgemm above the ridge", work_unit="OP", intensity=64.0, working_set=64 * MIB,
-                 memory_bound=True),  # 64 OP/B x 10 GB/s > 400 GOP/s
+        _leveled(
+            impl="qgemm above the ridge", work_unit="OP", intensity=64.0, working_set=64 * MIB, memory_bound=True
+        ),  # 64 OP/B x 10 GB/s > 400 GOP/s
         _leveled(impl="qgemm below the ridge", work_unit="OP", intensity=16.0, working_set=64 * MIB),
         _leveled(impl="sigmoid", intensity=0.375, working_set=8 * MIB),  # 0.375 x 50 GB/s < 100 GFLOP/s
     ]
@@ -152,9 +201,11 @@ def test_the_bound_is_decided_once_for_rate_and_percent_of_peak():
 
 
 def test_a_cell_above_its_ceiling_keeps_its_figure_and_is_flagged():
-    rows = [_leveled(impl="sigmoid", intensity=0.375, working_set=8 * MIB, gbs=71.0),  # 142% of L3's 50 GB/s
-            _leveled(impl="conv", intensity=50.0, working_set=8 * MIB, gbs=2.4),       # 120 GFLOP/s of 100
-            _leveled(impl="fine", intensity=0.375, working_set=8 * MIB, gbs=25.0)]
+    rows = [
+        _leveled(impl="sigmoid", intensity=0.375, working_set=8 * MIB, gbs=71.0),  # 142% of L3's 50 GB/s
+        _leveled(impl="conv", intensity=50.0, working_set=8 * MIB, gbs=2.4),  # 120 GFLOP/s of 100
+        _leveled(impl="fine", intensity=0.375, working_set=8 * MIB, gbs=25.0),
+    ]
     m = add_metrics(pd.DataFrame(rows)).set_index("impl")
     assert m.loc["sigmoid", "pct_of_peak"] == pytest.approx(142.0)  # not capped
     assert m["ceiling_low"].to_list() == [True, True, False]
@@ -220,8 +271,10 @@ def test_two_machines_side_by_side_with_ratio(capsys, tiny_run, other_machine):
 
 def test_one_machine_at_two_versions_is_told_apart_by_directory(tiny_run, tmp_path):
     from tests.conftest import copy_results
-    newer = copy_results(tiny_run, tmp_path / "torch-next",
-                         lambda r: dict(r, impl_version="9.9") if r["impl"] == "torch" else r)
+
+    newer = copy_results(
+        tiny_run, tmp_path / "torch-next", lambda r: dict(r, impl_version="9.9") if r["impl"] == "torch" else r
+    )
     _, sources = load_sources([tiny_run, newer])
     assert sources[0].machine["machine_id"] == sources[1].machine["machine_id"]
     assert sources[1].label.endswith("(torch-next)") and sources[0].label != sources[1].label
@@ -244,7 +297,7 @@ def test_html_is_self_contained_escaped_and_complete(capsys, mixed_run, tmp_path
     assert not [t for t in tags if re.match(r"<(script|link|img|iframe|object|embed|image|use)\b", t, re.I)]
     assert not [t for t in tags if re.search(r"\s(src|srcset|xlink:href)=", t, re.I)]
     assert not [t for t in tags if re.search(r"""\shref=["'](?!#)""", t, re.I)]
-    style = page[page.index("<style>"):page.index("</style>")]
+    style = page[page.index("<style>") : page.index("</style>")]
     assert "url(" not in style and "@import" not in style and "@font-face" not in style
     assert "Content-Security-Policy" in page
     records = read_results(mixed_run)
@@ -267,30 +320,35 @@ def test_html_for_two_machines_has_ratio_chart(capsys, tiny_run, other_machine, 
     assert page.count('data-chart="roofline"') == 2 and page.count('class="ratio"') == 12
 
 
-
-
-@pytest.mark.parametrize("name, results, machine, needle", [
-    ("corrupt", "GOOD\n{not json\nGOOD\n", None, "results.jsonl line 2: not valid JSON"),
-    # a cut line WITHOUT its newline is a torn last line, skipped (tests/test_results_safety.py)
-    ("cut, then newline", "GOOD\nGOOD_CUT\n", None, "results.jsonl line 2: not valid JSON"),
-    ("empty", "", None, "results.jsonl: empty, no results to report"),
-    ("blank lines", "\n\n", None, "results.jsonl: empty, no results to report"),
-    ("foreign JSON", '{"name": "test_x", "stats": {"mean": 1}}\n', None, "line 1: not a dlbench record"),
-    ("foreign text", "time,value\n1,2\n", None, "line 1: not valid JSON"),
-    ("binary", "\x00\x01\x02garbage\n", None, "line 1: not valid JSON"),
-    ("incomplete record", '{"schema": 1, "scenario": "conv"}\n', None, "line 1: not a complete dlbench record"),
-    ("unknown status", "GOOD_BADSTATUS\n", None, "line 1: unknown status 'fine'"),
-    ("ok without median", "GOOD_NOMEDIAN\n", None, "line 1: status ok without a positive median"),
-    ("machine corrupt", "GOOD\n", '{\n "machine_id": ,\n "x": 1}\n', "machine.json line 2: not valid JSON"),
-    ("machine foreign", "GOOD\n", "[1, 2]\n", "machine.json line 1: not a dlbench machine fingerprint"),
-])
-def test_bad_results_files_give_one_line_naming_file_and_line(capsys, tiny_run, tmp_path, name, results, machine,
-                                                              needle):
+@pytest.mark.parametrize(
+    "name, results, machine, needle",
+    [
+        ("corrupt", "GOOD\n{not json\nGOOD\n", None, "results.jsonl line 2: not valid JSON"),
+        # a cut line WITHOUT its newline is a torn last line, skipped (tests/test_results_safety.py)
+        ("cut, then newline", "GOOD\nGOOD_CUT\n", None, "results.jsonl line 2: not valid JSON"),
+        ("empty", "", None, "results.jsonl: empty, no results to report"),
+        ("blank lines", "\n\n", None, "results.jsonl: empty, no results to report"),
+        ("foreign JSON", '{"name": "test_x", "stats": {"mean": 1}}\n', None, "line 1: not a dlbench record"),
+        ("foreign text", "time,value\n1,2\n", None, "line 1: not valid JSON"),
+        ("binary", "\x00\x01\x02garbage\n", None, "line 1: not valid JSON"),
+        ("incomplete record", '{"schema": 1, "scenario": "conv"}\n', None, "line 1: not a complete dlbench record"),
+        ("unknown status", "GOOD_BADSTATUS\n", None, "line 1: unknown status 'fine'"),
+        ("ok without median", "GOOD_NOMEDIAN\n", None, "line 1: status ok without a positive median"),
+        ("machine corrupt", "GOOD\n", '{\n "machine_id": ,\n "x": 1}\n', "machine.json line 2: not valid JSON"),
+        ("machine foreign", "GOOD\n", "[1, 2]\n", "machine.json line 1: not a dlbench machine fingerprint"),
+    ],
+)
+def test_bad_results_files_give_one_line_naming_file_and_line(
+    capsys, tiny_run, tmp_path, name, results, machine, needle
+):
     good = next(r for r in read_results(tiny_run) if r["status"] == "ok")
     line = json.dumps(good)
-    text = (results.replace("GOOD_CUT", line[: len(line) // 2])
-            .replace("GOOD_BADSTATUS", json.dumps(dict(good, status="fine")))
-            .replace("GOOD_NOMEDIAN", json.dumps(dict(good, median=None))).replace("GOOD", line))
+    text = (
+        results.replace("GOOD_CUT", line[: len(line) // 2])
+        .replace("GOOD_BADSTATUS", json.dumps(dict(good, status="fine")))
+        .replace("GOOD_NOMEDIAN", json.dumps(dict(good, median=None)))
+        .replace("GOOD", line)
+    )
     d = tmp_path / "bad"
     d.mkdir()
     (d / "results.jsonl").write_text(text)
@@ -327,6 +385,7 @@ def test_peaks_measured_on_a_busy_machine_carry_a_warning(capsys, tiny_run, tmp_
     def busy(m):
         m["peaks"]["cpu"]["warning"] = "machine busy while measuring (load average 3.0 on 2 cores)"
         return m
+
     d = copy_results(tiny_run, tmp_path / "busy", edit_machine=busy)
     code, out, _ = run_cli(capsys, "report", d, "--html", str(tmp_path / "busy.html"))
     assert code == 0 and "cpu WARNING: machine busy while measuring" in out
@@ -335,8 +394,10 @@ def test_peaks_measured_on_a_busy_machine_carry_a_warning(capsys, tiny_run, tmp_
 
 def test_report_without_peaks_says_how_to_get_them(capsys, tiny_run, tmp_path):
     from tests.conftest import copy_results
-    bare = copy_results(tiny_run, tmp_path / "bare", edit_machine=lambda m: {k: v for k, v in m.items()
-                                                                              if k != "peaks"})
+
+    bare = copy_results(
+        tiny_run, tmp_path / "bare", edit_machine=lambda m: {k: v for k, v in m.items() if k != "peaks"}
+    )
     code, out, _ = run_cli(capsys, "report", bare, "--format", "json")
     doc = json.loads(out)
     ok = [c for c in doc["cells"] if c["status"] == "ok"]
@@ -352,16 +413,29 @@ from reports.precision import FLAGS, median_text, ratio_interval, ratio_text, sp
 from tests.conftest import cell_of, copy_results, strip_precision  # noqa: E402
 
 
-@pytest.mark.parametrize("value, half, shown", [
-    (12.345, 0.4, "12.3"), (12.345, 0.04, "12.35"), (12.345, 4, "12"), (1234.5, 60, "1230"),
-    (1234.5, 600, "1200"), (0.0503, 0.0002, "0.0503"), (0.0503, 0.01, "0.05"),
-    (0.19, 3.0, "0.2"),            # a spread wider than the value still shows one digit of it
-    (5.0, 1e-12, "5.00000"),       # never more than 6 significant digits
-    (9.96, 0.3, "10.0"),           # rounding up across a power of ten keeps the place
-    (0.5, 0.1, "0.5"), (0.5, 0.099, "0.50"),
-    (3.0, 0.0, "3"), (3.0, None, "3"), (3.0, math.nan, "3"), (3.0, -1.0, "3"),  # no spread: 4 digits
-    (math.nan, 0.1, ""), (None, 0.1, ""),
-])
+@pytest.mark.parametrize(
+    "value, half, shown",
+    [
+        (12.345, 0.4, "12.3"),
+        (12.345, 0.04, "12.35"),
+        (12.345, 4, "12"),
+        (1234.5, 60, "1230"),
+        (1234.5, 600, "1200"),
+        (0.0503, 0.0002, "0.0503"),
+        (0.0503, 0.01, "0.05"),
+        (0.19, 3.0, "0.2"),  # a spread wider than the value still shows one digit of it
+        (5.0, 1e-12, "5.00000"),  # never more than 6 significant digits
+        (9.96, 0.3, "10.0"),  # rounding up across a power of ten keeps the place
+        (0.5, 0.1, "0.5"),
+        (0.5, 0.099, "0.50"),
+        (3.0, 0.0, "3"),
+        (3.0, None, "3"),
+        (3.0, math.nan, "3"),
+        (3.0, -1.0, "3"),  # no spread: 4 digits
+        (math.nan, 0.1, ""),
+        (None, 0.1, ""),
+    ],
+)
 def test_with_spread_edge_cases(value, half, shown):
     assert with_spread(value, half) == shown
 
@@ -382,10 +456,12 @@ def _precise(**kw):
 
 
 def test_ratio_intervals_on_a_constructed_example():
-    rows = [_precise(impl="reference", median=4.0, ci_low=3.8, ci_high=4.4, ci_level=0.75),
-            _precise(impl="fast", median=1.0, ci_low=0.9, ci_high=1.2, ci_level=0.75),
-            _precise(impl="mid", median=2.0, ci_low=1.6, ci_high=2.5, ci_level=0.9375),
-            _precise(impl="old", median=3.0)]  # no interval: no ratio interval either
+    rows = [
+        _precise(impl="reference", median=4.0, ci_low=3.8, ci_high=4.4, ci_level=0.75),
+        _precise(impl="fast", median=1.0, ci_low=0.9, ci_high=1.2, ci_level=0.75),
+        _precise(impl="mid", median=2.0, ci_low=1.6, ci_high=2.5, ci_level=0.9375),
+        _precise(impl="old", median=3.0),
+    ]  # no interval: no ratio interval either
     m = add_metrics(pd.DataFrame(rows)).set_index("impl")
     # vs_fastest = fastest / this: [lo_fast / hi_this, hi_fast / lo_this]
     assert m.loc["mid", "vs_fastest"] == pytest.approx(0.5)
@@ -393,16 +469,25 @@ def test_ratio_intervals_on_a_constructed_example():
     assert m["vs_reference"].to_dict() == pytest.approx({"reference": 1.0, "fast": 4.0, "mid": 2.0, "old": 4 / 3})
     assert (m.loc["mid", "vs_fastest_low"], m.loc["mid", "vs_fastest_high"]) == pytest.approx((0.9 / 2.5, 1.2 / 1.6))
     assert (m.loc["reference", "vs_fastest_low"], m.loc["reference", "vs_fastest_high"]) == pytest.approx(
-        (0.9 / 4.4, 1.2 / 3.8))
+        (0.9 / 4.4, 1.2 / 3.8)
+    )
     assert (m.loc["fast", "vs_reference_low"], m.loc["fast", "vs_reference_high"]) == pytest.approx(
-        (3.8 / 1.2, 4.4 / 0.9))
+        (3.8 / 1.2, 4.4 / 0.9)
+    )
     assert math.isnan(m.loc["fast", "vs_fastest_low"])  # a cell against itself is exactly 1
     assert math.isnan(m.loc["old", "vs_fastest_low"]) and math.isnan(m.loc["old", "vs_reference_high"])
     assert ratio_interval(1.0, 2.0, None, 4.0) == (None, None)
     # side by side: the base's interval over the other's, the same rule
-    other = [dict(r, source="n", source_order=1, median=r["median"] * 2,
-                  **({"ci_low": r["ci_low"] * 2.5, "ci_high": r["ci_high"] * 1.5} if "ci_low" in r else {}))
-             for r in rows]
+    other = [
+        dict(
+            r,
+            source="n",
+            source_order=1,
+            median=r["median"] * 2,
+            **({"ci_low": r["ci_low"] * 2.5, "ci_high": r["ci_high"] * 1.5} if "ci_low" in r else {}),
+        )
+        for r in rows
+    ]
     table, labels = side_by_side(pd.DataFrame(rows + other))
     mid = table.set_index("impl").loc["mid"]
     assert mid["n vs m"] == pytest.approx(0.5)
@@ -440,8 +525,18 @@ def test_flags_show_on_exactly_the_flagged_cells_in_every_format(capsys, flagged
     csv = pd.read_csv(csv_path, keep_default_na=False)
     shown = {(r["scenario"], r["phase"], r["impl"], r["mode"], r["device"]): r["flags"] for _, r in csv.iterrows()}
     assert {k: v for k, v in shown.items() if v} == expected
-    for column in ("ci_low_ms", "ci_high_ms", "ci_level", "vs_fastest_low", "vs_fastest_high", "vs_reference_low",
-                   "vs_reference_high", "flags", "other_cpu", "n_processes"):
+    for column in (
+        "ci_low_ms",
+        "ci_high_ms",
+        "ci_level",
+        "vs_fastest_low",
+        "vs_fastest_high",
+        "vs_reference_low",
+        "vs_reference_high",
+        "flags",
+        "other_cpu",
+        "n_processes",
+    ):
         assert column in csv.columns and column in doc["cells"][0], column
     cells = {cell_of(c): c for c in doc["cells"]}
     busy = cells[next(k for k, v in expected.items() if v == "contended")]
@@ -454,8 +549,9 @@ def test_flags_show_on_exactly_the_flagged_cells_in_every_format(capsys, flagged
     page_path = tmp_path / "flags.html"
     assert run_cli(capsys, "report", d, "--html", str(page_path))[0] == 0
     page = page_path.read_text()
-    rows = re.findall(r'<tr class="([^"]*)" data-cell="([^"]+)" data-status="[^"]+" data-flags="([^"]*)">(.*?)</tr>',
-                      page)
+    rows = re.findall(
+        r'<tr class="([^"]*)" data-cell="([^"]+)" data-status="[^"]+" data-flags="([^"]*)">(.*?)</tr>', page
+    )
     assert len(rows) == len(read_results(d))
     flagged = {}
     for cls, key, flags, html in rows:
@@ -466,8 +562,8 @@ def test_flags_show_on_exactly_the_flagged_cells_in_every_format(capsys, flagged
         if words:
             flagged[(scenario, phase, impl, mode, device)] = " ".join(words)
     assert flagged == expected
-    legend = page[page.index('id="flags-legend"'):]
-    legend = legend[:legend.index("</ul>")]
+    legend = page[page.index('id="flags-legend"') :]
+    legend = legend[: legend.index("</ul>")]
     assert "other processes &gt; 0.25 cores" in legend and "processes spread of the median &gt; 20%" in legend
     assert "100% of the ceiling" in legend
     assert "tr.flagged td{background" in page
@@ -482,12 +578,18 @@ def _significant(text):
 
 def test_digits_follow_the_spread(flagged_run):
     from reports.table import results_table
+
     d, expected = flagged_run
     table = results_table(load([d]))
     shown = {}
     for cell, flag in expected.items():
-        row = table[(table["scenario"] == cell[0]) & (table["phase"] == cell[1]) & (table["impl"] == cell[2])
-                    & (table["mode"] == cell[3]) & (table["device"] == cell[4])]
+        row = table[
+            (table["scenario"] == cell[0])
+            & (table["phase"] == cell[1])
+            & (table["impl"] == cell[2])
+            & (table["mode"] == cell[3])
+            & (table["device"] == cell[4])
+        ]
         shown[flag] = row["median ms"].iloc[0]
     tight, wide = shown["contended"], shown["noisy"]  # +-0.4% and +-20% around their medians
     for text in (tight, wide):

@@ -1,5 +1,6 @@
 """tests/requirements.py: a missing optional thing fails its tests with the fix; only
 DLBENCH_TEST_WITHOUT skips them, and says so."""
+
 import pytest
 
 from tests import requirements
@@ -15,7 +16,8 @@ def test_absent_fails_with_what_is_missing_and_the_fix(monkeypatch, tmp_path):
     assert str(failed.value) == (
         f"the dlib bridge is not built ({module} is missing); fix: make dlib  (apt-get installs libdlib-dev, "
         "libopenblas-dev, pybind11-dev; then compiles the bridge)  (on a machine without dlib: "
-        "DLBENCH_TEST_WITHOUT=dlib skips these tests)")
+        "DLBENCH_TEST_WITHOUT=dlib skips these tests)"
+    )
 
 
 def test_a_missing_browser_names_make_browser(monkeypatch):
@@ -23,8 +25,9 @@ def test_a_missing_browser_names_make_browser(monkeypatch):
     monkeypatch.setenv("PATH", "/nonexistent")
     with pytest.raises(pytest.fail.Exception) as failed:
         require("chromium")
-    assert str(failed.value).startswith("no browser on PATH (looked for chromium, chromium-browser, google-chrome); "
-                                        "fix: make browser")
+    assert str(failed.value).startswith(
+        "no browser on PATH (looked for chromium, chromium-browser, google-chrome); fix: make browser"
+    )
 
 
 def test_only_the_environment_variable_skips_and_it_is_the_reason(monkeypatch):
@@ -42,6 +45,7 @@ def test_an_unknown_name_is_a_mistake_in_the_test():
 
 def test_the_marker_is_checked_at_setup(monkeypatch, request):
     from tests.conftest import pytest_runtest_setup
+
     monkeypatch.setenv(WITHOUT, "dlib")
     request.node.add_marker(pytest.mark.requires("dlib"))
     with pytest.raises(pytest.skip.Exception, match="DLBENCH_TEST_WITHOUT=dlib"):

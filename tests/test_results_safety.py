@@ -1,5 +1,6 @@
 """A results directory survives a crash mid-write (a torn last line) and a double start
 (a lock on --out names its holder; a lock left by a dead process is taken over)."""
+
 import json
 import os
 import shutil
@@ -65,8 +66,10 @@ def test_resume_cuts_the_torn_line_and_runs_that_cell_again(sigmoid_run, tmp_pat
     code = main(["run", *SIGMOID, "--quiet", "--out", out, "--resume"])
     captured = capsys.readouterr()
     assert code == 0
-    assert (f"{out}/results.jsonl line 2: torn last line (cut mid-write) removed; its cell runs again"
-            in captured.err.splitlines())
+    assert (
+        f"{out}/results.jsonl line 2: torn last line (cut mid-write) removed; its cell runs again"
+        in captured.err.splitlines()
+    )
     after = read_results(out)  # every line parses: the torn one is gone, not left mid-file
     assert len(after) == 2 and after[0] == whole[0]
     rerun = after[1]
@@ -88,11 +91,12 @@ def test_whole_last_line_without_newline_is_kept_and_ended_on_resume(sigmoid_run
 
 @pytest.mark.parametrize("command", ["report", "resume"])
 def test_a_corrupt_line_that_is_not_a_torn_last_one_still_stops(sigmoid_run, tmp_path, capsys, command):
-    lines = (open(os.path.join(sigmoid_run, "results.jsonl")).read().splitlines())
-    for name, content, needle in (("middle", lines[0] + "\n" + lines[1][:40] + "\n" + lines[1] + "\n",
-                                   "line 2: not valid JSON"),
-                                  ("complete", lines[0] + "\n" + lines[1][:40] + "\n", "line 2: not valid JSON"),
-                                  ("not-a-record", lines[0] + "\n[1, 2]", "line 2: not a dlbench record")):
+    lines = open(os.path.join(sigmoid_run, "results.jsonl")).read().splitlines()
+    for name, content, needle in (
+        ("middle", lines[0] + "\n" + lines[1][:40] + "\n" + lines[1] + "\n", "line 2: not valid JSON"),
+        ("complete", lines[0] + "\n" + lines[1][:40] + "\n", "line 2: not valid JSON"),
+        ("not-a-record", lines[0] + "\n[1, 2]", "line 2: not a dlbench record"),
+    ):
         out = tmp_path / name
         out.mkdir()
         (out / "results.jsonl").write_text(content)
@@ -116,8 +120,13 @@ def held_lock(tmp_path):
     """A live process holding the lock on a results directory: (directory, its pid)."""
     out = tmp_path / "busy"
     out.mkdir()
-    proc = subprocess.Popen([sys.executable, "-c", HOLD, str(out)], cwd=REPO, stdout=subprocess.PIPE, text=True,
-                            env=dict(os.environ, PYTHONPATH=REPO))
+    proc = subprocess.Popen(
+        [sys.executable, "-c", HOLD, str(out)],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        text=True,
+        env=dict(os.environ, PYTHONPATH=REPO),
+    )
     assert proc.stdout.readline().strip() == "locked"
     yield str(out), proc.pid
     proc.kill()
@@ -150,11 +159,14 @@ def test_a_lock_left_by_a_dead_process_is_taken_over(tmp_path, capsys):
     out.mkdir()
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
-    (out / LOCK).write_text(json.dumps({"pid": dead.pid, "command": "dlbench run",
-                                        "started": "2026-01-02T03:04:05"}) + "\n")
+    (out / LOCK).write_text(
+        json.dumps({"pid": dead.pid, "command": "dlbench run", "started": "2026-01-02T03:04:05"}) + "\n"
+    )
     assert main(["run", *SIGMOID, "--quiet", "--out", str(out)]) == 0
     err = capsys.readouterr().err
-    assert (f"WARNING: {out} was locked by dlbench run (pid {dead.pid}, since 2026-01-02 03:04:05), which has "
-            f"exited; taking the lock over") in err.splitlines()
+    assert (
+        f"WARNING: {out} was locked by dlbench run (pid {dead.pid}, since 2026-01-02 03:04:05), which has "
+        f"exited; taking the lock over"
+    ) in err.splitlines()
     assert len(read_results(str(out))) == 2
     assert not (out / LOCK).exists()  # released at the end of the run

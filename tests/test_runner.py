@@ -1,11 +1,11 @@
 """Planning, processes, devices and the measurement loop."""
+
 import os
 import time
 
 import pytest
 
 import impls
-
 from harness import stats
 from harness.cli import main
 from harness.plan import PlanError, plan
@@ -31,8 +31,26 @@ def test_plan_scenario_specific_size_and_alias():
 
 def test_processes_are_recorded_per_sample(tmp_path):
     out = str(tmp_path / "out")
-    assert main(["run", "--scenario", "sigmoid", "--impl", "reference", "--size", "tiny", "--processes", "3",
-                 "--out", out, "--quiet", *FAST]) == 0
+    assert (
+        main(
+            [
+                "run",
+                "--scenario",
+                "sigmoid",
+                "--impl",
+                "reference",
+                "--size",
+                "tiny",
+                "--processes",
+                "3",
+                "--out",
+                out,
+                "--quiet",
+                *FAST,
+            ]
+        )
+        == 0
+    )
     for rec in read_results(out):
         assert rec["status"] == "ok"
         assert rec["sample_process"] == [0, 0, 0, 1, 1, 1, 2, 2, 2]
@@ -43,8 +61,7 @@ def test_processes_are_recorded_per_sample(tmp_path):
 @pytest.mark.slow  # probes every framework
 def test_cuda_without_gpu_is_unsupported_not_an_error(tmp_path, capsys):
     out = str(tmp_path / "out")
-    assert main(["run", "--scenario", "conv,qgemm", "--device", "cuda", "--size", "tiny", "--out", out,
-                 *FAST]) == 0
+    assert main(["run", "--scenario", "conv,qgemm", "--device", "cuda", "--size", "tiny", "--out", out, *FAST]) == 0
     records = read_results(out)
     assert records and all(r["status"] == "unsupported" for r in records)
     torch_reasons = {r["reason"] for r in records if r["impl"] == "torch"}
@@ -57,8 +74,26 @@ def test_cuda_without_gpu_is_unsupported_not_an_error(tmp_path, capsys):
 
 def test_unsupported_mode_has_reason(tmp_path):
     out = str(tmp_path / "out")
-    assert main(["run", "--scenario", "conv", "--impl", "reference", "--mode", "graph", "--size", "tiny",
-                 "--out", out, "--quiet", *FAST]) == 0
+    assert (
+        main(
+            [
+                "run",
+                "--scenario",
+                "conv",
+                "--impl",
+                "reference",
+                "--mode",
+                "graph",
+                "--size",
+                "tiny",
+                "--out",
+                out,
+                "--quiet",
+                *FAST,
+            ]
+        )
+        == 0
+    )
     (rec,) = read_results(out)
     assert rec["status"] == "unsupported" and "reference has no graph mode" in rec["reason"]
 
@@ -95,13 +130,15 @@ def test_worker_side_imports_no_parent_libraries(tmp_path):
     res, mods = in_fresh_worker(
         "worker.run_cell(dict(impl='reference', scenario='conv', phase='forward', size='tiny', device='cpu', "
         "mode='eager', threads=1, seed=0, samples=2, min_samples=1, min_time=0.001, warmup_time=0.001, max_time=1, "
-        "ref_cache=None), lambda s: None)")
+        "ref_cache=None), lambda s: None)"
+    )
     assert res["status"] == "ok" and mods == []
 
 
 def test_worker_env_moves_extra_impls_of_this_checkout_to_the_side(monkeypatch, tmp_path):
     from harness import environments
     from harness.processes import worker_env
+
     inside = os.path.join(environments.REPO_ROOT, "tests", "fake_impls")
     monkeypatch.setenv("DLBENCH_EXTRA_IMPLS", os.pathsep.join([inside, "/elsewhere/impls"]))
     env = worker_env(1, impls.manifest("reference"), str(tmp_path))
@@ -115,9 +152,15 @@ def test_interleaved_records_are_built_whole_by_build_record():
     from harness.plan import Cell
     from harness.records import build_record
     from harness.runner import Options
+
     cell = Cell("sigmoid", "forward", "tiny", "reference", "cpu", "eager", 1)
-    context = dict(run_id="r", machine={"machine_id": "m", "git_commit": "c"}, facts={"info": {"version": "1"}},
-                   side="base", options=Options(threads=1))
+    context = dict(
+        run_id="r",
+        machine={"machine_id": "m", "git_commit": "c"},
+        facts={"info": {"version": "1"}},
+        side="base",
+        options=Options(threads=1),
+    )
     ok = [{"status": "ok", "samples": [1e-3, 1.2e-3, 1.1e-3], "process": 0, "loops": 4}]
     blocked = [{"status": "unsupported", "reason": "not run: the other side cannot run it (x)", "blocked": True}]
     plain = build_record(cell, ok, **context)
@@ -125,8 +168,9 @@ def test_interleaved_records_are_built_whole_by_build_record():
     assert plain["median"] == 1.1e-3 and plain["loops"] == [4] and plain["impl_version"] == "1"
     paired = build_record(cell, ok, interleaved=True, lockstep=True, **context)
     assert (paired["interleaved"], paired["lockstep"], "blocked" in paired) == (True, True, False)
-    assert {k: v for k, v in paired.items() if k not in ("interleaved", "lockstep", "timestamp")} == \
-        {k: v for k, v in plain.items() if k != "timestamp"}
+    assert {k: v for k, v in paired.items() if k not in ("interleaved", "lockstep", "timestamp")} == {
+        k: v for k, v in plain.items() if k != "timestamp"
+    }
     held = build_record(cell, blocked, interleaved=True, lockstep=False, **context)
     assert (held["status"], held["blocked"], held["lockstep"], held["samples"]) == ("unsupported", True, False, [])
     assert list(held)[-3:] == ["interleaved", "blocked", "lockstep"]  # where the edits used to put them
@@ -136,6 +180,7 @@ def test_device_memory_is_counted_over_one_untimed_call_after_sampling():
     """An adapter may count device memory in Python (CuPy's hook): the worker resets and reads
     it around one extra call after the timed samples, and makes none where nothing is counted."""
     from harness.worker import device_peak
+
     calls, stages = [], []
 
     class Counting:

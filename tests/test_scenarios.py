@@ -1,4 +1,5 @@
 """Scenarios are deterministic data with consistent work counts."""
+
 import numpy as np
 import pytest
 
@@ -55,12 +56,18 @@ def test_qgemm_phases_each_count_their_own_work():
     # gemmlowp's four primitives per element, int32 in and uint8 out (4mn + mn bytes);
     # full both, writing the int32 accumulator and the uint8 output (mk + kn + 4mn + mn bytes)
     work = {  # size: (m, k, n), {phase: (OP, bytes)}
-        "tiny": ((5, 64, 12), {"gemm": (7680, 320 + 768 + 240), "requantize": (240, 240 + 60),
-                               "full": (7920, 320 + 768 + 240 + 60)}),
-        "small": ((256, 256, 256), {"gemm": (33554432, 393216), "requantize": (262144, 327680),
-                                    "full": (33816576, 458752)}),
-        "skinny": ((16, 2048, 2048), {"gemm": (134217728, 4358144), "requantize": (131072, 163840),
-                                      "full": (134348800, 4390912)}),
+        "tiny": (
+            (5, 64, 12),
+            {"gemm": (7680, 320 + 768 + 240), "requantize": (240, 240 + 60), "full": (7920, 320 + 768 + 240 + 60)},
+        ),
+        "small": (
+            (256, 256, 256),
+            {"gemm": (33554432, 393216), "requantize": (262144, 327680), "full": (33816576, 458752)},
+        ),
+        "skinny": (
+            (16, 2048, 2048),
+            {"gemm": (134217728, 4358144), "requantize": (131072, 163840), "full": (134348800, 4390912)},
+        ),
     }
     for size, (mkn, phases) in work.items():
         p = s.params(size)
@@ -110,25 +117,37 @@ def test_network_weights_follow_from_the_layer_facts():
     the architectures the docstrings describe, shapes and He fan-ins as before the facts
     were written once."""
     from scenarios import classifier, gan
+
     assert classifier.WEIGHTS == (
-        ("conv1_w", (32, 1, 5, 5), 25), ("conv1_b", (32,), None),
-        ("conv2_w", (64, 32, 5, 5), 800), ("conv2_b", (64,), None),
-        ("fc1_w", (3136, 1024), 3136), ("fc1_b", (1024,), None),
-        ("fc2_w", (1024, 10), 1024), ("fc2_b", (10,), None),
+        ("conv1_w", (32, 1, 5, 5), 25),
+        ("conv1_b", (32,), None),
+        ("conv2_w", (64, 32, 5, 5), 800),
+        ("conv2_b", (64,), None),
+        ("fc1_w", (3136, 1024), 3136),
+        ("fc1_b", (1024,), None),
+        ("fc2_w", (1024, 10), 1024),
+        ("fc2_b", (10,), None),
     )
     assert gan.WEIGHTS == (
-        ("g_fc_w", (100, 6272), 100), ("g_fc_b", (6272,), None),
-        ("g_ct1_w", (128, 64, 4, 4), 512), ("g_ct1_b", (64,), None),
-        ("g_ct2_w", (64, 1, 4, 4), 256), ("g_ct2_b", (1,), None),
-        ("d_c1_w", (64, 1, 4, 4), 16), ("d_c1_b", (64,), None),
-        ("d_c2_w", (128, 64, 4, 4), 1024), ("d_c2_b", (128,), None),
-        ("d_fc_w", (6272, 1), 6272), ("d_fc_b", (1,), None),
+        ("g_fc_w", (100, 6272), 100),
+        ("g_fc_b", (6272,), None),
+        ("g_ct1_w", (128, 64, 4, 4), 512),
+        ("g_ct1_b", (64,), None),
+        ("g_ct2_w", (64, 1, 4, 4), 256),
+        ("g_ct2_b", (1,), None),
+        ("d_c1_w", (64, 1, 4, 4), 16),
+        ("d_c1_b", (64,), None),
+        ("d_c2_w", (128, 64, 4, 4), 1024),
+        ("d_c2_b", (128,), None),
+        ("d_fc_w", (6272, 1), 6272),
+        ("d_fc_b", (1,), None),
     )
     assert classifier.FLAT_SHAPE == (64, 7, 7) and gan.D_FLAT == (128, 7, 7) and gan.G_START == (128, 7, 7)
 
 
 def test_gan_generator_makes_the_images_its_discriminator_takes():
     from scenarios import gan
+
     side = gan.G_CT2.out_size(gan.G_CT1.out_size(gan.G_START[2]))
     assert side == gan.IMAGE == 28 and gan.G_CT2.c_out == gan.D_C1.c_in == 1
     assert gan.D_C2.out_size(gan.D_C1.out_size(gan.IMAGE)) == gan.D_FLAT[1]
@@ -137,6 +156,7 @@ def test_gan_generator_makes_the_images_its_discriminator_takes():
 
 def test_layer_facts_give_output_sizes_and_work():
     from scenarios.layers import Conv, Dense
+
     down, up = Conv(3, 8, kernel=4, stride=2, pad=1), Conv(8, 3, kernel=4, stride=2, pad=1, transposed=True)
     assert down.out_size(28) == 14 and up.out_size(14) == 28
     assert down.weight_shape == (8, 3, 4, 4) and up.weight_shape == (8, 3, 4, 4)

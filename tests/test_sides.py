@@ -1,5 +1,6 @@
 """Comparison sides without layout bias (harness.sides), their cached builds
 (harness.side_build), and the per-worker layout pads (harness.runner, harness.worker)."""
+
 import os
 import subprocess
 import sys
@@ -13,13 +14,15 @@ from tests.conftest import FAST, read_results
 
 GIT = ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-c", "commit.gpgsign=false"]
 
-ENVY_MANIFEST = '''from impls.base import Manifest
+ENVY_MANIFEST = """from impls.base import Manifest
 
 MANIFEST = Manifest(name="envy", description="test-only: the reference, run in its own environment",
                     modes=("eager",), devices=("cpu",), environment="envy", install_hint="make env-envy")
-'''
-ENVY_ADAPTER = "from impls.reference.adapter import configure, device_unavailable, peak_device_memory, probe, " \
-               "sigmoid, sync  # noqa: F401\n"
+"""
+ENVY_ADAPTER = (
+    "from impls.reference.adapter import configure, device_unavailable, peak_device_memory, probe, "
+    "sigmoid, sync  # noqa: F401\n"
+)
 
 
 @pytest.fixture
@@ -33,6 +36,7 @@ def cache(tmp_path, monkeypatch):
 def envy(tmp_path, monkeypatch):
     """A test implementation outside the checkout that needs its own environment."""
     import impls
+
     folder = tmp_path / "extra"
     (folder / "envy").mkdir(parents=True)
     (folder / "envy" / "__init__.py").write_text(ENVY_MANIFEST)
@@ -115,8 +119,10 @@ def test_snapshot_has_uncommitted_and_untracked_files_but_not_ignored(tmp_path, 
         assert fingerprint.git_commit(root).endswith("-dirty")
     finally:
         sides.drop_side(side)
-    assert subprocess.run([*GIT, "-C", str(repo), "worktree", "list"], capture_output=True,
-                          text=True).stdout.count("\n") == 1  # the side's worktree is unregistered again
+    assert (
+        subprocess.run([*GIT, "-C", str(repo), "worktree", "list"], capture_output=True, text=True).stdout.count("\n")
+        == 1
+    )  # the side's worktree is unregistered again
 
 
 def test_a_rev_outside_git_is_one_line(tmp_path, monkeypatch):
@@ -127,8 +133,26 @@ def test_a_rev_outside_git_is_one_line(tmp_path, monkeypatch):
 
 def test_each_worker_gets_its_own_layout_pads(tmp_path):
     out = str(tmp_path / "run")
-    assert main(["run", "--scenario", "sigmoid", "--impl", "reference", "--size", "tiny", "--processes", "3",
-                 "--out", out, "--quiet", *FAST]) == 0
+    assert (
+        main(
+            [
+                "run",
+                "--scenario",
+                "sigmoid",
+                "--impl",
+                "reference",
+                "--size",
+                "tiny",
+                "--processes",
+                "3",
+                "--out",
+                out,
+                "--quiet",
+                *FAST,
+            ]
+        )
+        == 0
+    )
     recs = read_results(out)
     pads = [p for r in recs for p in r["layout"]]
     assert len(pads) == 6 and all(r["status"] == "ok" and len(r["layout"]) == 3 for r in recs)
@@ -186,14 +210,27 @@ def test_a_built_side_is_linked_from_the_seed(cache, monkeypatch, tmp_path):
 
 def compare_envy(tmp_path, *extra):
     out = tmp_path / "cmp"
-    code = main(["compare", "--interleave", *extra, "--scenario", "sigmoid", "--size",
-                 "tiny", "--pairs", "1", "--out", str(out), *FAST])
+    code = main(
+        [
+            "compare",
+            "--interleave",
+            *extra,
+            "--scenario",
+            "sigmoid",
+            "--size",
+            "tiny",
+            "--pairs",
+            "1",
+            "--out",
+            str(out),
+            *FAST,
+        ]
+    )
     return code, {side: read_results(str(out / side)) for side in ("base", "cur")}
 
 
 @pytest.mark.parametrize("fail", [False, True])
-def test_compare_over_a_rev_is_unsupported_only_when_the_build_fails(cache, envy, monkeypatch, tmp_path, capsys,
-                                                                     fail):
+def test_compare_over_a_rev_is_unsupported_only_when_the_build_fails(cache, envy, monkeypatch, tmp_path, capsys, fail):
     use(monkeypatch, Builders(fail={"env"} if fail else ()))
     code, recs = compare_envy(tmp_path, "--base-rev", "HEAD", "--impl", "envy")
     assert code == 0

@@ -2,6 +2,7 @@
 functions counted too), the harness does not reach into the reports (the CLI alone
 joins them), and the worker side imports nothing only the parent needs (statically,
 every import it could reach; tests/test_runner.py checks a real worker's modules)."""
+
 import ast
 import os
 import sys
@@ -38,7 +39,7 @@ def imported_names(module, path):
             base = node.module or ""
             if node.level:  # relative: from the module's package, up level-1 more
                 package = module.split(".") if path.endswith("__init__.py") else module.split(".")[:-1]
-                package = package[:len(package) - node.level + 1]
+                package = package[: len(package) - node.level + 1]
                 base = ".".join(package + ([base] if base else []))
             names.add(base)
             names.update(f"{base}.{a.name}" for a in node.names)
@@ -131,8 +132,11 @@ def test_no_import_cycle():
 def test_only_the_cli_joins_harness_and_reports():
     """reports read stored results (harness.results, history); the harness never imports a report."""
     inside, _ = import_graph(project_modules())
-    reaching = {m: sorted(t for t in targets if t.split(".")[0] == "reports")
-                for m, targets in inside.items() if m.startswith("harness")}
+    reaching = {
+        m: sorted(t for t in targets if t.split(".")[0] == "reports")
+        for m, targets in inside.items()
+        if m.startswith("harness")
+    }
     assert {m: t for m, t in reaching.items() if t and m != "harness.cli"} == {}
     assert reaching["harness.cli"]  # the CLI does call them
 

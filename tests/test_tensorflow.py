@@ -3,6 +3,7 @@
 TensorFlow is never imported in the pytest process: each cell (and the extra qgemm
 check) runs in its own interpreter, as the harness runs it.
 """
+
 import pytest
 
 import scenarios
@@ -49,7 +50,7 @@ def test_qgemm_accumulator_exact_past_int16(mode):
     params = scenarios.get("qgemm").params("tiny")
     # the tiny size's accumulators leave the int16 range (and stay inside int32) ...
     max_acc = params["k"] * 255 * 255
-    assert 32767 < max_acc < 2 ** 31
+    assert 32767 < max_acc < 2**31
     # ... and every phase's outputs match bit for bit
     for phase, outputs in (("gemm", {"acc"}), ("requantize", {"out"}), ("full", {"acc", "out"})):
         rec = records(mode)[("qgemm", phase)]

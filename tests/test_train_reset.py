@@ -1,6 +1,7 @@
 """Training cells time the validated workload: every sample starts from the initial
 weights (each implementation's Step.reset, in every mode), the state after sampling is
 checked finite, and the last loss is recorded (issue 13, item 4)."""
+
 import json
 import re
 import subprocess
@@ -21,8 +22,13 @@ from tests.conftest import FAST, by_cell, read_results
 from tests.requirements import CHECKS, absent, lane_marks, require
 
 # (implementation, its modes that run on this machine's CPU): one worker process each
-FRAMEWORKS = [("reference", ["eager"]), ("torch", ["eager", "graph"]), ("tensorflow", ["eager", "graph", "xla"]),
-              ("mxnet", ["eager", "graph"]), ("dlib", ["eager"])]
+FRAMEWORKS = [
+    ("reference", ["eager"]),
+    ("torch", ["eager", "graph"]),
+    ("tensorflow", ["eager", "graph", "xla"]),
+    ("mxnet", ["eager", "graph"]),
+    ("dlib", ["eager"]),
+]
 
 # every test here runs frameworks (the slow lane); MXNet's and dlib's also need `make envs` / `make dlib`
 pytestmark = pytest.mark.slow
@@ -36,8 +42,14 @@ def reset_check(impl, modes):
     python, reason = environments.interpreter(manifest)
     if python is None:
         absent(impl, reason.split("; fix:")[0], manifest.install_hint)
-    proc = subprocess.run([python, "-m", "tests.reset_check", impl, *modes], cwd=environments.REPO_ROOT,
-                          env=worker_env(1, manifest), capture_output=True, text=True, timeout=900)
+    proc = subprocess.run(
+        [python, "-m", "tests.reset_check", impl, *modes],
+        cwd=environments.REPO_ROOT,
+        env=worker_env(1, manifest),
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     results = json.loads(proc.stdout.strip().splitlines()[-1])
     if "not_installed" in results:
@@ -45,8 +57,9 @@ def reset_check(impl, modes):
     return results
 
 
-@pytest.mark.parametrize("impl, modes", [pytest.param(impl, modes, id=impl, marks=lane_marks(impl))
-                                         for impl, modes in FRAMEWORKS])
+@pytest.mark.parametrize(
+    "impl, modes", [pytest.param(impl, modes, id=impl, marks=lane_marks(impl)) for impl, modes in FRAMEWORKS]
+)
 def test_reset_restores_the_initial_weights_in_the_storage_the_step_uses(impl, modes):
     results = reset_check(impl, modes)
     assert set(results) == {f"{m}/{s}" for m in modes for s in ("classifier", "gan")}
@@ -70,13 +83,16 @@ def first_losses(name, phase, size="tiny"):
 def test_timed_steps_keep_the_validated_loss_and_without_reset_they_would_not(tmp_path):
     # 300 timed steps per cell through the real worker: one call per sample, although a tiny
     # step is far shorter than min_time (a second call would step from the first's weights)
-    runner = Runner(str(tmp_path / "out"), Options(threads=1, samples=300, min_samples=300, min_time=0.05,
-                                                     warmup_time=0.001, max_time=600, timeout=600))
+    runner = Runner(
+        str(tmp_path / "out"),
+        Options(threads=1, samples=300, min_samples=300, min_time=0.05, warmup_time=0.001, max_time=600, timeout=600),
+    )
     try:
         runner.framework_facts(["reference"])
         runner.write_machine()
-        records = runner.run(plan(impl_names=["reference"], scenario_names=["classifier", "gan"], sizes=["tiny"],
-                                  threads=1))
+        records = runner.run(
+            plan(impl_names=["reference"], scenario_names=["classifier", "gan"], sizes=["tiny"], threads=1)
+        )
     finally:
         runner.close()
     cells = {(r["scenario"], r["phase"]): r for r in records}
@@ -122,8 +138,24 @@ def test_samples_of_several_calls_each_start_from_the_initial_weights():
 
 def test_a_step_whose_weights_go_nan_during_sampling_is_invalid(fake_impls, tmp_path):
     out = str(tmp_path / "out")
-    assert main(["run", "--impl", "diverging", "--scenario", "classifier,gan", "--size", "tiny", "--out", out,
-                 "--quiet", *FAST]) == 0
+    assert (
+        main(
+            [
+                "run",
+                "--impl",
+                "diverging",
+                "--scenario",
+                "classifier,gan",
+                "--size",
+                "tiny",
+                "--out",
+                out,
+                "--quiet",
+                *FAST,
+            ]
+        )
+        == 0
+    )
     cells = by_cell(read_results(out))
     gan = cells[("gan", "step", "diverging", "eager")]
     # the poisoned weight, or (a sample of several calls) the loss computed from it

@@ -1,4 +1,5 @@
 """Validation: exact, elementwise and whole-tensor tolerances."""
+
 import numpy as np
 
 from harness.validate import compare

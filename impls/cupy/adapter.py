@@ -4,6 +4,7 @@ Inputs go to the device in prepare; the harness synchronizes the stream inside e
 timed sample. The networks (classifier, gan) are the frameworks' job: a hand-written
 GPU backward pass would measure this adapter, not the hardware.
 """
+
 from __future__ import annotations
 
 import cupy as cp
@@ -15,8 +16,9 @@ from . import device_memory, kernels
 
 # One fused kernel each, as a framework's elementwise op would be.
 _SIGMOID = cp.ElementwiseKernel("float32 z", "float32 y", "y = 1.0f / (1.0f + expf(-z))", "dlbench_sigmoid")
-_SIGMOID_GRAD = cp.ElementwiseKernel("float32 dy, float32 y", "float32 dz", "dz = dy * y * (1.0f - y)",
-                                     "dlbench_sigmoid_grad")
+_SIGMOID_GRAD = cp.ElementwiseKernel(
+    "float32 dy, float32 y", "float32 dz", "dz = dy * y * (1.0f - y)", "dlbench_sigmoid_grad"
+)
 
 
 def probe():
@@ -25,8 +27,11 @@ def probe():
         info["cuda_runtime"] = cp.cuda.runtime.runtimeGetVersion()
         info["cuda_driver"] = cp.cuda.runtime.driverGetVersion()
         props = cp.cuda.runtime.getDeviceProperties(0)
-        info["gpu"] = {"name": props["name"].decode(), "memory_bytes": props["totalGlobalMem"],
-                       "capability": f"{props['major']}.{props['minor']}"}
+        info["gpu"] = {
+            "name": props["name"].decode(),
+            "memory_bytes": props["totalGlobalMem"],
+            "capability": f"{props['major']}.{props['minor']}",
+        }
     except Exception as exc:  # no driver or no device: probe still answers
         info["gpu"] = None
         info["gpu_error"] = str(exc).splitlines()[0]
@@ -127,8 +132,9 @@ def qgemm(problem, phase, device, mode):
 
 
 def classifier(problem, phase, device, mode):
-    raise Unsupported("the CuPy baseline covers the kernel-level scenarios (conv, sigmoid, qgemm); "
-                      "use torch for networks on the GPU")
+    raise Unsupported(
+        "the CuPy baseline covers the kernel-level scenarios (conv, sigmoid, qgemm); use torch for networks on the GPU"
+    )
 
 
 gan = classifier

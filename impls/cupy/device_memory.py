@@ -7,6 +7,7 @@ the worker resets and reads around one untimed call after sampling (harness.work
 device_peak), never around the timed ones. The counting is plain Python (InUse) and
 the hook a thin wrapper over it, so the tests drive both without CuPy or a GPU.
 """
+
 from __future__ import annotations
 
 

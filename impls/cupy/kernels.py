@@ -3,6 +3,7 @@
 With xp = cupy they run on the GPU; with xp = numpy the same code runs on the CPU,
 which is how the tests check them on a machine without a GPU.
 """
+
 from __future__ import annotations
 
 from impls import gemmlowp
@@ -18,7 +19,9 @@ def im2col(xp, x, k, stride, pad):
     cols = xp.empty((n, oh, ow, c, k, k), dtype=x.dtype)
     for i in range(k):  # k*k strided copies: one kernel each on the GPU
         for j in range(k):
-            cols[:, :, :, :, i, j] = x[:, :, i:i + stride * oh:stride, j:j + stride * ow:stride].transpose(0, 2, 3, 1)
+            cols[:, :, :, :, i, j] = x[:, :, i : i + stride * oh : stride, j : j + stride * ow : stride].transpose(
+                0, 2, 3, 1
+            )
     return cols.reshape(n * oh * ow, c * k * k), oh, ow
 
 

@@ -4,6 +4,7 @@
 held by a C++ object; `run` is one call into C++ that releases the GIL; `outputs`
 copies the results back. Nothing crosses the boundary inside the timed region.
 """
+
 from __future__ import annotations
 
 import os
@@ -47,8 +48,10 @@ def device_unavailable(device):
         return None
     if device == "cuda":
         if not _bridge.cuda_build:
-            return ("dlib was built without CUDA (Debian's libdlib-dev is CPU-only); a CUDA build needs dlib "
-                    "compiled from source with DLIB_USE_CUDA and the bridge rebuilt against it")
+            return (
+                "dlib was built without CUDA (Debian's libdlib-dev is CPU-only); a CUDA build needs dlib "
+                "compiled from source with DLIB_USE_CUDA and the bridge rebuilt against it"
+            )
         return None
     return f"dlib adapter has no device {device!r}"
 
@@ -95,9 +98,11 @@ def sigmoid(problem, phase, device, mode):
 
 def qgemm(problem, phase, device, mode):
     # every phase: the accumulator needs an integer GEMM, the output stage int64 integer ops
-    raise Unsupported("dlib's tensors are float32 only and its DNN has no integer GEMM: an exact "
-                      "uint8 x uint8 -> int32 product (or gemmlowp's integer output stage) cannot be "
-                      "expressed in dlib")
+    raise Unsupported(
+        "dlib's tensors are float32 only and its DNN has no integer GEMM: an exact "
+        "uint8 x uint8 -> int32 product (or gemmlowp's integer output stage) cannot be "
+        "expressed in dlib"
+    )
 
 
 def _named(names, arrays, shapes):
@@ -109,13 +114,17 @@ def classifier(problem, phase, device, mode):
     names = [n for n, _, _ in CLASSIFIER_WEIGHTS]
     shapes = [s for _, s, _ in CLASSIFIER_WEIGHTS]
     i = problem.inputs
-    net = _bridge.Classifier([_f32(i[n]) for n in names], _f32(i["x"]), i["labels"].astype(np.int64),
-                             float(problem.params["lr"]))
+    net = _bridge.Classifier(
+        [_f32(i[n]) for n in names], _f32(i["x"]), i["labels"].astype(np.int64), float(problem.params["lr"])
+    )
     if phase == "inference":
         return _step(net.inference, lambda: {"logits": net.logits()}, device)
-    return _step(net.train_step,
-                 lambda: {"loss": np.float32(net.loss()), **_named(names, net.weights(), shapes)}, device,
-                 reset=net.reset)  # the bridge copies the weights it loaded back into the net
+    return _step(
+        net.train_step,
+        lambda: {"loss": np.float32(net.loss()), **_named(names, net.weights(), shapes)},
+        device,
+        reset=net.reset,
+    )  # the bridge copies the weights it loaded back into the net
 
 
 def gan(problem, phase, device, mode):
@@ -124,5 +133,13 @@ def gan(problem, phase, device, mode):
     shapes = [s for _, s, _ in GAN_WEIGHTS]
     i = problem.inputs
     g = _bridge.Gan([_f32(i[n]) for n in names], _f32(i["z"]), _f32(i["real"]), float(problem.params["lr"]), LEAK)
-    return _step(g.step, lambda: {"loss_d": np.float32(g.loss_d()), "loss_g": np.float32(g.loss_g()),
-                                  **_named(names, g.weights(), shapes)}, device, reset=g.reset)
+    return _step(
+        g.step,
+        lambda: {
+            "loss_d": np.float32(g.loss_d()),
+            "loss_g": np.float32(g.loss_g()),
+            **_named(names, g.weights(), shapes),
+        },
+        device,
+        reset=g.reset,
+    )

@@ -10,6 +10,7 @@ does). DLBENCH_DLIB_BLAS picks another for a comparison:
              matrix multiply (`make dlib-builtin` builds it)
 A library with the same soname loaded first is the one the dynamic linker gives dlib.
 """
+
 from __future__ import annotations
 
 import ctypes
@@ -18,8 +19,10 @@ import sysconfig
 
 VARIABLE = "DLBENCH_DLIB_BLAS"
 _LIBDIR = os.path.join("/usr/lib", sysconfig.get_config_var("MULTIARCH") or "x86_64-linux-gnu")
-PRELOAD = {"openblas": os.path.join(_LIBDIR, "openblas-pthread", "libblas.so.3"),
-           "reference": os.path.join(_LIBDIR, "blas", "libblas.so.3")}
+PRELOAD = {
+    "openblas": os.path.join(_LIBDIR, "openblas-pthread", "libblas.so.3"),
+    "reference": os.path.join(_LIBDIR, "blas", "libblas.so.3"),
+}
 CHOICES = ("system", "openblas", "reference", "builtin")
 
 # Set when this module chose OpenBLAS's kernels (see _pick_openblas_core).

@@ -3,6 +3,7 @@
 The build writes the extension and a digest of the source it came from; a bridge
 compiled from another bridge.cpp is refused rather than run.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -16,8 +17,10 @@ from harness.environments import REPO_ROOT
 MODULE = "_dlib_bridge"
 SOURCE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "bridge.cpp")
 # The default build, and the one dlib compiled from source without any BLAS (for comparison).
-BUILD_DIRS = {"debian": os.path.join(REPO_ROOT, "build", "dlib"),
-              "builtin": os.path.join(REPO_ROOT, "build", "dlib-builtin")}
+BUILD_DIRS = {
+    "debian": os.path.join(REPO_ROOT, "build", "dlib"),
+    "builtin": os.path.join(REPO_ROOT, "build", "dlib-builtin"),
+}
 MAKE_TARGETS = {"debian": "make dlib", "builtin": "make dlib-builtin"}
 
 
@@ -47,16 +50,20 @@ def import_bridge(variant, build_dir=None):
     build_dir = build_dir or BUILD_DIRS[variant]
     path = module_file(build_dir)
     if not os.path.exists(path):
-        raise ImportError(f"the dlib bridge is not built ({os.path.relpath(path, REPO_ROOT)} is missing; "
-                          f"{MAKE_TARGETS[variant]} builds it)")
+        raise ImportError(
+            f"the dlib bridge is not built ({os.path.relpath(path, REPO_ROOT)} is missing; "
+            f"{MAKE_TARGETS[variant]} builds it)"
+        )
     try:
         with open(digest_file(build_dir)) as f:
             built_from = f.read().strip()
     except OSError:
         built_from = None
     if built_from != source_digest():
-        raise ImportError(f"{os.path.relpath(path, REPO_ROOT)} was compiled from another bridge.cpp; "
-                          f"{MAKE_TARGETS[variant]} rebuilds it")
+        raise ImportError(
+            f"{os.path.relpath(path, REPO_ROOT)} was compiled from another bridge.cpp; "
+            f"{MAKE_TARGETS[variant]} rebuilds it"
+        )
     spec = importlib.util.spec_from_file_location(MODULE, path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

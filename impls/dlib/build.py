@@ -11,6 +11,7 @@ multiply, for the comparison against a BLAS (see benchmarks/dlib_blas.py).
 Exit status 0 when built or up to date; 1 with one line saying what is missing and
 the command that fixes it.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -90,8 +91,10 @@ def dlib_flags():
 
 def fetch_dlib_source(work):
     """dlib's C++ source from the PyPI sdist of Debian's version; returns its root folder."""
-    _run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--no-binary", ":all:", DLIB_SDIST,
-          "-d", work], f"pip download {DLIB_SDIST}")
+    _run(
+        [sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--no-binary", ":all:", DLIB_SDIST, "-d", work],
+        f"pip download {DLIB_SDIST}",
+    )
     archive = next(os.path.join(work, f) for f in os.listdir(work) if f.endswith(".tar.gz"))
     with tarfile.open(archive) as tar:
         members = [m for m in tar.getmembers() if "/dlib/" in m.name and (m.isfile() or m.isdir())]
@@ -113,8 +116,17 @@ def compile_commands(variant, out_file, work):
         return [base + [bridge_path.SOURCE, "-o", out_file, *dlib_flags()]]
     src = fetch_dlib_source(work)
     obj = os.path.join(work, "dlib_source.o")
-    source_cmd = [cxx, *FLAGS[:3], "-fPIC", "-c", *BUILTIN_DEFINES, f"-I{src}",
-                  os.path.join(src, "dlib", "all", "source.cpp"), "-o", obj]
+    source_cmd = [
+        cxx,
+        *FLAGS[:3],
+        "-fPIC",
+        "-c",
+        *BUILTIN_DEFINES,
+        f"-I{src}",
+        os.path.join(src, "dlib", "all", "source.cpp"),
+        "-o",
+        obj,
+    ]
     bridge_cmd = base + BUILTIN_DEFINES + [f"-I{src}", bridge_path.SOURCE, obj, "-o", out_file, "-lpthread"]
     return [source_cmd, bridge_cmd]
 
@@ -128,8 +140,12 @@ def up_to_date(build_dir, variant):
             info = json.load(f)
     except (OSError, ValueError):
         return False
-    return (digest == bridge_path.source_digest() and info.get("flags") == FLAGS and info.get("variant") == variant
-            and os.path.exists(bridge_path.module_file(build_dir)))
+    return (
+        digest == bridge_path.source_digest()
+        and info.get("flags") == FLAGS
+        and info.get("variant") == variant
+        and os.path.exists(bridge_path.module_file(build_dir))
+    )
 
 
 def build(variant="debian", build_dir=None, force=False):
@@ -155,13 +171,21 @@ def build(variant="debian", build_dir=None, force=False):
         os.replace(tmp_out, target)
     with open(bridge_path.digest_file(build_dir), "w") as f:
         f.write(bridge_path.source_digest() + "\n")
-    info = {"variant": variant, "flags": FLAGS, "install_s": round(install_s, 1), "compile_s": round(compile_s, 1),
-            "installed_packages": missing, "dlib_source": DLIB_SDIST if variant == "builtin" else "libdlib-dev",
-            "built": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+    info = {
+        "variant": variant,
+        "flags": FLAGS,
+        "install_s": round(install_s, 1),
+        "compile_s": round(compile_s, 1),
+        "installed_packages": missing,
+        "dlib_source": DLIB_SDIST if variant == "builtin" else "libdlib-dev",
+        "built": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
     with open(os.path.join(build_dir, "build-info.json"), "w") as f:
         json.dump(info, f, indent=1)
-    _log(f"built {os.path.relpath(target, REPO_ROOT)} in {compile_s:.0f} s"
-         + (f" (+{install_s:.0f} s installing packages)" if missing else ""))
+    _log(
+        f"built {os.path.relpath(target, REPO_ROOT)} in {compile_s:.0f} s"
+        + (f" (+{install_s:.0f} s installing packages)" if missing else "")
+    )
     return build_dir
 
 

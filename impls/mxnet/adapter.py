@@ -8,6 +8,7 @@ MXNet turns into one cached graph on the first call (outside the timed samples).
 MXNet's engine is asynchronous: an operator call only queues work. `sync` waits for
 all of it (mx.nd.waitall) and the harness calls it inside every timed sample.
 """
+
 from __future__ import annotations
 
 import os
@@ -15,9 +16,8 @@ import re
 import sys
 import tempfile
 
-import numpy as np
-
 import mxnet as mx
+import numpy as np
 from mxnet import autograd, gluon
 
 from impls.base import Step, Unsupported
@@ -36,8 +36,9 @@ def probe():
         "features": sorted(name for name, f in features.items() if f.enabled),
         "features_off": sorted(name for name, f in features.items() if not f.enabled),
         "mkldnn": features.is_enabled("MKLDNN"),
-        "blas": next((n for n in ("BLAS_MKL", "BLAS_OPEN", "BLAS_ATLAS", "BLAS_APPLE") if features.is_enabled(n)),
-                     None),
+        "blas": next(
+            (n for n in ("BLAS_MKL", "BLAS_OPEN", "BLAS_ATLAS", "BLAS_APPLE") if features.is_enabled(n)), None
+        ),
         "cuda_build": features.is_enabled("CUDA"),
         "gpus": mx.context.num_gpus() if features.is_enabled("CUDA") else 0,
         "engine": os.environ.get("MXNET_ENGINE_TYPE", "ThreadedEnginePerDevice"),
@@ -67,9 +68,11 @@ def _onednn_facts():
         text = log.read()
     version = re.search(r"oneDNN (v[\d.]+)", text)
     isa = re.search(r"isa:([^\n]+)", text)
-    return {"onednn": version.group(1) if version else None,
-            "onednn_isa": isa.group(1).strip() if isa else None,
-            "int8_gemm_exact_in_one_pass": exact}
+    return {
+        "onednn": version.group(1) if version else None,
+        "onednn_isa": isa.group(1).strip() if isa else None,
+        "int8_gemm_exact_in_one_pass": exact,
+    }
 
 
 def configure(threads):
@@ -83,8 +86,10 @@ def device_unavailable(device):
         return None
     if device == "cuda":
         if not mx.runtime.Features().is_enabled("CUDA"):
-            return (f"mxnet {mx.__version__} in .venv-mxnet is a CPU-only build; for a GPU install a CUDA "
-                    f"build (e.g. mxnet-cu112) there instead of mxnet")
+            return (
+                f"mxnet {mx.__version__} in .venv-mxnet is a CPU-only build; for a GPU install a CUDA "
+                f"build (e.g. mxnet-cu112) there instead of mxnet"
+            )
         if mx.context.num_gpus() == 0:
             return "no CUDA device visible to mxnet"
         return None
@@ -142,14 +147,15 @@ def _resetter(weights):
     def reset():
         for w, i in zip(weights, initial):
             i.copyto(w)
+
     return reset
 
 
 # --- conv, sigmoid ------------------------------------------------------------
 
+
 def _conv(F, x, w, b, kernel, stride, pad, filters):
-    return F.Convolution(x, w, b, kernel=(kernel, kernel), stride=(stride, stride), pad=(pad, pad),
-                         num_filter=filters)
+    return F.Convolution(x, w, b, kernel=(kernel, kernel), stride=(stride, stride), pad=(pad, pad), num_filter=filters)
 
 
 def conv(problem, phase, device, mode):
@@ -185,6 +191,7 @@ def sigmoid(problem, phase, device, mode):
 
         def run():
             fn(*args, out=buf)
+
         return _step(run, lambda: {name: buf.asnumpy()}, device)
     out = {}
 
@@ -195,6 +202,7 @@ def sigmoid(problem, phase, device, mode):
 
 
 # --- qgemm --------------------------------------------------------------------
+
 
 def _output_stage(problem, acc_bound):
     """quantized.requantize's constants for accumulators of magnitude <= acc_bound."""
@@ -214,16 +222,16 @@ def qgemm(problem, phase, device, mode):
         fn = _build(quantized.requantize, mode, **_output_stage(problem, acc_bound))
         inputs, names = ("acc",), ("out",)
     else:
-        gemm = dict(k=p["k"], n=p["n"], za=p["za"], zb=p["zb"],
-                    one_pass=quantized.one_pass_exact(p["m"], p["k"], p["n"]))
+        gemm = dict(
+            k=p["k"], n=p["n"], za=p["za"], zb=p["zb"], one_pass=quantized.one_pass_exact(p["m"], p["k"], p["n"])
+        )
         if phase == "gemm":
             fn, inputs, names = _build(quantized.accumulate, mode, **gemm), ("a", "b"), ("acc",)
         else:
             acc_bound = p["k"] * max(p["za"], 255 - p["za"]) * max(p["zb"], 255 - p["zb"])
             fn = _build(quantized.qgemm, mode, **gemm, **_output_stage(problem, acc_bound))
             inputs, names = ("a", "b"), ("acc", "out")
-    args = [mx.nd.array(problem.inputs[name], ctx=_ctx(device), dtype=problem.inputs[name].dtype)
-            for name in inputs]
+    args = [mx.nd.array(problem.inputs[name], ctx=_ctx(device), dtype=problem.inputs[name].dtype) for name in inputs]
     out = {}
 
     def run():
@@ -237,6 +245,7 @@ def qgemm(problem, phase, device, mode):
 
 
 # --- networks -----------------------------------------------------------------
+
 
 def _weights(problem, spec, device):
     """NDArrays of the initial weights in MXNet's layout (nets.LAYOUTS), gradients attached."""
@@ -259,6 +268,7 @@ def _sgd(weights, grads, lr):
 
 def classifier(problem, phase, device, mode):
     from scenarios.classifier import WEIGHTS
+
     names = [n for n, _, _ in WEIGHTS]
     w = _weights(problem, WEIGHTS, device)
     x = _arrays(problem, ("x",), device)[0]
@@ -268,6 +278,7 @@ def classifier(problem, phase, device, mode):
 
         def run():
             out["logits"] = logits_fn(x, *w)
+
         return _step(run, lambda: {"logits": out["logits"].asnumpy()}, device)
 
     labels = _arrays(problem, ("labels",), device)[0]
@@ -281,12 +292,14 @@ def classifier(problem, phase, device, mode):
         _sgd(w, [t.grad for t in w], lr)
         out["loss"] = loss
 
-    return _step(run, lambda: {"loss": out["loss"].asnumpy().reshape(()), **_numpy_weights(names, w)},
-                 device, reset=_resetter(w))
+    return _step(
+        run, lambda: {"loss": out["loss"].asnumpy().reshape(()), **_numpy_weights(names, w)}, device, reset=_resetter(w)
+    )
 
 
 def gan(problem, phase, device, mode):
     from scenarios.gan import DISCRIMINATOR, GENERATOR
+
     g_names = [n for n, _, _ in GENERATOR]
     d_names = [n for n, _, _ in DISCRIMINATOR]
     g = _weights(problem, GENERATOR, device)

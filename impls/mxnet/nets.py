@@ -6,6 +6,7 @@ is timed): dense weights as FullyConnected's (out, in), the scenario's (in, out)
 transposed; the generator's last transposed convolution with a second, all-zero
 output channel (see `generator`).
 """
+
 import numpy as np
 
 from scenarios.classifier import CONV1, CONV2, FC1, FC2, POOL
@@ -31,9 +32,12 @@ def _same(a):
 
 # name -> (scenario layout to MXNet's, MXNet's back to the scenario's)
 LAYOUTS = {
-    "fc1_w": (_transpose, _transpose), "fc2_w": (_transpose, _transpose),
-    "g_fc_w": (_transpose, _transpose), "d_fc_w": (_transpose, _transpose),
-    "g_ct2_w": (_add_zero_channel, _first_half), "g_ct2_b": (_add_zero_channel, _first_half),
+    "fc1_w": (_transpose, _transpose),
+    "fc2_w": (_transpose, _transpose),
+    "g_fc_w": (_transpose, _transpose),
+    "d_fc_w": (_transpose, _transpose),
+    "g_ct2_w": (_add_zero_channel, _first_half),
+    "g_ct2_b": (_add_zero_channel, _first_half),
 }
 
 
@@ -54,6 +58,7 @@ def _shape(layer, filters=None):
 
 # --- classifier ---------------------------------------------------------------
 
+
 def classifier_logits(F, x, c1w, c1b, c2w, c2b, f1w, f1b, f2w, f2b):
     pool = dict(kernel=(POOL, POOL), stride=(POOL, POOL), pool_type="max")
     h = F.Pooling(F.relu(F.Convolution(x, c1w, c1b, **_shape(CONV1))), **pool)
@@ -69,6 +74,7 @@ def classifier_loss(F, x, labels, *w):
 
 
 # --- GAN ----------------------------------------------------------------------
+
 
 def generator(F, z, fcw, fcb, c1w, c1b, c2w, c2b):
     h = F.relu(F.reshape(F.FullyConnected(z, fcw, fcb, num_hidden=G_FC.n_out), shape=(-1, *G_START)))
@@ -92,8 +98,7 @@ def _softplus(F, x):
 
 
 def d_loss(F, real, fake, *d):
-    return (F.mean(_softplus(F, -discriminator(F, real, *d)))
-            + F.mean(_softplus(F, discriminator(F, fake, *d))))
+    return F.mean(_softplus(F, -discriminator(F, real, *d))) + F.mean(_softplus(F, discriminator(F, fake, *d)))
 
 
 def g_loss(F, fake, *d):

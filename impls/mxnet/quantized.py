@@ -14,6 +14,7 @@ which adds pairs of u8 x s8 products into int16 and saturates: 255*127*2 > 32767
 into its low 7 bits and its top bit, A = A_low + 128 A_top, two products whose pair
 sums stay below 2*127*128 < 32767.
 """
+
 from __future__ import annotations
 
 import functools
@@ -27,8 +28,9 @@ def _int8_product(F, data_u8, weight_s8, n):
     """int32 data.weight^T through the quantized kernel; the float ranges it takes only
     label its output's range and do not change the integers."""
     lo, hi = F.zeros((1,)), F.ones((1,))
-    out = F.contrib.quantized_fully_connected(data_u8, weight_s8, None, lo, hi, lo, hi, num_hidden=n,
-                                              no_bias=True, flatten=True)
+    out = F.contrib.quantized_fully_connected(
+        data_u8, weight_s8, None, lo, hi, lo, hi, num_hidden=n, no_bias=True, flatten=True
+    )
     return out[0]
 
 
@@ -55,8 +57,10 @@ def requantize_constants(acc_bound, multiplier, shift):
     reach = acc_bound * multiplier + (1 << 31) + (1 << (30 + shift))
     offset = divisor * (reach // divisor + 1)
     if reach + offset >= 1 << 63:
-        raise Unsupported(f"requantization of |acc| <= {acc_bound} by {multiplier} >> {shift} would overflow "
-                          f"int64 in mxnet's one-division form")
+        raise Unsupported(
+            f"requantization of |acc| <= {acc_bound} by {multiplier} >> {shift} would overflow "
+            f"int64 in mxnet's one-division form"
+        )
     return divisor, offset
 
 

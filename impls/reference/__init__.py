@@ -1,10 +1,11 @@
 """The NumPy reference: every other implementation is validated against it."""
+
 from impls.base import Manifest
 
 MANIFEST = Manifest(
-    name='reference',
-    description='NumPy reference (im2col + BLAS GEMM, explicit backward)',
-    modes=('eager',),
-    devices=('cpu',),
-    install_hint='make venv',
+    name="reference",
+    description="NumPy reference (im2col + BLAS GEMM, explicit backward)",
+    modes=("eager",),
+    devices=("cpu",),
+    install_hint="make venv",
 )

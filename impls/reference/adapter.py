@@ -1,4 +1,5 @@
 """The NumPy reference as an adapter: the same functions every implementation has."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -13,8 +14,12 @@ def probe():
     info = {"version": np.__version__}
     try:  # optional here: MXNet's environment may not have it
         from threadpoolctl import threadpool_info
-        info["blas"] = [{k: p.get(k) for k in ("internal_api", "version", "num_threads", "architecture")}
-                        for p in threadpool_info() if p.get("user_api") == "blas"]
+
+        info["blas"] = [
+            {k: p.get(k) for k in ("internal_api", "version", "num_threads", "architecture")}
+            for p in threadpool_info()
+            if p.get("user_api") == "blas"
+        ]
     except ImportError:
         info["blas"] = "unknown (threadpoolctl not installed)"
     return info
@@ -25,6 +30,7 @@ def configure(threads):
     # threadpoolctl also fixes a BLAS that was loaded some other way.
     try:
         from threadpoolctl import threadpool_limits
+
         threadpool_limits(threads)
     except ImportError:
         pass
@@ -55,6 +61,7 @@ def peaks(device, threads, seconds, working_sets=None):
     from concurrent.futures import ThreadPoolExecutor
 
     from harness.ceiling_timing import bandwidth_peaks, gemm_peak
+
     _check(device, "eager")
 
     def gemm(n):
@@ -68,6 +75,7 @@ def peaks(device, threads, seconds, working_sets=None):
             np.copyto(dst, src)
 
     with ThreadPoolExecutor(max_workers=threads) as pool:
+
         def make_copy(nbytes, repeats):
             src = np.ones(nbytes // 4, dtype=np.float32)
             dst = np.empty_like(src)
@@ -76,10 +84,12 @@ def peaks(device, threads, seconds, working_sets=None):
             def copy():
                 for f in [pool.submit(repeat_copy, d, s, repeats) for d, s in chunks]:
                     f.result()
+
             return copy
 
-        memory = bandwidth_peaks(make_copy, working_sets or {"DRAM": 2 * COPY_BYTES}, seconds,
-                                 f"np.copyto on {threads} threads")
+        memory = bandwidth_peaks(
+            make_copy, working_sets or {"DRAM": 2 * COPY_BYTES}, seconds, f"np.copyto on {threads} threads"
+        )
     return {"fp32_gemm_gflops": gemm_peak(gemm, seconds, "np.matmul float32"), **memory}
 
 
@@ -102,9 +112,11 @@ def _weights(problem, names):
 
 def _reset(problem, w):
     """Copy the initial weights back into the arrays the step updates."""
+
     def reset():
         for n, a in w.items():
             np.copyto(a, problem.inputs[n])
+
     return reset
 
 
@@ -158,12 +170,15 @@ def qgemm(problem, phase, device, mode):
 def classifier(problem, phase, device, mode):
     _check(device, mode)
     from scenarios.classifier import WEIGHTS
+
     w = _weights(problem, [n for n, _, _ in WEIGHTS])
     x, labels = problem.inputs["x"], problem.inputs["labels"]
     out = {}
     if phase == "inference":
+
         def run():
             out["logits"], _ = nets.classifier_forward(w, x)
+
         return Step(run, lambda: {"logits": out["logits"]})
 
     def run():
@@ -175,6 +190,7 @@ def classifier(problem, phase, device, mode):
 def gan(problem, phase, device, mode):
     _check(device, mode)
     from scenarios.gan import WEIGHTS
+
     w = _weights(problem, [n for n, _, _ in WEIGHTS])
     z, real = problem.inputs["z"], problem.inputs["real"]
     out = {}
@@ -182,5 +198,8 @@ def gan(problem, phase, device, mode):
     def run():
         out["loss_d"], out["loss_g"] = nets.gan_step(w, z, real, problem.params["lr"])
 
-    return Step(run, lambda: {"loss_d": np.float32(out["loss_d"]), "loss_g": np.float32(out["loss_g"]), **w},
-                reset=_reset(problem, w))
+    return Step(
+        run,
+        lambda: {"loss_d": np.float32(out["loss_d"]), "loss_g": np.float32(out["loss_g"]), **w},
+        reset=_reset(problem, w),
+    )

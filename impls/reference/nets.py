@@ -4,6 +4,7 @@ Weights are a dict of float32 arrays named as in the scenarios; updates are in p
 Strides, padding, pooling, the leak and the generator's reshape are the scenarios'
 facts; widths are read from the weights' shapes (the tests run narrower networks).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -13,8 +14,8 @@ from scenarios.gan import D_C1, D_C2, G_CT1, G_CT2, G_START, LEAK
 
 from . import ops
 
-
 # --- classifier ---------------------------------------------------------------
+
 
 def classifier_forward(w, x):
     """Returns (logits, cache for backward)."""
@@ -40,8 +41,7 @@ def classifier_backward(w, dlogits, cache):
     da2 = ops.relu_backward(ops.maxpool_backward(dp2, pc2), a2)
     dp1, g["conv2_w"], g["conv2_b"] = ops.conv2d_backward(da2, w["conv2_w"], CONV2.stride, CONV2.pad, c2)
     da1 = ops.relu_backward(ops.maxpool_backward(dp1, pc1), a1)
-    _, g["conv1_w"], g["conv1_b"] = ops.conv2d_backward(da1, w["conv1_w"], CONV1.stride, CONV1.pad, c1,
-                                                        need_dx=False)
+    _, g["conv1_w"], g["conv1_b"] = ops.conv2d_backward(da1, w["conv1_w"], CONV1.stride, CONV1.pad, c1, need_dx=False)
     return g
 
 
@@ -54,6 +54,7 @@ def classifier_train_step(w, x, labels, lr):
 
 
 # --- GAN ----------------------------------------------------------------------
+
 
 def generator_forward(w, z):
     h = z @ w["g_fc_w"] + w["g_fc_b"]
@@ -95,8 +96,7 @@ def discriminator_backward(w, dlogit, cache, need_dx):
     da2 = ops.leaky_relu_backward(dr2, a2, LEAK)
     dr1, g["d_c2_w"], g["d_c2_b"] = ops.conv2d_backward(da2, w["d_c2_w"], D_C2.stride, D_C2.pad, c2)
     da1 = ops.leaky_relu_backward(dr1, a1, LEAK)
-    dx, g["d_c1_w"], g["d_c1_b"] = ops.conv2d_backward(da1, w["d_c1_w"], D_C1.stride, D_C1.pad, c1,
-                                                       need_dx=need_dx)
+    dx, g["d_c1_w"], g["d_c1_b"] = ops.conv2d_backward(da1, w["d_c1_w"], D_C1.stride, D_C1.pad, c1, need_dx=need_dx)
     return g, dx
 
 

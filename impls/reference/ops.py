@@ -5,6 +5,7 @@ gradient is col2im, and a transposed convolution is exactly that input gradient,
 so col2im serves both. Layouts: NCHW activations, OIHW conv weights, (in, out, kh,
 kw) transposed-conv weights, (in, out) dense weights. float32 throughout.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -28,8 +29,8 @@ def col2im(cols, x_shape, k, stride, pad, oh, ow):
     out = np.zeros((n, c, h + 2 * pad, w + 2 * pad), dtype=cols.dtype)
     for i in range(k):
         for j in range(k):
-            out[:, :, i:i + stride * oh:stride, j:j + stride * ow:stride] += patches[:, :, i, j]
-    return out[:, :, pad:pad + h, pad:pad + w] if pad else out
+            out[:, :, i : i + stride * oh : stride, j : j + stride * ow : stride] += patches[:, :, i, j]
+    return out[:, :, pad : pad + h, pad : pad + w] if pad else out
 
 
 def to_rows(y):
@@ -44,6 +45,7 @@ def from_rows(rows, n, h, w):
 
 
 # --- convolution -----------------------------------------------------------
+
 
 def conv2d(x, w, b, stride, pad):
     """Returns (y, cache)."""
@@ -95,6 +97,7 @@ def conv_transpose2d_backward(dy, w, stride, pad, x, need_dx=True):
 
 # --- pooling and activations ----------------------------------------------
 
+
 def maxpool(x, k):
     """k x k max-pool, stride k, sizes multiples of k. Returns (y, cache: argmax within each window)."""
     n, c, h, w = x.shape
@@ -143,6 +146,7 @@ def sigmoid_backward(dy, y, out=None, tmp=None):
 
 
 # --- losses -----------------------------------------------------------------
+
 
 def softmax_cross_entropy(logits, labels):
     """Mean cross-entropy of integer labels; returns (loss, dlogits)."""

@@ -5,6 +5,7 @@ with |a - za|, |b - zb| <= 255, so each partial sum of k <= 2^22 terms stays bel
 2^53 and float64 represents it exactly; that is far faster than NumPy's integer
 matmul, which has no BLAS. The output stage follows gemmlowp's fixedpoint.h.
 """
+
 import numpy as np
 
 from scenarios.qgemm import exact_accumulator

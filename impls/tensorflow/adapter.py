@@ -4,6 +4,7 @@ Inputs and weights are placed on the device once, in prepare. TF's CPU convoluti
 take NHWC, so prepare also converts the scenario's NCHW inputs and OIHW weights (and
 the dense rows that follow a flatten) once; `outputs` converts back, untimed.
 """
+
 from __future__ import annotations
 
 import os
@@ -27,6 +28,7 @@ def _onednn():
     """Whether oneDNN (formerly MKL) kernels are on: the build's default, or TF_ENABLE_ONEDNN_OPTS."""
     try:
         from tensorflow.python.util import _pywrap_util_port
+
         return bool(_pywrap_util_port.IsMklEnabled())
     except (ImportError, AttributeError):
         return None
@@ -56,8 +58,12 @@ def probe():
     gpus = tf.config.list_physical_devices("GPU")
     if gpus:
         details = tf.config.experimental.get_device_details(gpus[0])
-        info["gpu"] = {"name": details.get("device_name"), "capability": details.get("compute_capability"),
-                       "cuda": build.get("cuda_version"), "cudnn": build.get("cudnn_version")}
+        info["gpu"] = {
+            "name": details.get("device_name"),
+            "capability": details.get("compute_capability"),
+            "cuda": build.get("cuda_version"),
+            "cudnn": build.get("cudnn_version"),
+        }
     return info
 
 
@@ -127,14 +133,18 @@ IOHW = (lambda a: a.transpose(2, 3, 1, 0), lambda a: a.transpose(3, 2, 0, 1))
 
 def _flat_rows(c, h, w):
     """Dense weight whose rows follow a flatten: NCHW order (c, h, w) <-> NHWC order (h, w, c)."""
-    return (lambda a: a.reshape(c, h, w, -1).transpose(1, 2, 0, 3).reshape(c * h * w, -1),
-            lambda a: a.reshape(h, w, c, -1).transpose(2, 0, 1, 3).reshape(c * h * w, -1))
+    return (
+        lambda a: a.reshape(c, h, w, -1).transpose(1, 2, 0, 3).reshape(c * h * w, -1),
+        lambda a: a.reshape(h, w, c, -1).transpose(2, 0, 1, 3).reshape(c * h * w, -1),
+    )
 
 
 def _flat_cols(c, h, w):
     """Dense weight (or bias) whose columns feed an NCHW reshape: reorder them to NHWC."""
-    return (lambda a: a.reshape(-1, c, h, w).transpose(0, 2, 3, 1).reshape(a.shape),
-            lambda a: a.reshape(-1, h, w, c).transpose(0, 3, 1, 2).reshape(a.shape))
+    return (
+        lambda a: a.reshape(-1, c, h, w).transpose(0, 2, 3, 1).reshape(a.shape),
+        lambda a: a.reshape(-1, h, w, c).transpose(0, 3, 1, 2).reshape(a.shape),
+    )
 
 
 def _xla_unsupported(exc):
@@ -177,6 +187,7 @@ def _step(run, outputs, device, reset=None):
     def placed():
         with _place(device):
             run()
+
     return Step(placed, outputs, sync=lambda: sync(device), reset=reset)
 
 
@@ -188,6 +199,7 @@ def _resetter(problem, names, variables, device, layouts):
     def reset():
         for v, c in zip(variables, initial):
             v.assign(c)
+
     return reset
 
 
@@ -250,10 +262,13 @@ def _int64(t):
 
 
 # gemmlowp.output_stage's array ops in TF: where's constants made int64, the bitwise ops by name
-_INT_OPS = gemmlowp.IntOps(to_int64=_int64, where=lambda c, a, b: tf.where(c, _int64(a), _int64(b)),
-                           clip_to_uint8=lambda t: tf.cast(tf.clip_by_value(t, 0, 255), tf.uint8),
-                           right_shift=lambda t, n: tf.bitwise.right_shift(t, _int64(n)),
-                           bitwise_and=lambda t, n: tf.bitwise.bitwise_and(t, _int64(n)))
+_INT_OPS = gemmlowp.IntOps(
+    to_int64=_int64,
+    where=lambda c, a, b: tf.where(c, _int64(a), _int64(b)),
+    clip_to_uint8=lambda t: tf.cast(tf.clip_by_value(t, 0, 255), tf.uint8),
+    right_shift=lambda t, n: tf.bitwise.right_shift(t, _int64(n)),
+    bitwise_and=lambda t, n: tf.bitwise.bitwise_and(t, _int64(n)),
+)
 
 
 def _requantize(acc, mult, shift, zc):
@@ -288,8 +303,9 @@ def qgemm(problem, phase, device, mode):
     (min_a, max_a), (min_b, max_b) = _quant_range(p["za"]), _quant_range(p["zb"])
 
     def accumulate(a, b):
-        acc, _, _ = tf.raw_ops.QuantizedMatMul(a=a, b=b, min_a=min_a, max_a=max_a, min_b=min_b, max_b=max_b,
-                                               Toutput=tf.qint32)
+        acc, _, _ = tf.raw_ops.QuantizedMatMul(
+            a=a, b=b, min_a=min_a, max_a=max_a, min_b=min_b, max_b=max_b, Toutput=tf.qint32
+        )
         return tf.bitcast(acc, tf.int32)
 
     def both(a, b):
@@ -300,9 +316,11 @@ def qgemm(problem, phase, device, mode):
     out = {}
 
     if phase == "gemm":
+
         def run():
             out["acc"] = fn(a, b)
     else:
+
         def run():
             out["acc"], out["out"] = fn(a, b)
 
@@ -310,6 +328,7 @@ def qgemm(problem, phase, device, mode):
 
 
 # --- networks -----------------------------------------------------------------
+
 
 def _sgd(variables, grads, lr):
     for v, g in zip(variables, grads):
@@ -340,6 +359,7 @@ def classifier(problem, phase, device, mode):
 
         def run():
             out["logits"] = logits_fn(w, x)
+
         return _step(run, lambda: {"logits": out["logits"].numpy()}, device)
 
     lr = problem.params["lr"]
@@ -378,8 +398,15 @@ def _discriminator(d, x):
 
 
 def _gan_layouts():
-    return {"g_fc_w": _flat_cols(*G_START), "g_fc_b": _flat_cols(*G_START), "g_ct1_w": IOHW, "g_ct2_w": IOHW,
-            "d_c1_w": OIHW, "d_c2_w": OIHW, "d_fc_w": _flat_rows(*D_FLAT)}
+    return {
+        "g_fc_w": _flat_cols(*G_START),
+        "g_fc_b": _flat_cols(*G_START),
+        "g_ct1_w": IOHW,
+        "g_ct2_w": IOHW,
+        "d_c1_w": OIHW,
+        "d_c2_w": OIHW,
+        "d_fc_w": _flat_rows(*D_FLAT),
+    }
 
 
 def gan(problem, phase, device, mode):
@@ -399,8 +426,9 @@ def gan(problem, phase, device, mode):
             with g_tape.stop_recording():
                 with tf.GradientTape() as d_tape:  # fake is a constant here
                     # stable BCE from logits: softplus(-l) for real, softplus(l) for fake
-                    loss_d = (tf.reduce_mean(tf.math.softplus(-_discriminator(d, real)))
-                              + tf.reduce_mean(tf.math.softplus(_discriminator(d, fake))))
+                    loss_d = tf.reduce_mean(tf.math.softplus(-_discriminator(d, real))) + tf.reduce_mean(
+                        tf.math.softplus(_discriminator(d, fake))
+                    )
                 _sgd(d, d_tape.gradient(loss_d, d), lr)
             loss_g = tf.reduce_mean(tf.math.softplus(-_discriminator(d, fake)))  # non-saturating, updated D
         _sgd(g, g_tape.gradient(loss_g, g), lr)

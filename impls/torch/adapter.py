@@ -3,9 +3,9 @@
 Inputs and weights are copied to the device once, in prepare; `run` only launches
 work, and the harness synchronizes the device inside the timed region.
 """
+
 from __future__ import annotations
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -28,12 +28,17 @@ def probe():
         "interop_threads": torch.get_num_interop_threads(),
     }
     config = torch.__config__.show()
-    info["blas"] = next((ln.split("=", 1)[1].split(",")[0] for ln in config.split() if ln.startswith("BLAS_INFO")), None)
+    info["blas"] = next(
+        (ln.split("=", 1)[1].split(",")[0] for ln in config.split() if ln.startswith("BLAS_INFO")), None
+    )
     if torch.cuda.is_available():
         props = torch.cuda.get_device_properties(0)
-        info["gpu"] = {"name": props.name, "memory_bytes": props.total_memory,
-                       "capability": f"{props.major}.{props.minor}",
-                       "cudnn": torch.backends.cudnn.version()}
+        info["gpu"] = {
+            "name": props.name,
+            "memory_bytes": props.total_memory,
+            "capability": f"{props.major}.{props.minor}",
+            "cudnn": torch.backends.cudnn.version(),
+        }
     return info
 
 
@@ -79,7 +84,10 @@ def peaks(device, threads, seconds, working_sets=None):
     int32 accumulation, qgemm's kernel) and tensor copies, one per working set in
     `working_sets` ({"L2": bytes, "L3": ..., "DRAM": ...}; None: one large copy)."""
     from harness.ceiling_timing import bandwidth_peaks, gemm_peak
-    sync_device = lambda: sync(device)
+
+    def sync_device():
+        sync(device)
+
     gen = torch.Generator().manual_seed(0)
 
     def fp32(n):
@@ -98,6 +106,7 @@ def peaks(device, threads, seconds, working_sets=None):
         def copy():
             for _ in range(repeats):
                 dst.copy_(src)
+
         return copy
 
     out = {"fp32_gemm_gflops": gemm_peak(fp32, seconds, f"torch.mm float32 on {device}", sync_device)}
@@ -106,9 +115,13 @@ def peaks(device, threads, seconds, working_sets=None):
     except RuntimeError as exc:  # a build or device without the integer kernel: no int8 ceiling from torch
         out["int8_gemm_gops_unavailable"] = f"torch._int_mm: {str(exc).splitlines()[0][:200]}"
     large = (1 << 30) if device == "cuda" else (256 << 20)  # without working sets: past any cache
-    out.update(bandwidth_peaks(make_copy, working_sets or {"DRAM": 2 * large}, seconds,
-                               f"Tensor.copy_ on {device}", sync_device))
+    out.update(
+        bandwidth_peaks(
+            make_copy, working_sets or {"DRAM": 2 * large}, seconds, f"Tensor.copy_ on {device}", sync_device
+        )
+    )
     if device == "cuda":  # the tensor-core ceilings: what reduced-precision work could reach
+
         def bf16(n):
             a, b = (torch.randn(n, n, device=device, dtype=torch.bfloat16) for _ in range(2))
             return lambda: torch.mm(a, b)
@@ -146,6 +159,7 @@ def _resetter(params):
     def reset():
         with torch.no_grad():
             torch._foreach_copy_(params, initial)
+
     return reset
 
 
@@ -171,12 +185,17 @@ def sigmoid(problem, phase, device, mode):
     buf = torch.empty_like(z)
     if mode == "eager":  # write into a preallocated buffer, as the reference does
         if phase == "forward":
+
             def run():
                 torch.sigmoid(z, out=buf)
         else:  # ATen's own sigmoid-gradient kernel, not autograd around the forward
+
             def run():
                 torch.ops.aten.sigmoid_backward.grad_input(dy, y, grad_input=buf)
-        out_fn = lambda: buf
+
+        def out_fn():
+            return buf
+
     else:
         fn = _compile(torch.sigmoid if phase == "forward" else torch.ops.aten.sigmoid_backward, mode)
         args = (z,) if phase == "forward" else (dy, y)
@@ -184,7 +203,10 @@ def sigmoid(problem, phase, device, mode):
 
         def run():
             out["r"] = fn(*args)
-        out_fn = lambda: out["r"]
+
+        def out_fn():
+            return out["r"]
+
     name = "y" if phase == "forward" else "dz"
     return _step(run, lambda: {name: _numpy(out_fn())}, device)
 
@@ -203,8 +225,9 @@ def _round_up(n, m):
 
 
 # gemmlowp.output_stage's array ops in torch (the shifts and the and are the tensors' own)
-_INT_OPS = gemmlowp.IntOps(to_int64=lambda t: t.to(torch.int64), where=torch.where,
-                           clip_to_uint8=lambda t: t.clamp_(0, 255).to(torch.uint8))
+_INT_OPS = gemmlowp.IntOps(
+    to_int64=lambda t: t.to(torch.int64), where=torch.where, clip_to_uint8=lambda t: t.clamp_(0, 255).to(torch.uint8)
+)
 
 
 def qgemm(problem, phase, device, mode):
@@ -257,6 +280,7 @@ def qgemm(problem, phase, device, mode):
 
 # --- networks -----------------------------------------------------------------
 
+
 def _sgd(params, loss, lr):
     grads = torch.autograd.grad(loss, params)
     with torch.no_grad():
@@ -289,6 +313,7 @@ def classifier(problem, phase, device, mode):
         @torch.inference_mode()
         def run():
             out["logits"] = logits_fn(w, x)
+
         return _step(run, lambda: {"logits": _numpy(out["logits"])}, device)
 
     loss_fn = _compile(lambda w, x, labels: F.cross_entropy(_classifier_logits(w, x), labels), mode)
@@ -299,8 +324,12 @@ def classifier(problem, phase, device, mode):
         _sgd(w, loss, lr)
         out["loss"] = loss
 
-    return _step(run, lambda: {"loss": _numpy(out["loss"]), **{n: _numpy(t) for n, t in zip(names, w)}}, device,
-                 reset=_resetter(w))
+    return _step(
+        run,
+        lambda: {"loss": _numpy(out["loss"]), **{n: _numpy(t) for n, t in zip(names, w)}},
+        device,
+        reset=_resetter(w),
+    )
 
 
 def _generator(g, z):

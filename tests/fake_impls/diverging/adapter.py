@@ -1,5 +1,6 @@
 """The reference's training steps, except that every call after the first (validated)
 one ends by writing NaN into one weight: a run that diverges during sampling."""
+
 import numpy as np
 
 from impls.base import Step
@@ -20,6 +21,7 @@ def _diverging(step, weight):
         calls.append(1)
         if len(calls) > 1:
             step.outputs()[weight][...] = np.nan  # the reference's outputs are its live weights
+
     return Step(run, step.outputs, reset=step.reset)
 
 

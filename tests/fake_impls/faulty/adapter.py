@@ -1,4 +1,5 @@
 """conv crashes the process, sigmoid hangs, qgemm raises, classifier is wrong; gan is right."""
+
 import os
 import signal
 import time

@@ -3,6 +3,7 @@
 A safety stop at 4 GiB keeps a broken guard from taking the machine down: the cell then
 fails with its own error, which the test tells apart from the guard's.
 """
+
 import numpy as np
 
 from impls.reference import adapter as reference

@@ -4,12 +4,13 @@ DLBENCH_SLOWDOWN=0.1 (or 0.1 in fraction.txt) makes each call do 10% more of the
 sleep, which would not compete for the cores). Used to measure what `dlbench compare`
 detects.
 """
+
 from impls.base import Manifest
 
 MANIFEST = Manifest(
-    name='slowdown',
-    description='test-only: reference work plus DLBENCH_SLOWDOWN more of the same',
-    modes=('eager',),
-    devices=('cpu',),
-    install_hint='nothing to install (test-only)',
+    name="slowdown",
+    description="test-only: reference work plus DLBENCH_SLOWDOWN more of the same",
+    modes=("eager",),
+    devices=("cpu",),
+    install_hint="nothing to install (test-only)",
 )

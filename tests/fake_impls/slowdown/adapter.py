@@ -4,6 +4,7 @@ sigmoid: the same kernel over n * (1 + f) elements (exact fraction); conv: the s
 convolution over round(batch * (1 + f)) images. Outputs are the first n elements /
 batch images, so the cell still validates against the reference.
 """
+
 import os
 
 import numpy as np
@@ -45,6 +46,7 @@ def sigmoid(problem, phase, device, mode):
 def conv(problem, phase, device, mode):
     import torch
     import torch.nn.functional as F
+
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
     p = problem.params
     batch = p["batch"]
