@@ -1,5 +1,6 @@
 import json
 import os
+import shlex
 import subprocess
 import sys
 
@@ -25,6 +26,14 @@ def pytest_runtest_setup(item):
 
     for mark in item.iter_markers("requires"):
         require(*mark.args)
+
+
+def dlbench(command, *extra):
+    """`dlbench COMMAND EXTRA...` run in this process, as a user types it: its exit status.
+    The command is one string, split as a shell splits it; extra words are passed as they are."""
+    from harness.cli import main
+
+    return main(shlex.split(command) + [str(e) for e in extra])
 
 
 @pytest.fixture
@@ -58,30 +67,12 @@ NASTY = '<script>alert("x")</script> & <img src=x onerror=alert(1)>'
 def tiny_run(tmp_path_factory):
     """A real run: reference and torch (eager) on conv, sigmoid and qgemm, cpu and cuda
     (cuda cells are unsupported here: a reason, no numbers), with tiny machine probes."""
-    from harness.cli import main
 
     out = str(tmp_path_factory.mktemp("reports") / "tiny")
-    code = main(
-        [
-            "run",
-            "--size",
-            "tiny",
-            "--impl",
-            "reference,torch",
-            "--mode",
-            "eager",
-            "--scenario",
-            "conv,sigmoid,qgemm",
-            "--device",
-            "cpu,cuda",
-            "--machine-probe",
-            "--probe-time",
-            "0.05",
-            "--out",
-            out,
-            "--quiet",
-            *FAST,
-        ]
+    code = dlbench(
+        "run --size tiny --impl reference,torch --mode eager --scenario conv,sigmoid,qgemm "
+        f"--device cpu,cuda --machine-probe --probe-time 0.05 --out {out} --quiet",
+        *FAST,
     )
     assert code == 0
     return out

@@ -13,7 +13,7 @@ from scipy import stats as sps
 from harness.cli import main
 from reports.compare import MIN_BASELINE_RUNS, compare_cell, compare_records, process_medians
 from reports.compare_stats import hodges_lehmann, holm, wilcoxon_interval
-from tests.conftest import FAST, read_results
+from tests.conftest import FAST, dlbench, read_results
 
 KEY = dict(scenario="conv", phase="forward", size="small", impl="torch", device="cpu", mode="eager", threads=2)
 
@@ -156,7 +156,7 @@ def test_cli_exit_codes_and_formats(tmp_path, capsys):
     assert "| cell | verdict |" in capsys.readouterr().out
     assert main(["compare", str(base), str(tmp_path / "nope")]) == 2
     assert "neither a results directory nor a saved baseline" in capsys.readouterr().err
-    assert main(["compare", str(base), str(slow), "--threshold", "150%"]) == 2
+    assert dlbench(f"compare {base} {slow} --threshold 150%") == 2
     assert "must be between 0 and 100%" in capsys.readouterr().err
     (tmp_path / "bad").mkdir()
     (tmp_path / "bad" / "results.jsonl").write_text("{not json\n")
@@ -194,26 +194,10 @@ def test_run_save_and_compare_against_baseline(tmp_path, monkeypatch, capsys):
 @pytest.mark.slow  # interleaved sides, real runs
 def test_interleaved_run_of_two_interpreters(tmp_path, capsys):
     out = tmp_path / "cmp"
-    code = main(
-        [
-            "compare",
-            "--interleave",
-            "--base-python",
-            sys.executable,
-            "--scenario",
-            "sigmoid",
-            "--impl",
-            "reference",
-            "--size",
-            "tiny",
-            "--pairs",
-            "2",
-            "--threads",
-            "1",
-            "--out",
-            str(out),
-            *FAST,
-        ]
+    code = dlbench(
+        f"compare --interleave --base-python {sys.executable} --scenario sigmoid --impl "
+        f"reference --size tiny --pairs 2 --threads 1 --out {out}",
+        *FAST,
     )
     assert code == 0
     text = capsys.readouterr().out
@@ -233,25 +217,10 @@ def test_interleaved_run_of_two_interpreters(tmp_path, capsys):
 def test_interleaved_without_lockstep_runs_processes_in_turn(tmp_path, capsys):
     out = tmp_path / "cmp"
     assert (
-        main(
-            [
-                "compare",
-                "--interleave",
-                "--no-lockstep",
-                "--base-python",
-                sys.executable,
-                "--scenario",
-                "sigmoid",
-                "--impl",
-                "reference",
-                "--size",
-                "tiny",
-                "--pairs",
-                "2",
-                "--out",
-                str(out),
-                *FAST,
-            ]
+        dlbench(
+            f"compare --interleave --no-lockstep --base-python {sys.executable} --scenario "
+            f"sigmoid --impl reference --size tiny --pairs 2 --out {out}",
+            *FAST,
         )
         == 0
     )
@@ -264,26 +233,10 @@ def test_lockstep_contains_crashes_and_hangs(fake_impls, tmp_path, capsys):
     """faulty: conv kills its process in prepare, sigmoid hangs in prepare, qgemm raises.
     Both lockstep workers of a pair are contained; the comparison finishes."""
     out = tmp_path / "cmp"
-    code = main(
-        [
-            "compare",
-            "--interleave",
-            "--base-python",
-            sys.executable,
-            "--impl",
-            "faulty",
-            "--scenario",
-            "conv,sigmoid,qgemm",
-            "--size",
-            "tiny",
-            "--pairs",
-            "2",
-            "--timeout",
-            "4",
-            "--out",
-            str(out),
-            *FAST,
-        ]
+    code = dlbench(
+        f"compare --interleave --base-python {sys.executable} --impl faulty --scenario "
+        f"conv,sigmoid,qgemm --size tiny --pairs 2 --timeout 4 --out {out}",
+        *FAST,
     )
     assert code == 0  # failing on both sides is not a regression
     for side in ("base", "cur"):
@@ -296,9 +249,9 @@ def test_lockstep_contains_crashes_and_hangs(fake_impls, tmp_path, capsys):
 
 
 def test_interleave_bad_sides(capsys):
-    assert main(["compare", "--interleave", "--base-python", "/no/such/python"]) == 2
+    assert dlbench("compare --interleave --base-python /no/such/python") == 2
     assert "not an executable file" in capsys.readouterr().err
-    assert main(["compare", "--interleave", "--base-rev", "no-such-rev-xyz", "--size", "tiny"]) == 2
+    assert dlbench("compare --interleave --base-rev no-such-rev-xyz --size tiny") == 2
     assert "--base-rev no-such-rev-xyz" in capsys.readouterr().err
     assert main(["compare", "--interleave"]) == 2
 
@@ -306,10 +259,7 @@ def test_interleave_bad_sides(capsys):
 def test_injected_slowdown_implementation_validates_and_does_more_work(fake_impls, tmp_path, monkeypatch):
     monkeypatch.setenv("DLBENCH_SLOWDOWN", "0.5")
     out = str(tmp_path / "out")
-    assert (
-        main(["run", "--scenario", "sigmoid", "--impl", "slowdown", "--size", "tiny", "--out", out, "--quiet", *FAST])
-        == 0
-    )
+    assert dlbench(f"run --scenario sigmoid --impl slowdown --size tiny --out {out} --quiet", *FAST) == 0
     assert all(r["status"] == "ok" for r in read_results(out))
     import scenarios
     from tests.fake_impls.slowdown import adapter
@@ -361,7 +311,7 @@ def test_pytest_benchmark_round_trip(tmp_path, capsys):
     assert main(["compare", str(out), str(out)]) == 0
     capsys.readouterr()
     exported = tmp_path / "exported.json"
-    assert main(["export", str(out), "--out", str(exported)]) == 0
+    assert dlbench(f"export {out} --out {exported}") == 0
     doc = json.loads(exported.read_text())
     assert len(doc["benchmarks"]) == 2 and doc["benchmarks"][0]["stats"]["data"]
     assert main(["import", str(tmp_path / "missing.json"), "--out", str(tmp_path / "x")]) == 2
@@ -425,11 +375,11 @@ def test_compare_shows_contended_on_exactly_that_cell(tmp_path, capsys, tiny_run
     cell = f"{busy[0]}/{busy[1]}/"
     assert len(lines) == 2 and cell in lines[0] and f"{busy[2]}:{busy[3]}@{busy[4]}" in lines[0]
     assert "contended (cur)" in lines[0] and "1 contended" in lines[1]  # the row, then the summary
-    assert main(["compare", flagged, old, "--format", "markdown"]) == 0
+    assert dlbench(f"compare {flagged} {old} --format markdown") == 0
     md = capsys.readouterr().out
     rows = [line for line in md.splitlines() if line.startswith("| ") and "contended" in line]
     assert "| method | flags | note |" in md and len(rows) == 1 and "contended (base)" in rows[0] and cell in rows[0]
-    assert main(["compare", old, flagged, "--format", "json"]) == 0
+    assert dlbench(f"compare {old} {flagged} --format json") == 0
     doc = json.loads(capsys.readouterr().out)
     shown = {cell_of(dict(c["key"])): c["contended"] for c in doc["cells"]}
     assert [k for k, v in shown.items() if v] == [busy] and len(shown) == len(read_results(flagged))
@@ -706,33 +656,10 @@ def test_lockstep_sides_time_the_same_calls_per_sample(fake_impls, tmp_path, cap
     slow.write_text(f'#!/bin/sh\nDLBENCH_SLOWDOWN=19 exec {sys.executable} "$@"\n')
     slow.chmod(0o755)
     out = tmp_path / "cmp"
-    main(
-        [
-            "compare",
-            "--interleave",
-            "--base-python",
-            sys.executable,
-            "--cur-python",
-            str(slow),
-            "--scenario",
-            "sigmoid",
-            "--impl",
-            "slowdown",
-            "--size",
-            "tiny",
-            "--pairs",
-            "3",
-            "--threads",
-            "1",
-            "--out",
-            str(out),
-            "--samples",
-            "3",
-            "--min-time",
-            "0.002",
-            "--warmup",
-            "0.001",
-        ]
+    dlbench(
+        f"compare --interleave --base-python {sys.executable} --cur-python {slow} "
+        f"--scenario sigmoid --impl slowdown --size tiny --pairs 3 --threads 1 --out {out} "
+        "--samples 3 --min-time 0.002 --warmup 0.001"
     )
     capsys.readouterr()
     base, cur = (read_results(str(out / side)) for side in ("base", "cur"))

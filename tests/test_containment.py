@@ -9,8 +9,7 @@ import time
 
 import pytest
 
-from harness.cli import main
-from tests.conftest import FAST, by_cell, read_results
+from tests.conftest import FAST, by_cell, dlbench, read_results
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -18,7 +17,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 @pytest.mark.slow  # waits out crashes and hangs
 def test_faulty_implementation_is_contained(fake_impls, tmp_path, capsys):
     out = str(tmp_path / "out")
-    code = main(["run", "--impl", "reference,faulty", "--size", "tiny", "--timeout", "6", "--out", out, *FAST])
+    code = dlbench(f"run --impl reference,faulty --size tiny --timeout 6 --out {out}", *FAST)
     assert code == 0
     cells = by_cell(read_results(out))
     # 9 phases x 2 implementations, every one recorded
@@ -90,9 +89,7 @@ def test_interrupted_run_keeps_results_and_resumes(fake_impls, tmp_path):
     saved = read_results(out)
     assert len(saved) >= 3
 
-    code = main(
-        ["run", "--impl", "reference", "--scenario", "gan,sigmoid", "--size", "tiny", "--out", out, "--resume", *FAST]
-    )
+    code = dlbench(f"run --impl reference --scenario gan,sigmoid --size tiny --out {out} --resume", *FAST)
     assert code == 0
     after = read_results(out)
     assert after[: len(saved)] == saved  # nothing already written was touched

@@ -11,7 +11,7 @@ import pytest
 
 from harness import contention
 from harness.cli import main
-from tests.conftest import read_results
+from tests.conftest import dlbench, read_results
 
 # Long enough windows (10 samples of >= 50 ms per process) that 10 ms ticks do not decide.
 CELL = [
@@ -105,29 +105,9 @@ def test_quiet_wait_gives_up_and_says_so(tmp_path, capsys):
         time.sleep(0.3)
         out = tmp_path / "gave-up"
         assert (
-            main(
-                [
-                    "run",
-                    "--scenario",
-                    "sigmoid",
-                    "--impl",
-                    "reference",
-                    "--size",
-                    "tiny",
-                    "--threads",
-                    "1",
-                    "--samples",
-                    "3",
-                    "--min-time",
-                    "0.001",
-                    "--warmup",
-                    "0.001",
-                    "--quiet",
-                    "--quiet-wait",
-                    "1",
-                    "--out",
-                    str(out),
-                ]
+            dlbench(
+                "run --scenario sigmoid --impl reference --size tiny --threads 1 --samples 3 "
+                f"--min-time 0.001 --warmup 0.001 --quiet --quiet-wait 1 --out {out}"
             )
             == 0
         )
@@ -151,6 +131,9 @@ def test_meter_counts_only_what_it_wraps():
     meter = contention.Meter(own_pids=[os.getpid()])
     if not meter.available:
         pytest.skip("no /proc/stat on this system: contention is not measured here")
+    quiet = contention.Meter(own_pids=[os.getpid()])  # what the rest of the machine does meanwhile
+    with quiet:
+        time.sleep(0.4)
     with meter:
         time.sleep(0.2)
     hogs = busy_processes(1)
@@ -162,7 +145,9 @@ def test_meter_counts_only_what_it_wraps():
         time.sleep(0.2)
     res = meter.result()
     assert 0.35 < res["window_s"] < 0.6
-    assert res["other_cpu"] < contention.OTHER_CPU_THRESHOLD
+    # counted, the hog's 0.5 s of a core would add 1.25 cores over the 0.4 s window; whatever
+    # else the machine runs (another test run, a build) is in the quiet meter's figure too
+    assert res["other_cpu"] < quiet.result()["other_cpu"] + 0.5
 
 
 def test_combine_judges_the_pooled_window():

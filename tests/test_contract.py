@@ -8,6 +8,7 @@ import pytest
 import impls
 from harness.cli import main
 from impls.base import MalformedImplementation, Manifest, check_adapter_module
+from tests.conftest import dlbench
 
 GOOD_ADAPTER = (
     "from impls.reference.adapter import configure, device_unavailable, peak_device_memory, probe, "
@@ -87,7 +88,7 @@ def test_a_malformed_implementation_is_one_line_at_list_and_never_runs(broken_im
         assert "  " + line.format(dir=broken_impls) in out.splitlines()
     assert set(impls.malformed()) == set(BROKEN) and not set(BROKEN) & set(impls.names())
     # named in --impl: one line, exit 2; by default: left out, saying so
-    assert main(["run", "--impl", "noconf", "--scenario", "sigmoid", "--size", "tiny"]) == 2
+    assert dlbench("run --impl noconf --scenario sigmoid --size tiny") == 2
     err = capsys.readouterr().err.strip()
     assert err == (
         "dlbench run: implementation 'noconf' cannot run: "

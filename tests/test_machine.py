@@ -7,7 +7,7 @@ import pytest
 
 from harness import caches, fingerprint, machine_peaks, worker
 from harness.cli import main
-from tests.conftest import FAST, in_fresh_worker
+from tests.conftest import FAST, dlbench, in_fresh_worker
 
 KIB, MIB = 1 << 10, 1 << 20
 LEVELS = ("memory_gbs_l2", "memory_gbs_l3", "memory_gbs")
@@ -26,21 +26,7 @@ SMALL_CACHES = {
 def test_machine_measures_peaks_per_device_and_implementation(capsys, fake_impls, tmp_path, monkeypatch):
     monkeypatch.setattr(fingerprint.caches, "collect", lambda cpu, cores: dict(SMALL_CACHES))
     out = tmp_path / "m"
-    code = main(
-        [
-            "machine",
-            "--out",
-            str(out),
-            "--impl",
-            "reference,torch,faulty",
-            "--device",
-            "cpu,cuda",
-            "--probe-time",
-            "0.05",
-            "--threads",
-            "2",
-        ]
-    )
+    code = dlbench(f"machine --out {out} --impl reference,torch,faulty --device cpu,cuda --probe-time 0.05 --threads 2")
     captured = capsys.readouterr()
     assert code == 0, captured.err
     assert "fp32 GEMM" in captured.out and "DRAM bandwidth" in captured.out and "machine.json" in captured.out
@@ -76,7 +62,7 @@ def test_machine_measures_peaks_per_device_and_implementation(capsys, fake_impls
 
 def test_machine_refuses_another_machines_directory(capsys, tmp_path):
     (tmp_path / "machine.json").write_text(json.dumps({"machine_id": "feedfacecafe", "hostname": "elsewhere"}))
-    code = main(["machine", "--out", str(tmp_path), "--impl", "reference", "--probe-time", "0.01"])
+    code = dlbench(f"machine --out {tmp_path} --impl reference --probe-time 0.01")
     err = capsys.readouterr().err
     assert code == 2 and "feedfacecafe" in err and len(err.strip().splitlines()) == 1
 
@@ -95,22 +81,7 @@ def test_machine_bad_input(capsys):
 def test_run_without_machine_probe_records_no_peaks(tmp_path):
     out = tmp_path / "r"
     assert (
-        main(
-            [
-                "run",
-                "--scenario",
-                "sigmoid",
-                "--impl",
-                "reference",
-                "--size",
-                "tiny",
-                "--no-machine-probe",
-                "--out",
-                str(out),
-                "--quiet",
-                *FAST,
-            ]
-        )
+        dlbench(f"run --scenario sigmoid --impl reference --size tiny --no-machine-probe --out {out} --quiet", *FAST)
         == 0
     )
     assert "peaks" not in json.loads((out / "machine.json").read_text())

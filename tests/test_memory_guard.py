@@ -11,7 +11,7 @@ import pytest
 from harness import memory_guard
 from harness.cli import main
 from harness.memory_guard import MemoryGuard, bytes_text, parse_limit
-from tests.conftest import FAST, by_cell, read_results
+from tests.conftest import FAST, by_cell, dlbench, read_results
 
 MiB, GiB = 1 << 20, 1 << 30
 HOG = ["--impl", "hog", "--scenario", "sigmoid", "--size", "tiny", "--threads", "1", "--memory-limit", "300M", *FAST]
@@ -37,7 +37,7 @@ def test_a_hog_becomes_an_out_of_memory_error_and_the_run_goes_on(fake_impls, tm
 
 def test_both_workers_of_a_lockstep_pair_are_watched(fake_impls, tmp_path, capsys):
     out = tmp_path / "cmp"
-    main(["compare", "--interleave", "--base-python", sys.executable, "--pairs", "1", "--out", str(out), *HOG])
+    dlbench(f"compare --interleave --base-python {sys.executable} --pairs 1 --out {out}", *HOG)
     for side in ("base", "cur"):
         records = read_results(str(out / side))
         assert len(records) == 2

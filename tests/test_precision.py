@@ -8,7 +8,7 @@ import pytest
 from harness import records, stats
 from harness.arguments import DEFAULT_PROCESSES
 from harness.cli import main
-from tests.conftest import FAST, read_results
+from tests.conftest import FAST, dlbench, read_results
 
 
 def coverage(n, j):
@@ -64,27 +64,9 @@ def test_steady_cell_is_not_noisy():
 def test_a_cell_is_calibrated_once_and_every_process_reuses_it(tmp_path):
     out = str(tmp_path / "out")
     assert (
-        main(
-            [
-                "run",
-                "--scenario",
-                "sigmoid",
-                "--impl",
-                "reference",
-                "--size",
-                "tiny",
-                "--processes",
-                "3",
-                "--out",
-                out,
-                "--quiet",
-                "--samples",
-                "3",
-                "--min-time",
-                "0.005",
-                "--warmup",
-                "0.001",
-            ]
+        dlbench(
+            f"run --scenario sigmoid --impl reference --size tiny --processes 3 --out {out} "
+            "--quiet --samples 3 --min-time 0.005 --warmup 0.001"
         )
         == 0
     )
@@ -98,26 +80,7 @@ def test_a_cell_is_calibrated_once_and_every_process_reuses_it(tmp_path):
 
 def test_one_process_has_no_interval(tmp_path):
     out = str(tmp_path / "out")
-    assert (
-        main(
-            [
-                "run",
-                "--scenario",
-                "sigmoid",
-                "--impl",
-                "reference",
-                "--size",
-                "tiny",
-                "--processes",
-                "1",
-                "--out",
-                out,
-                "--quiet",
-                *FAST,
-            ]
-        )
-        == 0
-    )
+    assert dlbench(f"run --scenario sigmoid --impl reference --size tiny --processes 1 --out {out} --quiet", *FAST) == 0
     for rec in read_results(out):
         assert rec["ci_low"] is None and rec["ci_level"] is None and len(rec["process_medians"]) == 1
 

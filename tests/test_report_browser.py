@@ -10,10 +10,9 @@ import json
 import numpy as np
 import pytest
 
-from harness.cli import main
 from reports.charts import cell_key
 from tests.browser import Browser
-from tests.conftest import NASTY, read_results
+from tests.conftest import NASTY, dlbench, read_results
 
 pytestmark = [pytest.mark.browser, pytest.mark.requires("chromium")]  # absent: fails with `make browser`
 
@@ -31,7 +30,7 @@ def browser():
 def report(mixed_run, other_machine, tmp_path_factory):
     """One report over two machines: every kind of chart, failed cells and hostile strings."""
     path = tmp_path_factory.mktemp("html") / "report.html"
-    assert main(["report", mixed_run, other_machine, "--html", str(path)]) == 0
+    assert dlbench(f"report {mixed_run} {other_machine} --html {path}") == 0
     return str(path)
 
 
@@ -147,7 +146,7 @@ def test_flagged_cells_are_visibly_marked(browser, flagged_run, tmp_path):
     in coloured badges, and a legend that says what each means and its threshold."""
     d, expected = flagged_run
     path = tmp_path / "flags.html"
-    assert main(["report", d, "--html", str(path)]) == 0
+    assert dlbench(f"report {d} --html {path}") == 0
     browser.open(str(path))
     assert browser.console_errors() == []
     rows = browser.evaluate("""Array.from(document.querySelectorAll('tr.cell')).map(tr => {

@@ -11,7 +11,7 @@ import pytest
 
 from harness.cli import main
 from harness.outlock import LOCK
-from tests.conftest import FAST, read_results
+from tests.conftest import FAST, dlbench, read_results
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SIGMOID = ["--scenario", "sigmoid", "--impl", "reference", "--size", "tiny", "--threads", "1", *FAST]
@@ -144,12 +144,12 @@ def test_a_second_run_into_a_locked_directory_is_refused(held_lock, capsys):
 
 def test_machine_and_interleaved_compare_are_refused_too(held_lock, tmp_path, capsys):
     out, pid = held_lock
-    assert main(["machine", "--out", out, "--impl", "reference"]) == 2
+    assert dlbench(f"machine --out {out} --impl reference") == 2
     assert f"dlbench machine: {out} is in use by dlbench run (pid {pid}" in one_line(capsys.readouterr().err)
     base = tmp_path / "cmp"
     base.mkdir()
     os.symlink(out, base / "base")  # the base side's directory is the busy one
-    code = main(["compare", "--interleave", "--base-python", sys.executable, "--out", str(base), *SIGMOID])
+    code = dlbench(f"compare --interleave --base-python {sys.executable} --out {base}", *SIGMOID)
     assert code == 2
     assert f"is in use by dlbench run (pid {pid}" in one_line(capsys.readouterr().err)
 

@@ -7,11 +7,10 @@ import pytest
 
 import impls
 from harness import stats
-from harness.cli import main
 from harness.plan import PlanError, plan
 from harness.worker import calibrate, sample
 from impls.base import Step
-from tests.conftest import FAST, in_fresh_worker, read_results
+from tests.conftest import FAST, dlbench, in_fresh_worker, read_results
 
 
 def test_plan_defaults_cover_every_mode_of_each_impl():
@@ -31,26 +30,7 @@ def test_plan_scenario_specific_size_and_alias():
 
 def test_processes_are_recorded_per_sample(tmp_path):
     out = str(tmp_path / "out")
-    assert (
-        main(
-            [
-                "run",
-                "--scenario",
-                "sigmoid",
-                "--impl",
-                "reference",
-                "--size",
-                "tiny",
-                "--processes",
-                "3",
-                "--out",
-                out,
-                "--quiet",
-                *FAST,
-            ]
-        )
-        == 0
-    )
+    assert dlbench(f"run --scenario sigmoid --impl reference --size tiny --processes 3 --out {out} --quiet", *FAST) == 0
     for rec in read_results(out):
         assert rec["status"] == "ok"
         assert rec["sample_process"] == [0, 0, 0, 1, 1, 1, 2, 2, 2]
@@ -61,7 +41,7 @@ def test_processes_are_recorded_per_sample(tmp_path):
 @pytest.mark.slow  # probes every framework
 def test_cuda_without_gpu_is_unsupported_not_an_error(tmp_path, capsys):
     out = str(tmp_path / "out")
-    assert main(["run", "--scenario", "conv,qgemm", "--device", "cuda", "--size", "tiny", "--out", out, *FAST]) == 0
+    assert dlbench(f"run --scenario conv,qgemm --device cuda --size tiny --out {out}", *FAST) == 0
     records = read_results(out)
     assert records and all(r["status"] == "unsupported" for r in records)
     torch_reasons = {r["reason"] for r in records if r["impl"] == "torch"}
@@ -74,26 +54,7 @@ def test_cuda_without_gpu_is_unsupported_not_an_error(tmp_path, capsys):
 
 def test_unsupported_mode_has_reason(tmp_path):
     out = str(tmp_path / "out")
-    assert (
-        main(
-            [
-                "run",
-                "--scenario",
-                "conv",
-                "--impl",
-                "reference",
-                "--mode",
-                "graph",
-                "--size",
-                "tiny",
-                "--out",
-                out,
-                "--quiet",
-                *FAST,
-            ]
-        )
-        == 0
-    )
+    assert dlbench(f"run --scenario conv --impl reference --mode graph --size tiny --out {out} --quiet", *FAST) == 0
     (rec,) = read_results(out)
     assert rec["status"] == "unsupported" and "reference has no graph mode" in rec["reason"]
 

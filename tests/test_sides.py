@@ -10,7 +10,7 @@ import pytest
 from harness import fingerprint, side_build, sides
 from harness.cli import main
 from harness.environments import REPO_ROOT
-from tests.conftest import FAST, read_results
+from tests.conftest import FAST, dlbench, read_results
 
 GIT = ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-c", "commit.gpgsign=false"]
 
@@ -133,26 +133,7 @@ def test_a_rev_outside_git_is_one_line(tmp_path, monkeypatch):
 
 def test_each_worker_gets_its_own_layout_pads(tmp_path):
     out = str(tmp_path / "run")
-    assert (
-        main(
-            [
-                "run",
-                "--scenario",
-                "sigmoid",
-                "--impl",
-                "reference",
-                "--size",
-                "tiny",
-                "--processes",
-                "3",
-                "--out",
-                out,
-                "--quiet",
-                *FAST,
-            ]
-        )
-        == 0
-    )
+    assert dlbench(f"run --scenario sigmoid --impl reference --size tiny --processes 3 --out {out} --quiet", *FAST) == 0
     recs = read_results(out)
     pads = [p for r in recs for p in r["layout"]]
     assert len(pads) == 6 and all(r["status"] == "ok" and len(r["layout"]) == 3 for r in recs)

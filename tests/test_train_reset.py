@@ -13,12 +13,11 @@ from threadpoolctl import threadpool_limits
 import impls
 import scenarios
 from harness import environments, worker
-from harness.cli import main
 from harness.plan import plan
 from harness.processes import worker_env
 from harness.runner import Options, Runner
 from tests import requirements
-from tests.conftest import FAST, by_cell, read_results
+from tests.conftest import FAST, by_cell, dlbench, read_results
 from tests.requirements import CHECKS, absent, lane_marks, require
 
 # (implementation, its modes that run on this machine's CPU): one worker process each
@@ -138,24 +137,7 @@ def test_samples_of_several_calls_each_start_from_the_initial_weights():
 
 def test_a_step_whose_weights_go_nan_during_sampling_is_invalid(fake_impls, tmp_path):
     out = str(tmp_path / "out")
-    assert (
-        main(
-            [
-                "run",
-                "--impl",
-                "diverging",
-                "--scenario",
-                "classifier,gan",
-                "--size",
-                "tiny",
-                "--out",
-                out,
-                "--quiet",
-                *FAST,
-            ]
-        )
-        == 0
-    )
+    assert dlbench(f"run --impl diverging --scenario classifier,gan --size tiny --out {out} --quiet", *FAST) == 0
     cells = by_cell(read_results(out))
     gan = cells[("gan", "step", "diverging", "eager")]
     # the poisoned weight, or (a sample of several calls) the loss computed from it
