@@ -12,6 +12,16 @@ from reports.metrics import add_metrics
 from reports.precision import median_text, rate_text, ratio_text, relative_spread
 
 ORDER = ["source_order", "scenario", "phase", "size", "device", "threads", "impl", "mode"]
+# metrics' ratios, copied as they are (reports.metrics computes them)
+RATIOS = (
+    "vs_reference",
+    "vs_reference_low",
+    "vs_reference_high",
+    "vs_fastest",
+    "vs_fastest_low",
+    "vs_fastest_high",
+    "pct_of_peak",
+)
 COLUMNS = [
     "source",
     "machine_id",
@@ -31,13 +41,7 @@ COLUMNS = [
     "rel_iqr_pct",
     "rate",
     "rate_unit",
-    "vs_reference",
-    "vs_reference_low",
-    "vs_reference_high",
-    "vs_fastest",
-    "vs_fastest_low",
-    "vs_fastest_high",
-    "pct_of_peak",
+    *RATIOS,
     "peak_of",
     "first_call_s",
     "n_samples",
@@ -80,18 +84,7 @@ def cells_table(df: pd.DataFrame, with_samples=False) -> pd.DataFrame:
             "rel_iqr_pct": m["rel_iqr"] * 100,
             "rate": m["rate"],
             "rate_unit": m["rate_unit"].where(ok),
-            **{
-                k: m[k]
-                for k in (
-                    "vs_reference",
-                    "vs_reference_low",
-                    "vs_reference_high",
-                    "vs_fastest",
-                    "vs_fastest_low",
-                    "vs_fastest_high",
-                    "pct_of_peak",
-                )
-            },
+            **{k: m[k] for k in RATIOS},
             "peak_of": m["peak_of"].where(ok),
             "first_call_s": pd.to_numeric(m.get("first_call_s"), errors="coerce").where(ok),
             "n_samples": pd.to_numeric(m.get("n_samples"), errors="coerce").where(ok),
