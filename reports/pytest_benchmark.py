@@ -15,6 +15,7 @@ import platform
 import statistics
 from datetime import datetime, timezone
 
+import scenarios
 from harness import SCHEMA_VERSION, __version__, stats
 from harness.errors import DlbenchError
 
@@ -121,6 +122,25 @@ def _load(path):
     return doc
 
 
+def _work(bench, key):
+    """What a cell computes, for its rates and for comparing like with like: a dlbench
+    export carries its flops and bytes, and a known scenario gives the rest; a foreign
+    benchmark's work is unknown (None: a time without a rate)."""
+    info = (bench.get("extra_info") or {}).get("dlbench") or {}
+    work = {"flops": info.get("flops"), "bytes": info.get("bytes"), "impl_version": info.get("impl_version")}
+    scenario = scenarios.get(key["scenario"]) if key["scenario"] in scenarios.names() else None
+    if scenario is None or key["size"] not in scenario.sizes or key["phase"] not in scenario.phases:
+        return dict(work, params=bench.get("params") or {}, work_unit=None, memory_bound=False)
+    params = scenario.params(key["size"])
+    return dict(
+        work,
+        params=params,
+        work_unit=scenario.work_unit,
+        memory_bound=scenario.memory_bound(key["phase"], params),
+        working_set_bytes=scenario.working_set(params, key["phase"]),
+    )
+
+
 def _key(bench):
     """The dlbench cell of a pytest-benchmark entry: its own, or one derived from the test name."""
     info = (bench.get("extra_info") or {}).get("dlbench")
@@ -171,19 +191,13 @@ def import_files(paths):
                     "run_id": run_id,
                     "dlbench_version": __version__,
                     **key,
-                    "params": bench.get("params") or {},
+                    **_work(bench, key),
                     "status": "ok",
                     "reason": "",
                     "samples": [],
                     "sample_process": [],
                     "loops": [],
                     "imported_from": [],
-                    "work_unit": "FLOP",
-                    "memory_bound": False,
-                    "flops": None,
-                    "bytes": None,
-                    "gflops": None,
-                    "gbs": None,
                     "first_call_s": None,
                     "errors": None,
                 },
@@ -196,5 +210,8 @@ def import_files(paths):
     for rec in cells.values():
         rec.update(stats.summarize(rec["samples"]))
         rec["processes"] = len(set(rec["sample_process"]))
+        median = rec.get("median")
+        rec["gflops"] = rec["flops"] / median / 1e9 if rec["flops"] is not None and median else None
+        rec["gbs"] = rec["bytes"] / median / 1e9 if rec["bytes"] is not None and median else None
         records.append(rec)
     return records, machine

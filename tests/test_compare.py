@@ -668,3 +668,42 @@ def test_lockstep_sides_time_the_same_calls_per_sample(fake_impls, tmp_path, cap
         assert b["loops"] == c["loops"] and len(b["loops"]) == 3 and b["loops"][0] > 1
         # the sides did differ (20 times the work; call overhead keeps a tiny cell well under 20x)
         assert c["process_medians"][0] > 2 * b["process_medians"][0]
+
+
+def test_every_directory_import_writes_is_read_by_report_and_compare(tiny_run, tmp_path, capsys):
+    """export then import gives back cells with their work (flops, bytes): report and
+    compare read them like the run itself; a foreign pytest-benchmark file's work is
+    unknown, a time without a rate."""
+    exported, back = tmp_path / "pb.json", tmp_path / "back"
+    assert dlbench(f"export {tiny_run} --out {exported}") == 0
+    assert dlbench(f"import {exported} --out {back}") == 0
+    ok = {cell_key(r): r for r in read_results(tiny_run) if r["status"] == "ok"}
+    again = {cell_key(r): r for r in read_results(str(back))}
+    assert again.keys() == ok.keys()
+    for key, rec in again.items():
+        assert (rec["flops"], rec["bytes"], rec["work_unit"]) == (
+            ok[key]["flops"],
+            ok[key]["bytes"],
+            ok[key]["work_unit"],
+        )
+        assert rec["median"] == ok[key]["median"] and rec["gflops"] == ok[key]["gflops"]
+    capsys.readouterr()
+    assert dlbench(f"report {back}") == 0
+    capsys.readouterr()
+    dlbench(f"compare {tiny_run} {back} --format json")  # exit 1: export leaves the failed cells out
+    verdicts = {cell_key(c["key"]): c["verdict"] for c in json.loads(capsys.readouterr().out)["cells"]}
+    # the same work on both sides: compared (one baseline run: inconclusive), never "different work"
+    assert {v for k, v in verdicts.items() if k in ok} == {"inconclusive"}
+    assert {v for k, v in verdicts.items() if k not in ok} == {"missing"}
+    foreign = tmp_path / "foreign.json"
+    data = [1e-3, 1.1e-3, 0.9e-3]
+    foreign.write_text(json.dumps({"benchmarks": [{"name": "test_parse", "group": "io", "stats": {"data": data}}]}))
+    assert dlbench(f"import {foreign} --out {tmp_path / 'f'}") == 0
+    (rec,) = read_results(str(tmp_path / "f"))
+    assert (rec["scenario"], rec["flops"], rec["gflops"], rec["median"]) == ("io", None, None, 1e-3)
+    assert dlbench(f"report {tmp_path / 'f'}") == 0
+    assert "test_parse" in capsys.readouterr().out
+
+
+def cell_key(rec):
+    return tuple(rec[k] for k in ("scenario", "phase", "size", "impl", "device", "mode"))
