@@ -3,6 +3,7 @@ records back as they were (and `report` and `compare` accept them), the schema i
 Alembic's head after open_db, and every refusal is one line, exit 2. The database
 fixture is parametrized over backends (only SQLite so far) so PostgreSQL joins later."""
 
+import io
 import json
 import multiprocessing
 import os
@@ -139,7 +140,7 @@ def test_open_db_migrates_an_empty_database_to_head(db_url):
     db = engine.open_db(db_url)
     with db.read() as conn:
         assert compare_metadata(MigrationContext.configure(conn), schema.metadata) == []
-        out = __import__("io").StringIO()
+        out = io.StringIO()
         cfg = migrate.alembic_config(conn, stdout=out)
         script = ScriptDirectory.from_config(cfg)
         command.current(cfg)
@@ -264,3 +265,19 @@ def test_read_runs_keeps_file_order_and_skips_a_torn_last_line(tiny_run, tmp_pat
     assert warnings == [
         f"WARNING: {d}/results.jsonl line {len(runs[0].records) + 1}: torn last line (cut mid-write), skipped"
     ]
+
+
+def test_migrations_are_found_from_any_working_directory(tiny_run, tmp_path):
+    """The scripts ship in the package: a dlbench started elsewhere (a CI job's own folder) migrates too."""
+    import subprocess
+    import sys
+
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    env = dict(os.environ, PYTHONPATH=repo)
+    argv = [sys.executable, "-m", "harness.cli", "db", "ingest", tiny_run, "--db", "here.sqlite"]
+    done = subprocess.run(argv, cwd=elsewhere, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1] == f"database: {elsewhere / 'here.sqlite'}"
+    assert set(stored_runs(str(elsewhere / "here.sqlite"))) == set(run_ids(tiny_run))
