@@ -139,6 +139,44 @@ def add_verdict_options(p):
     )
 
 
+def _machine_name(value):
+    from harness.db.settings import check_machine_name
+
+    try:
+        return check_machine_name(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def add_db_parser(sub):
+    """`dlbench db ingest|runs|export`: the results database (harness.db)."""
+    from harness.db.settings import TIMEOUT_ENV, default_db
+
+    db_help = (
+        "the database: a file path, sqlite:///PATH or another SQLAlchemy URL (default: $DLBENCH_DB, else "
+        f"${{XDG_DATA_HOME:-~/.local/share}}/dlbench/results.sqlite, here {default_db()}); a writer "
+        f"waits up to ${TIMEOUT_ENV} seconds (default 60) for another"
+    ).replace("%", "%%")
+    d = sub.add_parser("db", help="the results database: ingest results directories, list runs, export a run")
+    dsub = d.add_subparsers(dest="db_command", parser_class=Parser, metavar="DB_COMMAND")
+    dsub.required = True
+    i = dsub.add_parser("ingest", help="add results directories' runs (one per run id; a run already there is skipped)")
+    i.add_argument("dirs", nargs="+", metavar="DIR")
+    i.add_argument("--db", default=None, help=db_help)
+    i.add_argument(
+        "--machine",
+        type=_machine_name,
+        default=None,
+        help="the name history keeps these runs under (default: the fingerprint's hostname)",
+    )
+    r = dsub.add_parser("runs", help="list the runs: run id, machine, commit, time, cells ok/total")
+    r.add_argument("--db", default=None, help=db_help)
+    e = dsub.add_parser("export", help="write a run back as a results directory (results.jsonl + machine.json)")
+    e.add_argument("run_id", metavar="RUN_ID")
+    e.add_argument("--out", required=True, help="results directory to create")
+    e.add_argument("--db", default=None, help=db_help)
+
+
 def build_parser():
     parser = Parser(prog="dlbench", description="Benchmark deep-learning frameworks on one shared scenario set.")
     parser.add_argument("--version", action="version", version=f"dlbench {__version__}")
@@ -256,6 +294,8 @@ def build_parser():
     b.add_argument("--pairs", type=_positive_int, default=8, help="A/B process pairs per cell and step")
     add_verdict_options(b)
     add_selection(b)
+
+    add_db_parser(sub)
 
     rep = sub.add_parser(
         "report",

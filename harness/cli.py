@@ -285,7 +285,42 @@ def cmd_import(args):
     return 0
 
 
+def cmd_db(args):
+    from harness.db import engine, export, ingest, listing
+
+    if args.db_command == "ingest":
+        found = []
+        for d in args.dirs:  # every directory read and checked before anything is written
+            runs, warnings = ingest.read_runs(d)
+            for w in warnings:
+                print(w, file=sys.stderr)
+            found += runs
+        db = engine.open_db(args.db, create=True)
+        try:
+            for run in found:
+                if ingest.ingest(db, run, args.machine):
+                    print(f"ingested run {run.run_id} from {run.source} ({len(run.records)} cells)")
+                else:
+                    print(f"run {run.run_id} from {run.source} is in the database already; skipped")
+        finally:
+            db.close()
+        print(f"database: {db.where}")
+        return 0
+    db = engine.open_db(args.db, create=False)
+    try:
+        if args.db_command == "runs":
+            rows = listing.list_runs(db)
+            print(listing.format_runs(rows) if rows else f"no runs in {db.where}")
+        else:
+            n = export.export_run(db, args.run_id, args.out)
+            print(f"exported run {args.run_id} ({n} cells) to {args.out}")
+    finally:
+        db.close()
+    return 0
+
+
 COMMANDS = {
+    "db": cmd_db,
     "machine": cmd_machine,
     "export": cmd_export,
     "import": cmd_import,
@@ -306,7 +341,8 @@ def main(argv=None):
         print(str(exc), file=sys.stderr)
         return EXIT_USAGE
     except DlbenchError as exc:  # every module's one-line error, the command named once here
-        print(f"dlbench {getattr(args, 'command', None)}: {exc}", file=sys.stderr)
+        command = " ".join(filter(None, (getattr(args, "command", None), getattr(args, "db_command", None))))
+        print(f"dlbench {command}: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except BrokenPipeError:
         return 0

@@ -218,6 +218,7 @@ def import_records(out_dir, records, machine, command):
         writer = ResultsWriter(out_dir)
         for rec in records:
             writer.append(rec)
-        write_machine(out_dir, machine)
+        if machine is not None:  # a run that had no machine.json gets none
+            write_machine(out_dir, machine)
     finally:
         lock.release()

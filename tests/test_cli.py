@@ -190,6 +190,7 @@ def test_module_errors_are_named_once_by_the_command(capsys, argv, line):
 
 def test_every_module_error_is_a_dlbench_error():
     from harness.bisect import BisectError
+    from harness.db.errors import DatabaseError, DatabaseLocked, DatabaseMissing, SchemaNewer, UnknownRun
     from harness.errors import DlbenchError
     from harness.history import HistoryError
     from harness.lockstep import LockstepUnsupported
@@ -214,6 +215,11 @@ def test_every_module_error_is_a_dlbench_error():
         SideError,
         LoadError,
         ConvertError,
+        DatabaseError,
+        DatabaseLocked,
+        DatabaseMissing,
+        SchemaNewer,
+        UnknownRun,
     )
     assert all(issubclass(e, DlbenchError) for e in errors)
     assert issubclass(PlanError, ValueError) and issubclass(RunError, RuntimeError)  # callers catching these still do

@@ -1,0 +1,132 @@
+"""Open the results database: a file path or an SQLAlchemy URL, migrated to this code's schema.
+
+SQLite gets WAL (readers never wait for a writer) and a busy timeout: a second writer
+waits for the first instead of failing, up to DLBENCH_DB_TIMEOUT seconds (default 60).
+Every write transaction starts with BEGIN IMMEDIATE, taking the write lock first, so two
+writers queue rather than both reading and then one failing on its write.
+"""
+
+from __future__ import annotations
+
+import os
+from contextlib import contextmanager
+
+import sqlalchemy as sa
+from sqlalchemy import event, exc
+
+from harness.db import migrate
+from harness.db.errors import DatabaseError, DatabaseLocked, DatabaseMissing
+from harness.db.settings import DEFAULT_TIMEOUT, TIMEOUT_ENV, default_db
+
+
+def resolve_url(db):
+    """(SQLAlchemy URL, its SQLite file or None): a plain path is an SQLite file."""
+    db = db or default_db()
+    if "://" not in db:
+        path = os.path.abspath(os.path.expanduser(db))
+        return sa.engine.make_url("sqlite://").set(database=path), path
+    try:
+        url = sa.engine.make_url(db)
+    except exc.ArgumentError:
+        raise DatabaseError(f"{db}: not a database path or URL") from None
+    path = url.database if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:") else None
+    return url, path
+
+
+def _timeout():
+    value = os.environ.get(TIMEOUT_ENV)
+    if not value:
+        return DEFAULT_TIMEOUT
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = -1
+    if not seconds >= 0:
+        raise DatabaseError(f"{TIMEOUT_ENV}={value}: must be a number of seconds, 0 or more")
+    return seconds
+
+
+class Database:
+    """An open database: `where` names it in messages (the file, or the URL without its password)."""
+
+    def __init__(self, engine, where, timeout):
+        self.engine, self.where, self.timeout = engine, where, timeout
+
+    @contextmanager
+    def write(self):
+        """A connection in a write transaction, committed at the end, rolled back on error."""
+        with self.errors(), self.engine.connect() as conn:
+            conn.execution_options(dlbench_write=True)
+            with conn.begin():
+                yield conn
+
+    @contextmanager
+    def read(self):
+        with self.errors(), self.engine.connect() as conn:
+            with conn.begin():
+                yield conn
+
+    @contextmanager
+    def errors(self):
+        """The driver's errors as one line naming the database."""
+        try:
+            yield
+        except exc.OperationalError as e:
+            text = str(e.orig)
+            if "locked" in text or "busy" in text:
+                raise DatabaseLocked(
+                    f"{self.where}: locked by another writer for over {self.timeout:g} s; try again "
+                    f"(the wait is {TIMEOUT_ENV}, seconds)"
+                ) from None
+            raise DatabaseError(f"{self.where}: {text}") from None
+        except exc.DatabaseError as e:  # e.g. "file is not a database"
+            raise DatabaseError(f"{self.where}: {e.orig}") from None
+
+    def close(self):
+        self.engine.dispose()
+
+
+def _sqlite_engine(url, timeout):
+    engine = sa.create_engine(url, connect_args={"timeout": timeout})
+
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_conn, _record):
+        dbapi_conn.isolation_level = None  # SQLAlchemy emits BEGIN itself (below), DDL included
+        cur = dbapi_conn.cursor()
+        cur.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
+        cur.execute("PRAGMA journal_mode = WAL")
+        cur.execute("PRAGMA foreign_keys = ON")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn):
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("dlbench_write") else "BEGIN")
+
+    return engine
+
+
+def open_db(db=None, create=True):
+    """The database at `db` (a path, an SQLAlchemy URL, or None: the default), migrated to
+    head. create=False: a missing SQLite file is an error, not a new database."""
+    url, path = resolve_url(db)
+    where = path or url.render_as_string(hide_password=True)
+    if path and not os.path.exists(path):
+        if not create:
+            raise DatabaseMissing(f"no database at {path}; dlbench db ingest DIR creates it")
+        try:
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+        except OSError as e:
+            raise DatabaseError(f"cannot create {path}: {e.strerror or e}") from None
+    timeout = _timeout()
+    try:
+        engine = _sqlite_engine(url, timeout) if url.get_backend_name() == "sqlite" else sa.create_engine(url)
+    except (exc.ArgumentError, exc.NoSuchModuleError, ImportError) as e:
+        raise DatabaseError(f"{where}: cannot open ({e})") from None
+    database = Database(engine, where, timeout)
+    try:
+        with database.write() as conn:
+            migrate.upgrade(conn, where)
+    except BaseException:
+        database.close()
+        raise
+    return database

@@ -1,0 +1,162 @@
+"""Results directories into the database, one run per run_id, idempotent by run id.
+
+A directory is read whole and checked before anything is written (a corrupt line stops
+with harness.results' one-line error; a torn last line is skipped with its warning, as
+`dlbench report` does). A resumed directory holds several run_ids: each is a run, all
+with the directory's machine.json.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Optional
+
+import sqlalchemy as sa
+
+from harness.db.schema import cells, machines, runs
+from harness.results import RESULTS, ResultsError, read_machine, read_results
+
+TEXT_FIELDS = ("run_id", "scenario", "phase", "size", "impl", "device", "mode", "status")
+CELL_KEY = ("scenario", "phase", "size", "impl", "device", "mode", "threads", "seed", "side")
+
+
+@dataclass
+class Run:
+    """One run_id of a results directory: its records in file order, and the directory's machine.json."""
+
+    run_id: str
+    source: str
+    machine: Optional[dict]
+    records: list = field(default_factory=list)
+
+
+def read_runs(out_dir):
+    """([Run], warnings) of one results directory, checked: a ResultsError names the file and line."""
+    if not os.path.isdir(out_dir):
+        raise ResultsError(f"{out_dir}: no such results directory")
+    path = os.path.join(out_dir, RESULTS)
+    if not os.path.exists(path):
+        raise ResultsError(f"{out_dir}: no {RESULTS} here")
+    try:
+        contents = read_results(out_dir)
+        machine = read_machine(out_dir)
+    except OSError as exc:
+        raise ResultsError(f"{out_dir}: cannot read ({exc.strerror or exc})") from None
+    if not contents.numbered:
+        raise ResultsError(f"{path}: empty, no results to ingest")
+    found, seen = {}, set()
+    for number, rec in contents.numbered:
+        _check(path, number, rec)
+        key = (rec["run_id"],) + cell_key(rec)
+        if key in seen:
+            raise ResultsError(f"{path} line {number}: a second record of the same cell in run {rec['run_id']}")
+        seen.add(key)
+        found.setdefault(rec["run_id"], Run(rec["run_id"], out_dir, machine)).records.append(rec)
+    warnings = [contents.torn.warning] if contents.torn else []
+    return list(found.values()), warnings
+
+
+def _check(path, number, rec):
+    where = f"{path} line {number}"
+    for key in TEXT_FIELDS:
+        if not isinstance(rec.get(key), str):
+            what = "missing" if key not in rec else f"{type(rec[key]).__name__}, not text"
+            raise ResultsError(f"{where}: field {key!r} {what}")
+    for key in ("threads", "seed"):
+        value = rec.get(key, 0)
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise ResultsError(f"{where}: field {key!r} is {type(value).__name__}, not a whole number")
+
+
+def cell_key(rec):
+    return (*(rec[k] for k in CELL_KEY[:7]), rec.get("seed", 0), rec.get("side") or "current")
+
+
+def ingest(db, run, machine_name=None, now=None):
+    """Write one run; False if its run id is already there (nothing written)."""
+    now = now or _utcnow()
+    machine = run.machine or {}
+    name = machine_name or machine.get("hostname") or machine.get("machine_id") or "unknown"
+    started = min((t for t in (_time(r.get("timestamp")) for r in run.records) if t), default=None)
+    first = run.records[0]
+    with db.write() as conn:
+        if conn.execute(sa.select(runs.c.run_id).where(runs.c.run_id == run.run_id)).first():
+            return False
+        _add_machine(conn, name, first.get("machine_id") or machine.get("machine_id"), started or now)
+        conn.execute(
+            runs.insert().values(
+                run_id=run.run_id,
+                machine=name,
+                machine_id=first.get("machine_id") or machine.get("machine_id"),
+                git_commit=first.get("git_commit") or machine.get("git_commit"),
+                branch=machine.get("branch"),
+                started=started,
+                command=_command(run, machine),
+                dlbench_version=first.get("dlbench_version") or machine.get("dlbench_version"),
+                machine_json=json.dumps(run.machine) if run.machine is not None else None,
+                ingested_at=now,
+            )
+        )
+        conn.execute(cells.insert(), [_cell_row(run.run_id, rec) for rec in run.records])
+    return True
+
+
+def _add_machine(conn, name, machine_id, seen):
+    row = conn.execute(sa.select(machines).where(machines.c.name == name)).first()
+    if row is None:
+        conn.execute(machines.insert().values(name=name, first_seen=seen, last_seen=seen, machine_id=machine_id))
+        return
+    values = {"first_seen": min(row.first_seen, seen)}
+    if seen >= row.last_seen:  # the machine's id is its latest run's
+        values.update(last_seen=seen, machine_id=machine_id)
+    conn.execute(machines.update().where(machines.c.name == name).values(**values))
+
+
+def _cell_row(run_id, rec):
+    row = dict(zip(CELL_KEY, cell_key(rec)))
+    row.update(
+        run_id=run_id,
+        status=rec["status"],
+        reason=rec.get("reason") if isinstance(rec.get("reason"), str) else None,
+        median=_number(rec.get("median")),
+        ci_low=_number(rec.get("ci_low")),
+        ci_high=_number(rec.get("ci_high")),
+        record=json.dumps(rec, separators=(",", ":")),
+    )
+    return row
+
+
+def _command(run, machine):
+    """What made the run: machine.json's `command` where a run recorded it, else what its records show."""
+    if machine.get("command"):
+        return machine["command"]
+    if any(r.get("interleaved") for r in run.records):
+        return "dlbench compare --interleave"
+    if run.run_id.endswith("-import"):
+        return "dlbench import"
+    return "dlbench run"
+
+
+def _number(value):
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+        return float(value)
+    return None
+
+
+def _time(text):
+    """An ISO timestamp as naive UTC (how the tables keep times); None if it is not one."""
+    if not isinstance(text, str):
+        return None
+    try:
+        t = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return t.astimezone(timezone.utc).replace(tzinfo=None) if t.tzinfo else t
+
+
+def _utcnow():
+    return datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
