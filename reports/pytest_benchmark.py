@@ -13,6 +13,7 @@ import json
 import os
 import platform
 import statistics
+import uuid
 from datetime import datetime, timezone
 
 import scenarios
@@ -162,7 +163,8 @@ def _key(bench):
 def import_files(paths):
     """pytest-benchmark files -> (dlbench records, machine); file i is process i."""
     cells, machine = {}, None
-    run_id = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ-import")
+    # unique as a run's is (the results database keys runs by it): two imports in one second differ
+    run_id = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ-import-") + uuid.uuid4().hex[:6]
     for process, path in enumerate(paths):
         doc = _load(path)
         info = doc.get("machine_info") or {}
@@ -189,6 +191,7 @@ def import_files(paths):
                 {
                     "schema": SCHEMA_VERSION,
                     "run_id": run_id,
+                    "timestamp": doc.get("datetime"),  # when pytest-benchmark ran it (the first file's)
                     "dlbench_version": __version__,
                     **key,
                     **_work(bench, key),

@@ -670,7 +670,7 @@ def test_lockstep_sides_time_the_same_calls_per_sample(fake_impls, tmp_path, cap
         assert c["process_medians"][0] > 2 * b["process_medians"][0]
 
 
-def test_every_directory_import_writes_is_read_by_report_and_compare(tiny_run, tmp_path, capsys):
+def test_every_directory_import_writes_is_read_by_report_compare_and_the_database(tiny_run, tmp_path, capsys):
     """export then import gives back cells with their work (flops, bytes): report and
     compare read them like the run itself; a foreign pytest-benchmark file's work is
     unknown, a time without a rate."""
@@ -703,6 +703,10 @@ def test_every_directory_import_writes_is_read_by_report_and_compare(tiny_run, t
     assert (rec["scenario"], rec["flops"], rec["gflops"], rec["median"]) == ("io", None, None, 1e-3)
     assert dlbench(f"report {tmp_path / 'f'}") == 0
     assert "test_parse" in capsys.readouterr().out
+    # and the results database takes both, with the time pytest-benchmark ran them
+    assert dlbench(f"db ingest {back} {tmp_path / 'f'} --db {tmp_path / 'r.sqlite'}") == 0
+    assert capsys.readouterr().out.count("ingested run ") == 2
+    assert again[next(iter(again))]["timestamp"] == json.loads(exported.read_text())["datetime"]
 
 
 def cell_key(rec):
