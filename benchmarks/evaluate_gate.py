@@ -31,36 +31,10 @@ import time
 from collections import Counter, defaultdict
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SETTINGS = [
-    "--size",
-    "small",
-    "--mode",
-    "eager",
-    "--threads",
-    "1",
-    "--samples",
-    "10",
-    "--min-time",
-    "0.02",
-    "--warmup",
-    "0.1",
-]
+SETTINGS = "--size small --mode eager --threads 1 --samples 10 --min-time 0.02 --warmup 0.1".split()
 GATE_SUITE = ["--impl", "reference,torch", *SETTINGS]
 SLOW_CELLS = ["--impl", "slowdown", "--scenario", "sigmoid,conv", *SETTINGS]
-FIVE_SUITE = [
-    "--size",
-    "small",
-    "--mode",
-    "eager",
-    "--threads",
-    "1",
-    "--samples",
-    "10",
-    "--min-time",
-    "0.02",
-    "--warmup",
-    "0.1",
-]
+FIVE_SUITE = SETTINGS  # every implementation, with the gate's settings
 GIT = ["git", "-c", "user.name=dlbench-eval", "-c", "user.email=eval@dlbench", "-c", "advice.detachedHead=false"]
 
 
