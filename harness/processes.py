@@ -81,6 +81,22 @@ class WorkerHandle:
     guard: memory_guard.MemoryGuard
 
 
+def _popen_worker(python, args, env, repo_root, log_path, stdin, pass_fds=()):
+    """`python -m harness.worker ARGS` in the side's checkout, its output in log_path, in
+    its own process group: a kill takes its children too."""
+    with open(log_path, "wb") as log:
+        return subprocess.Popen(
+            [python, "-m", "harness.worker", *args],
+            cwd=repo_root,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=stdin,
+            pass_fds=pass_fds,
+            start_new_session=True,
+        )
+
+
 def start_worker(python, spec, env, workdir, repo_root=environments.REPO_ROOT, pass_fds=(), memory_limit=None):
     tag = uuid.uuid4().hex[:8]
     spec_path = os.path.join(workdir, f"spec-{tag}.json")
@@ -88,17 +104,7 @@ def start_worker(python, spec, env, workdir, repo_root=environments.REPO_ROOT, p
     log_path = os.path.join(workdir, f"log-{tag}.txt")
     with open(spec_path, "w") as f:
         json.dump(spec, f)
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(
-            [python, "-m", "harness.worker", spec_path, result_path],
-            cwd=repo_root,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            pass_fds=pass_fds,
-            start_new_session=True,
-        )  # its own process group: a kill takes its children too
+    proc = _popen_worker(python, [spec_path, result_path], env, repo_root, log_path, subprocess.DEVNULL, pass_fds)
     return WorkerHandle(proc, result_path, log_path, memory_guard.MemoryGuard(proc.pid, memory_limit))
 
 
@@ -165,16 +171,7 @@ class CellServer:
     def __init__(self, python, env, workdir, repo_root, memory_limit=None):
         self.workdir = workdir
         self.log_path = os.path.join(workdir, f"log-{uuid.uuid4().hex[:8]}.txt")
-        with open(self.log_path, "wb") as log:
-            self.proc = subprocess.Popen(
-                [python, "-m", "harness.worker", "--serve"],
-                cwd=repo_root,
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.PIPE,
-                start_new_session=True,
-            )
+        self.proc = _popen_worker(python, ["--serve"], env, repo_root, self.log_path, subprocess.PIPE)
         self.guard = memory_guard.MemoryGuard(self.proc.pid, memory_limit)
         self.alive = True
 
