@@ -265,3 +265,15 @@ def flagged_run(tiny_run, tmp_path_factory):
 
     d = copy_results(tiny_run, base / "flagged", edit, lambda m: _scale_peaks(m, 1000))
     return d, {cell_of(contended): "contended", cell_of(noisy): "noisy", cell_of(high): "ceiling-low"}
+
+
+# The results database's backends: every test that takes db_url runs on each.
+DB_BACKENDS = ["sqlite"]
+
+
+@pytest.fixture(params=DB_BACKENDS)
+def db_url(request, tmp_path):
+    """A URL of a database that does not exist yet (SQLite: a file in tmp_path)."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'db' / 'results.sqlite'}"
+    raise AssertionError(request.param)

@@ -1,7 +1,7 @@
 """The results database (harness.db): ingest is idempotent by run id, export gives the
 records back as they were (and `report` and `compare` accept them), the schema is
 Alembic's head after open_db, and every refusal is one line, exit 2. The database
-fixture is parametrized over backends (only SQLite so far) so PostgreSQL joins later."""
+fixture (db_url, tests/conftest.py) is parametrized over the backends."""
 
 import io
 import json
@@ -14,17 +14,6 @@ import sqlalchemy as sa
 
 from harness.db import engine, ingest, listing, migrate, schema
 from tests.conftest import copy_results, dlbench, read_results
-
-BACKENDS = ["sqlite"]
-
-
-@pytest.fixture(params=BACKENDS)
-def db_url(request, tmp_path):
-    """A URL of a database that does not exist yet (SQLite: a file in tmp_path)."""
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'db' / 'results.sqlite'}"
-    raise AssertionError(request.param)
-
 
 def one_line(err):
     lines = err.strip().splitlines()
