@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from harness.db import engine, ingest, listing, migrate, schema
 from tests.conftest import copy_results, dlbench, read_results
 
+
 def one_line(err):
     lines = err.strip().splitlines()
     assert len(lines) == 1, err
