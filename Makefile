@@ -11,7 +11,7 @@ BENCH_OUT ?= out/bench-$(SIZE)
 ENVS := $(patsubst impls/%/requirements.txt,%,$(wildcard impls/*/requirements.txt))
 DLBENCH_ENVS ?= $(CURDIR)
 
-.PHONY: venv envs browser bench test test-fast lint clean dlib dlib-optional dlib-builtin
+.PHONY: venv envs browser postgres bench test test-fast lint clean dlib dlib-optional dlib-builtin
 
 venv: $(STAMP) dlib-optional
 
@@ -46,6 +46,10 @@ dlib-builtin: $(STAMP)
 browser:
 	@scripts/install_browser.sh
 
+# Debian's postgresql, for the database tests' throwaway server (tests/postgres.py).
+postgres:
+	@scripts/install_postgres.sh
+
 # A framework whose environment cannot be set up leaves its cells `unsupported`
 # (the reason names the command to retry); the rest of the suite still runs.
 envs:
@@ -65,7 +69,7 @@ bench: venv envs
 	$(BIN)/dlbench run --size $(SIZE) --out $(BENCH_OUT) --quiet
 	$(BIN)/dlbench report $(BENCH_OUT) --html $(BENCH_OUT)/report.html
 
-test: venv envs browser lint
+test: venv envs browser postgres lint
 	$(BIN)/python -m pytest -q
 
 # ruff (configured in pyproject.toml, pinned there): lint, and the format as committed.

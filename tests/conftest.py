@@ -268,12 +268,27 @@ def flagged_run(tiny_run, tmp_path_factory):
 
 
 # The results database's backends: every test that takes db_url runs on each.
-DB_BACKENDS = ["sqlite"]
+DB_BACKENDS = ["sqlite", "postgres"]
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """One throwaway PostgreSQL server for the session (tests/postgres.py), stopped at its end."""
+    from tests import postgres
+    from tests.requirements import require
+
+    require("postgres")
+    server = postgres.Server()
+    yield server
+    server.stop()
 
 
 @pytest.fixture(params=DB_BACKENDS)
 def db_url(request, tmp_path):
-    """A URL of a database that does not exist yet (SQLite: a file in tmp_path)."""
+    """A URL of a database that does not exist yet (SQLite: a file in tmp_path) or is empty
+    (PostgreSQL: a new database on the session's throwaway server)."""
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'db' / 'results.sqlite'}"
+    if request.param == "postgres":
+        return request.getfixturevalue("postgres_server").new_database()
     raise AssertionError(request.param)

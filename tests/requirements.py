@@ -16,6 +16,7 @@ import os
 import pytest
 
 import impls
+from tests import postgres
 
 WITHOUT = "DLBENCH_TEST_WITHOUT"
 
@@ -56,6 +57,10 @@ def _chromium():
     return None if find_chromium() else f"no browser on PATH (looked for {', '.join(NAMES)})"
 
 
+def _postgres():
+    return postgres.missing()
+
+
 # name -> (what is missing, or None; the command that fixes it)
 CHECKS = {
     "torch": (lambda: _module("torch"), lambda: manifest("torch").install_hint),
@@ -63,6 +68,7 @@ CHECKS = {
     "mxnet": (_mxnet, lambda: manifest("mxnet").install_hint),
     "dlib": (_dlib, lambda: manifest("dlib").install_hint),
     "chromium": (_chromium, lambda: "make browser  (apt-get install chromium)"),
+    "postgres": (_postgres, lambda: postgres.FIX),
 }
 
 

@@ -8,6 +8,7 @@ import json
 import multiprocessing
 import os
 import sqlite3
+from contextlib import contextmanager
 
 import pytest
 import sqlalchemy as sa
@@ -186,20 +187,40 @@ def test_a_corrupt_results_directory_stops_before_anything_is_written(tiny_run, 
     )
     assert dlbench(f"db ingest {tmp_path / 'nowhere'} --db {db_url}") == 2
     assert one_line(capsys.readouterr().err) == f"dlbench db ingest: {tmp_path / 'nowhere'}: no such results directory"
-    path = db_url.removeprefix("sqlite:///")
-    assert not os.path.exists(path)  # read and checked first: not even the database was made
+    # read and checked first: not even the database was made (PostgreSQL's: no tables)
+    if db_url.startswith("sqlite:"):
+        assert not os.path.exists(db_url.removeprefix("sqlite:///"))
+    else:
+        with sa.create_engine(engine.resolve_url(db_url)[0]).connect() as conn:
+            assert sa.inspect(conn).get_table_names() == []
+
+
+@contextmanager
+def another_writer(db_url):
+    """Another connection, mid-transaction, holding what a writer needs: SQLite's write lock;
+    on PostgreSQL, the runs table (ingest reads it first)."""
+    if db_url.startswith("sqlite:"):
+        holder = sqlite3.connect(db_url.removeprefix("sqlite:///"), isolation_level=None)
+        holder.execute("BEGIN IMMEDIATE")
+    else:
+        import psycopg
+
+        holder = psycopg.connect(
+            engine.resolve_url(db_url)[0].render_as_string(hide_password=False).replace("+psycopg", "")
+        )
+        holder.execute("LOCK TABLE runs IN ACCESS EXCLUSIVE MODE")  # psycopg opened the transaction
+    try:
+        yield
+    finally:
+        holder.rollback() if not db_url.startswith("sqlite:") else holder.execute("ROLLBACK")
+        holder.close()
 
 
 def test_a_locked_database_is_one_line_after_the_busy_timeout(db_url, tiny_run, monkeypatch, capsys):
     engine.open_db(db_url).close()
-    holder = sqlite3.connect(db_url.removeprefix("sqlite:///"), isolation_level=None)
-    holder.execute("BEGIN IMMEDIATE")  # another writer, mid-transaction
     monkeypatch.setenv("DLBENCH_DB_TIMEOUT", "0.2")
-    try:
+    with another_writer(db_url):
         assert dlbench(f"db ingest {tiny_run} --db {db_url}") == 2
-    finally:
-        holder.execute("ROLLBACK")
-        holder.close()
     line = one_line(capsys.readouterr().err)
     assert line.startswith("dlbench db ingest: ") and "locked by another writer for over 0.2 s" in line
     assert stored_runs(db_url) == {}  # and now that it is free, it opens
@@ -228,6 +249,17 @@ def test_processes_ingesting_at_the_same_moment_all_land(tiny_run, db_url, tmp_p
     runs = stored_runs(db_url)
     n = len(read_results(tiny_run))
     assert {k: v["total"] for k, v in runs.items()} == {f"run-{i}": n for i in range(4)}
+
+
+def test_processes_ingesting_the_same_run_at_once_write_it_once(tiny_run, db_url, tmp_path):
+    """Three processes, one run: one writes it, the others find it there (no error, no duplicate)."""
+    same = with_run_id(tiny_run, tmp_path / "same", "the-run")
+    ctx = multiprocessing.get_context("spawn")
+    barrier = ctx.Manager().Barrier(3)
+    with ctx.Pool(3) as pool:
+        results = pool.starmap(_ingest_at_once, [(barrier, same, db_url)] * 3)
+    assert sorted(results) == [[False], [False], [True]]
+    assert {k: v["total"] for k, v in stored_runs(db_url).items()} == {"the-run": len(read_results(tiny_run))}
 
 
 def test_the_default_database_is_outside_the_work_tree(monkeypatch, tmp_path, capsys):

@@ -1,14 +1,19 @@
-"""Open the results database: a file path or an SQLAlchemy URL, migrated to this code's schema.
+"""Open the results database: a file path (SQLite) or a URL (sqlite:///..., postgresql://...),
+migrated to this code's schema.
 
 SQLite gets WAL (readers never wait for a writer) and a busy timeout: a second writer
 waits for the first instead of failing, up to DLBENCH_DB_TIMEOUT seconds (default 60).
 Every write transaction starts with BEGIN IMMEDIATE, taking the write lock first, so two
 writers queue rather than both reading and then one failing on its write.
+PostgreSQL (psycopg 3) gets the same wait as its lock_timeout; its writers use ON CONFLICT
+(harness.db.ingest) where SQLite's take the write lock first.
 """
 
 from __future__ import annotations
 
 import os
+import sqlite3
+import time
 from contextlib import contextmanager
 
 import sqlalchemy as sa
@@ -29,7 +34,12 @@ def resolve_url(db):
         url = sa.engine.make_url(db)
     except exc.ArgumentError:
         raise DatabaseError(f"{db}: not a database path or URL") from None
-    path = url.database if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:") else None
+    backend = url.get_backend_name()
+    if backend not in ("sqlite", "postgresql"):
+        raise DatabaseError(f"{url.render_as_string(hide_password=True)}: not SQLite or PostgreSQL")
+    if backend == "postgresql" and url.get_driver_name() in ("", "psycopg2"):
+        url = url.set(drivername="postgresql+psycopg")  # psycopg 3, the one dlbench installs
+    path = url.database if backend == "sqlite" and url.database not in (None, "", ":memory:") else None
     return url, path
 
 
@@ -72,18 +82,47 @@ class Database:
         try:
             yield
         except exc.OperationalError as e:
-            text = str(e.orig)
-            if "locked" in text or "busy" in text:
+            text = _first_line(e.orig)
+            if "locked" in text or "busy" in text or "lock timeout" in text:
                 raise DatabaseLocked(
                     f"{self.where}: locked by another writer for over {self.timeout:g} s; try again "
                     f"(the wait is {TIMEOUT_ENV}, seconds)"
                 ) from None
             raise DatabaseError(f"{self.where}: {text}") from None
         except exc.DatabaseError as e:  # e.g. "file is not a database"
-            raise DatabaseError(f"{self.where}: {e.orig}") from None
+            raise DatabaseError(f"{self.where}: {_first_line(e.orig)}") from None
 
     def close(self):
         self.engine.dispose()
+
+
+def _first_line(error):
+    """A driver's message as one line (psycopg's run over several: the error, then DETAIL/HINT)."""
+    lines = [line.strip() for line in str(error).strip().splitlines() if line.strip()]
+    return lines[0] if lines else type(error).__name__
+
+
+def _postgresql_engine(url, timeout):
+    # A writer waits for another's locks up to the timeout, as SQLite's busy timeout does;
+    # an unreachable server fails after 10 s instead of the driver's default of forever.
+    ms = max(1, int(timeout * 1000))  # 0 would mean "wait forever" to PostgreSQL
+    return sa.create_engine(url, connect_args={"connect_timeout": 10, "options": f"-c lock_timeout={ms}"})
+
+
+def _wal(cur, timeout):
+    """WAL mode, which a database file keeps once set. Setting it takes an exclusive lock for
+    which SQLite does not call its busy handler (a new file that another process is creating
+    answers "database is locked" at once): retry until the timeout."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if cur.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                cur.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as e:
+            if "locked" not in str(e) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
 
 
 def _sqlite_engine(url, timeout):
@@ -94,7 +133,7 @@ def _sqlite_engine(url, timeout):
         dbapi_conn.isolation_level = None  # SQLAlchemy emits BEGIN itself (below), DDL included
         cur = dbapi_conn.cursor()
         cur.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
-        cur.execute("PRAGMA journal_mode = WAL")
+        _wal(cur, timeout)
         cur.execute("PRAGMA foreign_keys = ON")
         cur.close()
 
@@ -119,7 +158,8 @@ def open_db(db=None, create=True):
             raise DatabaseError(f"cannot create {path}: {e.strerror or e}") from None
     timeout = _timeout()
     try:
-        engine = _sqlite_engine(url, timeout) if url.get_backend_name() == "sqlite" else sa.create_engine(url)
+        make = _sqlite_engine if url.get_backend_name() == "sqlite" else _postgresql_engine
+        engine = make(url, timeout)
     except (exc.ArgumentError, exc.NoSuchModuleError, ImportError) as e:
         raise DatabaseError(f"{where}: cannot open ({e})") from None
     database = Database(engine, where, timeout)

@@ -16,7 +16,9 @@ from datetime import datetime, timezone
 from typing import Optional
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 
+from harness.db.errors import DatabaseError
 from harness.db.schema import cells, machines, runs
 from harness.results import RESULTS, ResultsError, read_machine, read_results
 
@@ -77,7 +79,11 @@ def cell_key(rec):
 
 
 def ingest(db, run, machine_name=None, now=None):
-    """Write one run; False if its run id is already there (nothing written)."""
+    """Write one run; False if its run id is already there (nothing written).
+
+    Safe beside other writers on either backend: the run's row goes in with ON CONFLICT DO
+    NOTHING, so of two processes ingesting the same run one writes it and the other, once
+    the first commits, finds it there; a machine two runs share is added once the same way."""
     now = now or _utcnow()
     machine = run.machine or {}
     name = machine_name or machine.get("hostname") or machine.get("machine_id") or "unknown"
@@ -87,8 +93,9 @@ def ingest(db, run, machine_name=None, now=None):
         if conn.execute(sa.select(runs.c.run_id).where(runs.c.run_id == run.run_id)).first():
             return False
         _add_machine(conn, name, first.get("machine_id") or machine.get("machine_id"), started or now)
-        conn.execute(
-            runs.insert().values(
+        added = conn.execute(
+            _insert(conn, runs)
+            .values(
                 run_id=run.run_id,
                 machine=name,
                 machine_id=first.get("machine_id") or machine.get("machine_id"),
@@ -100,20 +107,42 @@ def ingest(db, run, machine_name=None, now=None):
                 machine_json=json.dumps(run.machine) if run.machine is not None else None,
                 ingested_at=now,
             )
-        )
+            .on_conflict_do_nothing(index_elements=["run_id"])
+            .returning(runs.c.run_id)
+        ).first()
+        if added is None:  # another writer committed this run while we waited for its row
+            return False
         conn.execute(cells.insert(), [_cell_row(run.run_id, rec) for rec in run.records])
     return True
 
 
+def _insert(conn, table):
+    """INSERT in the connection's dialect: both SQLite's and PostgreSQL's have ON CONFLICT."""
+    dialect = {"sqlite": sqlite, "postgresql": postgresql}.get(conn.dialect.name)
+    if dialect is None:
+        raise DatabaseError(f"{conn.dialect.name}: not a supported database (SQLite or PostgreSQL)")
+    return dialect.insert(table)
+
+
 def _add_machine(conn, name, machine_id, seen):
-    row = conn.execute(sa.select(machines).where(machines.c.name == name)).first()
-    if row is None:
-        conn.execute(machines.insert().values(name=name, first_seen=seen, last_seen=seen, machine_id=machine_id))
-        return
-    values = {"first_seen": min(row.first_seen, seen)}
-    if seen >= row.last_seen:  # the machine's id is its latest run's
-        values.update(last_seen=seen, machine_id=machine_id)
-    conn.execute(machines.update().where(machines.c.name == name).values(**values))
+    """The machine's row, added if new, its first and last runs' times widened to `seen`; its id
+    is its latest run's. One UPDATE computes all from the row as it is then (no read-then-write
+    race between two writers)."""
+    conn.execute(
+        _insert(conn, machines)
+        .values(name=name, first_seen=seen, last_seen=seen, machine_id=machine_id)
+        .on_conflict_do_nothing(index_elements=["name"])
+    )
+    later = machines.c.last_seen <= seen
+    conn.execute(
+        machines.update()
+        .where(machines.c.name == name)
+        .values(
+            first_seen=sa.case((machines.c.first_seen > seen, seen), else_=machines.c.first_seen),
+            machine_id=sa.case((later, machine_id), else_=machines.c.machine_id),
+            last_seen=sa.case((later, seen), else_=machines.c.last_seen),
+        )
+    )
 
 
 def _cell_row(run_id, rec):

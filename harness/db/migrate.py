@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import os
 
+import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
@@ -18,6 +19,7 @@ from alembic.script import ScriptDirectory
 from harness.db.errors import DatabaseError, SchemaNewer
 from harness.db.schema import SCHEMA_VERSION
 
+MIGRATION_LOCK = 0x646C62656E6368  # "dlbench": the advisory lock a PostgreSQL migration holds
 SCRIPTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "migrations")
 
 
@@ -38,6 +40,10 @@ def upgrade(connection, where):
     """Migrate to head; a database of a newer schema is refused, one line naming it."""
     cfg = alembic_config(connection)
     script = ScriptDirectory.from_config(cfg)
+    if connection.dialect.name == "postgresql":
+        # SQLite's BEGIN IMMEDIATE already serializes writers; PostgreSQL's two first opens
+        # would both create the tables: one waits here until the other has committed.
+        connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
     current = current_revision(connection)
     if current == script.get_current_head():
         return
