@@ -9,6 +9,7 @@ import multiprocessing
 import os
 import sqlite3
 from contextlib import contextmanager
+from datetime import datetime
 
 import pytest
 import sqlalchemy as sa
@@ -140,6 +141,46 @@ def test_open_db_migrates_an_empty_database_to_head(db_url):
     assert head == f"{schema.SCHEMA_VERSION:04d}"  # the version the code knows is the newest script
     assert len(list(script.walk_revisions())) == schema.SCHEMA_VERSION
     assert out.getvalue().strip() == f"{head} (head)"
+
+
+def test_a_database_of_the_first_schema_migrates_with_its_runs_kept(tiny_run, db_url):
+    """A database made at revision 0001 (the first schema), holding a run written in that
+    schema's own tables, opens at head with the run, its cells and its machine as they were."""
+    from alembic import command
+
+    records = read_results(tiny_run)
+    url, path = engine.resolve_url(db_url)
+    if path:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+    with sa.create_engine(url).begin() as conn:
+        command.upgrade(migrate.alembic_config(conn), "0001")
+        old = sa.MetaData()
+        old.reflect(conn)  # the tables as 0001 made them, not as schema.py now says
+        t = datetime(2026, 11, 1, 12, 0, 0)
+        conn.execute(old.tables["machines"].insert().values(name="m1", first_seen=t, last_seen=t, machine_id="id1"))
+        conn.execute(old.tables["runs"].insert().values(run_id="r1", machine="m1", started=t, ingested_at=t))
+        keys = ("scenario", "phase", "size", "impl", "device", "mode", "threads", "status", "median")
+        conn.execute(
+            old.tables["cells"].insert(),
+            [
+                dict(
+                    {k: rec[k] for k in keys},
+                    run_id="r1",
+                    seed=rec.get("seed", 0),
+                    side="current",
+                    record=json.dumps(rec),
+                )
+                for rec in records
+            ],
+        )
+    db = engine.open_db(db_url, create=False)  # migrates to head
+    with db.read() as conn:
+        assert migrate.current_revision(conn) == f"{schema.SCHEMA_VERSION:04d}"
+        kept = [json.loads(r.record) for r in conn.execute(sa.select(schema.cells).order_by(schema.cells.c.id))]
+        machine = conn.execute(sa.select(schema.machines)).one()
+    db.close()
+    assert kept == records and (machine.name, machine.machine_id, machine.first_seen) == ("m1", "id1", t)
+    assert {k: v["total"] for k, v in stored_runs(db_url).items()} == {"r1": len(records)}
 
 
 def test_a_newer_schema_is_refused_in_one_line(db_url, capsys):
