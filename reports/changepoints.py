@@ -1,0 +1,67 @@
+"""Change points of a cell's history: where its median stepped, from one commit to the next.
+
+The method was chosen by measurement (benchmarks/evaluate_changepoints.py, the table in
+docs/change-points.md): ruptures' binary segmentation with the l2 cost, on log values
+smoothed by a running median of 3 (a single run in the machine's slow mode is not a step),
+with a BIC-like penalty scaled by the series' own noise (estimated from successive
+differences, so a quiet cell's 3% step counts and a noisy cell's 3% wobble does not). A
+detected change smaller than MIN_CHANGE between its segments' medians is not reported.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+MIN_CHANGE = 0.02  # below 2% a change is within what a benchmark can tell on this kind of machine
+MIN_SIZE = 5  # runs on each side of a change: fewer cannot tell a step from a slow spell
+PENALTY = 6.0  # x sigma^2 x log(n): no false change in 180 step-free synthetic histories
+
+
+@dataclass(frozen=True)
+class ChangePoint:
+    index: int  # the first position (0-based) of the new level in `values`
+    before: float  # the level (median) of the segment before it
+    after: float  # the level (median) of the segment after it
+    change: float  # after / before - 1 (for times: positive = slower)
+
+
+def change_indices(logs):
+    """Change positions in a series of log values (no gaps), after the MIN_CHANGE filter."""
+    import ruptures  # imported here: only the dashboard and the evaluation need it
+
+    x = np.asarray(logs, dtype=float)
+    n = len(x)
+    if n < 2 * MIN_SIZE:
+        return []
+    smooth = np.array([np.median(x[max(0, i - 1) : i + 2]) for i in range(n)])
+    sigma = 1.4826 * float(np.median(np.abs(np.diff(x)))) / math.sqrt(2)
+    if sigma == 0.0:  # a constant series (or nearly): any penalty above 0 keeps it whole
+        sigma = 1e-9
+    algo = ruptures.Binseg(model="l2", min_size=MIN_SIZE, jump=1).fit(smooth.reshape(-1, 1))
+    found = [int(b) for b in algo.predict(pen=PENALTY * sigma**2 * math.log(n)) if b < n]
+    bounds = [0, *found, n]
+    return [
+        i
+        for k, i in enumerate(found)
+        if abs(math.expm1(np.median(x[i : bounds[k + 2]]) - np.median(x[bounds[k] : i]))) >= MIN_CHANGE
+    ]
+
+
+def detect(values: Sequence[float]) -> list[ChangePoint]:
+    """Change points of one series (a cell's medians over commits, oldest first), in order.
+    None, NaN and non-positive values are skipped (a run where the cell was not ok); the
+    indices still refer to positions in `values`."""
+    where = [i for i, v in enumerate(values) if v is not None and math.isfinite(v) and v > 0]
+    logs = np.log([values[i] for i in where])
+    found = change_indices(logs)
+    bounds = [0, *found, len(where)]
+    points = []
+    for k, i in enumerate(found):
+        before = math.exp(float(np.median(logs[bounds[k] : i])))
+        after = math.exp(float(np.median(logs[i : bounds[k + 2]])))
+        points.append(ChangePoint(index=where[i], before=before, after=after, change=after / before - 1))
+    return points

@@ -1,0 +1,59 @@
+"""reports.changepoints: the steps a history holds are found where they are, with their size
+and sign; a history without one gives none; gaps (runs where the cell was not ok) keep the
+positions right. Noise like this machine's run-to-run noise (about 3%), fixed seeds."""
+
+import math
+
+import numpy as np
+import pytest
+
+from reports.changepoints import MIN_CHANGE, detect
+
+
+def noisy(levels, sigma=0.03, seed=0):
+    rng = np.random.default_rng(seed)
+    return list(np.asarray(levels) * np.exp(rng.normal(0.0, sigma, len(levels))))
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_a_20_percent_slowdown_is_found_at_its_commit(seed):
+    values = noisy([1.0] * 60 + [1.2] * 40, seed=seed)
+    (point,) = detect(values)
+    assert abs(point.index - 60) <= 1
+    assert point.change == pytest.approx(0.2, abs=0.04) and point.after / point.before - 1 == point.change
+
+
+def test_an_improvement_is_a_negative_change_and_two_steps_are_two_points():
+    values = noisy([2.0] * 50 + [1.6] * 50 + [2.0] * 50, seed=7)
+    points = detect(values)
+    assert [abs(p.index - i) <= 1 for p, i in zip(points, (50, 100))] == [True, True] and len(points) == 2
+    assert points[0].change < -0.15 and points[1].change > 0.15
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_a_history_without_a_step_gives_none(seed):
+    values = noisy([1.0] * 150, seed=100 + seed)
+    values[40] *= 1.25  # one run in the machine's slow mode is not a step
+    assert detect(values) == []
+
+
+def test_gaps_are_skipped_and_positions_kept():
+    values = noisy([1.0] * 40 + [1.3] * 40, seed=3)
+    values[10] = None
+    values[20] = math.nan
+    values[39] = 0.0
+    gapped = [v if i not in (45, 46) else None for i, v in enumerate(values)]
+    (point,) = detect(gapped)
+    assert abs(point.index - 40) <= 1
+
+
+def test_short_or_flat_series_give_none():
+    assert detect([]) == [] and detect([1.0, 2.0, 1.0]) == []
+    assert detect([1.0] * 30) == []
+    assert detect([None] * 20) == []
+
+
+def test_a_change_smaller_than_the_floor_is_not_reported():
+    step = MIN_CHANGE / 2
+    values = [1.0] * 50 + [1.0 + step] * 50  # noiseless: found by the method, dropped by the floor
+    assert detect(values) == []
