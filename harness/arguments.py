@@ -148,33 +148,47 @@ def _machine_name(value):
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def add_db_parser(sub):
-    """`dlbench db ingest|runs|export`: the results database (harness.db)."""
+def db_help(start=""):
     from harness.db.settings import TIMEOUT_ENV, default_db
 
-    db_help = (
-        "the database: a file path, sqlite:///PATH or another SQLAlchemy URL (default: $DLBENCH_DB, else "
+    return (
+        (start + ". " if start else "")
+        + "The database: a file path, sqlite:///PATH or postgresql://USER@HOST/DB (default: $DLBENCH_DB, else "
         f"${{XDG_DATA_HOME:-~/.local/share}}/dlbench/results.sqlite, here {default_db()}); a writer "
         f"waits up to ${TIMEOUT_ENV} seconds (default 60) for another"
     ).replace("%", "%%")
+
+
+def add_db_option(p, help_start="", **kwargs):
+    p.add_argument("--db", default=None, metavar="DB", help=db_help(help_start), **kwargs)
+
+
+def add_machine_option(p, what, default_help="$DLBENCH_MACHINE, else the fingerprint's hostname", env=True):
+    p.add_argument(
+        "--machine",
+        type=_machine_name,
+        default=(os.environ.get("DLBENCH_MACHINE") or None) if env else None,
+        help=f"{what} (default: {default_help})",
+    )
+
+
+def add_db_parser(sub):
+    """`dlbench db ingest|runs|export`: the results database (harness.db)."""
     d = sub.add_parser("db", help="the results database: ingest results directories, list runs, export a run")
     dsub = d.add_subparsers(dest="db_command", parser_class=Parser, metavar="DB_COMMAND")
     dsub.required = True
     i = dsub.add_parser("ingest", help="add results directories' runs (one per run id; a run already there is skipped)")
     i.add_argument("dirs", nargs="+", metavar="DIR")
-    i.add_argument("--db", default=None, help=db_help)
-    i.add_argument(
-        "--machine",
-        type=_machine_name,
-        default=None,
-        help="the name history keeps these runs under (default: the fingerprint's hostname)",
+    add_db_option(i)
+    add_machine_option(
+        i, "the name history keeps these runs under", "the name each run recorded, else its hostname", env=False
     )
     r = dsub.add_parser("runs", help="list the runs: run id, machine, commit, time, cells ok/total")
-    r.add_argument("--db", default=None, help=db_help)
+    add_db_option(r)
     e = dsub.add_parser("export", help="write a run back as a results directory (results.jsonl + machine.json)")
     e.add_argument("run_id", metavar="RUN_ID")
     e.add_argument("--out", required=True, help="results directory to create")
-    e.add_argument("--db", default=None, help=db_help)
+    add_db_option(e)
 
 
 def build_parser():
@@ -219,6 +233,15 @@ def build_parser():
         default=None,
         help="seconds per peak probe and implementation (default %s)" % CEILING_SECONDS,
     )
+    add_db_option(
+        r,
+        nargs="?",
+        const="",
+        help_start="also record the run into the database as it runs (--db alone: the default database); "
+        "the results directory is written as always, and a failed database write ends the run with "
+        "exit 2 and the command that adds it later",
+    )
+    add_machine_option(r, "the name this machine's history is kept under in the database (machine.json's machine_name)")
     r.add_argument("--save", metavar="NAME", help="add these results to baseline NAME for this machine")
     r.add_argument("--keep", type=_positive_int, default=5, help="runs a saved baseline keeps (default 5)")
     r.add_argument(

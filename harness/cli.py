@@ -91,6 +91,8 @@ def cmd_run(args):
             history.check_name(name)
     out = args.out or _default_out("run")
     runner = open_runner("run", out, _options(args, args.processes), progress=ProgressDisplay(), resume=args.resume)
+    runner.machine_name = args.machine
+    recorder = _recorder(args, out, runner)
     try:
         runner.framework_facts(sorted({c.impl for c in cells}))
         runner.write_machine()
@@ -112,15 +114,33 @@ def cmd_run(args):
         return 130
     finally:
         runner.close()
+        if recorder:
+            recorder.close()
     if not args.quiet:
         _print_report([out], "table")
     print(f"results: {os.path.join(out, 'results.jsonl')}")
     code = 0
+    if recorder and recorder.failure:
+        print(f"dlbench run: {recorder.failure_line()}", file=sys.stderr)
+        code = 2
+    elif recorder:
+        print(f"database: {recorder.written} cells recorded in {recorder.where()}")
     if args.compare:
-        code = _compare_stored([args.compare], out, args, runner.machine["machine_id"])
+        code = max(code, _compare_stored([args.compare], out, args, runner.machine["machine_id"]))
     if args.save:
         print(f"saved baseline {args.save!r}: {history.save(out, args.save, args.keep)}")
     return code
+
+
+def _recorder(args, out, runner):
+    """run --db: a recorder listening to the runner's records (harness.db.recorder), or None."""
+    if args.db is None:
+        return None
+    from harness.db.recorder import Recorder
+
+    recorder = Recorder(args.db or None, out, args.machine)
+    runner.listeners.append(recorder.add)
+    return recorder
 
 
 def cmd_machine(args):
@@ -298,8 +318,11 @@ def cmd_db(args):
         db = engine.open_db(args.db, create=True)
         try:
             for run in found:
-                if ingest.ingest(db, run, args.machine):
-                    print(f"ingested run {run.run_id} from {run.source} ({len(run.records)} cells)")
+                added = ingest.ingest(db, run, args.machine)
+                if added == len(run.records):
+                    print(f"ingested run {run.run_id} from {run.source} ({added} cells)")
+                elif added:
+                    print(f"run {run.run_id} from {run.source}: added the {added} cells the database lacked")
                 else:
                     print(f"run {run.run_id} from {run.source} is in the database already; skipped")
         finally:

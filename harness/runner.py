@@ -97,6 +97,8 @@ class Runner:
         self.lock = OutLock(out_dir, command)
         self._claim_out_dir()
         self.writer = ResultsWriter(out_dir)
+        self.listeners = []  # called with each record once it is on disk (run --db's recorder)
+        self.machine_name = None  # --machine: the name the user gives this machine, kept in machine.json
         self._workdir = tempfile.mkdtemp(prefix="dlbench-")
 
     def _claim_out_dir(self):
@@ -157,6 +159,8 @@ class Runner:
             old.setdefault("frameworks", {}).update(frameworks)
             old.setdefault("caches", machine.get("caches"))
             machine = old
+        if self.machine_name:
+            machine["machine_name"] = self.machine_name
         write_machine(self.out_dir, machine)
         self.machine = machine
         return machine
@@ -230,6 +234,8 @@ class Runner:
                 for cell, record in self.run_group(group):
                     self.writer.append(record)
                     self.records.append(record)
+                    for listener in self.listeners:
+                        listener(record)
                     if self.progress:
                         self.progress.cell_done(cell, record)
         finally:

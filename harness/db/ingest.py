@@ -78,42 +78,63 @@ def cell_key(rec):
     return (*(rec[k] for k in CELL_KEY[:7]), rec.get("seed", 0), rec.get("side") or "current")
 
 
-def ingest(db, run, machine_name=None, now=None):
-    """Write one run; False if its run id is already there (nothing written).
+def machine_name(run_machine, chosen=None):
+    """The name a run is kept under: the one given (--machine), else the one the run recorded
+    (machine.json's machine_name, from `dlbench run --machine`), else its hostname."""
+    machine = run_machine or {}
+    return chosen or machine.get("machine_name") or machine.get("hostname") or machine.get("machine_id") or "unknown"
 
-    Safe beside other writers on either backend: the run's row goes in with ON CONFLICT DO
-    NOTHING, so of two processes ingesting the same run one writes it and the other, once
-    the first commits, finds it there; a machine two runs share is added once the same way."""
+
+def ingest(db, run, machine_name_=None, now=None):
+    """Write one run: the number of its cells that were not in the database yet (0: it was
+    all there already, nothing written). A run recorded in part (`run --db` whose database
+    went away mid-run) gets its missing cells.
+
+    Safe beside other writers on either backend: rows go in with ON CONFLICT DO NOTHING, so
+    of two processes ingesting the same run one writes it and the other, once the first
+    commits, finds it there; a machine two runs share is added once the same way."""
+    with db.write() as conn:
+        add_run(conn, run, machine_name_, now)
+        return add_cells(conn, run.run_id, run.records)
+
+
+def add_run(conn, run, chosen_name=None, now=None):
+    """The run's row (and its machine's), unless it is there already."""
     now = now or _utcnow()
     machine = run.machine or {}
-    name = machine_name or machine.get("hostname") or machine.get("machine_id") or "unknown"
+    name = machine_name(run.machine, chosen_name)
     started = min((t for t in (_time(r.get("timestamp")) for r in run.records) if t), default=None)
     first = run.records[0]
-    with db.write() as conn:
-        if conn.execute(sa.select(runs.c.run_id).where(runs.c.run_id == run.run_id)).first():
-            return False
-        _add_machine(conn, name, first.get("machine_id") or machine.get("machine_id"), started or now)
-        added = conn.execute(
-            _insert(conn, runs)
-            .values(
-                run_id=run.run_id,
-                machine=name,
-                machine_id=first.get("machine_id") or machine.get("machine_id"),
-                git_commit=first.get("git_commit") or machine.get("git_commit"),
-                branch=machine.get("branch"),
-                started=started,
-                command=_command(run, machine),
-                dlbench_version=first.get("dlbench_version") or machine.get("dlbench_version"),
-                machine_json=json.dumps(run.machine) if run.machine is not None else None,
-                ingested_at=now,
-            )
-            .on_conflict_do_nothing(index_elements=["run_id"])
-            .returning(runs.c.run_id)
-        ).first()
-        if added is None:  # another writer committed this run while we waited for its row
-            return False
-        conn.execute(cells.insert(), [_cell_row(run.run_id, rec) for rec in run.records])
-    return True
+    if conn.execute(sa.select(runs.c.run_id).where(runs.c.run_id == run.run_id)).first():
+        return
+    _add_machine(conn, name, first.get("machine_id") or machine.get("machine_id"), started or now)
+    conn.execute(
+        _insert(conn, runs)
+        .values(
+            run_id=run.run_id,
+            machine=name,
+            machine_id=first.get("machine_id") or machine.get("machine_id"),
+            git_commit=first.get("git_commit") or machine.get("git_commit"),
+            branch=machine.get("branch"),
+            started=started,
+            command=_command(run, machine),
+            dlbench_version=first.get("dlbench_version") or machine.get("dlbench_version"),
+            machine_json=json.dumps(run.machine) if run.machine is not None else None,
+            ingested_at=now,
+        )
+        .on_conflict_do_nothing(index_elements=["run_id"])
+    )
+
+
+def add_cells(conn, run_id, records):
+    """The records' cells that the run lacks; how many were added."""
+    count = sa.select(sa.func.count()).select_from(cells).where(cells.c.run_id == run_id)
+    before = conn.execute(count).scalar()
+    conn.execute(
+        _insert(conn, cells).on_conflict_do_nothing(index_elements=["run_id", *CELL_KEY]),
+        [_cell_row(run_id, rec) for rec in records],
+    )
+    return conn.execute(count).scalar() - before
 
 
 def _insert(conn, table):

@@ -1,0 +1,56 @@
+"""`dlbench run --db`: each record goes into the database as it is written to results.jsonl.
+
+The results directory stays the run's primary, crash-safe copy. A database that cannot be
+written (missing, unreachable, locked past its timeout, of a newer schema) does not stop
+the run: the recorder stops trying, the run finishes every cell, and the command ends with
+one line naming the failure and the `dlbench db ingest` that adds the run later (ingest
+adds whatever cells the database lacks, so a run recorded in part is completed).
+"""
+
+from __future__ import annotations
+
+import shlex
+
+from harness.db import engine, ingest
+from harness.errors import DlbenchError
+from harness.results import read_machine
+
+
+class Recorder:
+    def __init__(self, db, out_dir, machine_name=None):
+        self.db_arg, self.out_dir, self.machine_name = db, out_dir, machine_name
+        self.db = None
+        self.failure = None  # the first error's line; nothing is tried after it
+        self.written = 0
+        self._runs = set()  # run ids whose row is written
+
+    def add(self, record):
+        if self.failure:
+            return
+        try:
+            if self.db is None:
+                self.db = engine.open_db(self.db_arg, create=True)
+            run = ingest.Run(record["run_id"], self.out_dir, read_machine(self.out_dir), [record])
+            with self.db.write() as conn:
+                if run.run_id not in self._runs:
+                    ingest.add_run(conn, run, self.machine_name)
+                self.written += ingest.add_cells(conn, run.run_id, [record])
+            self._runs.add(run.run_id)
+        except (DlbenchError, OSError) as exc:
+            self.failure = str(exc)
+
+    def close(self):
+        if self.db is not None:
+            self.db.close()
+
+    def where(self):
+        return self.db.where if self.db is not None else (self.db_arg or "the default database")
+
+    def failure_line(self):
+        """The one line for a failed recording: what failed, where the results are, how to add them."""
+        db = f" --db {shlex.quote(self.db_arg)}" if self.db_arg else ""
+        machine = f" --machine {self.machine_name}" if self.machine_name else ""
+        return (
+            f"the database write failed ({self.failure}); the results are complete in {self.out_dir}; "
+            f"add them later with: dlbench db ingest {shlex.quote(self.out_dir)}{db}{machine}"
+        )

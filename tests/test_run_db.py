@@ -1,0 +1,80 @@
+"""`dlbench run --db`: a run recorded as it runs is the run `db ingest` of its directory
+gives; --machine names the history; a database that cannot be written never costs the
+results: the run finishes, says how to add them later, and exits 2; ingest then completes
+a run recorded in part."""
+
+import json
+import os
+
+import sqlalchemy as sa
+
+from harness.db import engine, schema
+from tests.conftest import FAST, dlbench, read_results
+
+RUN = "run --size tiny --impl reference --scenario sigmoid --quiet"
+
+
+def stored(url):
+    db = engine.open_db(url, create=False)
+    with db.read() as conn:
+        runs = conn.execute(sa.select(schema.runs)).all()
+        cells = [json.loads(r.record) for r in conn.execute(sa.select(schema.cells).order_by(schema.cells.c.id))]
+    db.close()
+    return runs, cells
+
+
+def test_run_db_records_what_ingest_of_its_directory_gives(db_url, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert dlbench(f"{RUN} --out {out} --db {db_url} --machine lab-7", *FAST) == 0
+    records = read_results(str(out))
+    assert f"database: {len(records)} cells recorded in " in capsys.readouterr().out
+    (run,), cells = stored(db_url)
+    assert cells == records and run.machine == "lab-7" and run.run_id == records[0]["run_id"]
+    with open(out / "machine.json") as f:
+        assert json.load(f)["machine_name"] == "lab-7"  # the name travels with the directory
+    # ingesting the directory afterwards finds everything there
+    assert dlbench(f"db ingest {out} --db {db_url}") == 0
+    assert "is in the database already; skipped" in capsys.readouterr().out
+    assert stored(db_url)[1] == records
+
+
+def test_ingest_keeps_the_machine_name_the_run_recorded(db_url, tmp_path, monkeypatch):
+    out = tmp_path / "run"
+    monkeypatch.setenv("DLBENCH_MACHINE", "ci-runner-a")
+    assert dlbench(f"{RUN} --out {out}", *FAST) == 0  # no database: the name is in machine.json
+    assert dlbench(f"db ingest {out} --db {db_url}") == 0
+    (run,), _ = stored(db_url)
+    assert run.machine == "ci-runner-a"
+
+
+def test_a_database_that_cannot_be_written_keeps_the_results_and_says_how_to_add_them(tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    bad = blocker / "results.sqlite"  # its folder is a file: the database cannot be created
+    out = tmp_path / "run"
+    assert dlbench(f"{RUN} --out {out} --db {bad}", *FAST) == 2
+    captured = capsys.readouterr()
+    (line,) = [x for x in captured.err.splitlines() if "database write failed" in x]
+    assert line.startswith("dlbench run: the database write failed (cannot create ")
+    assert line.endswith(f"the results are complete in {out}; add them later with: dlbench db ingest {out} --db {bad}")
+    assert "Traceback" not in captured.err
+    records = read_results(str(out))
+    assert records and all(r["status"] == "ok" for r in records)  # every cell ran and was written
+
+
+def test_ingest_completes_a_run_recorded_in_part(db_url, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert dlbench(f"{RUN} --out {out} --db {db_url}", *FAST) == 0
+    records = read_results(str(out))
+    assert len(records) == 2  # forward and backward
+    db = engine.open_db(db_url)
+    with db.write() as conn:  # as if the database went away after the first cell
+        conn.execute(schema.cells.delete().where(schema.cells.c.phase == records[1]["phase"]))
+    db.close()
+    capsys.readouterr()
+    assert dlbench(f"db ingest {out} --db {db_url}") == 0
+    assert f"run {records[0]['run_id']} from {out}: added the 1 cells the database lacked" in capsys.readouterr().out
+    assert sorted(json.dumps(c, sort_keys=True) for c in stored(db_url)[1]) == sorted(
+        json.dumps(r, sort_keys=True) for r in records
+    )
+    assert os.path.exists(out / "results.jsonl")
