@@ -20,6 +20,9 @@ import tempfile
 
 USER = "dlbench-pg"
 SUPERUSER = "postgres"
+# a role that must give its password (scram), for the tests of a refused one; the rest trust the socket
+SECRET_ROLE, SECRET_PASSWORD = "dlbench_secret", "right-password"
+HBA = f"local all {SECRET_ROLE} scram-sha-256\nlocal all all trust\n"
 FIX = "scripts/install_postgres.sh (Debian's postgresql package; `make postgres`)"
 
 
@@ -76,8 +79,11 @@ class Server:
             os.chmod(self.root, 0o755)
             shutil.chown(self.root, self.user)
         self._pg("initdb", "-D", self.data, "-U", SUPERUSER, "-A", "trust", "-E", "UTF8", "--no-sync")
+        with open(os.path.join(self.data, "pg_hba.conf"), "w") as f:
+            f.write(HBA)
         options = f"-k {self.socket_dir} -c listen_addresses='' -c fsync=off -c max_connections=50"
         self._pg("pg_ctl", "start", "-w", "-D", self.data, "-l", os.path.join(self.root, "log"), "-o", options)
+        self.admin(f"CREATE ROLE {SECRET_ROLE} LOGIN PASSWORD '{SECRET_PASSWORD}'")
 
     def _pg(self, program, *args):
         cmd = [os.path.join(self.bin, program), *args]
@@ -89,16 +95,21 @@ class Server:
             tail = open(log).read()[-2000:] if os.path.exists(log) else ""
             raise RuntimeError(f"{program} failed ({done.returncode}): {done.stderr.strip()}\n{tail}")
 
-    def url(self, database):
-        return f"postgresql://{SUPERUSER}@/{database}?host={self.socket_dir}"
+    def url(self, database, user=SUPERUSER, password=None):
+        auth = f"{user}:{password}" if password else user
+        return f"postgresql://{auth}@/{database}?host={self.socket_dir}"
 
-    def new_database(self):
-        """The URL of a new, empty database on this server."""
+    def admin(self, sql):
+        """One statement as the superuser, outside a transaction (CREATE DATABASE needs that)."""
         import psycopg
 
-        name = f"t{os.getpid()}_{next(self._names)}"
         with psycopg.connect(f"dbname=postgres user={SUPERUSER} host={self.socket_dir}", autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
+            conn.execute(sql)
+
+    def new_database(self, owner=SUPERUSER):
+        """The URL of a new, empty database on this server, `owner`'s (who may make tables in it)."""
+        name = f"t{os.getpid()}_{next(self._names)}"
+        self.admin(f'CREATE DATABASE "{name}" OWNER {owner}')
         return self.url(name)
 
     def stop(self):

@@ -344,3 +344,58 @@ def test_migrations_are_found_from_any_working_directory(tiny_run, tmp_path):
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines()[-1] == f"database: {elsewhere / 'here.sqlite'}"
     assert set(stored_runs(str(elsewhere / "here.sqlite"))) == set(run_ids(tiny_run))
+
+
+# --- PostgreSQL's ways in and its refusals (the server's own tests: not parametrized) ---
+
+
+def test_a_plain_postgresql_url_uses_psycopg_3():
+    for given in ("postgresql", "postgresql+psycopg2", "postgresql+psycopg"):
+        url, path = engine.resolve_url(f"{given}://ci@db.example/results")
+        assert (url.get_driver_name(), path) == ("psycopg", None)
+
+
+@pytest.mark.parametrize(
+    "url, why",
+    [
+        ("postgresql://ci@db.example:port/results", "not a database path or URL"),
+        ("mysql://ci@db.example/results", "not SQLite or PostgreSQL"),
+    ],
+)
+def test_a_url_dlbench_cannot_use_is_one_line(url, why, capsys):
+    assert dlbench(f"db runs --db {url}") == 2
+    assert one_line(capsys.readouterr().err).endswith(f": {why}")
+
+
+@pytest.mark.requires("postgres")
+def test_the_password_comes_from_pgpassword_not_the_url(postgres_server, tiny_run, monkeypatch, capsys):
+    from tests.postgres import SECRET_PASSWORD, SECRET_ROLE, SUPERUSER
+
+    url = postgres_server.new_database(owner=SECRET_ROLE).replace(f"{SUPERUSER}@", f"{SECRET_ROLE}@")
+    monkeypatch.setenv("PGPASSWORD", SECRET_PASSWORD)  # how a fleet's machines are told it
+    assert dlbench(f"db ingest {tiny_run} --db {url}") == 0
+    assert capsys.readouterr().out.splitlines()[-1] == f"database: {url}"
+    assert set(stored_runs(url)) == set(run_ids(tiny_run))
+
+
+@pytest.mark.requires("postgres")
+def test_postgresql_refusals_are_one_line_naming_the_database_without_its_password(postgres_server, tmp_path, capsys):
+    """A wrong password, a database not on the server, no server: each one line, exit 2."""
+    from tests.postgres import SECRET_PASSWORD, SECRET_ROLE
+
+    wrong = postgres_server.url("postgres", SECRET_ROLE, "wrong-password")
+    assert dlbench(f"db runs --db {wrong}") == 2
+    line = one_line(capsys.readouterr().err)
+    assert line.endswith(f'password authentication failed for user "{SECRET_ROLE}"') and "***@" in line
+    assert "wrong-password" not in line
+
+    missing = postgres_server.url("no_such_db", SECRET_ROLE, SECRET_PASSWORD)
+    assert dlbench(f"db runs --db {missing}") == 2
+    line = one_line(capsys.readouterr().err)
+    assert line.endswith('database "no_such_db" does not exist; create it on the server (createdb)')
+    assert SECRET_PASSWORD not in line and "/no_such_db?" in line
+
+    nowhere = f"postgresql://ci@/results?host={tmp_path}"  # no server listens there
+    assert dlbench(f"db runs --db {nowhere}") == 2
+    line = one_line(capsys.readouterr().err)
+    assert line.startswith(f"dlbench db runs: {nowhere}: server not reachable (")

@@ -30,6 +30,19 @@ def test_a_missing_browser_names_make_browser(monkeypatch):
     )
 
 
+def test_a_missing_postgres_names_make_postgres(monkeypatch):
+    from tests import postgres
+
+    monkeypatch.delenv(WITHOUT, raising=False)
+    monkeypatch.setattr(postgres, "bin_dir", lambda: None)
+    with pytest.raises(pytest.fail.Exception) as failed:
+        require("postgres")
+    assert str(failed.value).startswith(
+        "PostgreSQL's server (initdb, pg_ctl) is not installed; fix: scripts/install_postgres.sh"
+    )
+    assert "`make postgres`" in str(failed.value)
+
+
 def test_only_the_environment_variable_skips_and_it_is_the_reason(monkeypatch):
     monkeypatch.setenv(WITHOUT, "mxnet, chromium")
     with pytest.raises(pytest.skip.Exception) as skipped:

@@ -15,6 +15,7 @@ import os
 import sqlite3
 import time
 from contextlib import contextmanager
+from urllib.parse import unquote
 
 import sqlalchemy as sa
 from sqlalchemy import event, exc
@@ -32,7 +33,7 @@ def resolve_url(db):
         return sa.engine.make_url("sqlite://").set(database=path), path
     try:
         url = sa.engine.make_url(db)
-    except exc.ArgumentError:
+    except (exc.ArgumentError, ValueError):  # ValueError: e.g. a port that is not a number
         raise DatabaseError(f"{db}: not a database path or URL") from None
     backend = url.get_backend_name()
     if backend not in ("sqlite", "postgresql"):
@@ -88,6 +89,8 @@ class Database:
                     f"{self.where}: locked by another writer for over {self.timeout:g} s; try again "
                     f"(the wait is {TIMEOUT_ENV}, seconds)"
                 ) from None
+            if self.engine.dialect.name == "postgresql" and getattr(e.orig, "sqlstate", None) is None:
+                raise _connection_error(self.where, text) from None
             raise DatabaseError(f"{self.where}: {text}") from None
         except exc.DatabaseError as e:  # e.g. "file is not a database"
             raise DatabaseError(f"{self.where}: {_first_line(e.orig)}") from None
@@ -100,6 +103,19 @@ def _first_line(error):
     """A driver's message as one line (psycopg's run over several: the error, then DETAIL/HINT)."""
     lines = [line.strip() for line in str(error).strip().splitlines() if line.strip()]
     return lines[0] if lines else type(error).__name__
+
+
+def _connection_error(where, text):
+    """libpq's refusal to connect (psycopg gives it no SQLSTATE) as one line: the server's own
+    FATAL reason where it answered (a database not there, a password refused), else that it
+    was not reached and why."""
+    reason = text.rsplit("failed: ", 1)[-1]
+    if not reason.startswith("FATAL:"):
+        return DatabaseError(f"{where}: server not reachable ({reason})")
+    reason = reason.removeprefix("FATAL:").strip()
+    if reason.startswith("database") and reason.endswith("does not exist"):
+        return DatabaseMissing(f"{where}: {reason}; create it on the server (createdb)")
+    return DatabaseError(f"{where}: {reason}")
 
 
 def _postgresql_engine(url, timeout):
@@ -148,7 +164,7 @@ def open_db(db=None, create=True):
     """The database at `db` (a path, an SQLAlchemy URL, or None: the default), migrated to
     head. create=False: a missing SQLite file is an error, not a new database."""
     url, path = resolve_url(db)
-    where = path or url.render_as_string(hide_password=True)
+    where = path or unquote(url.render_as_string(hide_password=True))  # host=/a/socket/dir, not %2Fa%2F...
     if path and not os.path.exists(path):
         if not create:
             raise DatabaseMissing(f"no database at {path}; dlbench db ingest DIR creates it")
