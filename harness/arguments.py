@@ -320,6 +320,17 @@ def build_parser():
 
     add_db_parser(sub)
 
+    pub = sub.add_parser("publish", help="the database's history as a static site: trends, change points, regressions")
+    add_db_option(pub)
+    pub.add_argument("--out", required=True, help="folder to write the site into (replaced whole)")
+    pub.add_argument(
+        "--machine",
+        type=_machine_name,
+        action="append",
+        default=None,
+        help="only this machine's history (repeatable; default: every machine in the database)",
+    )
+
     rep = sub.add_parser(
         "report",
         help="tables of one or more results directories (several machines or "

@@ -342,8 +342,26 @@ def cmd_db(args):
     return 0
 
 
+def cmd_publish(args):
+    from harness.db import engine
+    from reports.dashboard import publish
+
+    db = engine.open_db(args.db, create=False)
+    try:
+        site = publish(db, args.out, args.machine)
+    finally:
+        db.close()
+    print(
+        f"published {site.machines} machine(s), {site.cells} cells, {site.changes} change point(s): "
+        f"{site.files} files, {site.bytes / 1e6:.1f} MB in {site.seconds:.1f} s"
+    )
+    print(os.path.join(site.out, "index.html"))
+    return 0
+
+
 COMMANDS = {
     "db": cmd_db,
+    "publish": cmd_publish,
     "machine": cmd_machine,
     "export": cmd_export,
     "import": cmd_import,
