@@ -177,8 +177,24 @@ def add_db_parser(sub):
     d = sub.add_parser("db", help="the results database: ingest results directories, list runs, export a run")
     dsub = d.add_subparsers(dest="db_command", parser_class=Parser, metavar="DB_COMMAND")
     dsub.required = True
-    i = dsub.add_parser("ingest", help="add results directories' runs (one per run id; a run already there is skipped)")
-    i.add_argument("dirs", nargs="+", metavar="DIR")
+    i = dsub.add_parser(
+        "ingest",
+        help="add runs: results directories, pytest-benchmark folders (.benchmarks), saved baselines (--history)",
+    )
+    i.add_argument(
+        "dirs",
+        nargs="*",
+        metavar="DIR",
+        help="a results directory (one run per run id), or a folder of pytest-benchmark JSON files (one run each)",
+    )
+    i.add_argument(
+        "--history",
+        nargs="?",
+        const="",
+        metavar="FOLDER",
+        help="also import saved baselines from a .dlbench/history folder (alone: this project's, or "
+        "$DLBENCH_HISTORY), each run tagged with its baseline's name",
+    )
     add_db_option(i)
     add_machine_option(
         i, "the name history keeps these runs under", "the name each run recorded, else its hostname", env=False
@@ -257,6 +273,14 @@ def build_parser():
         help="baseline runs (results directories or a saved baseline name, whose runs all count), then the candidate",
     )
     add_verdict_options(c)
+    add_db_option(
+        c,
+        help_start="look baseline names up in the database (its newest 5 runs of the name on the "
+        "candidate's machine) instead of .dlbench/history",
+        nargs="?",
+        const="",
+    )
+    add_machine_option(c, "the machine whose baseline a name means", "the candidate's machine name", env=True)
     c.add_argument("--format", choices=("table", "json", "markdown"), default="table")
     c.add_argument(
         "--interleave",

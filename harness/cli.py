@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
 from datetime import datetime
 
 import impls
@@ -127,9 +128,26 @@ def cmd_run(args):
         print(f"database: {recorder.written} cells recorded in {recorder.where()}")
     if args.compare:
         code = max(code, _compare_stored([args.compare], out, args, runner.machine["machine_id"]))
-    if args.save:
+    if args.save and recorder:  # the database keeps the baseline: a tag on this run
+        if recorder.failure:
+            print(f"dlbench run: baseline {args.save!r} not saved: the run is not in the database", file=sys.stderr)
+        else:
+            print(f"saved baseline {args.save!r}: {_tag_baseline(args, runner)}")
+    elif args.save:
         print(f"saved baseline {args.save!r}: {history.save(out, args.save, args.keep)}")
     return code
+
+
+def _tag_baseline(args, runner):
+    from harness.db import baselines, engine, ingest
+
+    machine = ingest.machine_name(runner.machine, args.machine)
+    db = engine.open_db(args.db or None)
+    try:
+        baselines.tag(db, args.save, [runner.run_id], machine)
+        return f"run {runner.run_id} of machine {machine} in {db.where}"
+    finally:
+        db.close()
 
 
 def _recorder(args, out, runner):
@@ -165,15 +183,38 @@ def cmd_machine(args):
 
 
 def _compare_stored(base_args, cur_arg, args, machine_id=None):
-    """Print the comparison of stored results (reports.compare_runs); 1 when it fails."""
+    """Print the comparison of stored results (reports.compare_runs); 1 when it fails.
+    With --db, a baseline name is looked up in the database, not in .dlbench/history."""
     from reports.compare_format import render
     from reports.compare_runs import compare_stored
 
-    comparison = compare_stored(base_args, cur_arg, args.threshold, args.alpha, machine_id, strict=args.strict)
+    with tempfile.TemporaryDirectory(prefix="dlbench-baseline-") as tmp:
+        if getattr(args, "db", None) is not None:
+            base_args = [_db_baseline(a, cur_arg, args, tmp) for a in base_args]
+        comparison = compare_stored(base_args, cur_arg, args.threshold, args.alpha, machine_id, strict=args.strict)
     for w in comparison.warnings:
         print(w, file=sys.stderr)
     print(render(comparison, getattr(args, "format", "table")))
     return 1 if comparison.failed else 0
+
+
+def _db_baseline(arg, cur_dir, args, tmp):
+    """A compare argument: a results directory as it is; a baseline name as a folder of its
+    newest runs on the candidate's machine, from the database."""
+    from harness import history
+    from harness.db import baselines, engine, ingest
+    from harness.results import read_machine
+
+    if os.path.isdir(arg):
+        return arg
+    history.check_name(arg)
+    machine = ingest.machine_name(read_machine(cur_dir) if os.path.isdir(cur_dir) else None, args.machine)
+    db = engine.open_db(args.db or None, create=False)
+    try:
+        run_ids = baselines.newest(db, arg, machine, getattr(args, "keep", history.KEEP))
+        return baselines.write_folder(db, run_ids, os.path.join(tmp, arg))
+    finally:
+        db.close()
 
 
 def cmd_compare(args):
@@ -305,20 +346,44 @@ def cmd_import(args):
     return 0
 
 
+def _ingest_sources(args):
+    """([Run], {run id: baseline name}) of everything `db ingest` was given, all read and checked
+    before anything is written."""
+    from harness import history
+    from harness.db import ingest, sources
+
+    if not args.dirs and args.history is None:
+        raise UsageError("dlbench db ingest: give results directories or pytest-benchmark folders, or --history")
+    found, tags = [], {}
+    for d in args.dirs:
+        if sources.is_pytest_benchmark_folder(d):
+            from reports.pytest_benchmark import import_files
+
+            found += sources.pytest_benchmark_runs(d, import_files)
+            continue
+        runs, warnings = ingest.read_runs(d)
+        for w in warnings:
+            print(w, file=sys.stderr)
+        found += runs
+    if args.history is not None:
+        for name, run in sources.history_runs(args.history or history.root()):
+            found.append(run)
+            tags[run.run_id] = name
+    return found, tags
+
+
 def cmd_db(args):
-    from harness.db import engine, export, ingest, listing
+    from harness.db import baselines, engine, export, ingest, listing
 
     if args.db_command == "ingest":
-        found = []
-        for d in args.dirs:  # every directory read and checked before anything is written
-            runs, warnings = ingest.read_runs(d)
-            for w in warnings:
-                print(w, file=sys.stderr)
-            found += runs
+        found, tags = _ingest_sources(args)
         db = engine.open_db(args.db, create=True)
         try:
             for run in found:
                 added = ingest.ingest(db, run, args.machine)
+                if run.run_id in tags:
+                    name = tags[run.run_id]
+                    baselines.tag(db, name, [run.run_id], ingest.machine_name(run.machine, args.machine))
                 if added == len(run.records):
                     print(f"ingested run {run.run_id} from {run.source} ({added} cells)")
                 elif added:
@@ -344,7 +409,7 @@ def cmd_db(args):
 
 def cmd_publish(args):
     from harness.db import engine
-    from reports.dashboard import publish
+    from reports.dashboard.site import publish
 
     db = engine.open_db(args.db, create=False)
     try:

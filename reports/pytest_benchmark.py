@@ -160,9 +160,14 @@ def _key(bench):
     }
 
 
-def import_files(paths):
-    """pytest-benchmark files -> (dlbench records, machine); file i is process i."""
+def import_files(paths, summary_ok=False):
+    """pytest-benchmark files -> (dlbench records, machine); file i is process i.
+
+    summary_ok: a benchmark saved without its raw data (pytest-benchmark's default for
+    --benchmark-autosave) becomes a cell with its saved statistics and no samples (history
+    for the database needs only the median), instead of an error."""
     cells, machine = {}, None
+    summaries = {}  # cell key -> pytest-benchmark's stats, for cells saved without raw data
     # unique as a run's is (the results database keys runs by it): two imports in one second differ
     run_id = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ-import-") + uuid.uuid4().hex[:6]
     for process, path in enumerate(paths):
@@ -180,7 +185,10 @@ def import_files(paths):
         for number, bench in enumerate(doc["benchmarks"]):
             st = bench.get("stats") or {}
             data = st.get("data")
-            if not data:
+            if not data and summary_ok and isinstance(st.get("median"), (int, float)):
+                summaries[tuple(_key(bench).values())] = st
+                data = []
+            elif not data:
                 raise ConvertError(
                     f"{path}: benchmark {number} ({bench.get('name')}) has no raw data; "
                     f"rerun pytest with --benchmark-save-data (or --benchmark-json keeps it)"
@@ -210,8 +218,13 @@ def import_files(paths):
             rec["loops"].append(st.get("iterations", 1))
             rec["imported_from"].append(os.path.basename(path))
     records = []
-    for rec in cells.values():
+    for key, rec in cells.items():
         rec.update(stats.summarize(rec["samples"]))
+        if not rec["samples"] and key in summaries:
+            st = summaries[key]
+            rec.update(median=st["median"], min=st.get("min"), mean=st.get("mean"), stdev=st.get("stddev"))
+            rec.update(q1=st.get("q1"), q3=st.get("q3"), iqr=st.get("iqr"), n_samples=st.get("rounds"))
+            rec["summary_only"] = True  # pytest-benchmark kept its statistics, not its samples
         rec["processes"] = len(set(rec["sample_process"]))
         median = rec.get("median")
         rec["gflops"] = rec["flops"] / median / 1e9 if rec["flops"] is not None and median else None

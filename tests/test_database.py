@@ -186,12 +186,15 @@ def test_a_database_of_the_first_schema_migrates_with_its_runs_kept(tiny_run, db
 def test_a_newer_schema_is_refused_in_one_line(db_url, capsys):
     db = engine.open_db(db_url)
     with db.write() as conn:
-        conn.exec_driver_sql("UPDATE alembic_version SET version_num = '0002'")
+        conn.exec_driver_sql(f"UPDATE alembic_version SET version_num = '{schema.SCHEMA_VERSION + 1:04d}'")
     db.close()
     assert dlbench(f"db runs --db {db_url}") == 2
     line = one_line(capsys.readouterr().err)
     assert line.startswith("dlbench db runs: ")
-    assert line.endswith(f": schema version 2 is newer than this dlbench's {schema.SCHEMA_VERSION}: upgrade dlbench")
+    newer = schema.SCHEMA_VERSION + 1
+    assert line.endswith(
+        f": schema version {newer} is newer than this dlbench's {schema.SCHEMA_VERSION}: upgrade dlbench"
+    )
 
 
 def test_a_missing_database_for_runs_and_export_is_one_line_and_not_created(tmp_path, capsys):

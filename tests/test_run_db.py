@@ -5,6 +5,8 @@ a run recorded in part."""
 
 import json
 import os
+import subprocess
+import sys
 
 import sqlalchemy as sa
 
@@ -78,3 +80,66 @@ def test_ingest_completes_a_run_recorded_in_part(db_url, tmp_path, capsys):
         json.dumps(r, sort_keys=True) for r in records
     )
     assert os.path.exists(out / "results.jsonl")
+
+
+def test_baselines_saved_into_the_database_are_what_compare_by_name_takes(db_url, tmp_path, capsys):
+    for i in range(2):
+        assert dlbench(f"{RUN} --out {tmp_path / f'b{i}'} --db {db_url} --machine box --save nightly", *FAST) == 0
+        assert "saved baseline 'nightly': run " in capsys.readouterr().out
+    assert not os.path.exists(tmp_path / ".dlbench")  # nothing saved under a work tree
+    cur = tmp_path / "cur"
+    assert dlbench(f"{RUN} --out {cur} --machine box", *FAST) == 0
+    capsys.readouterr()
+    code = dlbench(f"compare nightly {cur} --db {db_url} --threshold 50%")
+    out = capsys.readouterr()
+    assert code == 0 and "Traceback" not in out.err
+    assert "2 baseline run(s)" in out.out  # both saved runs, pooled, from the database
+    # the name on another machine is one line naming where it exists
+    assert dlbench(f"compare nightly {cur} --db {db_url} --machine other") == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("dlbench compare: no baseline 'nightly' for machine 'other' in ")
+    assert err.endswith("(it has one on: box); save one with dlbench run --save nightly --db ...")
+
+
+def test_saved_history_folders_import_with_their_names(db_url, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("DLBENCH_HISTORY", str(tmp_path / "history"))
+    for i in range(2):
+        assert dlbench(f"{RUN} --out {tmp_path / f'h{i}'} --machine box --save weekly", *FAST) == 0
+    assert dlbench(f"db ingest --history --db {db_url}") == 0
+    assert capsys.readouterr().out.count("ingested run ") == 2
+    assert dlbench(f"db ingest --history --db {db_url}") == 0  # again: nothing new
+    assert "ingested run" not in capsys.readouterr().out
+    assert dlbench(f"compare weekly {tmp_path / 'h1'} --db {db_url} --threshold 50%") == 0
+    assert dlbench(f"db ingest --history {tmp_path / 'nowhere'} --db {db_url}") == 2
+    assert "no such history folder" in capsys.readouterr().err
+
+
+def _pytest_benchmark_folder(tmp_path, save_data):
+    """A real .benchmarks folder: pytest-benchmark run on a tiny test, saved as it saves."""
+    test = tmp_path / "test_tiny.py"
+    test.write_text("def test_sum(benchmark):\n    benchmark(sum, range(100))\n")
+    storage = tmp_path / ".benchmarks"
+    cmd = [
+        sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(test), "--benchmark-autosave",
+        f"--benchmark-storage=file://{storage}", "--benchmark-min-rounds=5", "--benchmark-max-time=0.05",
+    ]  # fmt: skip
+    if save_data:
+        cmd.append("--benchmark-save-data")
+    done = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return storage
+
+
+def test_pytest_benchmark_saved_runs_import_as_history(db_url, tmp_path, capsys):
+    storage = _pytest_benchmark_folder(tmp_path, save_data=False)
+    _pytest_benchmark_folder(tmp_path, save_data=True)  # a second run, with its samples
+    files = sorted(storage.rglob("*.json"))
+    assert len(files) == 2
+    assert dlbench(f"db ingest {storage} --db {db_url} --machine laptop") == 0
+    assert capsys.readouterr().out.count("ingested run pytest-benchmark-") == 2
+    assert dlbench(f"db ingest {storage} --db {db_url}") == 0  # again: the same files, nothing new
+    assert capsys.readouterr().out.count("is in the database already; skipped") == 2
+    runs, cells = stored(db_url)
+    assert {r.machine for r in runs} == {"laptop"} and len(runs) == 2
+    assert all(c["scenario"] == "test_sum" and c["median"] > 0 for c in cells)
+    assert sorted(bool(c["samples"]) for c in cells) == [False, True]  # statistics alone, then samples

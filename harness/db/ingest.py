@@ -100,7 +100,7 @@ def ingest(db, run, machine_name_=None, now=None):
 
 def add_run(conn, run, chosen_name=None, now=None):
     """The run's row (and its machine's), unless it is there already."""
-    now = now or _utcnow()
+    now = now or utcnow()
     machine = run.machine or {}
     name = machine_name(run.machine, chosen_name)
     started = min((t for t in (_time(r.get("timestamp")) for r in run.records) if t), default=None)
@@ -109,7 +109,7 @@ def add_run(conn, run, chosen_name=None, now=None):
         return
     _add_machine(conn, name, first.get("machine_id") or machine.get("machine_id"), started or now)
     conn.execute(
-        _insert(conn, runs)
+        dialect_insert(conn, runs)
         .values(
             run_id=run.run_id,
             machine=name,
@@ -131,13 +131,13 @@ def add_cells(conn, run_id, records):
     count = sa.select(sa.func.count()).select_from(cells).where(cells.c.run_id == run_id)
     before = conn.execute(count).scalar()
     conn.execute(
-        _insert(conn, cells).on_conflict_do_nothing(index_elements=["run_id", *CELL_KEY]),
+        dialect_insert(conn, cells).on_conflict_do_nothing(index_elements=["run_id", *CELL_KEY]),
         [_cell_row(run_id, rec) for rec in records],
     )
     return conn.execute(count).scalar() - before
 
 
-def _insert(conn, table):
+def dialect_insert(conn, table):
     """INSERT in the connection's dialect: both SQLite's and PostgreSQL's have ON CONFLICT."""
     dialect = {"sqlite": sqlite, "postgresql": postgresql}.get(conn.dialect.name)
     if dialect is None:
@@ -150,7 +150,7 @@ def _add_machine(conn, name, machine_id, seen):
     is its latest run's. One UPDATE computes all from the row as it is then (no read-then-write
     race between two writers)."""
     conn.execute(
-        _insert(conn, machines)
+        dialect_insert(conn, machines)
         .values(name=name, first_seen=seen, last_seen=seen, machine_id=machine_id)
         .on_conflict_do_nothing(index_elements=["name"])
     )
@@ -208,5 +208,5 @@ def _time(text):
     return t.astimezone(timezone.utc).replace(tzinfo=None) if t.tzinfo else t
 
 
-def _utcnow():
+def utcnow():
     return datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)

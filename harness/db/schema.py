@@ -1,4 +1,4 @@
-"""The tables, in SQLAlchemy Core: machines, runs, cells.
+"""The tables, in SQLAlchemy Core: machines, runs, cells, and baselines (names tagging runs).
 
 A run is one run_id of a results directory (a resumed directory holds several); a cell
 is one record of it, its key and headline numbers in columns for queries, the whole
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 metadata = sa.MetaData()
 
@@ -64,4 +64,14 @@ cells = sa.Table(
     sa.UniqueConstraint(
         "run_id", "scenario", "phase", "size", "impl", "device", "mode", "threads", "seed", "side", name="uq_cell"
     ),
+)
+
+baselines = sa.Table(
+    "baselines",
+    metadata,
+    sa.Column("name", sa.String(), primary_key=True),  # run --save NAME
+    sa.Column("run_id", sa.String(), sa.ForeignKey("runs.run_id"), primary_key=True),
+    sa.Column("machine", sa.String(), sa.ForeignKey("machines.name"), nullable=False),
+    sa.Column("saved_at", sa.DateTime(), nullable=False),
+    sa.Index("ix_baselines_machine_name", "machine", "name"),
 )

@@ -1,0 +1,74 @@
+"""Saved baselines in the database: a name tags runs of a machine, and a comparison against
+the name takes the machine's newest KEEP tagged runs (their spread is the drift between runs
+that a stored comparison needs), written out as a baseline folder that harness.history and
+reports.compare_runs read as they read a saved one.
+
+.dlbench/history folders (harness.history's layout) import here with their names.
+"""
+
+from __future__ import annotations
+
+import os
+
+import sqlalchemy as sa
+
+from harness.db import export, ingest
+from harness.db.errors import DatabaseError
+from harness.db.schema import baselines, runs
+
+
+def tag(db, name, run_ids, machine):
+    """Tag runs (already in the database) with baseline `name` on `machine`; how many were new."""
+    now = ingest.utcnow()
+    with db.write() as conn:
+        before = conn.execute(sa.select(sa.func.count()).select_from(baselines)).scalar()
+        conn.execute(
+            ingest.dialect_insert(conn, baselines).on_conflict_do_nothing(index_elements=["name", "run_id"]),
+            [{"name": name, "run_id": r, "machine": machine, "saved_at": now} for r in run_ids],
+        )
+        return conn.execute(sa.select(sa.func.count()).select_from(baselines)).scalar() - before
+
+
+def newest(db, name, machine, keep):
+    """The run ids of baseline `name` on `machine`, the newest `keep`, oldest first."""
+    with db.read() as conn:
+        rows = conn.execute(
+            sa.select(baselines.c.run_id)
+            .join(runs, runs.c.run_id == baselines.c.run_id)
+            .where(baselines.c.name == name, baselines.c.machine == machine)
+            .order_by(runs.c.started.desc(), runs.c.run_id.desc())
+            .limit(keep)
+        ).all()
+        if not rows:
+            names = conn.execute(
+                sa.select(baselines.c.machine).where(baselines.c.name == name).distinct().order_by(baselines.c.machine)
+            ).all()
+    if not rows:
+        elsewhere = f" (it has one on: {', '.join(r.machine for r in names)})" if names else ""
+        raise DatabaseError(
+            f"no baseline {name!r} for machine {machine!r} in {db.where}{elsewhere}; "
+            f"save one with dlbench run --save {name} --db ..."
+        )
+    return [r.run_id for r in reversed(rows)]
+
+
+def write_folder(db, run_ids, folder):
+    """The runs as a saved baseline's folder (folder/runs/NNN/), which harness.history reads."""
+    for i, run_id in enumerate(run_ids):
+        export.export_run(db, run_id, os.path.join(folder, "runs", f"{i:03d}"))
+    return folder
+
+
+def history_runs(root):
+    """[(baseline name, run folder)] of a .dlbench/history tree (machine/name/runs/stamp)."""
+    found = []
+    for machine_id in sorted(os.listdir(root)) if os.path.isdir(root) else []:
+        for name in sorted(os.listdir(os.path.join(root, machine_id))):
+            runs_dir = os.path.join(root, machine_id, name, "runs")
+            if os.path.isdir(runs_dir):
+                found += [
+                    (name, os.path.join(runs_dir, d))
+                    for d in sorted(os.listdir(runs_dir))
+                    if not d.endswith(".tmp") and os.path.isdir(os.path.join(runs_dir, d))
+                ]
+    return found
