@@ -143,3 +143,43 @@ def test_pytest_benchmark_saved_runs_import_as_history(db_url, tmp_path, capsys)
     assert {r.machine for r in runs} == {"laptop"} and len(runs) == 2
     assert all(c["scenario"] == "test_sum" and c["median"] > 0 for c in cells)
     assert sorted(bool(c["samples"]) for c in cells) == [False, True]  # statistics alone, then samples
+
+
+def test_two_machines_running_at_once_into_one_database_lose_nothing(db_url, tmp_path, capsys):
+    """Two `dlbench run --db` processes (two machine names, as two nodes of a fleet) write
+    into one database at the same time; each run lands whole, and publish shows both."""
+    env = dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    procs = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "harness.cli",
+                *RUN.split(),
+                "--scenario",
+                "sigmoid,conv",
+                "--out",
+                str(tmp_path / f"node-{i}"),
+                "--db",
+                db_url,
+                "--machine",
+                f"node-{i}",
+                *FAST,
+            ],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )  # fmt: skip
+        for i in range(2)
+    ]
+    for p in procs:
+        out, err = p.communicate(timeout=300)
+        assert p.returncode == 0, err
+    runs, cells = stored(db_url)
+    assert sorted(r.machine for r in runs) == ["node-0", "node-1"]
+    expected = read_results(str(tmp_path / "node-0")) + read_results(str(tmp_path / "node-1"))
+    key = lambda r: json.dumps(r, sort_keys=True)  # noqa: E731
+    assert sorted(map(key, cells)) == sorted(map(key, expected))
+    assert dlbench(f"publish --db {db_url} --out {tmp_path / 'site'}") == 0
+    assert capsys.readouterr().out.startswith("published 2 machine(s), ")
