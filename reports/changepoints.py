@@ -29,6 +29,40 @@ class ChangePoint:
     change: float  # after / before - 1 (for times: positive = slower)
 
 
+def running_median3(x):
+    """Each value replaced by the median of itself and its neighbours (the ends: of two)."""
+    if len(x) < 3:
+        return x.copy()
+    middle = np.median(np.stack([x[:-2], x[1:-1], x[2:]]), axis=0)
+    return np.concatenate([[(x[0] + x[1]) / 2], middle, [(x[-2] + x[-1]) / 2]])
+
+
+def cumulative_l2_cost():
+    """ruptures' l2 cost (a segment's squared deviation from its mean), from prefix sums.
+
+    The same cost as ruptures' CostL2, which calls numpy's var once per candidate split:
+    binary segmentation asks for thousands of them, and the dashboard runs it for every
+    cell, so O(1) Python arithmetic per segment: 63 cells x 100 runs in 40 ms instead of 1.1 s."""
+    from ruptures.base import BaseCost
+
+    class CumulativeL2(BaseCost):
+        model = "l2"
+        min_size = 1
+
+        def fit(self, signal):
+            self.signal = np.asarray(signal, dtype=float).reshape(-1, 1)  # ruptures reads its length
+            x = self.signal[:, 0] - self.signal.mean()  # centred: the prefix sums stay small, no cancellation
+            self.sums = [0.0, *np.cumsum(x).tolist()]
+            self.squares = [0.0, *np.cumsum(x * x).tolist()]
+            return self
+
+        def error(self, start, end):
+            total = self.sums[end] - self.sums[start]
+            return self.squares[end] - self.squares[start] - total * total / (end - start)
+
+    return CumulativeL2()
+
+
 def change_indices(logs):
     """Change positions in a series of log values (no gaps), after the MIN_CHANGE filter."""
     import ruptures  # imported here: only the dashboard and the evaluation need it
@@ -37,11 +71,11 @@ def change_indices(logs):
     n = len(x)
     if n < 2 * MIN_SIZE:
         return []
-    smooth = np.array([np.median(x[max(0, i - 1) : i + 2]) for i in range(n)])
+    smooth = running_median3(x)
     sigma = 1.4826 * float(np.median(np.abs(np.diff(x)))) / math.sqrt(2)
     if sigma == 0.0:  # a constant series (or nearly): any penalty above 0 keeps it whole
         sigma = 1e-9
-    algo = ruptures.Binseg(model="l2", min_size=MIN_SIZE, jump=1).fit(smooth.reshape(-1, 1))
+    algo = ruptures.Binseg(custom_cost=cumulative_l2_cost(), min_size=MIN_SIZE, jump=1).fit(smooth)
     found = [int(b) for b in algo.predict(pen=PENALTY * sigma**2 * math.log(n)) if b < n]
     bounds = [0, *found, n]
     return [

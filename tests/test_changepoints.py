@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from reports.changepoints import MIN_CHANGE, detect
+from reports.changepoints import MIN_CHANGE, cumulative_l2_cost, detect, running_median3
 
 
 def noisy(levels, sigma=0.03, seed=0):
@@ -57,3 +57,16 @@ def test_a_change_smaller_than_the_floor_is_not_reported():
     step = MIN_CHANGE / 2
     values = [1.0] * 50 + [1.0 + step] * 50  # noiseless: found by the method, dropped by the floor
     assert detect(values) == []
+
+
+def test_the_prefix_sum_cost_is_ruptures_l2_cost():
+    from ruptures.costs import CostL2
+
+    x = np.log(noisy([1.0] * 30 + [1.1] * 30, seed=11)) + 5.0  # offset: no cancellation either
+    ours, theirs = cumulative_l2_cost().fit(x), CostL2().fit(x)
+    for start, end in [(0, 60), (0, 1), (3, 31), (29, 60), (10, 12)]:
+        assert ours.error(start, end) == pytest.approx(theirs.error(start, end), rel=1e-9, abs=1e-12)
+
+
+def test_the_running_median_takes_out_a_lone_spike():
+    assert running_median3(np.array([1.0, 1.0, 9.0, 1.0, 3.0])).tolist() == [1.0, 1.0, 1.0, 3.0, 2.0]
