@@ -12,6 +12,7 @@ import pytest
 
 from harness.db.drift import run_warnings
 from harness.db.series import RunInfo
+from reports.dashboard.charts import sparkline
 from tests import history_db
 from tests.conftest import NASTY, dlbench, read_results
 
@@ -107,16 +108,16 @@ def test_a_run_whose_peak_dropped_is_warned_about(site):
 
 
 def test_drift_rules():
-    def run(i, model="Xeon", gemm=400.0):
-        return RunInfo(
-            f"r{i}", None, None, None, {"cpu": {"model": model}, "peaks": {"cpu": {"best": {"g": {"value": gemm}}}}}
-        )
+    def run(i, model="Xeon", gemm=400.0, threads=2):
+        peaks = {"cpu": {"threads": threads, "best": {"g": {"value": gemm}}}}
+        return RunInfo(f"r{i}", None, None, None, {"cpu": {"model": model}, "peaks": peaks})
 
     steady = [run(i, gemm=400 + 20 * (i % 3)) for i in range(6)]
     assert run_warnings(steady) == {}  # within the earlier runs' range
     assert list(run_warnings([*steady, run(6, gemm=320)])) == ["r6"]  # 36% below: the issue's two VMs
     (note,) = run_warnings([*steady, run(6, model="EPYC")])["r6"]
     assert note == "fingerprint changed: CPU Xeon -> EPYC"
+    assert run_warnings([*steady, run(6, gemm=200, threads=1)]) == {}  # a 1-thread peak has no earlier ones
 
 
 def test_publish_refuses_what_it_cannot_do_in_one_line(site, tmp_path, capsys):
@@ -127,3 +128,22 @@ def test_publish_refuses_what_it_cannot_do_in_one_line(site, tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert err.startswith("dlbench publish: no machine 'other' in ") and "\n" not in err
     assert not (tmp_path / "s").exists()
+
+
+def test_a_sparkline_keeps_a_one_percent_wobble_flat_and_shows_a_step():
+    def heights(values):
+        ys = [float(y) for y in re.findall(r"[ML][0-9.]+,([0-9.]+)", sparkline(values, []))]
+        return max(ys) - min(ys)
+
+    wobble = [1.0 + 0.01 * (i % 2) for i in range(10)]
+    step = [1.0] * 5 + [1.3] * 5
+    assert heights(wobble) < 3 and heights(step) > 15  # pixels of a 24-pixel-high line
+
+
+def test_the_cell_chart_names_the_commit_under_its_run_ticks(site):
+    out, _ = site
+    index = open(os.path.join(out, "index.html"), encoding="utf-8").read()
+    href = re.search(r'<a href="([^"]+)">sigmoid forward tiny reference:eager@cpu', index).group(1)
+    page = open(os.path.join(out, href), encoding="utf-8").read()
+    labels = re.findall(r'<text class="commit"[^>]*>([^<]+)</text>', page)
+    assert labels and set(labels) <= {history_db.commit(i)[:7] for i in range(history_db.RUNS)}

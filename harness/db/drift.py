@@ -8,7 +8,10 @@ the same machine name's earlier runs.
   MIN_EARLIER earlier runs measured a ceiling, a run whose value falls outside their range
   widened by TOLERANCE of their median is flagged. The range, not a standard deviation: a
   handful of runs gives no stable one, and the range already holds the machine's own
-  run-to-run spread (25% between modes on a noisy VM).
+  run-to-run spread (25% between modes on a noisy VM). Peaks are compared only between runs
+  that measured them on as many threads (a 1-thread peak is not a drop from a 2-thread one).
+- machine_id is not compared: it hashes the hostname, which a CI host changes every job
+  (issue 16); the hardware fields above are what makes results comparable.
 """
 
 from __future__ import annotations
@@ -32,13 +35,13 @@ def fingerprint(machine):
 
 
 def peaks(machine):
-    """{(device, ceiling): value} of a machine.json."""
+    """{(device, ceiling, threads): value} of a machine.json."""
     out = {}
     for device, entry in (machine.get("peaks") or {}).items():
         for what, best in (entry.get("best") or {}).items():
             value = best.get("value") if isinstance(best, dict) else None
             if isinstance(value, (int, float)) and value > 0:
-                out[(device, what)] = float(value)
+                out[(device, what, entry.get("threads"))] = float(value)
     return out
 
 
@@ -46,7 +49,7 @@ def run_warnings(runs):
     """{run_id: [warning, ...]} for the runs (RunInfo, oldest first) of one machine name."""
     warnings = {}
     previous = None
-    seen = {}  # (device, ceiling) -> earlier values
+    seen = {}  # (device, ceiling, threads) -> earlier values
     for run in runs:
         notes = []
         if not run.machine:

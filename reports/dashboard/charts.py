@@ -5,11 +5,14 @@ sparkline for the index."""
 from __future__ import annotations
 
 import math
+import statistics
 
+from reports.dashboard.history import short
 from reports.svg import FONT, Linear, esc, fmt_num, scale_for, svg, x_axis, y_axis
 
 OK = "#0072B2"
 BAD = "#D55E00"
+SPARK_SPAN = 0.10
 
 
 def _finite(v):
@@ -19,7 +22,7 @@ def _finite(v):
 def history(cell, runs, warnings, scale=1e3, unit="ms"):
     """The chart of one cell over the machine's runs."""
     n = len(runs)
-    width, height, left, right, top, bottom = max(520, min(1150, 60 + 9 * n)), 300, 62, 16, 16, 48
+    width, height, left, right, top, bottom = max(520, min(1150, 60 + 9 * n)), 310, 62, 16, 16, 58
     runs_x = Linear(0.5, max(n + 0.5, 1.5), left, width - right)  # run k (1-based, as the tables number them)
 
     def x(i):
@@ -33,10 +36,18 @@ def history(cell, runs, warnings, scale=1e3, unit="ms"):
         if _finite(v)
     ]
     y = scale_for(values, height - bottom, top, zero=False)
-    body = [
-        x_axis(runs_x, height - bottom, top, "run (oldest first; commit on hover)"),
-        y_axis(y, left, width - right, unit),
-    ]
+    body = [x_axis(runs_x, height - bottom, top, ""), y_axis(y, left, width - right, unit)]
+    # each numbered tick also names its run's commit: the history is read by commit, not by run number
+    for t in runs_x.ticks():
+        if float(t).is_integer() and 1 <= t <= n:
+            body.append(
+                f'<text class="commit" x="{runs_x(t):.1f}" y="{height - bottom + 26}" text-anchor="middle" '
+                f'font-size="9" fill="#555">{esc(short(runs[int(t) - 1].git_commit)[:7])}</text>'
+            )
+    body.append(
+        f'<text x="{(left + width - right) / 2:.1f}" y="{height - bottom + 42}" text-anchor="middle" font-size="12">'
+        "run, oldest first, and its commit (full commit on hover)</text>"
+    )
     for i, p in enumerate(cell.points):
         run = runs[i]
         label = f"{run.git_commit or '?'} {run.started or ''}"
@@ -87,6 +98,9 @@ def sparkline(values, changes, width=120, height=24):
     if len(pts) < 2:
         return ""
     lo, hi = min(v for _, v in pts), max(v for _, v in pts)
+    # at least SPARK_SPAN of the level from bottom to top: a 1% wobble stays flat, a 30% step does not
+    pad = max(0.0, SPARK_SPAN * statistics.median(v for _, v in pts) - (hi - lo)) / 2
+    lo, hi = lo - pad, hi + pad
     x = Linear(0, max(len(values) - 1, 1), 2, width - 4)
     y = Linear(lo, hi if hi > lo else lo * 1.01 + 1e-12, height - 3, 3)
     path = " ".join(f"{'M' if k == 0 else 'L'}{x(i):.1f},{y(v):.1f}" for k, (i, v) in enumerate(pts))
