@@ -147,3 +147,13 @@ def test_the_cell_chart_names_the_commit_under_its_run_ticks(site):
     page = open(os.path.join(out, href), encoding="utf-8").read()
     labels = re.findall(r'<text class="commit"[^>]*>([^<]+)</text>', page)
     assert labels and set(labels) <= {history_db.commit(i)[:7] for i in range(history_db.RUNS)}
+
+
+def test_a_cell_page_links_its_siblings_of_the_same_scenario_phase_and_size(site):
+    out, _ = site
+    index = open(os.path.join(out, "index.html"), encoding="utf-8").read()
+    href = re.search(r'<a href="([^"]+)">sigmoid forward tiny reference:eager@cpu', index).group(1)
+    page = open(os.path.join(out, href), encoding="utf-8").read()
+    siblings = re.findall(r"<a [^>]*>([^<]+)</a>", re.search(r'<p class="siblings">(.*?)</p>', page).group(1))
+    assert siblings and all(s.startswith("sigmoid forward tiny ") for s in siblings)
+    assert "sigmoid forward tiny reference:eager@cpu t2" not in siblings and len(siblings) == 3

@@ -82,9 +82,13 @@ def index(histories, cells_by_machine, warnings_by_machine):
     return page("dlbench dashboard", "".join(parts))
 
 
-def cell_page(cell, history, warnings):
+def cell_page(cell, history, warnings, siblings=()):
+    """The cell's page; `siblings` are the machine's other cells of the same scenario, phase and
+    size (other implementations, modes, devices, threads), linked so they compare in a click
+    while each chart keeps one series and its own scale."""
     depth = cell.page.count("/")
     chart = charts.history(cell, history.runs, warnings)
+    others = " \u00b7 ".join(_link(s.page, key_text(s.key), depth) for s in siblings if s.key != cell.key)
     changes = "".join(
         f'<tr class="change"><td>{_pct(c.change)}</td><td>{esc(_ms(c.before))} \u2192 {esc(_ms(c.after))}</td>'
         f"<td><code>{esc(c.first_commit)}..{esc(c.last_commit)}</code></td>"
@@ -105,7 +109,8 @@ def cell_page(cell, history, warnings):
         )
     body = (
         f"<p class=muted>machine {_link('index.html#m-' + history.name, history.name, depth)}</p>{chart}"
-        "<h2>Change points</h2>"
+        + (f'<p class="siblings">Same scenario, phase and size: {others}</p>' if others else "")
+        + "<h2>Change points</h2>"
         + (
             "<table><thead><tr><th>change</th><th>level</th><th>commit range</th><th>runs</th></tr></thead>"
             f"<tbody>{changes}</tbody></table>"

@@ -44,8 +44,12 @@ def publish(db, out, names=None):
     shutil.rmtree(tmp, ignore_errors=True)
     size = files = 0
     for h in histories:
+        groups = {}  # (scenario, phase, size) -> the cells of it: each page links its siblings
         for c in cells[h.name]:
-            size += pages.write(os.path.join(tmp, c.page), pages.cell_page(c, h, warnings[h.name]))
+            groups.setdefault(c.key[:3], []).append(c)
+        for c in cells[h.name]:
+            page = pages.cell_page(c, h, warnings[h.name], groups[c.key[:3]])
+            size += pages.write(os.path.join(tmp, c.page), page)
             files += 1
     by_key = {(c.machine, c.key): c for cs in cells.values() for c in cs}
     changes = [ch for cs in cells.values() for c in cs for ch in c.changes]
