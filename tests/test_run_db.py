@@ -143,6 +143,17 @@ def test_pytest_benchmark_saved_runs_import_as_history(db_url, tmp_path, capsys)
     assert {r.machine for r in runs} == {"laptop"} and len(runs) == 2
     assert all(c["scenario"] == "test_sum" and c["median"] > 0 for c in cells)
     assert sorted(bool(c["samples"]) for c in cells) == [False, True]  # statistics alone, then samples
+    # tmp_path is no git checkout: pytest-benchmark saved the commit as "unversioned", which is none
+    assert {r.git_commit for r in runs} == {None}
+
+
+def test_a_results_directory_without_results_is_named_as_one(db_url, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert dlbench(f"{RUN} --out {out}", *FAST) == 0
+    os.remove(out / "results.jsonl")  # machine.json is left: a results directory, not pytest-benchmark's
+    assert dlbench(f"db ingest {out} --db {db_url}") == 2
+    err = capsys.readouterr().err
+    assert "results.jsonl" in err and "pytest-benchmark" not in err
 
 
 def test_two_machines_running_at_once_into_one_database_lose_nothing(db_url, tmp_path, capsys):
