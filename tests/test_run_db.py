@@ -64,6 +64,24 @@ def test_a_database_that_cannot_be_written_keeps_the_results_and_says_how_to_add
     assert records and all(r["status"] == "ok" for r in records)  # every cell ran and was written
 
 
+def test_a_baseline_whose_database_write_failed_is_kept_as_a_folder_that_ingest_names(
+    db_url, tmp_path, monkeypatch, capsys
+):
+    monkeypatch.setenv("DLBENCH_HISTORY", str(tmp_path / "history"))
+    (tmp_path / "file").write_text("not a folder")
+    bad, out = tmp_path / "file" / "results.sqlite", tmp_path / "run"
+    assert dlbench(f"{RUN} --out {out} --db {bad} --machine box --save nightly", *FAST) == 2
+    captured = capsys.readouterr()
+    (line,) = [x for x in captured.err.splitlines() if x.startswith("dlbench run:")]  # one: all it needs
+    assert f"the results are complete in {out}, baseline 'nightly' saved as the folder {tmp_path / 'history'}" in line
+    command = f"db ingest --history --db {bad} --machine box"
+    assert line.endswith(f"add them later with: dlbench {command}")
+    assert dlbench(command.replace(str(bad), db_url)) == 0  # the command, on a database that works
+    capsys.readouterr()
+    assert dlbench(f"compare nightly {out} --db {db_url} --machine box --threshold 50%") == 0
+    assert "sigmoid/forward/tiny" in capsys.readouterr().out
+
+
 def test_ingest_completes_a_run_recorded_in_part(db_url, tmp_path, capsys):
     out = tmp_path / "run"
     assert dlbench(f"{RUN} --out {out} --db {db_url}", *FAST) == 0
