@@ -122,16 +122,16 @@ def cmd_run(args):
     print(f"results: {os.path.join(out, 'results.jsonl')}")
     code = 0
     if recorder and recorder.failure:
-        print(f"dlbench run: {recorder.failure_line()}", file=sys.stderr)
+        # --save keeps the baseline as a folder then: nothing lost, and ingest --history names it
+        baseline = (args.save, history.save(out, args.save, args.keep)) if args.save else None
+        print(f"dlbench run: {recorder.failure_line(baseline)}", file=sys.stderr)
         code = 2
     elif recorder:
         print(f"database: {recorder.written} cells recorded in {recorder.where()}")
     if args.compare:
         code = max(code, _compare_stored([args.compare], out, args, runner.machine["machine_id"]))
     if args.save and recorder:  # the database keeps the baseline: a tag on this run
-        if recorder.failure:
-            print(f"dlbench run: baseline {args.save!r} not saved: the run is not in the database", file=sys.stderr)
-        else:
+        if not recorder.failure:
             print(f"saved baseline {args.save!r}: {_tag_baseline(args, runner)}")
     elif args.save:
         print(f"saved baseline {args.save!r}: {history.save(out, args.save, args.keep)}")

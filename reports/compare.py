@@ -197,6 +197,12 @@ def _status_verdict(base, cur):
         return "not-comparable", f"{cur['status']} on both sides: {cur['reason']}"
     if base["status"] != "ok":
         return "fixed", f"baseline was {base['status']}: {base['reason']}"
+    bare = [side for side, r in (("baseline", base), ("current", cur)) if not r.get("samples")]
+    if bare:  # pytest-benchmark saved without its raw data: a median alone, no spread to test
+        return "not-comparable", (
+            f"no samples in the {' and '.join(bare)} (statistics imported alone); "
+            "rerun pytest with --benchmark-save-data"
+        )
     work = [(r.get("flops"), r.get("bytes")) for r in (base, cur)]
     if work[0] != work[1]:  # the scenario itself changed (qgemm's gemm lost its output stage, say)
         return "not-comparable", (

@@ -160,6 +160,15 @@ def _key(bench):
     }
 
 
+def _commit(info):
+    """The commit a file was saved at; pytest-benchmark writes "unversioned" outside a git
+    checkout, which is no commit (history would line runs up by it)."""
+    commit = info.get("id")
+    if not commit or commit == "unversioned":
+        return None
+    return commit + ("-dirty" if info.get("dirty") else "")
+
+
 def import_files(paths, summary_ok=False):
     """pytest-benchmark files -> (dlbench records, machine); file i is process i.
 
@@ -178,7 +187,7 @@ def import_files(paths, summary_ok=False):
             "hostname": info.get("node"),
             "cpu": {"model": (info.get("cpu") or {}).get("brand_raw")},
             "python": info.get("python_version"),
-            "git_commit": (doc.get("commit_info") or {}).get("id"),
+            "git_commit": _commit(doc.get("commit_info") or {}),
             "frameworks": {},
             "imported_from": "pytest-benchmark",
         }

@@ -64,6 +64,24 @@ def test_a_database_that_cannot_be_written_keeps_the_results_and_says_how_to_add
     assert records and all(r["status"] == "ok" for r in records)  # every cell ran and was written
 
 
+def test_a_baseline_whose_database_write_failed_is_kept_as_a_folder_that_ingest_names(
+    db_url, tmp_path, monkeypatch, capsys
+):
+    monkeypatch.setenv("DLBENCH_HISTORY", str(tmp_path / "history"))
+    (tmp_path / "file").write_text("not a folder")
+    bad, out = tmp_path / "file" / "results.sqlite", tmp_path / "run"
+    assert dlbench(f"{RUN} --out {out} --db {bad} --machine box --save nightly", *FAST) == 2
+    captured = capsys.readouterr()
+    (line,) = [x for x in captured.err.splitlines() if x.startswith("dlbench run:")]  # one: all it needs
+    assert f"the results are complete in {out}, baseline 'nightly' saved as the folder {tmp_path / 'history'}" in line
+    command = f"db ingest --history --db {bad} --machine box"
+    assert line.endswith(f"add them later with: dlbench {command}")
+    assert dlbench(command.replace(str(bad), db_url)) == 0  # the command, on a database that works
+    capsys.readouterr()
+    assert dlbench(f"compare nightly {out} --db {db_url} --machine box --threshold 50%") == 0
+    assert "sigmoid/forward/tiny" in capsys.readouterr().out
+
+
 def test_ingest_completes_a_run_recorded_in_part(db_url, tmp_path, capsys):
     out = tmp_path / "run"
     assert dlbench(f"{RUN} --out {out} --db {db_url}", *FAST) == 0
@@ -143,6 +161,17 @@ def test_pytest_benchmark_saved_runs_import_as_history(db_url, tmp_path, capsys)
     assert {r.machine for r in runs} == {"laptop"} and len(runs) == 2
     assert all(c["scenario"] == "test_sum" and c["median"] > 0 for c in cells)
     assert sorted(bool(c["samples"]) for c in cells) == [False, True]  # statistics alone, then samples
+    # tmp_path is no git checkout: pytest-benchmark saved the commit as "unversioned", which is none
+    assert {r.git_commit for r in runs} == {None}
+
+
+def test_a_results_directory_without_results_is_named_as_one(db_url, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert dlbench(f"{RUN} --out {out}", *FAST) == 0
+    os.remove(out / "results.jsonl")  # machine.json is left: a results directory, not pytest-benchmark's
+    assert dlbench(f"db ingest {out} --db {db_url}") == 2
+    err = capsys.readouterr().err
+    assert "results.jsonl" in err and "pytest-benchmark" not in err
 
 
 def test_two_machines_running_at_once_into_one_database_lose_nothing(db_url, tmp_path, capsys):

@@ -46,11 +46,18 @@ class Recorder:
     def where(self):
         return self.db.where if self.db is not None else (self.db_arg or "the default database")
 
-    def failure_line(self):
-        """The one line for a failed recording: what failed, where the results are, how to add them."""
+    def failure_line(self, baseline=None):
+        """The one line for a failed recording: what failed, where the results are, how to add
+        them. baseline: (name, folder) where run --save kept the run as a folder instead; its
+        ingest (--history) adds the run with its name."""
         db = f" --db {shlex.quote(self.db_arg)}" if self.db_arg else ""
         machine = f" --machine {self.machine_name}" if self.machine_name else ""
+        where = f"the results are complete in {self.out_dir}"
+        source = shlex.quote(self.out_dir)
+        if baseline:
+            where += f", baseline {baseline[0]!r} saved as the folder {baseline[1]}"
+            source = "--history"
         return (
-            f"the database write failed ({self.failure}); the results are complete in {self.out_dir}; "
-            f"add them later with: dlbench db ingest {shlex.quote(self.out_dir)}{db}{machine}"
+            f"the database write failed ({self.failure}); {where}; "
+            f"add them later with: dlbench db ingest {source}{db}{machine}"
         )

@@ -10,11 +10,14 @@ import os
 
 from harness.db import baselines
 from harness.db.ingest import Run, read_runs
-from harness.results import RESULTS, ResultsError
+from harness.results import MACHINE, RESULTS, ResultsError
 
 
 def is_pytest_benchmark_folder(path):
-    return os.path.isdir(path) and not os.path.exists(os.path.join(path, RESULTS)) and bool(_json_files(path))
+    # machine.json alone marks a results directory too (one whose results.jsonl is missing:
+    # read_runs says so, rather than "not a pytest-benchmark file")
+    results_dir = any(os.path.exists(os.path.join(path, f)) for f in (RESULTS, MACHINE))
+    return os.path.isdir(path) and not results_dir and bool(_json_files(path))
 
 
 def _json_files(path):
