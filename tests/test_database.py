@@ -14,7 +14,7 @@ from datetime import datetime
 import pytest
 import sqlalchemy as sa
 
-from harness.db import engine, ingest, listing, migrate, schema
+from harness.db import baselines, engine, ingest, listing, migrate, schema
 from tests.conftest import copy_results, dlbench, read_results
 
 
@@ -174,6 +174,8 @@ def test_a_database_of_the_first_schema_migrates_with_its_runs_kept(tiny_run, db
             ],
         )
     db = engine.open_db(db_url, create=False)  # migrates to head
+    assert baselines.tag(db, "kept", ["r1"], "m1") == 1  # what the newer schema added works on the old run
+    assert baselines.newest(db, "kept", "m1", 5) == ["r1"]
     with db.read() as conn:
         assert migrate.current_revision(conn) == f"{schema.SCHEMA_VERSION:04d}"
         kept = [json.loads(r.record) for r in conn.execute(sa.select(schema.cells).order_by(schema.cells.c.id))]
