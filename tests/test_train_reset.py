@@ -113,7 +113,9 @@ def test_timed_steps_keep_the_validated_loss_and_without_reset_they_would_not(tm
             assert first["loss"] > 1.0 and drifted["loss"] == 0.0
         else:
             assert first["loss_d"] > 1.0 and drifted["loss_d"] < 1e-3
-            assert first["loss_g"] < 30 and drifted["loss_g"] > 100  # the generator's loss saturated
+            # the generator's loss ran away: 22.6 -> 85 on an AMD EPYC, past 100 on an Intel Xeon
+            # (their BLAS kernels round differently, and 300 unreset steps amplify it)
+            assert drifted["loss_g"] > 2 * first["loss_g"]
 
 
 def test_samples_of_several_calls_each_start_from_the_initial_weights():
