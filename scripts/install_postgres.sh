@@ -6,16 +6,5 @@
 set -u
 command -v initdb >/dev/null 2>&1 && exit 0
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && exit 0
-why=""
-if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
-    why="installing it needs root and apt-get"
-else
-    export DEBIAN_FRONTEND=noninteractive
-    { apt-get update -qq && apt-get install -y -qq -o DPkg::Lock::Timeout=600 --no-install-recommends \
-        postgresql; } >/tmp/dlbench-install-postgres.log 2>&1 \
-        || why="apt-get failed (see /tmp/dlbench-install-postgres.log)"
-fi
-if [ -n "$why" ]; then
-    echo "WARNING: PostgreSQL is not installed ($why); the PostgreSQL database tests will fail (or set DLBENCH_TEST_WITHOUT=postgres)" >&2
-fi
-exit 0
+exec "$(dirname "$0")/apt_install.sh" postgres \
+    "the PostgreSQL database tests will fail (or set DLBENCH_TEST_WITHOUT=postgres)" postgresql
