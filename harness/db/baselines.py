@@ -12,6 +12,7 @@ import os
 
 import sqlalchemy as sa
 
+from harness import history
 from harness.db import export, ingest
 from harness.db.errors import DatabaseError
 from harness.db.schema import baselines, runs
@@ -60,15 +61,12 @@ def write_folder(db, run_ids, folder):
 
 
 def history_runs(root):
-    """[(baseline name, run folder)] of a .dlbench/history tree (machine/name/runs/stamp)."""
+    """[(baseline name, run folder)] of a .dlbench/history tree (machine/name/runs/stamp), the
+    runs of each baseline as harness.history lists them."""
     found = []
     for machine_id in sorted(os.listdir(root)) if os.path.isdir(root) else []:
         for name in sorted(os.listdir(os.path.join(root, machine_id))):
-            runs_dir = os.path.join(root, machine_id, name, "runs")
-            if os.path.isdir(runs_dir):
-                found += [
-                    (name, os.path.join(runs_dir, d))
-                    for d in sorted(os.listdir(runs_dir))
-                    if not d.endswith(".tmp") and os.path.isdir(os.path.join(runs_dir, d))
-                ]
+            baseline = os.path.join(root, machine_id, name)
+            if os.path.isdir(os.path.join(baseline, "runs")):
+                found += [(name, run) for run in history.run_dirs(baseline)]
     return found

@@ -85,7 +85,7 @@ def machine_name(run_machine, chosen=None):
     return chosen or machine.get("machine_name") or machine.get("hostname") or machine.get("machine_id") or "unknown"
 
 
-def ingest(db, run, machine_name_=None, now=None):
+def ingest(db, run, chosen_name=None, now=None):
     """Write one run: the number of its cells that were not in the database yet (0: it was
     all there already, nothing written). A run recorded in part (`run --db` whose database
     went away mid-run) gets its missing cells.
@@ -94,7 +94,7 @@ def ingest(db, run, machine_name_=None, now=None):
     of two processes ingesting the same run one writes it and the other, once the first
     commits, finds it there; a machine two runs share is added once the same way."""
     with db.write() as conn:
-        add_run(conn, run, machine_name_, now)
+        add_run(conn, run, chosen_name, now)
         return add_cells(conn, run.run_id, run.records)
 
 

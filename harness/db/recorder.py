@@ -30,12 +30,16 @@ class Recorder:
         try:
             if self.db is None:
                 self.db = engine.open_db(self.db_arg, create=True)
-            run = ingest.Run(record["run_id"], self.out_dir, read_machine(self.out_dir), [record])
+            run_id = record["run_id"]
+            # machine.json is read once per run, for its row; a cell needs only the run id
+            new = (
+                None if run_id in self._runs else ingest.Run(run_id, self.out_dir, read_machine(self.out_dir), [record])
+            )
             with self.db.write() as conn:
-                if run.run_id not in self._runs:
-                    ingest.add_run(conn, run, self.machine_name)
-                self.written += ingest.add_cells(conn, run.run_id, [record])
-            self._runs.add(run.run_id)
+                if new:
+                    ingest.add_run(conn, new, self.machine_name)
+                self.written += ingest.add_cells(conn, run_id, [record])
+            self._runs.add(run_id)
         except (DlbenchError, OSError) as exc:
             self.failure = str(exc)
 
