@@ -234,6 +234,28 @@ def build_parser():
         help="before each cell, wait up to S seconds for other processes to go quiet "
         "(says when it gives up; the cell is then timed and flagged if contended)",
     )
+    r.add_argument(
+        "--lockstep",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="time a cell's implementations in turns, their workers alive together, so their ratios "
+        "cancel the machine's drift (default on; --no-lockstep: one implementation after another)",
+    )
+    r.add_argument(
+        "--precision",
+        type=_fraction,
+        default=None,
+        metavar="P",
+        help="after --processes rounds, more rounds for the cells whose interval (the paired ratio "
+        "to the cell's fastest; alone, its own) is wider than +-P, e.g. 3%%, within --budget",
+    )
+    r.add_argument(
+        "--budget",
+        type=_positive_float,
+        default=None,
+        metavar="S",
+        help="wall seconds from the run's start that --precision may extend it to (default 1200)",
+    )
     r.add_argument("--resume", action="store_true", help="run only the cells --out does not have yet")
     r.add_argument("--quiet", action="store_true", help="no results table at the end")
     r.add_argument(

@@ -74,7 +74,13 @@ def _options(args, processes):
         max_time=args.max_time,
         quiet_wait=getattr(args, "quiet_wait", 0.0),
         memory_limit=args.memory_limit,
+        lockstep=getattr(args, "lockstep", True),
+        precision=getattr(args, "precision", None),
+        budget=getattr(args, "budget", None) or (DEFAULT_BUDGET if getattr(args, "precision", None) else None),
     )
+
+
+DEFAULT_BUDGET = 1200.0  # seconds --precision may take without --budget
 
 
 def _default_out(prefix):

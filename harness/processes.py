@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import signal
 import subprocess
+import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Optional
@@ -216,6 +218,120 @@ class CellServer:
             except (OSError, subprocess.TimeoutExpired):
                 pass
         _kill_group(self.proc)
+
+
+class TurnServer:
+    """One implementation and mode's worker for one round of a run (`worker --turns`):
+    it serves that round's cells one after another, each timed in lockstep with the other
+    implementations' workers (harness.turns). Commands go down one pipe, answers come up
+    another; the memory guard watches it as it watches any worker."""
+
+    def __init__(self, python, env, workdir, repo_root, memory_limit=None):
+        self.workdir = workdir
+        self.log_path = os.path.join(workdir, f"log-{uuid.uuid4().hex[:8]}.txt")
+        cmd_r, cmd_w = os.pipe()
+        ack_r, ack_w = os.pipe()
+        try:
+            self.proc = _popen_worker(
+                python,
+                ["--turns", str(cmd_r), str(ack_w)],
+                env,
+                repo_root,
+                self.log_path,
+                subprocess.DEVNULL,
+                pass_fds=(cmd_r, ack_w),
+            )
+        finally:
+            os.close(cmd_r)  # the worker holds these now; closing ours lets us see its end of file
+            os.close(ack_w)
+        self.commands = os.fdopen(cmd_w, "w", buffering=1)
+        self.acks, self._buffer = ack_r, b""
+        self.guard = memory_guard.MemoryGuard(self.proc.pid, memory_limit)
+        self.alive = True
+        self.result_path = None
+
+    def begin(self, spec):
+        """Hand it a cell; it answers `ready` (to be timed in turns) or `done` (ended before)."""
+        tag = uuid.uuid4().hex[:8]
+        spec_path = os.path.join(self.workdir, f"spec-{tag}.json")
+        self.result_path = os.path.join(self.workdir, f"result-{tag}.json")
+        with open(spec_path, "w") as f:
+            json.dump(spec, f)
+        return self.send(f"cell\t{spec_path}\t{self.result_path}")
+
+    def send(self, what):
+        try:
+            self.commands.write(what + "\n")
+            return True
+        except (BrokenPipeError, ValueError, OSError):  # the worker is gone
+            return False
+
+    def expect(self, deadline, watched=()):
+        """The next answer (a non-empty line), or None when the worker ended; TimeoutError
+        at the deadline. watched: the servers whose memory is polled meanwhile (all of a
+        cell's: they prepare at once); one past its limit is killed."""
+        while b"\n" not in self._buffer:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError
+            ready = select.select([self.acks], [], [], min(left, memory_guard.POLL_S))[0]
+            for server in watched or (self,):
+                server.guard.check()
+            if not ready:
+                continue
+            chunk = os.read(self.acks, 4096)
+            if not chunk:
+                return None
+            self._buffer += chunk
+        line, self._buffer = self._buffer.split(b"\n", 1)
+        return line.decode(errors="replace").strip() or "ok"
+
+    def result(self):
+        """The cell's result once the worker said `done`."""
+        with open(self.result_path) as f:
+            result = json.load(f)
+        if result.get("status") == "error":  # an exception may leave the framework unusable: start afresh
+            result["log_tail"] = _read_text(self.log_path)[-2000:]
+            self.close()
+        return result
+
+    def ended(self):
+        """The result of a worker that ended mid-cell: out of memory or a crash."""
+        self.alive = False
+        try:
+            code = self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            _kill_group(self.proc)
+            code = self.proc.returncode
+        return _ended(self.guard, code, self.result_path, _read_text(self.log_path))
+
+    def timed_out(self, timeout):
+        """Kill it for silence past `timeout` seconds; the cell's timeout result."""
+        self.close(kill=True)
+        return _timed_out(timeout, self.result_path, self.log_path)
+
+    def close(self, kill=False):
+        """End the server: end of its input and a moment to exit, or a kill of its group."""
+        if not self.alive and self.proc.returncode is not None:
+            return
+        self.alive = False
+        if not kill:
+            try:
+                self.commands.close()
+                self.proc.wait(timeout=10)
+            except (OSError, subprocess.TimeoutExpired):
+                kill = True
+        if kill:
+            _kill_group(self.proc)
+        try:
+            self.commands.close()
+        except OSError:
+            pass
+        try:
+            os.close(self.acks)
+        except OSError:
+            pass
+        self.acks = -1
 
 
 def kill_worker(handle):

@@ -24,23 +24,31 @@ def build_record(
     quiet_wait=None,
     interleaved=False,
     lockstep=None,
+    turns=None,
+    drift="",
+    sentinel=None,
+    reached=None,
 ):
     """The record of one cell from its processes' results (the first failed one decides its status).
 
     facts: what the implementation's worker said about itself (harness.runner.framework_facts);
     work: the flops and bytes of the side's own checkout (harness.side_work), None: this one's;
-    interleaved: a record of `compare --interleave` (lockstep: whether its pairs ran in lockstep).
+    interleaved: a record of `compare --interleave` (lockstep: whether its pairs ran in lockstep);
+    turns: the implementations it took lockstep turns with in `dlbench run` (harness.rounds),
+    drift: why the sentinel says it ran on a slow machine (''), sentinel: the readings before
+    its rounds, reached: what --precision reached.
     """
     scenario = scenarios.get(cell.scenario)
     params = scenario.params(cell.size)
     failed = next((r for r in results if r["status"] != "ok"), None)
     status, reason = (failed["status"], failed["reason"]) if failed else ("ok", "")
-    samples, sample_process = [], []
+    samples, sample_process, sample_turn = [], [], []
     for r in results:
         samples += r.get("samples", [])
         sample_process += [r.get("process", 0)] * len(r.get("samples", []))
+        sample_turn += r.get("turns") or []
     if status != "ok":  # a failed cell is never reported as a time
-        samples, sample_process = [], []
+        samples, sample_process, sample_turn = [], [], []
     summary = stats.summarize(samples)
     prec = precision(results, summary) if status == "ok" else dict.fromkeys(PRECISION_FIELDS)
     cont = contention.combine([r.get("contention") for r in results])
@@ -91,7 +99,7 @@ def build_record(
         "gflops": flops / median / 1e9 if median else None,
         "gbs": nbytes / median / 1e9 if median else None,
         "options": {
-            k: getattr(options, k)
+            k: getattr(options, k, None)
             for k in (
                 "samples",
                 "min_time",
@@ -101,9 +109,21 @@ def build_record(
                 "processes",
                 "quiet_wait",
                 "memory_limit",
+                "lockstep",
+                "precision",
+                "budget",
             )
         },
     }
+    if turns is not None:  # dlbench run in lockstep: sample i of every implementation from turn i
+        record["turns"] = turns
+        record["sample_turn"] = sample_turn if len(sample_turn) == len(samples) else None
+    record["drift"] = bool(drift) and status == "ok"
+    record["drift_reason"] = drift if status == "ok" else ""
+    if sentinel is not None:
+        record["sentinel"] = sentinel
+    if reached is not None:
+        record["precision"] = reached
     for extra in ("traceback", "log_tail"):
         if failed and failed.get(extra):
             record[extra] = failed[extra]

@@ -22,9 +22,10 @@ import impls
 from harness import contention, environments, fingerprint, machine_peaks
 from harness.errors import DlbenchError
 from harness.outlock import DirectoryBusy, OutLock
-from harness.processes import CellServer, Side, run_worker, start_worker, worker_env
+from harness.processes import CellServer, Side, TurnServer, run_worker, start_worker, worker_env
 from harness.records import build_record
 from harness.results import ResultsWriter, read_machine, read_results, record_key, repair_torn, write_machine
+from harness.rounds import combine_waits, run_rounds
 
 
 @dataclass
@@ -39,6 +40,10 @@ class Options:
     max_time: float = 20.0
     quiet_wait: float = 0.0  # seconds to wait for other processes to go quiet before each cell
     memory_limit: Optional[int] = None  # bytes of resident memory per worker (its process group); None: no limit
+    lockstep: bool = True  # a cell's implementations time their samples in turns (harness.turns)
+    precision: Optional[float] = None  # --precision: more rounds until every interval is this narrow
+    budget: Optional[float] = None  # --budget: wall seconds the extra rounds may take, from the run's start
+    max_rounds: int = 20  # rounds a cell may get in all under --precision
 
 
 class RunError(DlbenchError, RuntimeError):
@@ -114,6 +119,12 @@ class Runner:
             self.notes += [taken_over] if taken_over else []
             contents = read_results(self.out_dir)  # a corrupt line other than a torn last one stops here
             existing = contents.records
+            journal = os.path.join(self.out_dir, "rounds.jsonl")  # harness.rounds' journal of an interrupted run
+            if not existing and not contents.torn and os.path.exists(journal) and not self.resume:
+                raise RunError(
+                    f"{self.out_dir} holds the timed rounds of an interrupted run ({journal}); pass --resume "
+                    f"to complete that run, or choose another --out"
+                )
             if (existing or contents.torn) and not self.resume:
                 raise RunError(
                     f"{self.out_dir} already holds {len(existing)} results; pass --resume to complete "
@@ -230,18 +241,25 @@ class Runner:
         if self.progress:
             self.progress.start(len(cells), len(cells) - len(todo))
         try:
-            for group in _groups(todo):
-                for cell, record in self.run_group(group):
-                    self.writer.append(record)
-                    self.records.append(record)
-                    for listener in self.listeners:
-                        listener(record)
-                    if self.progress:
-                        self.progress.cell_done(cell, record)
+            if self.options.lockstep:
+                run_rounds(self, todo)
+            else:
+                for group in _groups(todo):
+                    for cell, record in self.run_group(group):
+                        self.emit(cell, record)
         finally:
             if self.progress:
                 self.progress.stop()
         return self.records
+
+    def emit(self, cell, record):
+        """A finished cell's record: on disk, to the listeners, on the screen."""
+        self.writer.append(record)
+        self.records.append(record)
+        for listener in self.listeners:
+            listener(record)
+        if self.progress:
+            self.progress.cell_done(cell, record)
 
     def close(self):
         shutil.rmtree(self._workdir, ignore_errors=True)
@@ -260,7 +278,7 @@ class Runner:
                 for cell in live:
                     if self.progress:
                         self.progress.cell_started(cell, process, self.options.processes)
-                    waited[cell] = _waits(waited.get(cell), self.wait_for_quiet(cell))
+                    waited[cell] = combine_waits(waited.get(cell), self.wait_for_quiet(cell))
                     if server is None or not server.alive:
                         server = self.start_server(cell)
                     loops = results[cell][0].get("loops") if results[cell] else None  # calibrated once
@@ -282,6 +300,17 @@ class Runner:
             )
             for c in cells
         ]
+
+    def start_turn_server(self, cell):
+        """A worker that serves this round's cells of cell's implementation and mode in turns."""
+        python, _, env = self.worker_launch(cell, 0)
+        return TurnServer(python, env, self._workdir, self.side.repo_root, self.options.memory_limit)
+
+    def record_sentinel(self, summary):
+        """The run's drift sentinel (harness.sentinel.summarize) into machine.json."""
+        if summary and self.machine is not None:
+            self.machine["sentinel"] = summary
+            write_machine(self.out_dir, self.machine)
 
     def start_server(self, cell):
         python, _, env = self.worker_launch(cell, 0)
@@ -354,7 +383,8 @@ class Runner:
 
     def make_record(self, cell, results, quiet_wait=None, **flow):
         """The cell's record (harness.records.build_record) as this runner's side and run;
-        flow: interleaved=, lockstep= from harness.interleave."""
+        flow: interleaved=, lockstep= from harness.interleave; turns=, drift=, sentinel=,
+        reached= from harness.rounds."""
         return build_record(
             cell,
             results,
@@ -384,14 +414,3 @@ def _groups(cells):
     for c in cells:
         groups.setdefault((c.impl, c.device, c.mode), []).append(c)
     return list(groups.values())
-
-
-def _waits(before, now):
-    """A cell's --quiet-wait over its processes: seconds waited in all, gave up on any."""
-    if now is None or before is None:
-        return now or before
-    return {
-        "waited_s": round(before["waited_s"] + now["waited_s"], 1),
-        "gave_up": before["gave_up"] or now["gave_up"],
-        "other_cpu": now["other_cpu"],
-    }

@@ -143,28 +143,48 @@ def measure(step, spec, stage, meter):
     return loops, values
 
 
-def measure_lockstep(step, spec, stage, meter):
-    """Measure on command: the parent (harness.lockstep) alternates two workers, one sample
-    each in turn, so drift and slow modes of the machine hit both sides of a comparison alike.
+class Link:
+    """The conductor's two pipes, as files: commands come down one, answers go up the other."""
+
+    def __init__(self, commands, acks):
+        self.commands, self.acks = commands, acks
+
+    @classmethod
+    def from_fds(cls, fds):
+        return cls(os.fdopen(fds["cmd_fd"], "r"), os.fdopen(fds["ack_fd"], "w", buffering=1))
+
+    def say(self, what):
+        self.acks.write(what + "\n")
+
+    def next(self):
+        """The next command, '' at end of file."""
+        return self.commands.readline().strip()
+
+    def close(self):
+        self.commands.close()
+        self.acks.close()
+
+
+def measure_lockstep(step, spec, stage, meter, link):
+    """Measure on command: the parent (harness.lockstep for two revisions, harness.turns for
+    the implementations of one cell) alternates workers, one sample each in turn, so drift
+    and slow modes of the machine hit every side of a comparison alike.
 
     Protocol, a line each way: we say `ready`; it says `warmup`, `calibrate` (we answer
     `ok N`, N calls per sample), `loops N` (time N calls per sample from now on: both
     sides alike) or `sample` (we do it, then say `ok`) until `stop` or end of file.
     """
-    link = spec["lockstep"]
-    commands = os.fdopen(link["cmd_fd"], "r")
-    acks = os.fdopen(link["ack_fd"], "w", buffering=1)
     loops, values = 1, []
-    acks.write("ready\n")
-    for line in commands:
-        what = line.strip()
+    link.say("ready")
+    while True:
+        what = link.next()
         if what == "warmup":
             stage("warmup")
             warm_up(step, spec["warmup_time"])
         elif what == "calibrate":
             stage("calibrate")
             loops = calls_per_sample(step, spec)
-            acks.write(f"ok {loops}\n")
+            link.say(f"ok {loops}")
             continue
         elif what.startswith("loops "):
             loops = int(what.split()[1])
@@ -179,9 +199,7 @@ def measure_lockstep(step, spec, stage, meter):
                 values.append(sample(step, loops) / loops)
         else:
             break
-        acks.write("ok\n")
-    commands.close()
-    acks.close()
+        link.say("ok")
     return loops, values
 
 
@@ -215,7 +233,7 @@ def check_training(step):
     return {name: v if np.isfinite(v) else None for name, v in losses.items()}, reason
 
 
-def run_cell(spec, stage):
+def run_cell(spec, stage, link=None):
     result = {"status": "ok", "reason": ""}
     stage("import")
     try:
@@ -266,7 +284,10 @@ def run_cell(spec, stage):
 
     rss_base = memory.reset_peak_rss()
     meter = contention.Meter()
-    loops, values = (measure_lockstep if spec.get("lockstep") else measure)(step, spec, stage, meter)
+    if link is not None:
+        loops, values = measure_lockstep(step, spec, stage, meter, link)
+    else:
+        loops, values = measure(step, spec, stage, meter)
     result.update(
         loops=loops,
         samples=values,
@@ -317,18 +338,21 @@ def peaks(spec):
     return {"status": "ok", "peaks": fn(device, spec["threads"], spec["seconds"], **kwargs)}
 
 
-def run_one(spec_path, result_path):
-    """One request: the spec in, the result out (written whole, then renamed into place)."""
+def run_one(spec_path, result_path, link=None):
+    """One request: the spec in, the result out (written whole, then renamed into place).
+    link: the conductor's pipes of a turns server (harness.turns), None: a spec that names
+    its own (`lockstep`, harness.lockstep) or none (timed alone)."""
     with open(spec_path) as f:
         spec = json.load(f)
     stage = Stage(result_path)
+    own_link = Link.from_fds(spec["lockstep"]) if link is None and spec.get("lockstep") else None
     try:
         if spec.get("probe"):
             result = framework_facts(spec["impl"])
         elif spec.get("peaks"):
             result = peaks(spec)
         else:
-            result = run_cell(spec, stage)
+            result = run_cell(spec, stage, link or own_link)
     except Exception as exc:  # contained: the parent records it as the cell's error
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
         result = {
@@ -342,6 +366,8 @@ def run_one(spec_path, result_path):
     with open(tmp, "w") as f:
         json.dump(result, f)
     os.replace(tmp, result_path)
+    if own_link is not None:
+        own_link.close()
 
 
 def serve(commands):
@@ -356,6 +382,22 @@ def serve(commands):
         gc.collect()  # what the last cell left behind is not the next one's to collect
 
 
+def serve_turns(link):
+    """Cells on the conductor's command pipe (harness.turns): `cell SPEC RESULT`, each run
+    in lockstep with the other implementations' workers, then `done` once its result is on
+    disk (also for a cell that ended before timing: unsupported, invalid, an error). One
+    process serves one round of an implementation and mode, its import paid once."""
+    while True:
+        line = link.next()
+        if not line:
+            break
+        _, spec_path, result_path = line.split("\t")
+        run_one(spec_path, result_path, link)
+        gc.collect()
+        link.say("done")
+    link.close()
+
+
 def main(argv):
     try:  # if the kernel must kill for memory, it takes this worker, not the parent (harness.memory_guard)
         with open("/proc/self/oom_score_adj", "w") as f:
@@ -364,6 +406,8 @@ def main(argv):
         pass
     if argv[1:] == ["--serve"]:
         serve(sys.stdin)
+    elif argv[1:2] == ["--turns"]:
+        serve_turns(Link.from_fds({"cmd_fd": int(argv[2]), "ack_fd": int(argv[3])}))
     else:
         run_one(argv[1], argv[2])
     return 0

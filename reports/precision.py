@@ -19,7 +19,9 @@ import re
 
 import pandas as pd
 
-FLAGS = ("contended", "noisy", "ceiling-low")
+from harness import paired
+
+FLAGS = ("contended", "noisy", "ceiling-low", "drift")
 MAX_DIGITS = 6  # significant digits a value is never printed beyond, however tight its spread
 
 
@@ -160,22 +162,51 @@ def _group_best(df, ok, keys, mask):
     return df.join(best, on=keys)["_best"]
 
 
+def _turns_of(df, i):
+    """Row i's samples as harness.paired reads them, or None for a row without turns."""
+    row = df.loc[i]
+    turns = row.get("sample_turn")
+    if not isinstance(turns, list):
+        return None
+    return {"samples": row.get("samples"), "sample_process": row.get("sample_process"), "sample_turn": turns}
+
+
+def _paired(df, b, i):
+    """best's time over row i's from the turns they shared (the same run, in lockstep), or None."""
+    if df.loc[b].get("run_id") != df.loc[i].get("run_id"):
+        return None
+    num, den = _turns_of(df, b), _turns_of(df, i)
+    return paired.ratio(num, den) if num and den else None
+
+
 def _ratios(df, ok, best_index):
-    """(ratio, low, high) columns of best's median / each row's median (vs_fastest,
-    vs_reference) and its interval. A cell's ratio to itself is exactly 1: no interval."""
-    ratio, low, high = [], [], []
+    """(ratio, low, high, level) columns of best's time / each row's (vs_fastest,
+    vs_reference) and its interval. Cells timed in the same lockstep turns (dlbench run)
+    get the paired ratio and its Wilcoxon interval (harness.paired), with its level;
+    others the ratio of medians and the conservative interval of the two intervals (no
+    level). A cell's ratio to itself is exactly 1: no interval."""
+    ratio, low, high, level = [], [], [], []
     med, lo, hi = df["median"], df["ci_low"], df["ci_high"]
     for i, b in zip(df.index, best_index):
         if not ok[i] or pd.isna(b):
             ratio.append(math.nan)
             low.append(math.nan)
             high.append(math.nan)
+            level.append(math.nan)
+            continue
+        pair = _paired(df, b, i) if b != i else None
+        if pair is not None:
+            ratio.append(pair["ratio"])
+            low.append(pair["low"] if pair["level"] is not None else math.nan)
+            high.append(pair["high"] if pair["level"] is not None else math.nan)
+            level.append(pair["level"] if pair["level"] is not None else math.nan)
             continue
         ratio.append(med[b] / med[i])
         a, z = ratio_interval(lo[b], hi[b], lo[i], hi[i]) if b != i else (None, None)
         low.append(math.nan if a is None else a)
         high.append(math.nan if z is None else z)
-    return ratio, low, high
+        level.append(math.nan)
+    return ratio, low, high, level
 
 
 def add_precision(df: pd.DataFrame, keys) -> pd.DataFrame:
@@ -191,17 +222,22 @@ def add_precision(df: pd.DataFrame, keys) -> pd.DataFrame:
     df["ceiling_low"] = _bools(df, "ceiling_low") & ok
     df["contended"] = _bools(df, "contended") & ok
     df["noisy"] = _bools(df, "noisy") & ok
+    df["drift"] = _bools(df, "drift") & ok
     for name, among in (("vs_fastest", pd.Series(True, index=df.index)), ("vs_reference", df["impl"] == "reference")):
         best = _group_best(df, ok, keys, among)
-        df[name], df[f"{name}_low"], df[f"{name}_high"] = _ratios(df, ok, best)
+        df[name], df[f"{name}_low"], df[f"{name}_high"], df[f"{name}_level"] = _ratios(df, ok, best)
     contention = df["contention"] if "contention" in df else pd.Series(None, index=df.index, dtype=object)
     noisy_reason = df["noisy_reason"] if "noisy_reason" in df else pd.Series("", index=df.index, dtype=object)
+    drift_reason = df["drift_reason"] if "drift_reason" in df else pd.Series("", index=df.index, dtype=object)
     flags, notes = [], []
-    for c, n, low, cont, why in zip(df["contended"], df["noisy"], df["ceiling_low"], contention, noisy_reason):
-        flags.append(" ".join(word for word, on in zip(FLAGS, (c, n, low)) if on))
+    rows = zip(df["contended"], df["noisy"], df["ceiling_low"], df["drift"], contention, noisy_reason, drift_reason)
+    for c, n, low, d, cont, why, drifted in rows:
+        flags.append(" ".join(word for word, on in zip(FLAGS, (c, n, low, d)) if on))
         clauses = [contention_note(cont)] if c else []
         if n:
             clauses.append(f"noisy: {why}" if isinstance(why, str) and why else "noisy")
+        if d:
+            clauses.append(f"drift: {drifted}" if isinstance(drifted, str) and drifted else "drift")
         notes.append("; ".join(clauses))
     df["flags"], df["flag_note"] = flags, notes
     return df
@@ -263,5 +299,11 @@ def legend(df):
             "ceiling-low",
             "above 100% of the ceiling it is compared with: the ceiling read low (or is the "
             "wrong memory level), so its % of peak is not a fraction of anything",
+        ),
+        (
+            "drift",
+            "the drift sentinel (a fixed NumPy workload timed before each of the cell's rounds) ran "
+            "slower than over the rest of the run by more than its own noise: the absolute time may be "
+            "the machine's; ratios from lockstep turns cancel it",
         ),
     ]

@@ -170,6 +170,11 @@ def in_fresh_worker(call):
 # --- the fields of issue 13 (contention, precision), set by hand on a copy of the tiny run ---
 
 PRECISION_FIELDS = (
+    "sample_turn",  # lockstep turns of dlbench run: paired ratios and their intervals
+    "turns",
+    "drift",
+    "drift_reason",
+    "sentinel",
     "contended",
     "contention",
     "noisy",

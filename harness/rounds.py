@@ -1,0 +1,285 @@
+"""`dlbench run`'s schedule: the run in rounds, every cell's implementations in lockstep.
+
+Round k gives every cell its k-th process before round k+1 gives any its next, so a
+cell's processes are spread over the whole run and its interval sees the machine's drift
+over minutes, not over one group's minute. Within a round, each implementation and mode
+has one worker (harness.processes.TurnServer) that serves the round's cells one after
+another, its framework imported once; for each cell, the workers of every implementation
+and mode being compared time their samples in turns (harness.turns). Before each cell's
+turns the parent reads the drift sentinel (harness.sentinel).
+
+With --precision, rounds go on past --processes for the cells whose interval is still
+wider than asked (the paired ratio to the cell's fastest implementation, or the absolute
+interval where an implementation runs alone), within --budget.
+
+Records are built when the last round ends: a cell's figure needs all its processes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import time
+
+from harness import paired, sentinel, stats
+from harness.lockstep import shared_cpus
+from harness.turns import Lane, conduct
+
+
+def comparison_groups(cells):
+    """Cells that compete: the same scenario, phase, size, device, threads and seed, every
+    implementation and mode; groups and cells in plan order."""
+    groups = {}
+    for c in cells:
+        groups.setdefault((c.scenario, c.phase, c.size, c.device, c.threads, c.seed), []).append(c)
+    return list(groups.values())
+
+
+class _Servers:
+    """One round's TurnServers, one per implementation, device and mode, started on first use
+    and started again after one ended (a crash, an error that may leave it unusable)."""
+
+    def __init__(self, runner):
+        self.runner, self.servers = runner, {}
+
+    def get(self, cell):
+        key = (cell.impl, cell.device, cell.mode)
+        server = self.servers.get(key)
+        if server is None or not server.alive:
+            server = self.runner.start_turn_server(cell)
+            self.servers[key] = server
+        return server
+
+    def close(self):
+        for server in self.servers.values():
+            server.close()
+        self.servers.clear()
+
+
+def run_rounds(runner, cells):
+    """Run CELLS (not done yet) in rounds, in lockstep; each group's records are emitted as
+    soon as it gets no further round. Every round's results also go to the run's journal
+    (OUT/rounds.jsonl), so --resume after an interrupt keeps the rounds already timed."""
+    state = _State(runner, cells)
+    k = 0
+    while True:
+        todo = [g for g in state.groups if g not in state.emitted and state.group_rounds(g) == k]
+        if not todo and all(g in state.emitted for g in state.groups):
+            break
+        servers = _Servers(runner)
+        try:
+            for group in todo:
+                if not state.wants_round(group, k):
+                    state.emit(group)
+                    continue
+                state.run_group_round(group, k, servers)
+                if not state.wants_round(group, k + 1):
+                    state.emit(group)
+        finally:
+            servers.close()
+        k += 1
+        if k > runner.options.max_rounds + runner.options.processes:  # never loops for ever
+            for g in state.groups:
+                if g not in state.emitted:
+                    state.emit(g)
+    runner.record_sentinel(sentinel.summarize(state.points))
+
+
+class _State:
+    """What a run in rounds knows: each cell's results so far, the sentinel's readings."""
+
+    def __init__(self, runner, cells):
+        self.runner, self.opts = runner, runner.options
+        self.start = time.monotonic()
+        self.rng = random.Random()
+        self.groups = comparison_groups(cells)
+        self.early = {c: reason for c in cells for reason in [runner.precheck(c)] if reason}
+        self.results = {c: [] for c in cells}
+        self.readings = {c: [] for c in cells}  # the sentinel before each of its rounds
+        self.waited = {}
+        self.points = []
+        self.emitted = []
+        cpus = shared_cpus(self.opts.threads)
+        self.sentinel_cpu = max(cpus) if cpus else None
+        self.journal = Journal(runner.out_dir)
+        if runner.resume:
+            self.journal.load(self)
+
+    def live(self, group):
+        return [c for c in group if c not in self.early and all(r["status"] == "ok" for r in self.results[c])]
+
+    def group_rounds(self, group):
+        """Rounds this group has had (its live cells all had the same number)."""
+        live = self.live(group)
+        return max((len(self.results[c]) for c in live), default=0)
+
+    def wants_round(self, group, k):
+        """Whether the group gets round k: every group until --processes rounds; then, under
+        --precision, one whose widest interval is still wider than asked, within --budget and
+        max_rounds."""
+        if not self.live(group):
+            return False
+        if k < self.opts.processes:
+            return True
+        if not self.opts.precision or k >= self.opts.max_rounds:
+            return False
+        elapsed = time.monotonic() - self.start
+        if self.opts.budget is not None and elapsed > self.opts.budget:
+            return False
+        return (_group_width(group, self.results, self.early) or 0) > self.opts.precision
+
+    def run_group_round(self, group, k, servers):
+        live = self.live(group)
+        runner = self.runner
+        if runner.progress:
+            runner.progress.cell_started(live[0], k, max(self.opts.processes, k + 1))
+        wait = runner.wait_for_quiet(live[0])  # once for the cell: its implementations run together
+        for c in live:
+            self.waited[c] = combine_waits(self.waited.get(c), wait)
+        point = dict(
+            sentinel.measure(self.sentinel_cpu), t=round(time.monotonic() - self.start, 3), cell=live[0].label()
+        )
+        self.points.append(point)
+        lanes = []
+        for c in live:
+            loops = self.results[c][0].get("loops") if self.results[c] else None  # calibrated once
+            spec = runner.worker_launch(c, k, **({"loops": loops} if loops else {}))[1]
+            lanes.append(Lane(c, servers.get(c), spec))
+        for lane, res in zip(lanes, conduct(lanes, self.opts, self.rng)):
+            res["process"] = k
+            res["sentinel"] = point["median"]
+            self.results[lane.cell].append(res)
+            self.readings[lane.cell].append(point["median"])
+        self.journal.append(runner.run_id, [(lane.cell, self.results[lane.cell][-1]) for lane in lanes])
+
+    def emit(self, group):
+        """The group's records, now that it gets no more rounds (drift judged against the
+        sentinel's readings so far)."""
+        self.emitted.append(group)
+        summary = sentinel.summarize(self.points)
+        for c in group:
+            if c in self.early:
+                record = self.runner.make_record(c, [{"status": "unsupported", "reason": self.early[c]}])
+            else:
+                record = self.runner.make_record(
+                    c,
+                    self.results[c],
+                    self.waited.get(c),
+                    turns=_turn_facts(group, c, self.early),
+                    drift=sentinel.drift_reason(self.readings[c], summary),
+                    sentinel=self.readings[c],
+                    reached=_reached(self.runner, group, c, self.results, self.early),
+                )
+            self.runner.emit(c, record)
+
+
+class Journal:
+    """OUT/rounds.jsonl: every round's raw results, a line per cell and round, so that an
+    interrupted run resumes with the rounds it had timed. A group's rounds are taken back
+    only where all its cells have the same ones (they were timed in the same turns)."""
+
+    def __init__(self, out_dir):
+        self.path = os.path.join(out_dir, "rounds.jsonl")
+
+    def append(self, run_id, entries):
+        with open(self.path, "a") as f:
+            for cell, result in entries:
+                f.write(json.dumps({"run_id": run_id, "key": list(cell.key()), "result": result}) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+
+    def load(self, state):
+        found = {}
+        try:
+            with open(self.path) as f:
+                for line in f:
+                    try:
+                        entry = json.loads(line)
+                        found.setdefault(tuple(entry["key"]), []).append(entry["result"])
+                    except (ValueError, KeyError, TypeError):
+                        continue  # a torn last line: that round runs again
+        except OSError:
+            return
+        for group in state.groups:
+            ran = [c for c in group if c not in state.early]
+            taken = [found.get(c.key(), []) for c in ran]
+            ok_counts = {len(t) for t in taken if t and all(r.get("status") == "ok" for r in t)}
+            if not any(taken) or len(ok_counts) > 1:
+                continue
+            for c, rounds in zip(ran, taken):
+                state.results[c] = rounds
+                state.readings[c] = [r.get("sentinel") for r in rounds]
+
+
+def _group_width(group, results, early):
+    """The widest relative half-width of a group's intervals: each cell's paired ratio to
+    the group's fastest, or its own absolute interval where it ran alone. None: nothing to
+    judge (every cell failed)."""
+    ok = [c for c in group if c not in early and results[c] and all(r["status"] == "ok" for r in results[c])]
+    return max((w for c in ok for w in [_cell_width(c, ok, results)] if w is not None), default=None)
+
+
+def _cell_width(cell, ok, results):
+    own = _as_record(results[cell])
+    if len(ok) < 2:
+        medians = [stats.summarize(r["samples"])["median"] for r in results[cell] if r.get("samples")]
+        interval = stats.median_interval(medians)
+        if not interval:
+            return float("inf")
+        low, high, _ = interval
+        return (high - low) / 2 / stats.summarize(own["samples"])["median"]
+    fastest = min(ok, key=lambda c: stats.summarize(_as_record(results[c])["samples"])["median"] or float("inf"))
+    if fastest is cell:
+        others = [c for c in ok if c is not cell]
+        fastest = others[0]
+    r = paired.ratio(own, _as_record(results[fastest]))
+    if r is None:
+        return float("inf")
+    return paired.half_width(r) if r["level"] is not None and r["units"] == "processes" else float("inf")
+
+
+def _as_record(res_list):
+    """A cell's results so far in the record's shape that harness.paired reads."""
+    samples, process, turn = [], [], []
+    for r in res_list:
+        s = r.get("samples") or []
+        samples += s
+        process += [r.get("process", 0)] * len(s)
+        turn += r.get("turns") or list(range(len(s)))
+    return {"samples": samples, "sample_process": process, "sample_turn": turn}
+
+
+def _turn_facts(group, cell, early):
+    """The record's `turns`: which implementations and modes this cell took turns with."""
+    return {
+        "with": [f"{c.impl}:{c.mode}" for c in group if c is not cell and c not in early],
+        "order": "shuffled each turn",
+    }
+
+
+def _reached(runner, group, cell, results, early):
+    """Under --precision: what this cell reached, for its record; None otherwise."""
+    opts = runner.options
+    if not opts.precision:
+        return None
+    ok = [c for c in group if c not in early and results[c] and all(r["status"] == "ok" for r in results[c])]
+    width = _cell_width(cell, ok, results) if cell in ok else None
+    return {
+        "target": opts.precision,
+        "half_width": None if width in (None, float("inf")) else round(width, 5),
+        "met": width is not None and width <= opts.precision,
+        "rounds": len(results[cell]),
+        "of": "paired ratio to the fastest" if len(ok) > 1 else "interval of the median",
+    }
+
+
+def combine_waits(before, now):
+    """A cell's --quiet-wait over its processes: seconds waited in all, gave up on any."""
+    if now is None or before is None:
+        return now or before
+    return {
+        "waited_s": round(before["waited_s"] + now["waited_s"], 1),
+        "gave_up": before["gave_up"] or now["gave_up"],
+        "other_cpu": now["other_cpu"],
+    }
