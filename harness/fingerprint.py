@@ -17,6 +17,7 @@ import psutil
 
 from harness import __version__, caches
 from harness.environments import REPO_ROOT
+from harness.processes import ALLOCATOR
 
 
 def _cpu():
@@ -106,4 +107,6 @@ def collect(frameworks=None, repo_root=REPO_ROOT):
             for k in sorted(os.environ)
             if k.startswith(("OMP_", "MKL_", "OPENBLAS_", "KMP_", "TF_", "MXNET_", "CUDA_VISIBLE"))
         },
+        # what every worker's glibc malloc is set to (harness.processes.ALLOCATOR)
+        "allocator": dict(ALLOCATOR, library="glibc malloc"),
     }

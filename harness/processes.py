@@ -52,10 +52,23 @@ def worker_env(threads, manifest, repo_root=environments.REPO_ROOT):
     # the manifest may name its framework's own thread variables (MXNet's engine, say)
     for var in THREAD_VARIABLES + manifest.thread_variables:
         env[var] = str(threads)
+    env.update(ALLOCATOR)
     env.update(manifest.worker_env)
     env["PYTHONUNBUFFERED"] = "1"
     env[LAYOUT_PAD_VARIABLE] = layout_pad()
     return env
+
+
+# glibc malloc's behaviour, fixed for every worker of every framework (docs/measurements.md,
+# "Timer agreement"). By default a freed mmap'd block raises the mmap threshold (dynamically,
+# up to 32 MiB) and with it the trim threshold, so whether a cell's multi-megabyte output
+# comes from fresh pages, faulted in on every call, or from heap memory kept from the last
+# call depends on what that process allocated and freed before (validation, the reference,
+# the heap pad): a torch conv read 13.6 ms or 18.4 ms for the same call. Setting both
+# thresholds turns the dynamic adjustment off: blocks below 64 MiB are reused from the heap,
+# as a caching allocator (jemalloc, tcmalloc, PyTorch's CPU guide) would; larger ones are
+# mmap'd and returned at once. The fingerprint records these values.
+ALLOCATOR = {"MALLOC_MMAP_THRESHOLD_": str(64 << 20), "MALLOC_TRIM_THRESHOLD_": str(128 << 20)}
 
 
 # Memory layout bias (Mytkowicz et al., ASPLOS 2009): the size of the environment and
