@@ -230,3 +230,31 @@ def ratios(rows, title):
             f'text-anchor="{"start" if v >= 0 else "end"}">{r["ratio"]:.2f}x</text>'
         )
     return svg(WIDTH, height, "".join(parts), "ratios", title)
+
+
+def sentinel(machine, title):
+    """The drift sentinel's readings over the run (harness.sentinel): time per reading
+    against seconds into the run, the median and the drift bound drawn across. '' without."""
+    s = machine.get("sentinel") if isinstance(machine, dict) else None
+    points = [p for p in (s or {}).get("points") or [] if _finite(p.get("t")) and _finite(p.get("median"))]
+    if not points:
+        return ""
+    width, height, left, right, top, bottom = 640, 170, 60, 620, 16, 120
+    ts = [p["t"] for p in points]
+    ms = [p["median"] * 1e3 for p in points]
+    bound = s["median"] * 1e3 * (1 + s.get("slow_bound", 0))
+    x = Linear(min(ts), max(ts) if max(ts) > min(ts) else min(ts) + 1, left, right)
+    y = Linear(min(ms + [s["median"] * 1e3]) * 0.95, max(ms + [bound]) * 1.05, bottom, top)
+    body = [x_axis(x, bottom, top, "seconds into the run"), y_axis(y, left, right, "sentinel ms")]
+    for value, what, dash in ((s["median"] * 1e3, "median", ""), (bound, "drift bound", ' stroke-dasharray="4 3"')):
+        body.append(
+            f'<line x1="{left}" y1="{y(value):.1f}" x2="{right}" y2="{y(value):.1f}" stroke="#D55E00"{dash}/>'
+            f'<text x="{right - 4}" y="{y(value) - 3:.1f}" text-anchor="end" font-size="10">{esc(what)}</text>'
+        )
+    for t, v in zip(ts, ms):
+        color = "#D55E00" if v > bound else "#0072B2"
+        body.append(
+            f'<circle cx="{x(t):.1f}" cy="{y(v):.1f}" r="2.5" fill="{color}">'
+            f"<title>{v:.3g} ms at {t:.0f} s</title></circle>"
+        )
+    return svg(width, height, "".join(body), "sentinel", title, points=len(points))

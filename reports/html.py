@@ -80,6 +80,14 @@ def _machines_section(sources):
         "implementation reached in a short probe (GEMM, integer GEMM, a large copy).</p>"
     )
     out.append(_table(["source", "device", "peak", "value", "reached by"], peak_rows, "peaks"))
+    speed = [(s, charts.sentinel(s.machine, f"{s.label}: drift sentinel over the run")) for s in sources]
+    if any(chart for _, chart in speed):
+        out.append(
+            "<h3>Speed over the run</h3><p class=muted>A fixed NumPy workload timed before each round of "
+            "each cell: the machine's own speed, minute by minute. Cells timed above the dashed bound are "
+            "flagged <code>drift</code>; ratios from lockstep turns cancel it.</p>"
+        )
+        out += [f"<p>{esc(s.label)}: {esc(machines.speed_line(s.machine))}</p>{chart}" for s, chart in speed if chart]
     return "".join(out)
 
 

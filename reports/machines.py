@@ -65,6 +65,21 @@ def peak_lines(machine):
     return lines
 
 
+def speed_line(machine):
+    """The machine's speed over the run from its drift sentinel (harness.sentinel), one line;
+    '' for a run without one (older results, --no-lockstep)."""
+    s = machine.get("sentinel")
+    if not isinstance(s, dict) or not isinstance(s.get("median"), (int, float)) or s["median"] <= 0:
+        return ""
+    med = s["median"]
+    p5, p95 = s.get("p5", med), s.get("p95", med)
+    return (
+        f"speed over the run (drift sentinel, {len(s.get('points') or [])} readings): {med * 1e3:.3g} ms median, "
+        f"p5-p95 {p5 * 1e3:.3g}-{p95 * 1e3:.3g} ms ({p5 / med - 1:+.0%} to {p95 / med - 1:+.0%}); noise "
+        f"{s.get('noise', 0):.1%}, cells timed beyond {s.get('slow_bound', 0):.0%} slower are flagged drift"
+    )
+
+
 def summary(source):
     """{field: text} of one source's machine, in display order."""
     m = source.machine
@@ -83,6 +98,7 @@ def summary(source):
         "Python": str(m.get("python", "?")),
         "dlbench": f"{m.get('dlbench_version', '?')} ({m.get('git_commit') or 'no git commit'})",
         "frameworks": ", ".join(f"{k} {v}" for k, v in framework_versions(m).items()) or "?",
+        "speed over the run": speed_line(m) or "not measured (no drift sentinel in this run)",
     }
 
 
@@ -92,6 +108,8 @@ def machine_lines(sources):
     for source in sources:
         s = summary(source)
         lines.append(f"{s['source']}: {s['CPU']}, {s['memory']}, GPUs: {s['GPUs']}; {s['frameworks']}")
+        if speed_line(source.machine):
+            lines.append(f"  {speed_line(source.machine)}")
         peaks = peak_lines(source.machine)
         if not peaks:
             lines.append("  no peaks measured: `dlbench machine --out DIR` adds them; % of peak stays empty")
