@@ -168,7 +168,7 @@ def _recorder(args, out, runner):
 
 
 def cmd_machine(args):
-    from harness import machine_peaks
+    from harness import machine_peaks, sentinel
     from harness.plan import normalize_devices
     from harness.runner import open_runner
 
@@ -181,9 +181,11 @@ def cmd_machine(args):
         runner.framework_facts(names)
         runner.write_machine()
         peaks = runner.measure_ceilings(names, args.probe_time, devices)
+        floor = runner.measure_noise_floor()
     finally:
         runner.close()
     print("\n".join(machine_peaks.ceiling_lines(peaks)))
+    print(sentinel.floor_line(floor))
     print(f"machine: {os.path.join(out, 'machine.json')}")
     return 0
 

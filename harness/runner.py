@@ -19,7 +19,7 @@ from datetime import datetime, timezone
 from typing import Optional
 
 import impls
-from harness import contention, environments, fingerprint, machine_peaks
+from harness import contention, environments, fingerprint, machine_peaks, sentinel
 from harness.errors import DlbenchError
 from harness.outlock import DirectoryBusy, OutLock
 from harness.processes import CellServer, Side, TurnServer, run_worker, start_worker, worker_env
@@ -305,6 +305,21 @@ class Runner:
         """A worker that serves this round's cells of cell's implementation and mode in turns."""
         python, _, env = self.worker_launch(cell, 0)
         return TurnServer(python, env, self._workdir, self.side.repo_root, self.options.memory_limit)
+
+    def measure_noise_floor(self, readings=40, gap=0.05):
+        """`dlbench machine`: the drift sentinel read `readings` times, `gap` seconds apart,
+        into machine.json's `noise_floor`; returns its summary (harness.sentinel)."""
+        from harness.lockstep import shared_cpus
+
+        cpus = shared_cpus(self.options.threads)
+        start, points = time.monotonic(), []
+        for _ in range(readings):
+            points.append(dict(sentinel.measure(max(cpus) if cpus else None), t=round(time.monotonic() - start, 3)))
+            time.sleep(gap)
+        summary = sentinel.summarize(points)
+        self.machine["noise_floor"] = summary
+        write_machine(self.out_dir, self.machine)
+        return summary
 
     def record_sentinel(self, summary):
         """The run's drift sentinel (harness.sentinel.summarize) into machine.json."""

@@ -26,16 +26,30 @@ SIGMAS = 3.0
 FLOOR = 0.03
 
 
+_BUFFERS = []
+
+
+def _buffers():
+    """The input and output, allocated once per process at fixed offsets (2 KiB apart
+    modulo 4 KiB: no 4K aliasing between them), so that every reading of a run times the
+    same memory layout and only the machine's speed changes."""
+    if not _BUFFERS:
+        import numpy as np
+
+        buf = np.empty(2 * FLOATS + 1024, dtype=np.float32)
+        x, y = buf[:FLOATS], buf[FLOATS + 512 : 2 * FLOATS + 512]
+        x[:] = np.linspace(-4.0, 4.0, FLOATS, dtype=np.float32)
+        _BUFFERS.extend((np, x, y))
+    return _BUFFERS
+
+
 def measure(cpu=None):
     """One sentinel reading: {"median": seconds per sample, "rel_iqr"} (timed on `cpu`)."""
-    import numpy as np
-
+    np, x, y = _buffers()
     before = os.sched_getaffinity(0) if cpu is not None and hasattr(os, "sched_getaffinity") else None
     if before is not None:
         os.sched_setaffinity(0, {cpu})
     try:
-        x = np.linspace(-4.0, 4.0, FLOATS, dtype=np.float32)
-        y = np.empty_like(x)
         np.exp(x, out=y)  # warm: pages touched, code in cache
         values = []
         for _ in range(SAMPLES):
@@ -106,3 +120,14 @@ def resolvable_change(noise, pairs=1):
     """The smallest change two separate runs on this machine can tell apart, about: twice
     the run-to-run spread of a level (2 x 1.96 sd / sqrt(pairs)), from the sentinel's noise."""
     return 2 * 1.96 * noise / math.sqrt(max(pairs, 1))
+
+
+def floor_line(summary):
+    """`dlbench machine`'s line on the noise floor."""
+    med = summary["median"]
+    return (
+        f"noise floor (drift sentinel, {len(summary['points'])} readings over {summary['points'][-1]['t']:.0f} s): "
+        f"{med * 1e3:.3g} ms median, p5-p95 {summary['p5'] / med - 1:+.1%} to {summary['p95'] / med - 1:+.1%}, "
+        f"noise {summary['noise']:.1%}: separate runs resolve changes of about "
+        f"{resolvable_change(summary['noise']):.0%}"
+    )

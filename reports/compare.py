@@ -149,6 +149,7 @@ class Comparison:
     warnings: List[str] = field(default_factory=list)
     suite: Optional[SuiteSummary] = None
     strict: bool = False  # anything not compared fails too
+    noise: str = ""  # what the runs' drift sentinels say this machine can resolve (reports.compare_runs)
 
     @property
     def failed(self):

@@ -71,6 +71,7 @@ def render(comparison, fmt="table"):
                 "strict": comparison.strict,
                 "warnings": comparison.warnings,
                 "suite": comparison.suite.as_dict() if comparison.suite else None,
+                "noise": comparison.noise or None,
                 "cells": [c.as_dict() for c in comparison.cells],
             },
             indent=1,
@@ -82,6 +83,8 @@ def render(comparison, fmt="table"):
             "| " + " | ".join(str(v).replace("|", "\\|") for v in row) + " |\n" for row in df.itertuples(index=False)
         )
         notes = "".join(f"> {w}\n\n" for w in comparison.warnings)
-        return f"{notes}**{summary_line(comparison)}**\n\n{suite_line(comparison)}\n\n{head}{body}"
+        noise = f"\n\n{comparison.noise}" if comparison.noise else ""
+        return f"{notes}**{summary_line(comparison)}**\n\n{suite_line(comparison)}{noise}\n\n{head}{body}"
     text = df.to_string(index=False) if len(df) else "(no cells)"
-    return "\n".join(comparison.warnings + [text, summary_line(comparison), suite_line(comparison)])
+    tail = [comparison.noise] if comparison.noise else []
+    return "\n".join(comparison.warnings + [text, summary_line(comparison), suite_line(comparison)] + tail)

@@ -10,6 +10,7 @@ import os
 
 from harness import history
 from harness.results import read_machine, read_results
+from harness.sentinel import resolvable_change
 from reports.compare import compare_records
 from reports.load import LoadError
 
@@ -56,4 +57,25 @@ def compare_stored(base_args, cur_arg, threshold, alpha, machine_id=None, strict
         base_records, cur_records, threshold, alpha, paired, base_machines + cur_machines, strict=strict
     )
     comparison.warnings[:0] = torn + [w for w in warnings if w]
+    comparison.noise = noise_line(base_machines, cur_machines, paired)
     return comparison
+
+
+def noise_line(base_machines, cur_machines, paired):
+    """What size of change this machine can resolve, from the runs' drift sentinels
+    (harness.sentinel): '' when no run has one."""
+    noises = [
+        m["sentinel"]["noise"]
+        for m in base_machines + cur_machines
+        if isinstance((m or {}).get("sentinel"), dict) and isinstance(m["sentinel"].get("noise"), (int, float))
+    ]
+    if not noises:
+        return ""
+    noise = max(noises)
+    text = (
+        f"machine noise (drift sentinel): up to {noise:.1%} over a run; two separate runs resolve changes "
+        f"of about {resolvable_change(noise):.0%} in a cell's absolute time"
+    )
+    if paired:
+        return text + "; these runs were interleaved, so their pairs cancel most of it"
+    return text + "; `compare --interleave` cancels it"

@@ -58,6 +58,10 @@ def test_machine_measures_peaks_per_device_and_implementation(capsys, fake_impls
     cuda = machine["peaks"]["cuda"]
     assert cuda["best"] == {} and "no CUDA device" in cuda["by_impl"]["torch"]["unsupported"]
     assert "working_sets" not in cuda  # a GPU has one level: its memory
+    # the drift sentinel's spread, read 40 times: the machine's noise floor
+    floor = machine["noise_floor"]
+    assert len(floor["points"]) == 40 and floor["p5"] <= floor["median"] <= floor["p95"] and floor["noise"] >= 0
+    assert "noise floor (drift sentinel, 40 readings" in captured.out and "resolve changes of about" in captured.out
 
 
 def test_machine_refuses_another_machines_directory(capsys, tmp_path):
