@@ -51,6 +51,11 @@ class _Servers:
             self.servers[key] = server
         return server
 
+    def pause(self):
+        """Stop every idle server: nothing of theirs runs beside the sentinel or another cell."""
+        for server in self.servers.values():
+            server.pause()
+
     def close(self):
         for server in self.servers.values():
             server.close()
@@ -74,6 +79,7 @@ def run_rounds(runner, cells):
                     state.emit(group)
                     continue
                 state.run_group_round(group, k, servers)
+                servers.pause()
                 if not state.wants_round(group, k + 1):
                     state.emit(group)
         finally:

@@ -58,6 +58,15 @@ class _Conductor:
             return self.settle(lane, answer)
         return answer
 
+    def turn(self, lane, what):
+        """`what` for this lane alone: it is continued for it and stopped again after, so
+        nothing of it runs during another lane's turn (TurnServer.pause)."""
+        lane.server.resume()
+        answer = self.ask(lane, what)
+        if answer is not None:
+            lane.server.pause()
+        return answer
+
     def settle(self, lane, answer):
         lane.result = lane.server.result() if answer == "done" else lane.server.ended()
         return self._leave(lane)
@@ -94,6 +103,7 @@ def conduct(lanes, options, rng=None):
     rng = rng or random.Random()
     c = _Conductor(lanes, options.timeout)
     for lane in lanes:
+        lane.server.resume()
         if lane.server.begin(lane.spec):
             c.live.append(lane)
         else:
@@ -107,8 +117,9 @@ def conduct(lanes, options, rng=None):
     cpus = shared_cpus(options.threads)  # from here on, the same CPUs, one worker at a time
     for lane in c.live:
         pin(lane.server.proc.pid, cpus)
+        lane.server.pause()
     for lane in list(c.live):  # each implementation its own calls per sample: their speeds differ
-        answer = c.ask(lane, "calibrate")
+        answer = c.turn(lane, "calibrate")
         if answer:
             parts = answer.split()
             lane.loops = int(parts[1]) if len(parts) == 2 and parts[1].isdigit() else 1
@@ -117,10 +128,12 @@ def conduct(lanes, options, rng=None):
         if not c.live:
             break
         for lane in rng.sample(c.live, len(c.live)):
-            if c.ask(lane, "sample") is not None:
+            if c.turn(lane, "sample") is not None:
                 lane.timed_turns.append(turn)
         if time.monotonic() - started > options.max_time and turn + 1 >= options.min_samples:
             break
+    for lane in c.live:
+        lane.server.resume()
     for lane in list(c.live):  # the rest of run_cell: device memory, the training check
         answer = c.ask(lane, "stop")
         if answer is not None:

@@ -23,14 +23,22 @@ class FakeServer:
         self.proc = SimpleNamespace(pid=-1)  # nothing to pin
         self.guard = SimpleNamespace(check=lambda: False)
         self.samples, self.pending = [], None
+        self.paused = False
 
     def begin(self, spec):
         self.pending = "ready"
         return True
 
+    def pause(self):
+        self.paused = True
+
+    def resume(self):
+        self.paused = False
+
     def send(self, what):
         if not self.alive:
             return False
+        assert not self.paused, f"{what!r} sent to a stopped worker"
         if what == "sample":
             n = len(self.samples)
             if n == self.crash_at:
