@@ -153,8 +153,10 @@ class _State:
         for s, subset in enumerate(subsets):
             lanes = []
             for c in subset:
-                loops = self.results[c][0].get("loops") if self.results[c] else None  # calibrated once
-                spec = runner.worker_launch(c, k, **({"loops": loops} if loops else {}))[1]
+                # calibrated anew every round: a count fixed by round 0 made its noise the whole
+                # run's (the same kernel at 850 or 1556 calls a sample, run to run), unseen by
+                # the process-to-process interval
+                spec = runner.worker_launch(c, k)[1]
                 lanes.append(Lane(c, servers.get(c), spec))
             for lane, res in zip(lanes, conduct(lanes, self.opts, self.rng)):
                 res["process"] = k
