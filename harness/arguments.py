@@ -19,6 +19,7 @@ from harness.memory_guard import parse_limit
 # several; three keep the small suite within its time budget (README: precision).
 # DLBENCH_PROCESSES changes the default (the tests run one).
 DEFAULT_PROCESSES = 3
+RUN_SAMPLES, RUN_MIN_TIME = 20, 0.025  # dlbench run's turns per process and seconds per sample
 
 
 class UsageError(DlbenchError):
@@ -106,8 +107,13 @@ def add_selection(p):
         default=os.cpu_count() or 1,
         help="threads for every framework (default: the machine's cores)",
     )
-    p.add_argument("--samples", type=_positive_int, default=10, help="timed samples per process")
-    p.add_argument("--min-time", type=_positive_float, default=0.05, help="seconds one sample lasts at least")
+    p.add_argument("--samples", type=_positive_int, default=10, help="timed samples per process (run: 20, compare: 10)")
+    p.add_argument(
+        "--min-time",
+        type=_positive_float,
+        default=0.05,
+        help="seconds one sample lasts at least (run: 0.025, compare: 0.05)",
+    )
     p.add_argument("--warmup", type=_positive_float, default=0.2, help="seconds of warm-up calls")
     p.add_argument("--max-time", type=_positive_float, default=20.0, help="sampling budget per cell, seconds")
     p.add_argument("--timeout", type=_positive_float, default=900.0, help="seconds before a worker is killed")
@@ -218,6 +224,9 @@ def build_parser():
 
     r = sub.add_parser("run", help="run cells, validate each against the reference, time it")
     add_selection(r)
+    # in lockstep turns, shorter samples pair closer in time and twice the turns halve the
+    # ratios' variance for the same seconds of sampling (docs/precision.md)
+    r.set_defaults(samples=RUN_SAMPLES, min_time=RUN_MIN_TIME)
     r.add_argument("--out", default=None, help="results directory (default out/run-TIMESTAMP)")
     r.add_argument(
         "--processes",

@@ -114,8 +114,11 @@ def cmd_run(args):
         runner.run(cells)
     except KeyboardInterrupt:
         done = len(runner.done) + len(runner.records)
+        journal = os.path.join(out, "rounds.jsonl")
+        rounds = sum(1 for _ in open(journal)) if os.path.exists(journal) else 0
+        kept = f" (and {rounds} timed rounds in {journal})" if rounds else ""
         print(
-            f"\ninterrupted: {done} cells saved in {out}; finish with: dlbench run ... --out {out} --resume",
+            f"\ninterrupted: {done} cells saved in {out}{kept}; finish with: dlbench run ... --out {out} --resume",
             file=sys.stderr,
         )
         return 130

@@ -145,12 +145,18 @@ PRECISION_FIELDS = ("process_medians", "ci_low", "ci_high", "ci_level", "noisy",
 
 
 def precision(results, summary):
-    """Process-level precision of an ok cell: each process's median, the interval of the
-    median over processes, and whether the cell is noisy (and why)."""
+    """Process-level precision of an ok cell: each process's median, the interval the next
+    run's figure falls in (it holds the processes' range too), and whether the cell is
+    noisy (and why)."""
     per_process = [stats.summarize(r["samples"]) for r in results if r.get("samples")]
     medians = [p["median"] for p in per_process]
     interval = stats.median_interval(medians)
     low, high, level = interval if interval else (None, None, None)
+    # the level the process count supports (75% for 3, 95% from 6), stated for where the
+    # next run's figure lands: a prediction interval (harness.stats.prediction_interval)
+    predicted = stats.prediction_interval(medians, summary.get("median") or 0, level) if interval else None
+    if predicted:
+        low, high = min(low, predicted[0]), max(high, predicted[1])
     within = sorted(p["rel_iqr"] for p in per_process if p["rel_iqr"] is not None)
     reasons = []
     if within and within[len(within) // 2] > NOISY_IQR:

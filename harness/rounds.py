@@ -22,9 +22,11 @@ import os
 import random
 import time
 
-from harness import paired, sentinel, stats
+from harness import memory_guard, paired, sentinel, stats
 from harness.lockstep import shared_cpus
 from harness.turns import Lane, conduct
+
+TURN_BLOCK = 10000  # turn numbers of a memory-split round's later groups start at s x this
 
 
 def comparison_groups(cells):
@@ -79,7 +81,6 @@ def run_rounds(runner, cells):
                     state.emit(group)
                     continue
                 state.run_group_round(group, k, servers)
-                servers.pause()
                 if not state.wants_round(group, k + 1):
                     state.emit(group)
         finally:
@@ -106,6 +107,7 @@ class _State:
         self.waited = {}
         self.points = []
         self.emitted = []
+        self.split = {}  # cell -> (why it was not timed with every other, the ones it was timed with)
         cpus = shared_cpus(self.opts.threads)
         self.sentinel_cpu = max(cpus) if cpus else None
         self.journal = Journal(runner.out_dir)
@@ -147,17 +149,49 @@ class _State:
             sentinel.measure(self.sentinel_cpu), t=round(time.monotonic() - self.start, 3), cell=live[0].label()
         )
         self.points.append(point)
-        lanes = []
+        subsets, note = self.memory_split(live)
+        for s, subset in enumerate(subsets):
+            lanes = []
+            for c in subset:
+                # calibrated anew every round: a count fixed by round 0 made its noise the whole
+                # run's (the same kernel at 850 or 1556 calls a sample, run to run), unseen by
+                # the process-to-process interval
+                spec = runner.worker_launch(c, k)[1]
+                lanes.append(Lane(c, servers.get(c), spec))
+            for lane, res in zip(lanes, conduct(lanes, self.opts, self.rng)):
+                res["process"] = k
+                res["sentinel"] = point["median"]
+                if s and res.get("turns") is not None:  # other turns than the first subset's: never paired
+                    res["turns"] = [t + s * TURN_BLOCK for t in res["turns"]]
+                if note:
+                    res["lockstep_split"] = note
+                    self.split[lane.cell] = (note, [f"{c.impl}:{c.mode}" for c in subset if c is not lane.cell])
+                self.results[lane.cell].append(res)
+                self.readings[lane.cell].append(point["median"])
+            self.journal.append(runner.run_id, [(lane.cell, self.results[lane.cell][-1]) for lane in lanes])
+            servers.pause()
+
+    def memory_split(self, live):
+        """([cells timed together], why) for this round: all at once while the resident
+        memory their workers reached (each one's peak so far) fits the budget (--memory-limit,
+        else 75% of the machine); else sequential groups that each fit, said in the records."""
+        budget = self.opts.memory_limit or int(memory_guard.total_memory() * 0.75)
+        need = {c: max((r.get("peak_rss_bytes") or 0 for r in self.results[c]), default=0) for c in live}
+        if sum(need.values()) <= budget or len(live) < 2:
+            return [live], ""
+        subsets, current, used = [], [], 0
         for c in live:
-            loops = self.results[c][0].get("loops") if self.results[c] else None  # calibrated once
-            spec = runner.worker_launch(c, k, **({"loops": loops} if loops else {}))[1]
-            lanes.append(Lane(c, servers.get(c), spec))
-        for lane, res in zip(lanes, conduct(lanes, self.opts, self.rng)):
-            res["process"] = k
-            res["sentinel"] = point["median"]
-            self.results[lane.cell].append(res)
-            self.readings[lane.cell].append(point["median"])
-        self.journal.append(runner.run_id, [(lane.cell, self.results[lane.cell][-1]) for lane in lanes])
+            if current and used + need[c] > budget:
+                subsets.append(current)
+                current, used = [], 0
+            current.append(c)
+            used += need[c]
+        subsets.append(current)
+        note = (
+            f"sequential groups of {', '.join(str(len(x)) for x in subsets)}: the {len(live)} workers together "
+            f"reached {memory_guard.bytes_text(sum(need.values()))}, over {memory_guard.bytes_text(budget)}"
+        )
+        return subsets, note
 
     def emit(self, group):
         """The group's records, now that it gets no more rounds (drift judged against the
@@ -172,7 +206,7 @@ class _State:
                     c,
                     self.results[c],
                     self.waited.get(c),
-                    turns=_turn_facts(group, c, self.early),
+                    turns=_turn_facts(group, c, self.early, self.split.get(c)),
                     drift=sentinel.drift_reason(self.readings[c], summary),
                     sentinel=self.readings[c],
                     reached=_reached(self.runner, group, c, self.results, self.early),
@@ -256,8 +290,11 @@ def _as_record(res_list):
     return {"samples": samples, "sample_process": process, "sample_turn": turn}
 
 
-def _turn_facts(group, cell, early):
-    """The record's `turns`: which implementations and modes this cell took turns with."""
+def _turn_facts(group, cell, early, split=None):
+    """The record's `turns`: which implementations and modes this cell took turns with
+    (in its last round, where memory split the group: then `split` says why)."""
+    if split:
+        return {"with": split[1], "order": "shuffled each turn", "split": split[0]}
     return {
         "with": [f"{c.impl}:{c.mode}" for c in group if c is not cell and c not in early],
         "order": "shuffled each turn",

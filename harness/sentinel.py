@@ -100,13 +100,16 @@ def slowdown(value, summary):
 
 def drift_reason(readings, summary):
     """Why a cell is flagged `drift`, from the sentinel readings of its rounds (seconds,
-    None where not read), or '' when none of its rounds ran on a slow machine."""
+    None where not read), or '' unless at least half its rounds ran on a slow machine."""
     if not summary or not readings:
         return ""
     slow = [
         (i, slowdown(v, summary)) for i, v in enumerate(readings) if v and slowdown(v, summary) > summary["slow_bound"]
     ]
-    if not slow:
+    # half its rounds or more: then its figure, a median over them, is the slow machine's;
+    # one slow round of three moved no figure, and flagging it (any round) was contradicted
+    # by the next run for 60% of the flags here
+    if not slow or 2 * len(slow) < len(readings):
         return ""
     worst = max(s for _, s in slow)
     rounds = ", ".join(str(i + 1) for i, _ in slow)
