@@ -13,12 +13,10 @@ The worker's side of the protocol is harness.worker.measure_lockstep.
 from __future__ import annotations
 
 import os
-import select
 import time
 
-from harness import memory_guard
 from harness.errors import DlbenchError
-from harness.processes import finish_worker, kill_worker
+from harness.processes import Answers, finish_worker, kill_worker
 
 
 class LockstepUnsupported(DlbenchError, RuntimeError):
@@ -50,7 +48,8 @@ class Lane:
             os.close(cmd_r)  # the worker holds these now; closing ours lets us see its end of file
             os.close(ack_w)
         self.commands = os.fdopen(cmd_w, "w", buffering=1)
-        self.acks, self._buffer = ack_r, b""
+        self.acks = ack_r
+        self.answers = Answers(ack_r)
         self.process, self.killed_for = process, None
 
     def send(self, what):
@@ -67,21 +66,11 @@ class Lane:
         watched: the lanes whose memory is polled meanwhile (every lane: at start-up both
         prepare at once); one past the limit is killed, and its end of file ends its turn.
         """
-        while b"\n" not in self._buffer:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise Silent(self)
-            ready = select.select([self.acks], [], [], min(left, memory_guard.POLL_S))[0]
-            for lane in watched or (self,):
-                lane.handle.guard.check()
-            if not ready:
-                continue
-            chunk = os.read(self.acks, 4096)
-            if not chunk:
-                return False
-            self._buffer += chunk
-        line, self._buffer = self._buffer.split(b"\n", 1)
-        return line.decode(errors="replace").strip() or "ok"
+        try:
+            answer = self.answers.next(deadline, [lane.handle.guard for lane in watched or (self,)])
+        except TimeoutError:
+            raise Silent(self) from None
+        return False if answer is None else answer
 
     def finish(self, timeout):
         try:

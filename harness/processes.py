@@ -233,6 +233,33 @@ class CellServer:
         _kill_group(self.proc)
 
 
+class Answers:
+    """A conductor's end of a worker's answer pipe: one line at a time, the memory guards
+    polled while it waits (harness.lockstep's pairs and harness.turns' servers alike)."""
+
+    def __init__(self, fd):
+        self.fd, self._buffer = fd, b""
+
+    def next(self, deadline, guards):
+        """The next non-empty line ('ok' for an empty one), None at end of file;
+        TimeoutError at the deadline. Each guard checks its worker's memory meanwhile."""
+        while b"\n" not in self._buffer:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError
+            ready = select.select([self.fd], [], [], min(left, memory_guard.POLL_S))[0]
+            for guard in guards:
+                guard.check()
+            if not ready:
+                continue
+            chunk = os.read(self.fd, 4096)
+            if not chunk:
+                return None
+            self._buffer += chunk
+        line, self._buffer = self._buffer.split(b"\n", 1)
+        return line.decode(errors="replace").strip() or "ok"
+
+
 class TurnServer:
     """One implementation and mode's worker for one round of a run (`worker --turns`):
     it serves that round's cells one after another, each timed in lockstep with the other
@@ -258,7 +285,8 @@ class TurnServer:
             os.close(cmd_r)  # the worker holds these now; closing ours lets us see its end of file
             os.close(ack_w)
         self.commands = os.fdopen(cmd_w, "w", buffering=1)
-        self.acks, self._buffer = ack_r, b""
+        self.acks = ack_r
+        self.answers = Answers(ack_r)
         self.guard = memory_guard.MemoryGuard(self.proc.pid, memory_limit)
         self.alive = True
         self.paused = False
@@ -306,21 +334,7 @@ class TurnServer:
         """The next answer (a non-empty line), or None when the worker ended; TimeoutError
         at the deadline. watched: the servers whose memory is polled meanwhile (all of a
         cell's: they prepare at once); one past its limit is killed."""
-        while b"\n" not in self._buffer:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise TimeoutError
-            ready = select.select([self.acks], [], [], min(left, memory_guard.POLL_S))[0]
-            for server in watched or (self,):
-                server.guard.check()
-            if not ready:
-                continue
-            chunk = os.read(self.acks, 4096)
-            if not chunk:
-                return None
-            self._buffer += chunk
-        line, self._buffer = self._buffer.split(b"\n", 1)
-        return line.decode(errors="replace").strip() or "ok"
+        return self.answers.next(deadline, [s.guard for s in watched or (self,)])
 
     def result(self):
         """The cell's result once the worker said `done`."""
