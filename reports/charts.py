@@ -254,7 +254,7 @@ def sentinel(machine, title):
     for t, v in zip(ts, ms):
         color = "#D55E00" if v > bound else "#0072B2"
         body.append(
-            f'<circle cx="{x(t):.1f}" cy="{y(v):.1f}" r="2.5" fill="{color}">'
+            f'<circle class="point" cx="{x(t):.1f}" cy="{y(v):.1f}" r="2.5" fill="{color}">'
             f"<title>{v:.3g} ms at {t:.0f} s</title></circle>"
         )
     return svg(width, height, "".join(body), "sentinel", title, points=len(points))

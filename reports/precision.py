@@ -209,6 +209,32 @@ def _ratios(df, ok, best_index):
     return ratio, low, high, level
 
 
+def _fastest_by_pairs(df, keys):
+    """vs_fastest where the ratios are paired: the cell with the smallest median is only the
+    anchor; a cell its paired turns show faster still (a pseudo-median below the anchor's
+    where the medians said otherwise) is the fastest, and every ratio of its group is
+    divided by its own, so the fastest reads exactly 1 and no cell reads above it."""
+    columns = ["vs_fastest", "vs_fastest_low", "vs_fastest_high"]
+    for _, group in df[df["vs_fastest"].notna()].groupby(keys):
+        top = group["vs_fastest"].max()
+        if not top > 1.0:
+            continue
+        winner = group["vs_fastest"].idxmax()
+        anchor = group.index[(group["vs_fastest"] == 1.0) & group["vs_fastest_low"].isna()]
+        df.loc[group.index, columns] = df.loc[group.index, columns] / top
+        df.loc[winner, "vs_fastest"] = 1.0
+        df.loc[winner, ["vs_fastest_low", "vs_fastest_high", "vs_fastest_level"]] = math.nan
+        for i in anchor:  # the anchor had no interval (itself); now it has a ratio to the winner
+            pair = _paired(df, winner, i)
+            if pair is not None and pair["level"] is not None:
+                df.loc[i, "vs_fastest"] = pair["ratio"]
+                df.loc[i, ["vs_fastest_low", "vs_fastest_high", "vs_fastest_level"]] = [
+                    pair["low"],
+                    pair["high"],
+                    pair["level"],
+                ]
+
+
 def add_precision(df: pd.DataFrame, keys) -> pd.DataFrame:
     """add_metrics' table plus: ci_low, ci_high, ci_level (seconds; NaN without), the
     speedups vs_reference and vs_fastest (the group's reference or fastest median over
@@ -226,6 +252,7 @@ def add_precision(df: pd.DataFrame, keys) -> pd.DataFrame:
     for name, among in (("vs_fastest", pd.Series(True, index=df.index)), ("vs_reference", df["impl"] == "reference")):
         best = _group_best(df, ok, keys, among)
         df[name], df[f"{name}_low"], df[f"{name}_high"], df[f"{name}_level"] = _ratios(df, ok, best)
+    _fastest_by_pairs(df, keys)
     contention = df["contention"] if "contention" in df else pd.Series(None, index=df.index, dtype=object)
     noisy_reason = df["noisy_reason"] if "noisy_reason" in df else pd.Series("", index=df.index, dtype=object)
     drift_reason = df["drift_reason"] if "drift_reason" in df else pd.Series("", index=df.index, dtype=object)

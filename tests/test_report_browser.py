@@ -110,7 +110,7 @@ def test_screenshot_shows_every_chart(browser, report, tmp_path):
     browser.open(report)
     charts, problems = _chart_problems(browser, tmp_path)
     kinds = [c["kind"] for c in charts]
-    for kind in ("bars", "distribution", "roofline", "ratios"):
+    for kind in ("bars", "distribution", "roofline", "ratios", "sentinel"):
         assert kind in kinds, f"no {kind} chart in the report"
     assert all(c["colours"] for c in charts), "a chart without any data element"
     assert problems == [], f"{problems} (screenshots in {tmp_path})"

@@ -248,3 +248,37 @@ def test_workers_that_would_not_fit_together_take_turns_in_sequential_groups():
     assert groups == [["a", "b"], ["c"]] and "sequential groups of 2, 1" in why and "120 MiB" in why
     groups, _ = split(200 << 20, 100 << 20)  # one alone over the budget still runs, alone
     assert groups == [["a"], ["b"], ["c"]]
+
+
+def test_vs_fastest_never_above_one_when_pairs_disagree_with_medians():
+    """Paired turns can show a cell faster than the one with the smallest median: it is then
+    the fastest, and every ratio of the group is relative to it."""
+    import statistics
+
+    import pandas as pd
+
+    from reports.precision import add_precision
+
+    a = [1.0] * 4 + [9.0] * 3  # median 1.0: the smallest
+    b = [0.9] * 3 + [1.2] + [8.0] * 3  # median 1.2, yet faster than a in 6 of its 7 turns
+    rows = [
+        {
+            "impl": impl,
+            "status": "ok",
+            "run_id": "r",
+            "source": "x",
+            "scenario": "s",
+            "median": statistics.median(s),
+            "samples": s * 2,
+            "sample_process": [0] * 7 + [1] * 7,
+            "sample_turn": list(range(7)) * 2,
+            "ci_low": None,
+            "ci_high": None,
+            "ci_level": None,
+        }
+        for impl, s in (("a", a), ("b", b))
+    ]
+    df = add_precision(pd.DataFrame(rows), ["source", "scenario"]).set_index("impl")
+    assert df.loc["b", "vs_fastest"] == 1.0 and pd.isna(df.loc["b", "vs_fastest_low"])
+    slower = df.loc["a"]
+    assert slower["vs_fastest"] == pytest.approx(0.9) and slower["vs_fastest_level"] == pytest.approx(0.5)
