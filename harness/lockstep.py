@@ -16,7 +16,7 @@ import os
 import time
 
 from harness.errors import DlbenchError
-from harness.processes import Answers, finish_worker, kill_worker
+from harness.processes import Answers, finish_worker, kill_worker, with_pipes
 
 
 class LockstepUnsupported(DlbenchError, RuntimeError):
@@ -34,22 +34,16 @@ class Lane:
     """One worker under the conductor: commands go down one pipe, acknowledgements come up another."""
 
     def __init__(self, runner, cell, process, loops=None):
-        cmd_r, cmd_w = os.pipe()
-        ack_r, ack_w = os.pipe()
-        try:
-            self.handle = runner.start_process(
+        self.handle, self.commands, self.acks = with_pipes(
+            lambda cmd_r, ack_w: runner.start_process(
                 cell,
                 process,
                 pass_fds=(cmd_r, ack_w),
                 lockstep={"cmd_fd": cmd_r, "ack_fd": ack_w},
                 **({"loops": loops} if loops else {}),
             )
-        finally:
-            os.close(cmd_r)  # the worker holds these now; closing ours lets us see its end of file
-            os.close(ack_w)
-        self.commands = os.fdopen(cmd_w, "w", buffering=1)
-        self.acks = ack_r
-        self.answers = Answers(ack_r)
+        )
+        self.answers = Answers(self.acks)
         self.process, self.killed_for = process, None
 
     def send(self, what):

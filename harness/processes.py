@@ -233,6 +233,20 @@ class CellServer:
         _kill_group(self.proc)
 
 
+def with_pipes(start):
+    """(start(cmd_r, ack_w), the command pipe's writing end as a file, the answer pipe's
+    reading fd): start launches a worker that inherits the two other ends; ours of those
+    are closed once it holds them, so that its end of file reaches us."""
+    cmd_r, cmd_w = os.pipe()
+    ack_r, ack_w = os.pipe()
+    try:
+        started = start(cmd_r, ack_w)
+    finally:
+        os.close(cmd_r)
+        os.close(ack_w)
+    return started, os.fdopen(cmd_w, "w", buffering=1), ack_r
+
+
 class Answers:
     """A conductor's end of a worker's answer pipe: one line at a time, the memory guards
     polled while it waits (harness.lockstep's pairs and harness.turns' servers alike)."""
@@ -269,10 +283,8 @@ class TurnServer:
     def __init__(self, python, env, workdir, repo_root, memory_limit=None):
         self.workdir = workdir
         self.log_path = os.path.join(workdir, f"log-{uuid.uuid4().hex[:8]}.txt")
-        cmd_r, cmd_w = os.pipe()
-        ack_r, ack_w = os.pipe()
-        try:
-            self.proc = _popen_worker(
+        self.proc, self.commands, self.acks = with_pipes(
+            lambda cmd_r, ack_w: _popen_worker(
                 python,
                 ["--turns", str(cmd_r), str(ack_w)],
                 env,
@@ -281,12 +293,8 @@ class TurnServer:
                 subprocess.DEVNULL,
                 pass_fds=(cmd_r, ack_w),
             )
-        finally:
-            os.close(cmd_r)  # the worker holds these now; closing ours lets us see its end of file
-            os.close(ack_w)
-        self.commands = os.fdopen(cmd_w, "w", buffering=1)
-        self.acks = ack_r
-        self.answers = Answers(ack_r)
+        )
+        self.answers = Answers(self.acks)
         self.guard = memory_guard.MemoryGuard(self.proc.pid, memory_limit)
         self.alive = True
         self.paused = False
