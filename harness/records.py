@@ -144,19 +144,29 @@ NOISY_SPREAD = 0.20
 PRECISION_FIELDS = ("process_medians", "ci_low", "ci_high", "ci_level", "noisy", "noisy_reason")
 
 
+def process_interval(medians, center):
+    """(low, high, level) of a cell's figure `center` from its processes' medians, None for
+    fewer than two: the level the process count supports (75% for 3, 95% from 6), stated
+    for where the next run's figure lands (harness.stats.prediction_interval), and never
+    narrower than the processes' own order-statistic interval."""
+    interval = stats.median_interval(medians)
+    if not interval:
+        return None
+    low, high, level = interval
+    predicted = stats.prediction_interval(medians, center or 0, level)
+    if predicted:
+        low, high = min(low, predicted[0]), max(high, predicted[1])
+    return low, high, level
+
+
 def precision(results, summary):
     """Process-level precision of an ok cell: each process's median, the interval the next
     run's figure falls in (it holds the processes' range too), and whether the cell is
     noisy (and why)."""
     per_process = [stats.summarize(r["samples"]) for r in results if r.get("samples")]
     medians = [p["median"] for p in per_process]
-    interval = stats.median_interval(medians)
+    interval = process_interval(medians, summary.get("median"))
     low, high, level = interval if interval else (None, None, None)
-    # the level the process count supports (75% for 3, 95% from 6), stated for where the
-    # next run's figure lands: a prediction interval (harness.stats.prediction_interval)
-    predicted = stats.prediction_interval(medians, summary.get("median") or 0, level) if interval else None
-    if predicted:
-        low, high = min(low, predicted[0]), max(high, predicted[1])
     within = sorted(p["rel_iqr"] for p in per_process if p["rel_iqr"] is not None)
     reasons = []
     if within and within[len(within) // 2] > NOISY_IQR:

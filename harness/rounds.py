@@ -24,6 +24,7 @@ import time
 
 from harness import memory_guard, paired, sentinel, stats
 from harness.lockstep import shared_cpus
+from harness.records import process_interval
 from harness.turns import Lane, conduct
 
 TURN_BLOCK = 10000  # turn numbers of a memory-split round's later groups start at s x this
@@ -252,23 +253,29 @@ class Journal:
                 state.readings[c] = [r.get("sentinel") for r in rounds]
 
 
+def _ok_cells(group, results, early):
+    """The group's cells timed so far with every round ok."""
+    return [c for c in group if c not in early and results[c] and all(r["status"] == "ok" for r in results[c])]
+
+
 def _group_width(group, results, early):
     """The widest relative half-width of a group's intervals: each cell's paired ratio to
     the group's fastest, or its own absolute interval where it ran alone. None: nothing to
     judge (every cell failed)."""
-    ok = [c for c in group if c not in early and results[c] and all(r["status"] == "ok" for r in results[c])]
+    ok = _ok_cells(group, results, early)
     return max((w for c in ok for w in [_cell_width(c, ok, results)] if w is not None), default=None)
 
 
 def _cell_width(cell, ok, results):
     own = _as_record(results[cell])
-    if len(ok) < 2:
+    if len(ok) < 2:  # alone: the interval its record will print (harness.records)
         medians = [stats.summarize(r["samples"])["median"] for r in results[cell] if r.get("samples")]
-        interval = stats.median_interval(medians)
+        center = stats.summarize(own["samples"])["median"]
+        interval = process_interval(medians, center)
         if not interval:
             return float("inf")
         low, high, _ = interval
-        return (high - low) / 2 / stats.summarize(own["samples"])["median"]
+        return (high - low) / 2 / center
     fastest = min(ok, key=lambda c: stats.summarize(_as_record(results[c])["samples"])["median"] or float("inf"))
     if fastest is cell:
         others = [c for c in ok if c is not cell]
@@ -306,7 +313,7 @@ def _reached(runner, group, cell, results, early):
     opts = runner.options
     if not opts.precision:
         return None
-    ok = [c for c in group if c not in early and results[c] and all(r["status"] == "ok" for r in results[c])]
+    ok = _ok_cells(group, results, early)
     width = _cell_width(cell, ok, results) if cell in ok else None
     return {
         "target": opts.precision,
