@@ -28,27 +28,41 @@ def best_seconds(call, sync, seconds, min_reps=3):
     return best
 
 
-def gemm_peak(make_call, seconds, what, sync=lambda: None, sizes=GEMM_SIZES):
+MIN_N = 2048  # a CPU's GEMM peak needs big blocks: n=256-512 reads a fraction of it
+MAX_CALL_S = 3.0  # but a kernel this slow at the next size is no machine ceiling: stop there
+
+
+def gemm_peak(make_call, seconds, what, sync=lambda: None, sizes=GEMM_SIZES, min_n=MIN_N):
     """Best rate (1e9 ops/s, 2 n^3 ops) over square GEMMs of growing n.
 
-    `make_call(n)` returns a call computing one n x n x n product. n grows while the
-    budget left still fits a few calls of the next size (8x the work) and the rate
-    still improves: a small machine stops near 1024, a big one or a GPU goes on.
+    `make_call(n)` returns a call computing one n x n x n product. The sweep always goes
+    on to n = `min_n` (the budget follows the work: a quarter-second budget stopped a
+    busy machine at n=256, a fiftieth of its peak), unless one call of the next size
+    would take over MAX_CALL_S (a kernel that slow sets no ceiling: another
+    implementation's does). Past min_n, n grows while the budget left still fits a few
+    calls of the next size (8x the work) and the rate still improves.
     """
     end = time.perf_counter() + seconds
-    best_rate, best_n, last = 0.0, None, None
+    best_rate, best_n, last, tried, stop = 0.0, None, None, [], ""
     for n in sizes:
         left = end - time.perf_counter()
-        if last is not None and 3 * 8 * last > left:
-            break
-        t = best_seconds(make_call(n), sync, max(left * 0.3, 0.0))
+        if last is not None:
+            expected = 8 * last
+            if expected > MAX_CALL_S:
+                stop = f"; stopped before n={n}: a call would take ~{expected:.0f} s"
+                break
+            if n > min_n and 3 * expected > left:
+                break
+        t = best_seconds(make_call(n), sync, max(left * 0.3, 0.0), min_reps=2 if last and 8 * last > 1 else 3)
+        tried.append(n)
         rate = 2.0 * n**3 / t / 1e9
         if rate > best_rate:
             best_rate, best_n = rate, n
-        elif rate < 0.9 * best_rate:
+        elif rate < 0.9 * best_rate and n >= min_n:
             break  # past the top: bigger only spills caches
         last = t
-    return {"value": best_rate, "how": f"{what}, n={best_n}"}
+    swept = f" (swept n={tried[0]}-{tried[-1]}{stop})" if len(tried) > 1 else ""
+    return {"value": best_rate, "how": f"{what}, n={best_n}{swept}"}
 
 
 # Bandwidth levels: the working set the parent chose for each (harness.machine_peaks),

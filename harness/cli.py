@@ -112,6 +112,11 @@ def cmd_run(args):
                 hint="; --no-machine-probe skips this",
             )
         runner.run(cells)
+        if args.machine_probe:
+            from reports.ceiling_check import beaten
+
+            impl_names = sorted({c.impl for c in cells} | {"reference"})
+            runner.recheck_ceilings(impl_names, list(dict.fromkeys(c.device for c in cells)), beaten)
     except KeyboardInterrupt:
         done = len(runner.done) + len(runner.records)
         journal = os.path.join(out, "rounds.jsonl")

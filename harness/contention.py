@@ -188,3 +188,32 @@ def other_cpu_now(seconds=0.5, own_pids=None):
     with meter:
         time.sleep(seconds)
     return meter.other / meter.wall if meter.wall > 0 else None
+
+
+def wait_quiet(limit, step=0.5):
+    """Wait up to `limit` seconds for other processes to use less than the contention
+    threshold, measured over `step`-second windows: {"waited_s", "gave_up", "other_cpu"},
+    or None when there is nothing to wait for (no limit, or no way to measure)."""
+    if not limit:
+        return None
+    start = time.monotonic()
+    while True:
+        other = other_cpu_now(step)
+        waited = time.monotonic() - start
+        if other is None or other <= OTHER_CPU_THRESHOLD:
+            return {"waited_s": round(waited, 1), "gave_up": False, "other_cpu": other}
+        if waited >= limit:
+            return {"waited_s": round(waited, 1), "gave_up": True, "other_cpu": round(other, 3)}
+
+
+def combine_waits(waits):
+    """Several waits (wait_quiet's, None for none) as one: seconds waited in all, gave up
+    on any, the last one's reading; None when there was none."""
+    waits = [w for w in waits if w]
+    if not waits:
+        return None
+    return {
+        "waited_s": round(sum(w["waited_s"] for w in waits), 1),
+        "gave_up": any(w["gave_up"] for w in waits),
+        "other_cpu": waits[-1]["other_cpu"],
+    }

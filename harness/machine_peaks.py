@@ -20,6 +20,7 @@ Stored as
 from __future__ import annotations
 
 import math
+import time
 from datetime import datetime, timezone
 
 import impls
@@ -35,7 +36,10 @@ METRICS = {  # metric -> (what it is, unit)
     "memory_gbs": ("memory bandwidth", "GB/s"),
 }
 LEVEL_METRICS = ("memory_gbs_l2", "memory_gbs_l3")
-DEFAULT_SECONDS = 0.25  # per metric and implementation: a few seconds in all
+DEFAULT_SECONDS = 0.25  # per metric and implementation (a GEMM sweep takes what its sizes need)
+# A probe on a busy machine reads low (a parallel GEMM waits for its slowest thread): each
+# implementation's probe waits for quiet first, this long in all, then probes anyway.
+PROBE_QUIET_WAIT = 30.0
 DRAM_MIN = 512 << 20  # the old 256 MiB copy (source and destination): past a small machine's caches
 DRAM_MAX = 4 << 30  # bounds the probe's memory and time: two 2 GiB buffers, a few tenths of a second a copy
 
@@ -79,19 +83,28 @@ def metric_name(metric, levels):
     return METRICS.get(metric, (metric.replace("_", " "), ""))[0]
 
 
-def level_warning(best):
-    """A warning where a cache level's bandwidth is no higher than the next level's: the
-    cache is smaller than the system reports (a VM may report its host's, or none of
-    it) or the machine was busy; cells held to that level may then exceed 100%."""
+def merge_levels(best):
+    """Cache levels whose probes contradict the hierarchy, merged into the next level.
+
+    A level's bandwidth no higher than the next level's means the cache is smaller than
+    the system reports (a VM may report its host's, or none of it) or the probe was
+    disturbed; held to it, cells in that cache would pass 100%. So the level is dropped
+    from `best` (its cells fall to the next level's figure, the higher one) and kept
+    under "merged" in the returned note's entry. Returns (best, {metric: entry}, note or None)."""
     order = (("L2", "memory_gbs_l2"), ("L3", "memory_gbs_l3"), ("DRAM", "memory_gbs"))
-    measured = [(level, _metric(best.get(m))) for level, m in order if _metric(best.get(m))]
-    slow = [f"{a} {x:.1f} <= {b} {y:.1f} GB/s" for (a, x), (b, y) in zip(measured, measured[1:]) if x <= y]
-    if not slow:
-        return None
-    return (
-        f"cache bandwidth no higher than the next level's ({'; '.join(slow)}): a cache smaller than "
-        "reported, or a busy machine"
+    best, merged, said = dict(best), {}, []
+    for (a, ma), (b, mb) in zip(order, order[1:]):
+        x, y = _metric(best.get(ma)), _metric(best.get(mb))
+        if x is not None and y is not None and x <= y:
+            merged[ma] = best.pop(ma)
+            said.append(f"{a} {x:.1f} <= {b} {y:.1f} GB/s")
+    if not said:
+        return best, merged, None
+    note = (
+        f"cache levels merged, their probes contradict each other ({'; '.join(said)}): a cache "
+        "smaller than reported, or a busy machine; cells there are held to the next level's figure"
     )
+    return best, merged, note
 
 
 def _metric(entry):
@@ -126,16 +139,18 @@ def busy_note(measured):
     )
 
 
-def measure_device(device, impl_names, facts, threads, seconds, workdir, side=None, timeout=300, sets=None):
-    """One device's ceilings; `sets` (working_sets()) gives the bandwidth levels, None one copy."""
-    side = side or Side()
+def _probe(device, impl_names, facts, threads, seconds, workdir, side, sets, timeout, quiet_wait):
+    """One probe: each implementation's peaks() in its own worker, each started once the
+    machine is quiet (at most `quiet_wait` seconds of waiting in all). A dict for
+    machine.json: measured, by_impl, contention, quiet_wait."""
     meter = contention.ParentMeter()
-    by_impl = {}
+    by_impl, waits, deadline = {}, [], time.monotonic() + quiet_wait
     for name in impl_names:
         why = _why_not(name, device, facts.get(name, {}))
         if why:
             by_impl[name] = {"unsupported": why}
             continue
+        waits.append(contention.wait_quiet(max(deadline - time.monotonic(), 0.0)))
         manifest = impls.manifest(name)
         python, _ = side.interpreter(manifest)
         spec = {
@@ -154,38 +169,101 @@ def measure_device(device, impl_names, facts, threads, seconds, workdir, side=No
             by_impl[name] = res["peaks"]
         else:
             by_impl[name] = {res.get("status") or "error": res.get("reason") or "no result"}
-    best = {}
-    for name, entries in by_impl.items():
-        for metric, entry in entries.items():
-            value = _metric(entry)
-            if value is not None and value > best.get(metric, {}).get("value", 0):
-                best[metric] = {"value": value, "impl": name, "how": entry.get("how", "")}
-                if isinstance(entry.get("working_set_bytes"), int):
-                    best[metric]["working_set_bytes"] = entry["working_set_bytes"]
-    entry = {
-        "threads": threads,
-        "seconds": seconds,
+    return {
         "measured": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "best": best,
         "by_impl": by_impl,
+        "contention": meter.result(),
+        "quiet_wait": contention.combine_waits(waits),
     }
-    if sets:
-        entry["working_sets"] = sets
-    measured = meter.result()
-    entry["contention"] = measured
-    warning = "; ".join(w for w in (busy_note(measured), level_warning(best)) if w)
+
+
+def _best(probes):
+    """{metric: {"value", "impl", "how"[, "working_set_bytes"]}}: the best of every probe."""
+    best = {}
+    for probe in probes:
+        for name, entries in probe["by_impl"].items():
+            for metric, entry in entries.items():
+                value = _metric(entry)
+                if value is not None and value > best.get(metric, {}).get("value", 0):
+                    best[metric] = {"value": value, "impl": name, "how": entry.get("how", "")}
+                    if isinstance(entry.get("working_set_bytes"), int):
+                        best[metric]["working_set_bytes"] = entry["working_set_bytes"]
+    return best
+
+
+def _settle(entry):
+    """best, merged levels and the warning, from the entry's first probe and its re-probes."""
+    first = {k: entry[k] for k in ("measured", "by_impl", "contention") if k in entry}
+    probes = [first, *entry.get("reprobes", [])]
+    entry["best"], merged, level_note = merge_levels(_best(probes))
+    entry.pop("merged", None)
+    if merged:
+        entry["merged"] = merged
+    # a busy probe reads low; once any probe was quiet, the best is that one's or higher
+    busy = [p["contention"] for p in probes if p.get("contention") and p["contention"]["contended"]]
+    busy_warning = busy_note(busy[-1]) if busy and len(busy) == len(probes) else None
+    warning = "; ".join(w for w in (busy_warning, level_note) if w)
+    entry.pop("warning", None)
     if warning:
         entry["warning"] = warning
     return entry
 
 
-def measure_ceilings(devices, impl_names, facts, threads, seconds, workdir, side=None, machine=None):
+def measure_device(
+    device, impl_names, facts, threads, seconds, workdir, side=None, timeout=300, sets=None, quiet_wait=None
+):
+    """One device's ceilings; `sets` (working_sets()) gives the bandwidth levels, None one copy."""
+    side = side or Side()
+    quiet_wait = PROBE_QUIET_WAIT if quiet_wait is None else quiet_wait
+    probe = _probe(device, impl_names, facts, threads, seconds, workdir, side, sets, timeout, quiet_wait)
+    entry = {"threads": threads, "seconds": seconds, **probe}
+    if sets:
+        entry["working_sets"] = sets
+    return _settle(entry)
+
+
+def reprobe(entry, why, device, impl_names, facts, workdir, side=None, timeout=300, quiet_wait=None):
+    """Probe `entry`'s device again with `impl_names` (another process, later in the run),
+    keep that probe under "reprobes" with `why`, and take the best of all probes."""
+    side = side or Side()
+    quiet_wait = PROBE_QUIET_WAIT if quiet_wait is None else quiet_wait
+    sets = entry.get("working_sets")
+    probe = _probe(
+        device, impl_names, facts, entry["threads"], entry["seconds"], workdir, side, sets, timeout, quiet_wait
+    )
+    entry.setdefault("reprobes", []).append({"why": why, **probe})
+    return _settle(entry)
+
+
+def invalidate(entry, metric, hits):
+    """Mark a ceiling that validated cells still beat beyond their noise, after probing
+    again, invalid for the run: reports show no % of it, and say why once. hits:
+    [{"cell", "impl", "pct"}] (reports.ceiling_check.beaten)."""
+    worst = max(hits, key=lambda h: h["pct"])
+    more = f" and {len(hits) - 1} more" if len(hits) > 1 else ""
+    entry.setdefault("invalid", {})[metric] = (
+        f"validated cells beat it beyond their noise after it was probed again ({worst['cell']}: "
+        f"{worst['pct']:.0f}%{more})"
+    )
+
+
+def measure_ceilings(devices, impl_names, facts, threads, seconds, workdir, side=None, machine=None, quiet_wait=None):
     """Every device's ceilings; the CPU's bandwidth at the levels of `machine`'s caches.
     facts: harness.runner.framework_facts() of impl_names."""
     machine = machine or {}
     cpu_sets = working_sets(machine.get("caches"), threads, machine.get("memory_bytes"))
     return {
-        d: measure_device(d, impl_names, facts, threads, seconds, workdir, side, sets=cpu_sets if d == "cpu" else None)
+        d: measure_device(
+            d,
+            impl_names,
+            facts,
+            threads,
+            seconds,
+            workdir,
+            side,
+            sets=cpu_sets if d == "cpu" else None,
+            quiet_wait=quiet_wait,
+        )
         for d in devices
     }
 
@@ -219,11 +297,14 @@ def ceiling_lines(peaks):
                 continue  # measured at one size only (another device, or before levels)
             what = metric_name(metric, has_levels(entry))
             b = best.get(metric)
-            if not b:
+            merged = (entry.get("merged") or {}).get(metric)
+            if not b and not merged:
                 lines.append(f"  {what:<17} {'-':>10} {unit:<8} no implementation measured it")
                 continue
+            b = b or merged
             where = f" ({size_text(b['working_set_bytes'])} working set)" if "working_set_bytes" in b else ""
-            lines.append(f"  {what:<17} {b['value']:10.1f} {unit:<8}{where} {b['impl']}: {b.get('how', '')}")
+            who = "merged into the next level (WARNING above); " if merged else ""
+            lines.append(f"  {what:<17} {b['value']:10.1f} {unit:<8}{where} {who}{b['impl']}: {b.get('how', '')}")
         for name, entries in entry.get("by_impl", {}).items():
             for key in ("unsupported", "error", "timeout"):
                 if key in entries:

@@ -22,7 +22,7 @@ import os
 import random
 import time
 
-from harness import memory_guard, paired, sentinel, stats
+from harness import contention, memory_guard, paired, sentinel, stats
 from harness.lockstep import shared_cpus
 from harness.records import process_interval
 from harness.turns import Lane, conduct
@@ -145,7 +145,7 @@ class _State:
             runner.progress.cell_started(live[0], k, max(self.opts.processes, k + 1))
         wait = runner.wait_for_quiet(live[0])  # once for the cell: its implementations run together
         for c in live:
-            self.waited[c] = combine_waits(self.waited.get(c), wait)
+            self.waited[c] = contention.combine_waits([self.waited.get(c), wait])
         point = dict(
             sentinel.measure(self.sentinel_cpu), t=round(time.monotonic() - self.start, 3), cell=live[0].label()
         )
@@ -321,15 +321,4 @@ def _reached(runner, group, cell, results, early):
         "met": width is not None and width <= opts.precision,
         "rounds": len(results[cell]),
         "of": "paired ratio to the fastest" if len(ok) > 1 else "interval of the median",
-    }
-
-
-def combine_waits(before, now):
-    """A cell's --quiet-wait over its processes: seconds waited in all, gave up on any."""
-    if now is None or before is None:
-        return now or before
-    return {
-        "waited_s": round(before["waited_s"] + now["waited_s"], 1),
-        "gave_up": before["gave_up"] or now["gave_up"],
-        "other_cpu": now["other_cpu"],
     }

@@ -25,7 +25,7 @@ from harness.outlock import DirectoryBusy, OutLock
 from harness.processes import CellServer, Side, TurnServer, run_worker, start_worker, worker_env
 from harness.records import build_record
 from harness.results import ResultsWriter, read_machine, read_results, record_key, repair_torn, write_machine
-from harness.rounds import combine_waits, run_rounds
+from harness.rounds import run_rounds
 
 
 @dataclass
@@ -201,6 +201,40 @@ class Runner:
         write_machine(self.out_dir, self.machine)
         return {d: have[d] for d in devices if d in have}
 
+    def recheck_ceilings(self, impl_names, devices, beaten):
+        """After the cells: each device's ceilings probed again in new processes, minutes
+        after the first probe, by the implementations that set them and those whose cells
+        beat them (the best of both probes stays); a ceiling that validated cells still
+        beat beyond their noise is then marked invalid for the run. beaten(out_dir):
+        reports.ceiling_check.beaten, handed in (harness does not read reports)."""
+        peaks = self.machine.get("peaks") or {}
+        hits = beaten(self.out_dir)
+        for device in devices:
+            entry = peaks.get(device)
+            if not isinstance(entry, dict) or not isinstance(entry.get("by_impl"), dict):
+                continue
+            setters = {b.get("impl") for b in (entry.get("best") or {}).values() if isinstance(b, dict)}
+            beaters = {h["impl"] for found in hits.get(device, {}).values() for h in found}
+            who = [n for n in impl_names if n in setters | beaters]
+            if not who:
+                continue
+            why = "second probe, after the cells"
+            if hits.get(device):
+                why += f"; cells beat {', '.join(sorted(hits[device]))} beyond their noise"
+            print(f"probing {device} peaks again ({', '.join(who)}): {why}", file=sys.stderr)
+            machine_peaks.reprobe(
+                entry, why, device, who, self.facts, self._workdir, self.side, min(self.options.timeout, 300)
+            )
+            write_machine(self.out_dir, self.machine)
+        for device, metrics in beaten(self.out_dir).items():
+            for metric, found in metrics.items():
+                machine_peaks.invalidate(peaks[device], metric, found)
+                print(
+                    f"{device} {metric} ceiling invalid for this run: {peaks[device]['invalid'][metric]}",
+                    file=sys.stderr,
+                )
+        write_machine(self.out_dir, self.machine)
+
     def read_side_work(self, cells):
         """For a side in another checkout (a --base-rev), what its own scenarios compute:
         a phase it lacks becomes unsupported, and its records carry its own work counts."""
@@ -278,7 +312,7 @@ class Runner:
                 for cell in live:
                     if self.progress:
                         self.progress.cell_started(cell, process, self.options.processes)
-                    waited[cell] = combine_waits(waited.get(cell), self.wait_for_quiet(cell))
+                    waited[cell] = contention.combine_waits([waited.get(cell), self.wait_for_quiet(cell)])
                     if server is None or not server.alive:
                         server = self.start_server(cell)
                     loops = results[cell][0].get("loops") if results[cell] else None  # calibrated once
@@ -345,20 +379,13 @@ class Runner:
         contention threshold, measured over `step`-second windows. Returns what happened, for
         the record, or None when not asked to wait."""
         limit = self.options.quiet_wait
-        if not limit:
-            return None
-        start = time.monotonic()
-        while True:
-            other = contention.other_cpu_now(step)
-            waited = time.monotonic() - start
-            if other is None or other <= contention.OTHER_CPU_THRESHOLD:
-                return {"waited_s": round(waited, 1), "gave_up": False, "other_cpu": other}
-            if waited >= limit:
-                self.note(
-                    f"{cell.label()}: machine still busy after --quiet-wait {limit:g}s (other processes "
-                    f"use {other:.2f} cores); timing it anyway, the record says if it was contended"
-                )
-                return {"waited_s": round(waited, 1), "gave_up": True, "other_cpu": round(other, 3)}
+        waited = contention.wait_quiet(limit, step)
+        if waited and waited["gave_up"]:
+            self.note(
+                f"{cell.label()}: machine still busy after --quiet-wait {limit:g}s (other processes "
+                f"use {waited['other_cpu']:.2f} cores); timing it anyway, the record says if it was contended"
+            )
+        return waited
 
     def note(self, text):
         if self.progress:

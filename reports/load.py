@@ -104,7 +104,8 @@ def source_labels(dirs, machines):
 
 
 def device_peaks(machine, device, threads=None):
-    """{column: value} of the peaks machine.json holds for one device (missing: NaN), and
+    """{column: value} of the peaks machine.json holds for one device (missing: NaN), the
+    columns of those `dlbench run` marked invalid (invalid_peaks, comma-separated), and
     on the CPU what L2 and L3 hold for a cell on `threads` threads (capacity_l2_bytes,
     capacity_l3_bytes: the cache level its working set fits in picks its bandwidth)."""
     entry = (machine.get("peaks") or {}).get(device) or {}
@@ -114,6 +115,8 @@ def device_peaks(machine, device, threads=None):
         value = (best or {}).get(metric, {}).get("value") if isinstance((best or {}).get(metric), dict) else None
         out[column] = float(value) if isinstance(value, (int, float)) and value > 0 else math.nan
     out["peak_threads"] = entry.get("threads") if isinstance(entry, dict) else None
+    invalid = (entry.get("invalid") if isinstance(entry, dict) else None) or {}
+    out["invalid_peaks"] = ",".join(PEAK_COLUMNS[m] for m in sorted(invalid) if m in PEAK_COLUMNS)
     caps = capacities(machine.get("caches"), threads) if device == "cpu" else {}
     out["capacity_l2_bytes"] = float(caps.get("L2", math.nan))
     out["capacity_l3_bytes"] = float(caps.get("L3", math.nan))

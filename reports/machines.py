@@ -60,8 +60,14 @@ def peak_lines(machine):
                         f"{b.get('impl', '?')}: {where}{b.get('how', '')} ({entry.get('threads', '?')} threads)",
                     )
                 )
-            else:
+            elif metric not in (entry.get("merged") or {}):  # a merged level is in the warning
                 lines.append((device, what, "not measured", ""))
+        for metric, reason in sorted((entry.get("invalid") or {}).items()):
+            what = dict((m, w) for m, w, _ in PEAKS).get(metric, metric.replace("_", " "))
+            lines.append((device, what, "invalid for this run", f"% of it shows a dash: {reason}"))
+        if entry.get("reprobes"):
+            whys = "; ".join(f"{p.get('measured', '?')}: {p.get('why', '')}" for p in entry["reprobes"])
+            lines.append((device, "probed again", "", whys))
     return lines
 
 

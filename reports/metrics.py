@@ -10,8 +10,11 @@ bandwidth"). A cell below the ridge (I * B < P) is memory-bound: its rate is GB/
 compared with B; above, its rate is GFLOP/s (GOP/s for integer work), compared with
 P: fp32 GEMM for float work, int8 GEMM for integer work. Without both ceilings the
 scenario's own call (intensity below 1 FLOP/byte) decides, still for both. A cell
-above 100% keeps its figure and is flagged `ceiling_low` (the probe read low; it is
-never capped). Failed cells get no numbers at all, only their status and reason.
+above 100% keeps its figure (never capped); it is flagged `ceiling_low` only when even
+the slow end of its interval beats the ceiling (the probe read low), and otherwise noted
+as at the ceiling within its noise. A ceiling that `dlbench run` marked invalid (cells
+still beat it after it probed again) gives no % at all: a dash, the reason said once in
+the machine's header. Failed cells get no numbers at all, only their status and reason.
 """
 
 from __future__ import annotations
@@ -80,10 +83,19 @@ def _peak_choice(row):
     return "compute", column if has_compute else None, what
 
 
-def _note(column, what, ceiling_low):
+def _note(column, what, pct, ceiling_low, invalid):
     if column is None:
         return f"no {what} peak measured (dlbench machine)"
-    return f"above the {what} ceiling: the ceiling read low" if ceiling_low else ""
+    if invalid:
+        return f"{what} ceiling invalid for this run (machine header)"
+    if ceiling_low:
+        return f"above the {what} ceiling: the ceiling read low"
+    return f"at the {what} ceiling, within the cell's noise" if pct > 100.0 else ""
+
+
+def invalid_columns(row):
+    """The peak columns machine.json marks invalid for this row's device (reports.load)."""
+    return set(filter(None, str(row.get("invalid_peaks") or "").split(",")))
 
 
 def add_metrics(df: pd.DataFrame) -> pd.DataFrame:
@@ -114,10 +126,19 @@ def add_metrics(df: pd.DataFrame) -> pd.DataFrame:
     df["rate"] = df["rate"].where(ok)
     df["rate_unit"] = [("GB/s" if m else unit_of(u)) for m, u in zip(memory, df["work_unit"])]
     df["peak_of"] = [c[2] for c in choices]
+    df["peak_column"] = [c[1] for c in choices]  # which of PEAK_VALUE_COLUMNS, None when not measured
     df["peak_value"] = [row[c[1]] if c[1] else math.nan for row, c in zip(rows, choices)]
-    df["pct_of_peak"] = (100.0 * df["rate"] / df["peak_value"]).where(ok)
-    df["ceiling_low"] = (df["pct_of_peak"] > 100.0).fillna(False).astype(bool)
-    df["peak_note"] = [_note(c[1], c[2], low) for c, low in zip(choices, df["ceiling_low"])]
+    invalid = pd.Series([c[1] is not None and c[1] in invalid_columns(r) for r, c in zip(rows, choices)], df.index)
+    df["pct_of_peak"] = (100.0 * df["rate"] / df["peak_value"]).where(ok & ~invalid)
+    # the rate at the slow end of the cell's interval: beyond the ceiling even there, the
+    # probe read low; between, the cell is at the ceiling within its own noise
+    high = pd.to_numeric(df["ci_high"], errors="coerce") if "ci_high" in df else pd.Series(math.nan, index=df.index)
+    slow = (df["median"] / high).where(high > df["median"], 1.0)
+    df["ceiling_low"] = (df["pct_of_peak"] * slow > 100.0).fillna(False).astype(bool)
+    df["peak_note"] = [
+        _note(c[1], c[2], pct, low, bad)
+        for c, pct, low, bad in zip(choices, df["pct_of_peak"].fillna(0.0), df["ceiling_low"], invalid)
+    ]
 
     return add_precision(df, GROUP)  # speedups, their intervals, and the flags
 

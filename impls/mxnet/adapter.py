@@ -104,6 +104,52 @@ def peak_device_memory(device, reset=False):
     return None  # MXNet 1.x has no peak-memory counter
 
 
+def peaks(device, threads, seconds, working_sets=None):
+    """Ceilings as MXNet reaches them on `device`: fp32 GEMM (nd.dot), the exact uint8
+    product through its int8 kernel (quantized.accumulate, qgemm's route: one
+    quantized_fully_connected where the kernel sums exactly, two where it would saturate;
+    CPU only) and NDArray copies (copyto), one per working set in `working_sets`."""
+    from harness.ceiling_timing import bandwidth_peaks, gemm_peak
+
+    gen = np.random.default_rng(0)
+    ctx = _ctx(device)
+
+    def sync_device():
+        mx.nd.waitall()
+
+    def fp32(n):
+        a, b = (mx.nd.array(gen.standard_normal((n, n), dtype=np.float32), ctx=ctx) for _ in range(2))
+        c = mx.nd.empty((n, n), ctx=ctx)
+        return lambda: mx.nd.dot(a, b, out=c)
+
+    def int8(n):
+        a, b = (mx.nd.array(gen.integers(0, 256, (n, n), dtype=np.uint8), ctx=ctx, dtype="uint8") for _ in range(2))
+        one_pass = quantized.one_pass_exact(n, n, n)
+        return lambda: quantized.accumulate(mx.nd, a, b, k=n, n=n, za=128, zb=128, one_pass=one_pass)
+
+    def make_copy(nbytes, repeats):
+        src = mx.nd.ones((nbytes // 4,), ctx=ctx)
+        dst = mx.nd.empty((nbytes // 4,), ctx=ctx)
+
+        def copy():
+            for _ in range(repeats):
+                src.copyto(dst)
+
+        return copy
+
+    out = {"fp32_gemm_gflops": gemm_peak(fp32, seconds, f"mx.nd.dot float32 on {device}", sync_device)}
+    if device == "cpu":
+        how = "exact uint8 product through quantized_fully_connected (qgemm's route)"
+        out["int8_gemm_gops"] = gemm_peak(int8, seconds, how, sync_device)
+    large = (1 << 30) if device == "cuda" else (256 << 20)  # without working sets: past any cache
+    out.update(
+        bandwidth_peaks(
+            make_copy, working_sets or {"DRAM": 2 * large}, seconds, f"NDArray.copyto on {device}", sync_device
+        )
+    )
+    return out
+
+
 def _ctx(device):
     return mx.gpu(0) if device == "cuda" else mx.cpu()
 

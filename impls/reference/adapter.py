@@ -53,7 +53,9 @@ COPY_BYTES = 256 << 20
 
 
 def peaks(device, threads, seconds, working_sets=None):
-    """This machine's ceilings as NumPy reaches them: BLAS sgemm, and copies split over
+    """This machine's ceilings as NumPy reaches them: BLAS sgemm, the exact uint8 product
+    qgemm's reference computes (through a float64 BLAS product: on a CPU without a fast
+    integer kernel this is the machine's int8 ceiling), and copies split over
     `threads` Python threads (np.copyto releases the GIL), so the bandwidth is the
     machine's, not one core's: one per working set in `working_sets` ({"L2": bytes,
     "L3": ..., "DRAM": ...}), each thread repeating its own chunk so it stays in its
@@ -90,7 +92,17 @@ def peaks(device, threads, seconds, working_sets=None):
         memory = bandwidth_peaks(
             make_copy, working_sets or {"DRAM": 2 * COPY_BYTES}, seconds, f"np.copyto on {threads} threads"
         )
-    return {"fp32_gemm_gflops": gemm_peak(gemm, seconds, "np.matmul float32"), **memory}
+
+    def int8(n):
+        gen = np.random.default_rng(0)
+        a, b = (gen.integers(0, 256, size=(n, n), dtype=np.uint8) for _ in range(2))
+        return lambda: quant.accumulate(a, b, 128, 128)
+
+    return {
+        "fp32_gemm_gflops": gemm_peak(gemm, seconds, "np.matmul float32"),
+        "int8_gemm_gops": gemm_peak(int8, seconds, "exact uint8 product through float64 BLAS (qgemm's reference)"),
+        **memory,
+    }
 
 
 def _slices(n, parts):

@@ -98,6 +98,60 @@ def peak_device_memory(device, reset=False):
     return tf.config.experimental.get_memory_info("GPU:0")["peak"]
 
 
+def peaks(device, threads, seconds, working_sets=None):
+    """Ceilings as TensorFlow reaches them on `device`: fp32 GEMM (tf.linalg.matmul), the
+    exact uint8 product (QuantizedMatMul, qgemm's kernel; CPU only) and copies (DeepCopy,
+    chained inside one tf.function so the call's overhead does not swamp a cache-sized
+    copy), one per working set in `working_sets`."""
+    from harness.ceiling_timing import bandwidth_peaks, gemm_peak
+
+    gen = np.random.default_rng(0)
+
+    def fp32(n):
+        with _place(device):
+            a, b = (tf.constant(gen.standard_normal((n, n), dtype=np.float32)) for _ in range(2))
+        return lambda: tf.linalg.matmul(a, b).numpy() if device == "cpu" else tf.linalg.matmul(a, b)
+
+    def int8(n):
+        a, b = (tf.bitcast(tf.constant(gen.integers(0, 256, (n, n), dtype=np.uint8)), tf.quint8) for _ in range(2))
+        (min_a, max_a), (min_b, max_b) = _quant_range(128), _quant_range(128)
+
+        def call():
+            tf.raw_ops.QuantizedMatMul(a=a, b=b, min_a=min_a, max_a=max_a, min_b=min_b, max_b=max_b, Toutput=tf.qint32)[
+                0
+            ].numpy()
+
+        return call
+
+    def make_copy(nbytes, repeats):
+        with _place(device):
+            src = tf.ones((nbytes // 4,), tf.float32)
+
+        @tf.function
+        def copies(x):
+            # a chain of copies: each one's result feeds the next, so none is pruned, and
+            # DeepCopy always writes a new buffer (an assign or identity may just alias)
+            for _ in tf.range(repeats):
+                x = tf.raw_ops.DeepCopy(x=x)
+            return x
+
+        return lambda: copies(src)
+
+    def sync_device():
+        sync(device)
+
+    out = {"fp32_gemm_gflops": gemm_peak(fp32, seconds, f"tf.linalg.matmul float32 on {device}", sync_device)}
+    if device == "cpu":
+        out["int8_gemm_gops"] = gemm_peak(int8, seconds, "tf.raw_ops.QuantizedMatMul quint8 (exact, int32)")
+    large = (1 << 30) if device == "cuda" else (256 << 20)  # without working sets: past any cache
+    out.update(
+        bandwidth_peaks(
+            make_copy, working_sets or {"DRAM": 2 * large}, seconds, f"tf.raw_ops.DeepCopy on {device}", sync_device
+        )
+    )
+    return out
+
+
 def _place(device):
     return tf.device("/GPU:0" if device == "cuda" else "/CPU:0")
 
