@@ -63,6 +63,15 @@ def cumulative_l2_cost():
     return CumulativeL2()
 
 
+def noise(logs):
+    """The run-to-run noise of a series of log values: one run's standard deviation, from the
+    median absolute successive difference (1.4826 MAD / sqrt 2). Differences, so a step is one
+    outlier among them, not a spread; the median, so a lone slow run (two) is not either.
+    0.0 with fewer than two values."""
+    diffs = np.abs(np.diff(np.asarray(logs, dtype=float)))
+    return 1.4826 * float(np.median(diffs)) / math.sqrt(2) if len(diffs) else 0.0
+
+
 def change_indices(logs):
     """Change positions in a series of log values (no gaps), after the MIN_CHANGE filter."""
     import ruptures  # imported here: only the dashboard and the evaluation need it
@@ -72,7 +81,7 @@ def change_indices(logs):
     if n < 2 * MIN_SIZE:
         return []
     smooth = running_median3(x)
-    sigma = 1.4826 * float(np.median(np.abs(np.diff(x)))) / math.sqrt(2)
+    sigma = noise(x)
     if sigma == 0.0:  # a constant series (or nearly): any penalty above 0 keeps it whole
         sigma = 1e-9
     algo = ruptures.Binseg(custom_cost=cumulative_l2_cost(), min_size=MIN_SIZE, jump=1).fit(smooth)
