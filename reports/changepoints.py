@@ -67,9 +67,13 @@ def noise(logs):
     """The run-to-run noise of a series of log values: one run's standard deviation, from the
     median absolute successive difference (1.4826 MAD / sqrt 2). Differences, so a step is one
     outlier among them, not a spread; the median, so a lone slow run (two) is not either.
-    0.0 with fewer than two values."""
-    diffs = np.abs(np.diff(np.asarray(logs, dtype=float)))
-    return 1.4826 * float(np.median(diffs)) / math.sqrt(2) if len(diffs) else 0.0
+    0.0 with fewer than two values. A 2-D array is one series per row (reports.noise_band
+    simulates many at once), an array of noises back."""
+    x = np.asarray(logs, dtype=float)
+    if x.shape[-1] < 2:
+        return 0.0 if x.ndim == 1 else np.zeros(x.shape[0])
+    sigma = 1.4826 * np.median(np.abs(np.diff(x, axis=-1)), axis=-1) / math.sqrt(2)
+    return float(sigma) if x.ndim == 1 else sigma
 
 
 def change_indices(logs):
