@@ -63,6 +63,19 @@ def cumulative_l2_cost():
     return CumulativeL2()
 
 
+def noise(logs):
+    """The run-to-run noise of a series of log values: one run's standard deviation, from the
+    median absolute successive difference (1.4826 MAD / sqrt 2). Differences, so a step is one
+    outlier among them, not a spread; the median, so a lone slow run (two) is not either.
+    0.0 with fewer than two values. A 2-D array is one series per row (reports.noise_band
+    simulates many at once), an array of noises back."""
+    x = np.asarray(logs, dtype=float)
+    if x.shape[-1] < 2:
+        return 0.0 if x.ndim == 1 else np.zeros(x.shape[0])
+    sigma = 1.4826 * np.median(np.abs(np.diff(x, axis=-1)), axis=-1) / math.sqrt(2)
+    return float(sigma) if x.ndim == 1 else sigma
+
+
 def change_indices(logs):
     """Change positions in a series of log values (no gaps), after the MIN_CHANGE filter."""
     import ruptures  # imported here: only the dashboard and the evaluation need it
@@ -72,7 +85,7 @@ def change_indices(logs):
     if n < 2 * MIN_SIZE:
         return []
     smooth = running_median3(x)
-    sigma = 1.4826 * float(np.median(np.abs(np.diff(x)))) / math.sqrt(2)
+    sigma = noise(x)
     if sigma == 0.0:  # a constant series (or nearly): any penalty above 0 keeps it whole
         sigma = 1e-9
     algo = ruptures.Binseg(custom_cost=cumulative_l2_cost(), min_size=MIN_SIZE, jump=1).fit(smooth)

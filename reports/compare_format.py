@@ -1,4 +1,13 @@
-"""A comparison as a terminal table, Markdown (for CI comments) or JSON."""
+"""A comparison as a terminal table, Markdown (for CI comments) or JSON.
+
+Nothing here marks a change by its size: a change is a plain number. The one mark is the
+verdict (SLOWER, and `faster`), which reports.compare gives only where its own test calls
+the change real: significant over the suite's cells (Holm) and beyond the threshold, with
+3 or more baseline runs to measure the drift between runs. Two stored runs (one baseline
+run, no series) therefore never carry one: `inconclusive`, whatever the change. With --db
+the verdict must also clear the cell's run-to-run noise over its history there
+(reports.compare_noise), the rule the dashboard colours by.
+"""
 
 from __future__ import annotations
 

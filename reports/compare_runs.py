@@ -11,6 +11,7 @@ import os
 from harness import history
 from harness.results import read_machine, read_results
 from harness.sentinel import resolvable_change
+from reports import compare_noise
 from reports.compare import compare_records
 from reports.load import LoadError
 
@@ -40,9 +41,12 @@ def load_runs(arg, machine_id):
     return records, machines, torn, warning
 
 
-def compare_stored(base_args, cur_arg, threshold, alpha, machine_id=None, strict=False):
+def compare_stored(base_args, cur_arg, threshold, alpha, machine_id=None, strict=False, history=None):
     """base_args: one or more results directories or saved baseline names, pooled as runs;
-    cur_arg: the candidate. A Comparison whose warnings list every note for the user, in order."""
+    cur_arg: the candidate. A Comparison whose warnings list every note for the user, in order.
+    history: the candidate machine's MachineHistory from the database (compare --db), whose
+    noise each slower or faster verdict must also exceed (reports.compare_noise); without
+    it the statistical test alone decides."""
     cur_records, cur_machines, torn, cur_warning = load_runs(cur_arg, machine_id)
     own = (cur_machines[-1] or {}).get("machine_id") or machine_id
     base_records, base_machines, warnings = [], [], [cur_warning]
@@ -58,6 +62,8 @@ def compare_stored(base_args, cur_arg, threshold, alpha, machine_id=None, strict
     )
     comparison.warnings[:0] = torn + [w for w in warnings if w]
     comparison.noise = noise_line(base_machines, cur_machines, paired)
+    if history is not None:
+        compare_noise.hold(comparison, history, {r.get("run_id") for r in cur_records})
     return comparison
 
 

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from reports.changepoints import MIN_CHANGE, cumulative_l2_cost, detect, running_median3
+from reports.changepoints import MIN_CHANGE, cumulative_l2_cost, detect, noise, running_median3
 
 
 def noisy(levels, sigma=0.03, seed=0):
@@ -70,3 +70,11 @@ def test_the_prefix_sum_cost_is_ruptures_l2_cost():
 
 def test_the_running_median_takes_out_a_lone_spike():
     assert running_median3(np.array([1.0, 1.0, 9.0, 1.0, 3.0])).tolist() == [1.0, 1.0, 1.0, 3.0, 2.0]
+
+
+def test_the_noise_estimate_is_one_runs_spread_and_a_step_does_not_widen_it():
+    flat = np.log(noisy([1.0] * 200, sigma=0.05, seed=21))
+    stepped = np.log(noisy([1.0] * 100 + [1.5] * 100, sigma=0.05, seed=21))
+    assert noise(flat) == pytest.approx(0.05, rel=0.15)
+    assert noise(stepped) == pytest.approx(noise(flat), rel=0.05)  # a 50% step is one difference of 199
+    assert noise([]) == noise([0.3]) == 0.0

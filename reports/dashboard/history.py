@@ -1,16 +1,18 @@
 """From a machine's history to what the dashboard shows: each cell's values over runs, its
 change points (reports.changepoints) with the commit range each lies in, its latest value
-and trend."""
+and how it stands against the runs before it (reports.noise_band)."""
 
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 import statistics
 from dataclasses import dataclass
 
 from harness.db.series import SERIES_KEY
 from reports.changepoints import detect
+from reports.noise_band import judge
 
 TREND_RUNS = 5  # the latest value against the median of the runs before it, up to this many
 
@@ -46,12 +48,20 @@ class Cell:
         return None, None
 
     @property
-    def trend(self):
-        """The latest value / median of the up-to-TREND_RUNS values before it, minus 1 (None if unknown)."""
+    def vs_previous(self):
+        """The latest value / median of the up-to-TREND_RUNS values before it, minus 1, judged
+        against the noise of every value before it (reports.noise_band): a Judged, or None
+        when the cell never had a value."""
         valid = [v for v in self.values if v is not None]
-        if len(valid) < 2:
+        if not valid:
             return None
-        return valid[-1] / statistics.median(valid[-1 - TREND_RUNS : -1]) - 1
+        if len(valid) < 2:
+            return judge(None, [])
+        before = valid[-1 - TREND_RUNS : -1]
+        # the latest run's own noise plus its reference's: a median of m runs varies about
+        # pi/2 as much as their mean
+        spread = math.sqrt(1 + math.pi / (2 * len(before)))
+        return judge(valid[-1] / statistics.median(before) - 1, valid[:-1], spread)
 
 
 def slug(text):

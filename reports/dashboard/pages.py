@@ -12,11 +12,13 @@ import os
 from reports.dashboard import charts
 from reports.dashboard.history import key_text, short
 from reports.html import CSP, STYLE
+from reports.noise_band import MIN_RUNS
 from reports.svg import esc, fmt_num
 
 EXTRA_STYLE = """
 .up{color:#b91c1c;font-weight:600}.down{color:#047857;font-weight:600}.warn{background:#fff4d6;padding:6px 10px;
 border-left:4px solid #d98c00;margin:8px 0;font-size:13px}td.spark{padding:1px 4px}
+.few{color:#666;font-style:italic}
 """
 
 
@@ -40,6 +42,22 @@ def _pct(v, cls=True):
         return ""
     kind = "up" if v > 0.02 else "down" if v < -0.02 else ""
     return f'<span class="{kind}">{v:+.1%}</span>' if cls and kind else f"{v:+.1%}"
+
+
+def _vs_previous(judged):
+    """The latest run against the runs before it: coloured only beyond the cell's own
+    run-to-run noise, and not a number at all while too few runs say what that noise is."""
+    if judged is None:
+        return ""
+    if judged.too_few:
+        why = f"{judged.runs} earlier run(s) with a time; knowing the cell's run-to-run noise takes {MIN_RUNS}"
+        return f'<span class="few" title="{esc(why)}">too few runs</span>'
+    if judged.change is None:
+        return ""
+    kind = ("up" if judged.change > 0 else "down") if judged.real else "noise"
+    low, high = judged.bounds
+    why = f"this cell's run-to-run noise (from {judged.runs} runs) explains {low:+.0%} to {high:+.0%}"
+    return f'<span class="{kind}" title="{esc(why)}">{judged.change:+.1%}</span>'
 
 
 def _link(href, text, depth=0):
@@ -71,7 +89,7 @@ def index(histories, cells_by_machine, warnings_by_machine):
                 f"<td>{_link(c.page, key_text(c.key))}</td>"
                 f'<td class="num">{_ms(p.median) if p and p.status == "ok" else ""}</td>'
                 f'<td class="spark">{charts.sparkline(c.values, c.changes)}</td>'
-                f'<td class="num">{_pct(c.trend)}</td>'
+                f'<td class="num vs-previous">{_vs_previous(c.vs_previous)}</td>'
                 f'<td class="status-{esc(p.status if p else "none")}">{esc(p.status if p else "-")}</td>'
                 f"<td>{_pct(latest.change) + ' at ' + esc(latest.last_commit) if latest else ''}</td></tr>"
             )
