@@ -82,7 +82,13 @@ def _read_dir(d):
 
 
 def machine_label(machine, d):
-    return machine.get("hostname") or machine.get("machine_id") or os.path.basename(os.path.normpath(d))
+    """The name the user gave the machine (`dlbench run --machine`), else its host, else its id."""
+    return (
+        machine.get("machine_name")
+        or machine.get("hostname")
+        or machine.get("machine_id")
+        or os.path.basename(os.path.normpath(d))
+    )
 
 
 def source_labels(dirs, machines):
