@@ -280,6 +280,21 @@ def test_one_machine_at_two_versions_is_told_apart_by_directory(tiny_run, tmp_pa
     assert sources[1].label.endswith("(torch-next)") and sources[0].label != sources[1].label
 
 
+def test_two_machines_of_one_host_name_are_told_apart_by_id_or_their_given_name(tiny_run, tmp_path):
+    from tests.conftest import copy_results
+
+    def other(m):
+        return dict(m, machine_id="0ther1d0000")
+
+    twin = copy_results(tiny_run, tmp_path / "twin", lambda r: dict(r, machine_id="0ther1d0000"), other)
+    _, sources = load_sources([tiny_run, twin])
+    host, first_id = sources[0].machine["hostname"], sources[0].machine["machine_id"]
+    assert [s.label for s in sources] == [f"{host} [{first_id[:6]}]", f"{host} [0ther1]"]
+    named = copy_results(tiny_run, tmp_path / "named", edit_machine=lambda m: dict(other(m), machine_name="lab-b"))
+    _, sources = load_sources([tiny_run, named])
+    assert [s.label for s in sources] == [host, "lab-b"]  # `dlbench run --machine` names it
+
+
 def _nasty(text):
     """The fabricated strings, whichever way they appear, must not be live markup."""
     return re.search(r"<script|<img|<svg onload|<b>impl", text)
