@@ -29,7 +29,7 @@ h1{margin:18px 0 4px}h2{border-bottom:2px solid #ddd;padding-bottom:3px;margin-t
 table{border-collapse:collapse;font-size:13px;margin:6px 0 10px}
 th,td{border:1px solid #ddd;padding:3px 7px;text-align:left;vertical-align:top}
 th{background:#f3f3f3}td.num{text-align:right;font-variant-numeric:tabular-nums}
-tr.not-ok td{background:#fff6f6}
+tr.not-ok td{background:#fff6f6}td.reason{max-width:460px;word-break:break-word}
 .status-ok{color:#060}.status-invalid,.status-error,.status-timeout{color:#a00;font-weight:600}
 .status-unsupported{color:#865}
 .charts{display:flex;flex-wrap:wrap;gap:12px}figure{margin:0}figcaption{font-size:12px;color:#555}
