@@ -10,11 +10,13 @@ from __future__ import annotations
 import math
 import random
 
-from reports.svg import Linear, Log, esc, fmt_num, scale_for, shorten, svg, x_axis, y_axis
+from reports.svg import Linear, Log, esc, fmt_num, scale_for, shorten, svg, text_width, x_axis, y_axis
 
 ROW = 22
-LABEL_W = 285
+LABEL_W = 285  # the widest label column; a chart's own is as wide as its longest label needs
 WIDTH = 760
+PLOT_W = WIDTH - LABEL_W - 90  # the bars' and the ratios' plot area
+PAD = 8  # between the last text and the chart's edge
 
 
 def _finite(v):
@@ -28,6 +30,12 @@ def cell_label(row, multi_source):
 
 def cell_key(row):
     return "|".join(str(row[k]) for k in ("source", "scenario", "phase", "size", "device", "threads", "impl", "mode"))
+
+
+def label_column(labels, size=12, least=100):
+    """x where a chart's plot starts, right of its right-aligned row labels (which end 6 px
+    before it): as wide as the longest label needs, never under `least`."""
+    return math.ceil(max([least] + [text_width(t, size) + 6 + PAD for t in labels]))
 
 
 def rate_interval(row):
@@ -44,13 +52,15 @@ def bars(rows, color, title, multi_source):
     unit = next((r["rate_unit"] for r in rows if r["status"] == "ok"), "")
     rates = [r["rate"] for r in rows if r["status"] == "ok"]
     highs = [iv[1] for iv in (rate_interval(r) for r in rows if r["status"] == "ok") if iv]
-    top, left, right = 10, LABEL_W, WIDTH - 90
+    labels = [cell_label(r, multi_source) for r in rows]
+    top, left = 10, label_column(shorten(label, 42) for label in labels)
+    right = left + PLOT_W
+    width = right + 90  # at least; widened below to the longest text
     height = top + ROW * len(rows) + 44
     x = Linear(0, (max(rates + highs) if rates else 1) * 1.08, left, right)
     parts = [x_axis(x, top + ROW * len(rows), top, f"throughput ({unit}), higher is better")] if rates else []
-    for i, r in enumerate(rows):
+    for i, (r, label) in enumerate(zip(rows, labels)):
         y = top + i * ROW
-        label = cell_label(r, multi_source)
         parts.append(
             f'<text x="{left - 6}" y="{y + 15}" text-anchor="end" font-size="12">{esc(shorten(label, 42))}'
             f"<title>{esc(label)}</title></text>"
@@ -80,13 +90,16 @@ def bars(rows, color, title, multi_source):
                 + (f' <tspan class="flag-text" fill="#c2410c" font-weight="600">{esc(flags)}</tspan>' if flags else "")
                 + "</text>"
             )
+            text_end = end + 4 + text_width(fmt_num(r["rate"]) + " ", 11) + text_width(flags, 11, bold=True)
         else:
             why = f"{r['status']}: {r['reason']}"
             parts.append(
                 f'<text class="not-ok" data-cell="{esc(cell_key(r))}" x="{left + 4}" y="{y + 15}" '
                 f'font-size="11" fill="#a00">{esc(shorten(why, 85))}<title>{esc(why)}</title></text>'
             )
-    return svg(WIDTH, height, "".join(parts), "bars", title)
+            text_end = left + 4 + text_width(shorten(why, 85), 11)
+        width = max(width, math.ceil(text_end + PAD))
+    return svg(width, height, "".join(parts), "bars", title)
 
 
 def distribution(rows, color, title, multi_source, seed=0):
@@ -96,7 +109,8 @@ def distribution(rows, color, title, multi_source, seed=0):
     if not rows:
         return ""
     jitter = random.Random(seed)
-    top, left, right = 10, LABEL_W, WIDTH - 20
+    top, left = 10, label_column(shorten(cell_label(r, multi_source), 42) for r in rows)
+    right = left + WIDTH - LABEL_W - 20
     height = top + ROW * len(rows) + 44
     all_ms = [v * 1e3 for r in rows for v in r["samples"]]
     x = scale_for(all_ms, left, right)
@@ -132,7 +146,7 @@ def distribution(rows, color, title, multi_source, seed=0):
                 f'<circle class="sample" cx="{x(v):.1f}" cy="{mid + jitter.uniform(-5, 5):.1f}" r="2.2" '
                 f'fill="{c}" fill-opacity="0.7"/>'
             )
-    return svg(WIDTH, height, "".join(parts), "distribution", title)
+    return svg(right + 20, height, "".join(parts), "distribution", title)
 
 
 def roofline(rows, peaks, color, title):
@@ -157,9 +171,11 @@ def roofline(rows, peaks, color, title):
         x_axis(x, bottom, top, "arithmetic intensity (FLOP or OP per byte moved)"),
         y_axis(y, left, right, "achieved GFLOP/s or GOP/s"),
     ]
+    width = WIDTH
     for value, what, dash in roofs:
         ridge = value / bw if has_bw else x.lo
         x0 = max(ridge, x.lo)
+        width = max(width, math.ceil(right + 4 + text_width(f"{what} {fmt_num(value)}", 11) + PAD))
         parts.append(
             f'<line class="roof" x1="{x(x0):.1f}" y1="{y(value):.1f}" x2="{right}" y2="{y(value):.1f}" '
             f'stroke="#333" stroke-width="2" stroke-dasharray="{dash}"/><text x="{right + 4}" '
@@ -174,6 +190,7 @@ def roofline(rows, peaks, color, title):
             f'<text x="{x(x_start) + 4:.1f}" y="{y(x_start * bw) - 6:.1f}" font-size="11">'
             f"memory {esc(fmt_num(bw))} GB/s</text>"
         )
+        width = max(width, math.ceil(x(x_start) + 4 + text_width(f"memory {fmt_num(bw)} GB/s", 11) + PAD))
     if not roofs and not has_bw:
         parts.append(
             f'<text x="{left + 10}" y="{top + 14}" font-size="12" fill="#a00">no peaks measured for this '
@@ -196,7 +213,7 @@ def roofline(rows, peaks, color, title):
             f'{shape} class="point" data-cell="{esc(cell_key(r))}" fill="{color[r["impl"]]}" '
             f'stroke="#fff"><title>{esc(tip)}</title></{"rect" if r.get("work_unit") == "OP" else "circle"}>'
         )
-    return svg(WIDTH, bottom + 44, "".join(parts), "roofline", title)
+    return svg(width, bottom + 44, "".join(parts), "roofline", title)
 
 
 def ratios(rows, title):
@@ -204,7 +221,8 @@ def ratios(rows, title):
     rows = [r for r in rows if r["ratio"] and math.isfinite(r["ratio"]) and r["ratio"] > 0]
     if not rows:
         return ""
-    top, left, right = 10, 330, WIDTH - 60
+    top, left = 10, label_column((shorten(r["label"], 52) for r in rows), least=330)
+    right = left + WIDTH - 390
     height = top + ROW * len(rows) + 44
     extreme = max(max(abs(math.log10(r["ratio"])) for r in rows), math.log10(1.5)) * 1.4  # room for the values
     x = Linear(-extreme, extreme, left, right)
@@ -229,7 +247,8 @@ def ratios(rows, title):
             f'<text x="{x1 + 4 if v >= 0 else x0 - 4:.1f}" y="{y + 15}" font-size="11" '
             f'text-anchor="{"start" if v >= 0 else "end"}">{r["ratio"]:.2f}x</text>'
         )
-    return svg(WIDTH, height, "".join(parts), "ratios", title)
+    longest = max(text_width(f"{r['ratio']:.2f}x", 11) for r in rows)
+    return svg(math.ceil(max(right + 60, x(extreme) + 4 + longest + PAD)), height, "".join(parts), "ratios", title)
 
 
 def sentinel(machine, title):

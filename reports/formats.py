@@ -5,36 +5,47 @@ from __future__ import annotations
 import json
 import math
 
-from reports import machines
+from reports import machines, summary
 from reports.metrics import add_metrics, best_pct_of_peak
 from reports.side_by_side import display as side_display
 from reports.side_by_side import side_by_side
-from reports.table import cells_table, display_table
+from reports.table import cells_table, scenario_blocks
 
 
 def _blocks(df):
-    """(title, DataFrame of text) per scenario, then the side-by-side comparison."""
+    """(title, DataFrame of text, [lines under it]): the summaries first (reports.summary),
+    then per scenario, then the side-by-side comparison and the best % of peak."""
     m = add_metrics(df)
-    shown = display_table(cells_table(m))
-    for scenario, block in shown.groupby("scenario", sort=False):
-        yield scenario, block.drop(columns=["scenario"])
+    for grid in summary.grids(m):
+        yield grid.title, grid, summary.under(grid)
+    for scenario, block, notes in scenario_blocks(m):
+        yield scenario, block, notes
     table, labels = side_by_side(m)
     if table is not None:
         yield (
             f"side by side (ratio: {labels[0]}'s median / the other's; above 1 is faster)",
             side_display(table, labels),
+            [],
         )
     best = best_pct_of_peak(m)
     if not best.empty:
         best = best.assign(best_pct_of_peak=best["best_pct_of_peak"].map(lambda v: f"{v:.1f}%"))
         if best["source"].nunique() <= 1:
             best = best.drop(columns=["source"])
-        yield "best % of peak per implementation and scenario", best
+        yield "best % of peak per implementation and scenario", best, []
 
 
 def text(df, sources):
-    parts = ["\n".join(machines.machine_lines(sources))]
-    parts += [f"{title}\n{block.to_string(index=False)}" for title, block in _blocks(df)]
+    """The terminal report: the summary first, then the machines, then the tables."""
+    blocks = list(_blocks(df))
+    grids = [b for b in blocks if isinstance(b[1], summary.Grid)]
+    parts = [f"{title}\n{summary.text(grid)}" for title, grid, _ in grids]
+    parts.append("\n".join(machines.machine_lines(sources)))
+    parts += [
+        "\n".join([title, block.to_string(index=False), *notes])
+        for title, block, notes in blocks
+        if not isinstance(block, summary.Grid)
+    ]
     return "\n\n".join(parts)
 
 
@@ -50,15 +61,28 @@ def markdown_table(block):
 
 
 def markdown(df, sources):
-    parts = [
+    blocks = list(_blocks(df))
+    grids = [b for b in blocks if isinstance(b[1], summary.Grid)]
+    parts = []
+    for title, grid, _ in grids:
+        parts += [f"## {title}", markdown_table(summary.to_frame(grid)), grid.caption]
+        lines = [f"- `{letter}` {meaning}" for letter, _, meaning in grid.legend]
+        lines += [f"- [{n}] {_md_cell(text)}" for n, (_, text) in enumerate(grid.notes, 1)]
+        if lines:
+            parts.append("\n".join(lines))
+    parts += [
         "## Machines",
         "\n".join(
             f"- {line}" if not line.startswith("  ") else f"  - {line.strip()}"
             for line in machines.machine_lines(sources)
         ),
     ]
-    for title, block in _blocks(df):
+    for title, block, notes in blocks:
+        if isinstance(block, summary.Grid):
+            continue
         parts += [f"## {title}", markdown_table(block)]
+        if notes:
+            parts.append("\n".join(f"- {_md_cell(n)}" for n in notes))
     return "\n\n".join(parts) + "\n"
 
 

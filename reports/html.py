@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 
 import scenarios
 from harness import __version__
-from reports import charts, machines
+from reports import charts, machines, summary
 from reports.metrics import add_metrics, best_pct_of_peak
 from reports.precision import legend, median_text, rate_text, ratio_text, relative_spread
 from reports.side_by_side import KEY as SIDE_KEY
@@ -40,6 +40,22 @@ tr.flagged td{background:#fff4d6}tr.flagged td.flags{border-left:4px solid #d98c
 .flag-contended{background:#c2410c}.flag-noisy{background:#7e22ce}.flag-ceiling-low{background:#1d4ed8}
 .ci{color:#555;font-size:12px;white-space:nowrap}.flag{white-space:nowrap}
 ul.legend{margin:4px 0 10px;padding-left:18px;font-size:13px}
+.flag-drift{background:#0e7490}.flag-unsupported{background:#8a6d4b}
+.flag-invalid,.flag-error,.flag-timeout{background:#a00}
+a.note-ref{font-size:11px;margin:0 3px 0 1px;vertical-align:super}
+header h1{margin:10px 0 2px;font-size:26px}header p{margin:2px 0}
+section.summary h2{margin-top:10px}section.summary p{margin:2px 0;font-size:13px}
+table.summary{margin:4px 0}table.summary th{text-align:center;padding:2px 6px;vertical-align:bottom}
+table.summary th.rl{text-align:left}table.summary td{padding:2px 6px;white-space:nowrap}
+table.summary td.r{text-align:right;font-variant-numeric:tabular-nums;min-width:3.2em}
+table.summary td.none{background:#f4f4f4}table.summary tr.geomean td{font-weight:600;border-top:2px solid #999}
+table.summary .swatch{margin:0 4px 0 0}
+.mks{display:inline-block;min-width:1.5em;text-align:left}
+.mk{font-size:10px;font-weight:700;margin-left:2px;vertical-align:super;color:#333}
+.mk.solo{font-size:12px;vertical-align:baseline;margin:0}.mk a{color:#0645ad;font-weight:400}
+ul.marks{list-style:none;padding:0;margin:3px 0;font-size:12px;display:flex;flex-wrap:wrap;gap:0 16px}
+ol.notes{font-size:12px;margin:2px 0 8px;padding-left:28px}ol.notes li{margin:1px 0}
+.mark{font-weight:700;font-family:ui-monospace,Menlo,Consolas,monospace;margin-right:4px}
 """
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
 
@@ -91,27 +107,130 @@ def _machines_section(sources):
     return "".join(out)
 
 
-def _summary_section(m):
+def _status_section(m):
+    """How many cells of each status; where the ones without a time are and why is the
+    summary's (its marks and notes) and each table's."""
     counts = Counter(m["status"])
-    parts = [", ".join(f'<span class="status-{esc(k)}">{v} {esc(k)}</span>' for k, v in sorted(counts.items()))]
-    bad = m[m["status"] != "ok"]
-    if len(bad):
-        rows = [
-            f'<tr class="not-ok"><td>{esc(r["source"])}</td><td>{esc(r["scenario"])} {esc(r["phase"])}/'
-            f"{esc(r['size'])}</td><td>{esc(r['impl'])}:{esc(r['mode'])}@{esc(r['device'])}</td>"
-            f'<td class="status-{esc(r["status"])}">{esc(r["status"])}</td>'
-            f'<td class="reason">{esc(r["reason"])}</td></tr>'
-            for r in bad.to_dict("records")
-        ]
-        parts.append(
-            "<h3>Cells without a time</h3>"
-            + _table(["source", "cell", "implementation", "status", "reason"], rows, "not-ok")
-        )
-    return "<p>" + parts[0] + "</p>" + "".join(parts[1:])
+    return (
+        "<p>"
+        + ", ".join(f'<span class="status-{esc(k)}">{v} {esc(k)}</span>' for k, v in sorted(counts.items()))
+        + "</p>"
+    )
+
+
+def _shade(value, diverging):
+    """An entry's background: relative to the fastest, green at 1 through yellow to red at a
+    tenth or less (log scale); across sources, green above 1 and red below, deeper the
+    further from 1 (full at 4x)."""
+    if not _finite(value) or value <= 0:
+        return ""
+    if not diverging:
+        t = min(1.0, max(0.0, -math.log10(value)))
+        return f"hsl({120 * (1 - t):.0f},70%,{80 - 4 * (1 - t):.0f}%)"
+    t = max(-1.0, min(1.0, math.log(value) / math.log(4)))
+    return f"hsl({120 if t >= 0 else 0},65%,{97 - 20 * abs(t):.0f}%)"
+
+
+def _mark_html(mark, notes_id, solo=False):
+    note = f'<a href="#{esc(notes_id)}-{mark.note}">{mark.note}</a>' if mark.note else ""
+    return (
+        f'<span class="mk mk-{esc(mark.word)}{" solo" if solo else ""}" title="{esc(mark.word)}">'
+        f"{esc(mark.letter)}{note}</span>"
+    )
+
+
+def _entry_td(entry, diverging, notes_id):
+    if entry is None:
+        return '<td class="none"></td>'
+    marks = "".join(_mark_html(mk, notes_id, solo=not entry.text) for mk in entry.marks)
+    marks = f'<span class="mks">{marks}</span>' if entry.text else marks  # numbers stay aligned
+    shade = _shade(entry.value, diverging)
+    style = f' style="background:{shade}"' if shade else ""
+    value = f' data-value="{entry.value:.6g}"' if _finite(entry.value) else ""
+    cell = f' data-cell="{esc(entry.cell)}"' if entry.cell else ""
+    return f'<td class="r"{style}{cell}{value} title="{esc(entry.title)}">{esc(entry.text)}{marks}</td>'
+
+
+def _rowspans(rows, j):
+    """Per row: how many rows from it share labels[:j + 1] (0 for one covered by a row above)."""
+    out = [0] * len(rows)
+    i = 0
+    while i < len(rows):
+        k = i + 1
+        while k < len(rows) and rows[k].labels[: j + 1] == rows[i].labels[: j + 1]:
+            k += 1
+        out[i] = k - i
+        i = k
+    return out
+
+
+def _grid_section(grid, color):
+    """A reports.summary grid as a table: the column levels as header rows (each label once,
+    spanning its columns), entries shaded by their ratio, then the marks and the notes."""
+    notes_id = f"{grid.kind}-note"
+    levels = len(grid.column_levels)
+    head = []
+    for level in range(levels):
+        cells = [f'<th rowspan="{levels}" class="rl">{esc(n)}</th>' for n in grid.row_columns] if level == 0 else []
+        for start, end in summary.spans(grid.columns, level):
+            column = grid.columns[start]
+            if level and not any(column[level:]):
+                continue  # under a label that spans the levels below it
+            rowspan = levels - level if end - start == 1 and not any(column[level + 1 :]) else 1
+            label = str(column[level])
+            swatch = (
+                f'<span class="swatch" style="background:{color[label]}"></span>'
+                if grid.column_levels[level] == "impl" and label in color
+                else ""
+            )
+            cells.append(
+                f'<th colspan="{end - start}"'
+                + (f' rowspan="{rowspan}"' if rowspan > 1 else "")
+                + f">{swatch}{esc(label)}</th>"
+            )
+        head.append(f"<tr>{''.join(cells)}</tr>")
+    spans = {j: _rowspans(grid.rows, j) for j, n in enumerate(grid.row_columns) if n in ("source", "scenario")}
+    body = []
+    for i, (row, entries) in enumerate(zip(grid.rows, grid.entries)):
+        tds = []
+        for j, (name, value) in enumerate(zip(grid.row_columns, row.labels)):
+            if j in spans:
+                if spans[j][i]:
+                    tds.append(f'<td rowspan="{spans[j][i]}">{esc(value)}</td>')
+            elif name == "phase" and row.anchor:
+                tds.append(f'<td><a href="#{esc(row.anchor)}">{esc(value)}</a></td>')
+            else:
+                tds.append(f"<td>{esc(value)}</td>")
+        tds += [_entry_td(e, grid.kind == "machines", notes_id) for e in entries]
+        body.append(f'<tr class="{"geomean" if row.geomean else "cells"}">{"".join(tds)}</tr>')
+    colours = (
+        "Colour: green above 1 (faster), red below, deeper the further from 1."
+        if grid.kind == "machines"
+        else "Colour: green at the fastest, through yellow, to red at a tenth of its speed or slower."
+    )
+    marks = "".join(
+        f'<li><span class="mark">{esc(letter)}</span>{esc(meaning)}</li>' for letter, _, meaning in grid.legend
+    )
+    notes = "".join(
+        f'<li id="{esc(notes_id)}-{n}"><span class="mark">{esc(letter)}</span>{esc(text)}</li>'
+        for n, (letter, text) in enumerate(grid.notes, 1)
+    )
+    return (
+        f'<section class="summary" id="summary-{esc(grid.kind)}" data-grid="{esc(grid.kind)}">'
+        f"<h2>{esc(grid.title)}</h2><p class=muted>{esc(grid.caption)} {colours}</p>"
+        f'<table class="summary"><thead>{"".join(head)}</thead><tbody>{"".join(body)}</tbody></table>'
+        + (f'<ul class="marks">{marks}</ul>' if marks else "")
+        + (f'<ol class="notes">{notes}</ol>' if notes else "")
+        + "</section>"
+    )
 
 
 def _flag_badges(flags):
-    return " ".join(f'<span class="flag flag-{esc(f)}">{esc(f)}</span>' for f in (flags or "").split())
+    """A cell's flags as the badges of their marks (the word on hover)."""
+    return " ".join(
+        f'<span class="flag flag-{esc(f)}" title="{esc(f)}">{esc(summary.FLAG_MARKS.get(f, f))}</span>'
+        for f in (flags or "").split()
+    )
 
 
 def _median_cell(r, scale=1e3):
@@ -140,26 +259,45 @@ def _legend_section(m):
     items = []
     for flag, meaning in legend(m):
         count = int(words.map(lambda w, f=flag: f in w).sum())
-        items.append(f"<li>{_flag_badges(flag)} ({count} cell{'' if count == 1 else 's'}): {esc(meaning)}</li>")
+        mark = summary.FLAG_MARKS[flag]
+        items.append(
+            f'<li><span class="flag flag-{esc(flag)}">{esc(mark)}</span> {esc(flag)} ({count} '
+            f"cell{'' if count == 1 else 's'}): {esc(meaning)}</li>"
+        )
     items = "".join(items)
     return (
-        f'<p class="muted" id="flags-legend">Flagged cells are shaded and carry their flags; the reason column '
-        f"gives the figures. A median is printed to the digits its spread supports (the half-width of its "
-        f"confidence interval over processes, or its IQR without one), then its interval and confidence.</p>"
+        f'<p class="muted" id="flags-legend">Flagged cells are shaded and carry the marks of their flags; '
+        f"the numbered notes under each table give the figures. A median is printed to the digits its spread "
+        f"supports (the half-width of its confidence interval over processes, or its IQR without one), then "
+        f"its interval and confidence.</p>"
         f'<ul class="legend">{items}</ul>'
     )
 
 
-def _cell_rows(rows, multi_source):
+def _marks_cell(marks, notes_id):
+    """The badges of a row's marks, each followed by the number of its note."""
     out = []
-    for r in rows:
+    for mark in marks:
+        badge = (
+            f'<span class="flag flag-{esc(mark.word)}" title="{esc(mark.word)}">{esc(mark.letter)}</span>'
+            if mark.letter
+            else ""
+        )
+        out.append(f'{badge}<a class="note-ref" href="#{esc(notes_id)}-{mark.note}">{mark.note}</a>')
+    return "".join(out)
+
+
+def _cell_rows(rows, multi_source, notes_id):
+    """The rows of a table and the notes under it: each distinct reason once, numbered."""
+    marks, notes = summary.marks_and_notes(rows)
+    out = []
+    for r, row_marks in zip(rows, marks):
         ok = r["status"] == "ok"
         pct = (
             f"{r['pct_of_peak']:.1f}% {SHORT_PEAK.get(r['peak_of'], r['peak_of'])}"
             if ok and _finite(r["pct_of_peak"])
             else ""
         )
-        reason = r["reason"] if not ok else "; ".join(n for n in (r.get("peak_note"), r.get("flag_note")) if n)
         cells = ([f"<td>{esc(r['source'])}</td>"] if multi_source else []) + [
             f"<td>{esc(r['device'])}</td><td>{esc(r['impl'])}</td><td>{esc(r['mode'])}</td>"
             f"<td>{esc(r.get('impl_version') or '')}</td>",
@@ -172,8 +310,7 @@ def _cell_rows(rows, multi_source):
             f'<td class="num">{esc(pct)}</td>',
             f'<td class="num">{_num(r.get("first_call_s") if ok else None, "{:.3g}")}</td>',
             f'<td class="num">{len(r["samples"]) if ok and isinstance(r.get("samples"), list) else ""}</td>',
-            f'<td class="flags">{_flag_badges(r["flags"])}</td>',
-            f'<td class="reason">{esc(reason)}</td>',
+            f'<td class="flags">{_marks_cell(row_marks, notes_id)}</td>',
         ]
         flags = r["flags"].split()
         cls = "cell" + ("" if ok else " not-ok") + (" flagged" if flags else "") + "".join(f" flag-{f}" for f in flags)
@@ -181,7 +318,18 @@ def _cell_rows(rows, multi_source):
             f'<tr class="{esc(cls)}" data-cell="{esc(charts.cell_key(r))}" '
             f'data-status="{esc(r["status"])}" data-flags="{esc(r["flags"])}">{"".join(cells)}</tr>'
         )
-    return out
+    items = "".join(
+        f'<li id="{esc(notes_id)}-{n}">'
+        + (f'<span class="flag flag-{esc(_word(letter))}">{esc(letter)}</span> ' if letter else "")
+        + f"{esc(text)}</li>"
+        for n, (letter, text) in enumerate(notes, 1)
+    )
+    return out, (f'<ol class="notes" id="{esc(notes_id)}">{items}</ol>' if items else "")
+
+
+def _word(letter):
+    """The status or flag a mark's letter stands for (its badge's colour)."""
+    return next(w for w, m in {**summary.STATUS_MARKS, **summary.FLAG_MARKS}.items() if m == letter)
 
 
 CELL_HEADER = [
@@ -198,8 +346,7 @@ CELL_HEADER = [
     "% of peak",
     "first call s",
     "samples",
-    "flags",
-    "reason",
+    "marks",
 ]
 
 
@@ -218,8 +365,10 @@ def _scenario_sections(m, color, multi_source):
             rows = g.sort_values(["source_order", "device", "impl", "mode"], kind="stable").to_dict("records")
             title = f"{scenario} {phase} / {size}"
             header = (["source"] if multi_source else []) + CELL_HEADER
-            out.append(f'<h3 id="{esc(f"cells-{scenario}-{phase}-{size}")}">{esc(phase)} &middot; {esc(size)}</h3>')
-            out.append(_table(header, _cell_rows(rows, multi_source), "cells"))
+            anchor = f"cells-{scenario}-{phase}-{size}"
+            out.append(f'<h3 id="{esc(anchor)}">{esc(phase)} &middot; {esc(size)}</h3>')
+            body, notes = _cell_rows(rows, multi_source, f"notes-{scenario}-{phase}-{size}")
+            out.append(_table(header, body, "cells") + notes)
             out.append(
                 '<div class="charts">'
                 f"<figure>{charts.bars(rows, color, f'throughput: {title}', multi_source)}"
@@ -313,22 +462,25 @@ def _best_section(m):
 
 
 def render_html(df, sources, title="dlbench report"):
+    """The page: the summary first (its first screen answers which is fastest and by how much),
+    then the machines, the status and flags, a section per scenario, the roofline and, over
+    several sources, the side-by-side comparison."""
     m = add_metrics(df)
     multi_source = len(sources) > 1
     color = colors(m["impl"])
-    legend = "".join(f'<span class="swatch" style="background:{c}"></span>{esc(name)}' for name, c in color.items())
     scenario_links = "".join(f'<a href="#scenario-{esc(s)}">{esc(s)}</a>' for s in sorted(m["scenario"].unique()))
     side = _side_by_side_section(m)
     side_link = '<a href="#side-by-side">side by side</a>' if side else ""
     generated = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     body = [
         f"<header><h1>{esc(title)}</h1><p class=muted>{len(m)} cells from {len(sources)} results "
-        f"director{'y' if len(sources) == 1 else 'ies'}; generated {esc(generated)} by dlbench {esc(__version__)}."
-        f'</p><nav><a href="#machines">machines</a><a href="#summary">summary</a>{scenario_links}'
-        f'<a href="#roofline">roofline</a>{side_link}</nav>'
-        f"<p>implementations:{legend}</p></header>",
+        f"director{'y' if len(sources) == 1 else 'ies'} ({esc(', '.join(s.label for s in sources))}); generated "
+        f"{esc(generated)} by dlbench {esc(__version__)}.</p>"
+        f'<nav><a href="#summary">summary</a><a href="#machines">machines</a><a href="#status">status and '
+        f'flags</a>{scenario_links}<a href="#roofline">roofline</a>{side_link}</nav></header>',
+        f'<div id="summary">{"".join(_grid_section(g, color) for g in summary.grids(m))}</div>',
         f'<section id="machines"><h2>Machines</h2>{_machines_section(sources)}</section>',
-        f'<section id="summary"><h2>Summary</h2>{_summary_section(m)}<h3>Flags</h3>{_legend_section(m)}'
+        f'<section id="status"><h2>Status and flags</h2>{_status_section(m)}<h3>Flags</h3>{_legend_section(m)}'
         f"<h3>Best % of peak per implementation</h3>"
         f"{_best_section(m)}</section>",
         _scenario_sections(m, color, multi_source),

@@ -82,16 +82,23 @@ def _read_dir(d):
 
 
 def machine_label(machine, d):
-    return machine.get("hostname") or machine.get("machine_id") or os.path.basename(os.path.normpath(d))
+    """The name the user gave the machine (`dlbench run --machine`), else its host, else its id."""
+    return (
+        machine.get("machine_name")
+        or machine.get("hostname")
+        or machine.get("machine_id")
+        or os.path.basename(os.path.normpath(d))
+    )
 
 
 def source_labels(dirs, machines):
     """A short, unique name per directory: the host, plus the directory where one host
     appears twice (one machine at several versions), plus the id where hosts collide."""
-    labels = [machine_label(m, d) for d, m in zip(dirs, machines)]
+    names = [machine_label(m, d) for d, m in zip(dirs, machines)]
     ids = [m.get("machine_id") for m in machines]
-    for i, label in enumerate(labels):
-        same_label = [j for j, other in enumerate(labels) if other == label]
+    labels = list(names)
+    for i, label in enumerate(names):
+        same_label = [j for j, other in enumerate(names) if other == label]
         if len(same_label) > 1 and len({ids[j] for j in same_label}) > 1 and ids[i]:
             labels[i] = f"{label} [{ids[i][:6]}]"
     before = list(labels)

@@ -260,14 +260,22 @@ def add_precision(df: pd.DataFrame, keys) -> pd.DataFrame:
     rows = zip(df["contended"], df["noisy"], df["ceiling_low"], df["drift"], contention, noisy_reason, drift_reason)
     for c, n, low, d, cont, why, drifted in rows:
         flags.append(" ".join(word for word, on in zip(FLAGS, (c, n, low, d)) if on))
-        clauses = [contention_note(cont)] if c else []
-        if n:
-            clauses.append(f"noisy: {why}" if isinstance(why, str) and why else "noisy")
-        if d:
-            clauses.append(f"drift: {drifted}" if isinstance(drifted, str) and drifted else "drift")
-        notes.append("; ".join(clauses))
+        notes.append("; ".join(flag_clauses(c, n, d, cont, why, drifted).values()))
     df["flags"], df["flag_note"] = flags, notes
     return df
+
+
+def flag_clauses(contended, noisy, drift, contention=None, noisy_reason="", drift_reason=""):
+    """{flag: why, one clause} of a cell's contended, noisy and drift flags, from its record's
+    fields (ceiling-low's why is metrics' peak_note). Joined, they are its `flag_note`."""
+    out = {}
+    if contended:
+        out["contended"] = contention_note(contention)
+    if noisy:
+        out["noisy"] = f"noisy: {noisy_reason}" if isinstance(noisy_reason, str) and noisy_reason else "noisy"
+    if drift:
+        out["drift"] = f"drift: {drift_reason}" if isinstance(drift_reason, str) and drift_reason else "drift"
+    return out
 
 
 def noisy_bounds(reasons):

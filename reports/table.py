@@ -10,6 +10,7 @@ import pandas as pd
 
 from reports.metrics import add_metrics
 from reports.precision import median_text, rate_text, ratio_text, relative_spread
+from reports.summary import marks_and_notes
 
 ORDER = ["source_order", "scenario", "phase", "size", "device", "threads", "impl", "mode"]
 # metrics' ratios, copied as they are (reports.metrics computes them)
@@ -160,14 +161,29 @@ def display_table(cells: pd.DataFrame, width=110) -> pd.DataFrame:
 
 
 def results_table(df: pd.DataFrame) -> pd.DataFrame:
-    """Formatted, one row per cell (the table `dlbench run` ends with)."""
+    """Formatted, one row per cell, each with its reason (the cells of the table `dlbench run`
+    ends with)."""
     return display_table(cells_table(df))
 
 
+def scenario_blocks(df: pd.DataFrame):
+    """(scenario, its rows as text, [its notes]) per scenario: the display table with the
+    reason column replaced by `note`, the numbers of the row's reasons, each distinct
+    reason written once under the block ('[1] noisy: IQR 19% of the median ...')."""
+    m = df if "pct_of_peak" in df else add_metrics(df)
+    ordered = m.sort_values(ORDER, kind="stable").reset_index(drop=True)
+    shown = display_table(cells_table(ordered)).drop(columns=["reason"], errors="ignore")
+    for scenario in dict.fromkeys(ordered["scenario"]):
+        at = ordered.index[ordered["scenario"] == scenario]
+        marks, notes = marks_and_notes(ordered.loc[at].to_dict("records"))
+        block = shown.loc[at].drop(columns=["scenario"])
+        if notes:
+            block["note"] = [",".join(str(mark.note) for mark in row) for row in marks]
+        yield scenario, block, [f"[{n}] {text}" for n, (_, text) in enumerate(notes, 1)]
+
+
 def render(df: pd.DataFrame) -> str:
-    """Plain-text blocks, one per scenario."""
-    table = display_table(cells_table(df))
-    blocks = []
-    for scenario, block in table.groupby("scenario", sort=False):
-        blocks.append(f"{scenario}\n" + block.drop(columns=["scenario"]).to_string(index=False))
-    return "\n\n".join(blocks)
+    """Plain-text blocks, one per scenario, each with its notes."""
+    return "\n\n".join(
+        "\n".join([scenario, block.to_string(index=False), *notes]) for scenario, block, notes in scenario_blocks(df)
+    )

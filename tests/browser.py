@@ -126,6 +126,16 @@ class Browser:
                 out.append(p["entry"].get("text", ""))
         return out
 
+    def viewport(self, width=None, height=None):
+        """Show the page as a window of width x height CSS pixels would (a laptop's 1366x768);
+        no arguments: back to the window's own size."""
+        if width is None:
+            self.call("Emulation.clearDeviceMetricsOverride")
+        else:
+            self.call(
+                "Emulation.setDeviceMetricsOverride", width=width, height=height, deviceScaleFactor=1, mobile=False
+            )
+
     def screenshot(self, x, y, width, height):
         """PNG bytes of a region of the page (page coordinates, beyond the viewport too)."""
         res = self.call(

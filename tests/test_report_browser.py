@@ -6,17 +6,27 @@ tests fail with that command (DLBENCH_TEST_WITHOUT=chromium skips them, saying s
 
 import io
 import json
+import os
+import re
 
 import numpy as np
 import pytest
 
 from reports.charts import cell_key
+from reports.summary import FLAG_MARKS
 from tests.browser import Browser
-from tests.conftest import NASTY, dlbench, read_results
+from tests.conftest import NASTY, SLOWER, dlbench, read_results
 
 pytestmark = [pytest.mark.browser, pytest.mark.requires("chromium")]  # absent: fails with `make browser`
 
 MARKED = ".bar, .box, .point, .ratio"  # the chart elements that carry data, and their colour
+# A JavaScript function: (element) -> [[text of each note its links point at, whether it is visible]]
+LINKED_NOTES = """(el => Array.from(el.querySelectorAll('a[href^="#"]')).map(a => {
+    const note = document.getElementById(a.getAttribute('href').slice(1));
+    if (!note) return ['', false];
+    const r = note.getBoundingClientRect();
+    return [note.innerText, r.width > 0 && r.height > 0]; }))"""
+LAPTOP = (1366, 768)  # the screen the summary has to fit on
 
 
 @pytest.fixture(scope="module")
@@ -49,20 +59,21 @@ def test_report_loads_without_console_errors_and_shows_every_cell(browser, repor
     browser.open(report)
     assert browser.console_errors() == []
     assert not [e for e in browser.events if e.get("method") == "Page.javascriptDialogOpening"]
-    shown = browser.evaluate("""Array.from(document.querySelectorAll('tr.cell')).map(tr => {
+    shown = browser.evaluate(f"""Array.from(document.querySelectorAll('tr.cell')).map(tr => {{
         const r = tr.getBoundingClientRect();
-        return [tr.dataset.cell, tr.dataset.status, r.width > 0 && r.height > 0, tr.innerText]; })""")
+        return [tr.dataset.cell, tr.dataset.status, r.width > 0 && r.height > 0, tr.innerText,
+                {LINKED_NOTES}(tr)]; }})""")
     expected = expected_keys(mixed_run, other_machine)
     reasons = expected_keys(mixed_run, other_machine, field="reason")
-    assert {key: status for key, status, _, _ in shown} == expected
+    assert {key: status for key, status, _, _, _ in shown} == expected
     assert len(shown) == len(expected) == 2 * len(read_results(mixed_run)) - 3  # the fabricated 3: one machine
-    for key, status, visible, text in shown:
+    for key, status, visible, text, notes in shown:
         assert visible, key
         assert status in text
         if status == "ok":
             assert any(c.isdigit() for c in text.split(status, 1)[1]), key
-        else:
-            assert words(reasons[key]) in words(text), f"{key}: its reason is not shown"
+        else:  # its reason is the note its mark points at, under its table, visible
+            assert any(words(reasons[key]) in words(note) and seen for note, seen in notes), key
     # hostile strings from results show as text, not markup
     assert NASTY in browser.evaluate("document.body.innerText")
     assert browser.evaluate("document.querySelectorAll('script, img').length") == 0
@@ -149,17 +160,20 @@ def test_flagged_cells_are_visibly_marked(browser, flagged_run, tmp_path):
     assert dlbench(f"report {d} --html {path}") == 0
     browser.open(str(path))
     assert browser.console_errors() == []
-    rows = browser.evaluate("""Array.from(document.querySelectorAll('tr.cell')).map(tr => {
-        const flags = tr.querySelector('td.flags');
-        return [tr.dataset.cell, flags.innerText.trim(), getComputedStyle(tr.cells[0]).backgroundColor,
-                Array.from(tr.querySelectorAll('.flag')).map(b => {
-                    const r = b.getBoundingClientRect(); return [getComputedStyle(b).backgroundColor, r.width > 0]; })];
-        })""")
-    plain_bg = {bg for key, text, bg, badges in rows if not text and key.split("|")[4] == "cpu"}
+    rows = browser.evaluate(f"""Array.from(document.querySelectorAll('tr.cell')).map(tr => {{
+        return [tr.dataset.cell, tr.dataset.flags, getComputedStyle(tr.cells[0]).backgroundColor,
+                Array.from(tr.querySelectorAll('.flag')).map(b => {{
+                    const r = b.getBoundingClientRect(); return [getComputedStyle(b).backgroundColor, r.width > 0]; }}),
+                Array.from(tr.querySelectorAll('td.flags .flag')).map(b => b.innerText), {LINKED_NOTES}(tr)];
+        }})""")
+    plain_bg = {bg for key, flags, bg, badges, _, _ in rows if not flags and key.split("|")[4] == "cpu"}
     assert plain_bg
     flagged = {}
-    for key, text, bg, badges in rows:
+    for key, text, bg, badges, letters, notes in rows:
         if text:
+            # a short mark, and the number of the note under its table that gives the figures
+            assert letters == [FLAG_MARKS[text]] and [n.split(None, 1)[1].split(":")[0] for n, _ in notes] == [text]
+            assert all(seen for _, seen in notes), key
             _, scenario, phase, _, device, _, impl, mode = key.split("|")
             flagged[(scenario, phase, impl, mode, device)] = text
             assert bg not in plain_bg, f"{key}: a flagged row looks like any other"
@@ -170,3 +184,124 @@ def test_flagged_cells_are_visibly_marked(browser, flagged_run, tmp_path):
     legend = browser.evaluate("document.getElementById('flags-legend').nextElementSibling.innerText")
     assert all(flag in legend for flag in ("contended", "noisy", "ceiling-low"))
     assert "0.25 cores" in legend and "> 20%" in legend
+
+
+def _first_screen(browser, path):
+    """Open a report as a 1366x768 screen shows it: (what is in view, the page's width)."""
+    browser.viewport(*LAPTOP)
+    try:
+        browser.open(path)
+        return browser.evaluate(f"""(() => {{
+            const box = e => {{ const r = e.getBoundingClientRect();
+                return {{top: r.top + scrollY, bottom: r.bottom + scrollY, right: r.right}}; }};
+            const sections = Array.from(document.querySelectorAll('section.summary')).map(s => ({{
+                grid: s.dataset.grid, box: box(s), table: box(s.querySelector('table')),
+                cells: Array.from(s.querySelectorAll('td.r')).map(td => [td.dataset.cell || '', td.innerText,
+                    getComputedStyle(td).backgroundColor, {LINKED_NOTES}(td)]),
+                geomeans: s.querySelectorAll('tr.geomean').length,
+                under: Array.from(s.querySelectorAll('ul.marks, ol.notes')).map(box)}}));
+            const first = document.querySelector('body > :not(header)');
+            return {{sections: sections, first: first.id, width: document.documentElement.scrollWidth,
+                     screen: [innerWidth, innerHeight]}}; }})()""")
+    finally:
+        browser.viewport()
+
+
+def small_suite(tmp_path):
+    """The committed small suite: 9 cells x 9 implementations and modes, from a real run."""
+    d = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "results", "cpu-vm-2core", "small")
+    path = tmp_path / "small.html"
+    assert dlbench(f"report {d} --html {path}") == 0
+    return d, str(path)
+
+
+def test_the_summary_is_the_first_screen(browser, tmp_path):
+    """The small suite's report opens on its answer: every cell's speed relative to the
+    fastest, the marks and each reason once, all on a 1366x768 screen, nothing to scroll."""
+    d, path = small_suite(tmp_path)
+    view = _first_screen(browser, path)
+    assert browser.console_errors() == []
+    width, height = view["screen"]
+    assert view["first"] == "summary" and [s["grid"] for s in view["sections"]] == ["fastest"]
+    summary = view["sections"][0]
+    assert summary["box"]["top"] < 200 and summary["table"]["bottom"] <= height, summary
+    assert all(box["bottom"] <= height for box in summary["under"]), "its marks and notes fit too"
+    assert summary["table"]["right"] <= width and view["width"] <= width, "nothing to scroll sideways"
+    records = read_results(d)
+    expected = expected_keys(d)
+    cells = {key: (text, bg, notes) for key, text, bg, notes in summary["cells"]}
+    assert len(cells) == len(summary["cells"]) and set(cells) == set(expected)  # every cell of the run, once
+    assert len(records) == 81
+    from reports import load
+    from reports.metrics import add_metrics
+
+    m = add_metrics(load([d]))
+    for r in m.to_dict("records"):
+        text, bg, notes = cells[cell_key(r)]
+        if r["status"] == "ok":  # its ratio, shaded: the fastest green
+            number = float(re.match(r"[\d.]+", text).group())  # then its marks, if any
+            assert number == pytest.approx(r["vs_fastest"], rel=0.05), cell_key(r)
+            assert bg not in ("rgba(0, 0, 0, 0)", "rgb(255, 255, 255)")
+            if r["vs_fastest"] == 1.0:
+                red, green, blue = map(int, re.findall(r"\d+", bg)[:3])
+                assert green > red and green > blue
+        else:  # its status's mark, pointing at its reason under the table
+            assert text.startswith("U") and any(words(r["reason"]) in words(n) and seen for n, seen in notes)
+    reasons = [n for _, _, notes in cells.values() for n, _ in notes]
+    assert len(set(reasons)) == len(set(m.loc[m["status"] != "ok", "reason"])) == 2
+    assert len(reasons) > 2, "several cells share a reason, written once"
+
+
+def test_a_merged_report_opens_with_the_machines_across(browser, report):
+    view = _first_screen(browser, report)
+    assert browser.console_errors() == []
+    grids = {s["grid"]: s for s in view["sections"]}
+    assert [s["grid"] for s in view["sections"]] == ["machines", "fastest"]
+    across = grids["machines"]
+    assert across["table"]["top"] < view["screen"][1] and across["geomeans"] == 3  # conv, qgemm, sigmoid
+    ratios = [float(re.match(r"[\d.]+", t).group()) for _, t, _, _ in across["cells"] if re.match(r"\d", t)]
+    # its 12 cells that ran, then the means: of each cpu row (6), of reference, torch and all per scenario (9)
+    assert len(ratios) == 12 + 6 + 9
+    assert all(r == pytest.approx(1 / SLOWER, rel=0.01) for r in ratios)  # every cell SLOWER times slower
+    marks = {text: notes for _, text, _, notes in across["cells"] if not re.match(r"\d", text)}
+    assert {text[0] for text in marks} == {"U", "T", "E", "I"}  # cuda cells; the failed ones, on the first only
+    for text, notes in marks.items():  # each points at its reason, shown under the table
+        assert len(notes) == 1 and notes[0][1] and ("cuda" in notes[0][0].lower() or NASTY in notes[0][0]), text
+
+
+OVERFLOWING = """Array.from(document.querySelectorAll('svg')).flatMap((svg, i) => {
+    const box = svg.getBoundingClientRect();
+    return Array.from(svg.querySelectorAll('text')).map(t => {
+        const r = t.getBoundingClientRect(), b = t.getBBox();
+        const view = svg.viewBox.baseVal;
+        const out = r.left < box.left - 0.5 || r.right > box.right + 0.5 || r.top < box.top - 0.5 ||
+            r.bottom > box.bottom + 0.5 || (!t.transform.baseVal.numberOfItems && (b.x < -0.5 ||
+            b.x + b.width > view.width + 0.5));
+        return out ? [i, svg.dataset.chart, t.textContent.slice(0, 60), Math.round(r.left - box.left),
+                      Math.round(r.right - box.right)] : null; }).filter(x => x); })"""
+
+
+@pytest.mark.parametrize("which", ["merged", "flagged", "small"])
+def test_no_chart_text_leaves_its_svg(browser, which, report, flagged_run, tmp_path):
+    """Every label of every chart lies inside its SVG (bar values with their flags, reasons
+    of cells that did not run, long names): nothing is clipped."""
+    if which == "merged":
+        path = report
+    elif which == "flagged":
+        path = str(tmp_path / "flags.html")
+        assert dlbench(f"report {flagged_run[0]} --html {path}") == 0
+    else:
+        path = small_suite(tmp_path)[1]
+    browser.open(path)
+    assert browser.console_errors() == []
+    assert browser.evaluate("document.querySelectorAll('svg text').length") > 100
+    assert browser.evaluate(OVERFLOWING) == []
+
+
+def test_overflow_check_catches_a_clipped_label(browser, report, tmp_path):
+    """The check above is not vacuous: one label pushed past its chart's edge is found."""
+    page = open(report).read()
+    bad = tmp_path / "clipped.html"
+    bad.write_text(page.replace("</svg>", '<text x="700" y="20" font-size="12">a label that runs out</text></svg>', 1))
+    browser.open(str(bad))
+    assert [hit[2] for hit in browser.evaluate(OVERFLOWING)] == ["a label that runs out"]

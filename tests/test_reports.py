@@ -305,6 +305,21 @@ def test_one_machine_at_two_versions_is_told_apart_by_directory(tiny_run, tmp_pa
     assert sources[1].label.endswith("(torch-next)") and sources[0].label != sources[1].label
 
 
+def test_two_machines_of_one_host_name_are_told_apart_by_id_or_their_given_name(tiny_run, tmp_path):
+    from tests.conftest import copy_results
+
+    def other(m):
+        return dict(m, machine_id="0ther1d0000")
+
+    twin = copy_results(tiny_run, tmp_path / "twin", lambda r: dict(r, machine_id="0ther1d0000"), other)
+    _, sources = load_sources([tiny_run, twin])
+    host, first_id = sources[0].machine["hostname"], sources[0].machine["machine_id"]
+    assert [s.label for s in sources] == [f"{host} [{first_id[:6]}]", f"{host} [0ther1]"]
+    named = copy_results(tiny_run, tmp_path / "named", edit_machine=lambda m: dict(other(m), machine_name="lab-b"))
+    _, sources = load_sources([tiny_run, named])
+    assert [s.label for s in sources] == [host, "lab-b"]  # `dlbench run --machine` names it
+
+
 def _nasty(text):
     """The fabricated strings, whichever way they appear, must not be live markup."""
     return re.search(r"<script|<img|<svg onload|<b>impl", text)
@@ -320,7 +335,8 @@ def test_html_is_self_contained_escaped_and_complete(capsys, mixed_run, tmp_path
     # nothing fetched from anywhere: no scripts, no external links, fonts, images or stylesheets
     tags = re.findall(r"<[^>]+>", page)
     assert not [t for t in tags if re.match(r"<(script|link|img|iframe|object|embed|image|use)\b", t, re.I)]
-    assert not [t for t in tags if re.search(r"\s(src|srcset|xlink:href)=", t, re.I)]
+    names = [re.sub(r'="[^"]*"', '=""', t) for t in tags]  # attribute names; values are escaped text
+    assert not [t for t in names if re.search(r"\s(src|srcset|xlink:href)=", t, re.I)]
     assert not [t for t in tags if re.search(r"""\shref=["'](?!#)""", t, re.I)]
     style = page[page.index("<style>") : page.index("</style>")]
     assert "url(" not in style and "@import" not in style and "@font-face" not in style
@@ -435,6 +451,7 @@ def test_report_without_peaks_says_how_to_get_them(capsys, tiny_run, tmp_path):
 # --- precision and flags (issue 13): intervals, digits the spread supports, contended / noisy / ceiling-low ---
 
 from reports.precision import FLAGS, median_text, ratio_interval, ratio_text, spread_decimals, with_spread  # noqa: E402
+from reports.summary import FLAG_MARKS  # noqa: E402
 from tests.conftest import cell_of, copy_results, strip_precision  # noqa: E402
 
 
@@ -520,8 +537,22 @@ def test_ratio_intervals_on_a_constructed_example():
     assert math.isnan(table.set_index("impl").loc["old", "n vs m low"])
 
 
+NOTE = re.compile(r"^(- )?\[(\d+)\] (.*)")  # a numbered reason under a table
+LEGEND = re.compile(r"^(  \S  |- `\S` )")  # a mark's meaning under a summary
+
+
 def _flag_lines(text, flag):
-    return [line for line in text.splitlines() if re.search(rf"(^|[\s|]){flag}($|[\s|:])", line)]
+    """The table rows that carry `flag` (not the notes and the legends under the tables)."""
+    return [
+        line
+        for line in text.splitlines()
+        if not NOTE.match(line) and not LEGEND.match(line) and re.search(rf"(^|[\s|]){flag}($|[\s|:])", line)
+    ]
+
+
+def _notes_of(section):
+    """{number: reason} of the notes under the first table of a section."""
+    return {int(m.group(2)): m.group(3) for m in map(NOTE.match, section.splitlines()) if m}
 
 
 def _row_matches(line, cell):
@@ -538,9 +569,14 @@ def test_flags_show_on_exactly_the_flagged_cells_in_every_format(capsys, flagged
             lines = _flag_lines(out, flag)
             assert len(lines) == 1 and _row_matches(lines[0], cell), (fmt, flag, lines)
             section = out.split(f"\n{cell[0]}\n" if fmt == "table" else f"## {cell[0]}\n", 1)[1]
-            assert lines[0] in section.split("\n\n")[0] or fmt == "markdown", (fmt, flag)
+            section = section.split("\n\n")[0] if fmt == "table" else section.split("\n## ")[0]
+            assert lines[0] in section, (fmt, flag)
+            # the row's note (its last column) is the flag's reason, written once under the table
+            number = int(lines[0].strip(" |").split()[-1])
+            assert _notes_of(section)[number].startswith(flag), (fmt, flag)
     assert "other processes used 1.37 cores (> 0.25)" in text and "noisy: processes spread 40%" in text
     assert "the ceiling read low" in text
+    assert "reason" not in text.split("\n\n")[2]  # no reason column: the notes under each table
 
     csv_path = tmp_path / "cells.csv"
     code, out, _ = run_cli(capsys, "report", d, "--format", "json", "--csv", str(csv_path))
@@ -581,11 +617,14 @@ def test_flags_show_on_exactly_the_flagged_cells_in_every_format(capsys, flagged
     flagged = {}
     for cls, key, flags, html in rows:
         source, scenario, phase, size, device, threads, impl, mode = key.split("|")
-        words = [f for f in FLAGS if f'class="flag flag-{f}">{f}<' in html]
+        words = [f for f in FLAGS if f'class="flag flag-{f}" title="{f}">{FLAG_MARKS[f]}<' in html]
         assert words == flags.split() and ("flagged" in cls.split()) == bool(words)
         assert all(f"flag-{w}" in cls.split() for w in words)
         if words:
             flagged[(scenario, phase, impl, mode, device)] = " ".join(words)
+            # its badge is followed by the number of its note, under its table: the flag's reason
+            note = re.search(r'<a class="note-ref" href="#([^"]+)">', html).group(1)
+            assert re.search(rf'<li id="{note}"><span class="flag flag-{words[0]}">[^<]+</span> {words[0]}', page)
     assert flagged == expected
     legend = page[page.index('id="flags-legend"') :]
     legend = legend[: legend.index("</ul>")]
