@@ -60,7 +60,11 @@ def peak_lines(machine):
                         f"{b.get('impl', '?')}: {where}{b.get('how', '')} ({entry.get('threads', '?')} threads)",
                     )
                 )
-            elif metric not in (entry.get("merged") or {}):  # a merged level is in the warning
+            elif metric in (entry.get("merged") or {}):  # why is in the warning, said once
+                measured = (entry["merged"][metric] or {}).get("value")
+                got = f"{measured:.1f} {unit} measured; " if isinstance(measured, (int, float)) else ""
+                lines.append((device, what, "merged into the next level", f"{got}its cells are held to that one"))
+            else:
                 lines.append((device, what, "not measured", ""))
         for metric, reason in sorted((entry.get("invalid") or {}).items()):
             what = dict((m, w) for m, w, _ in PEAKS).get(metric, metric.replace("_", " "))
