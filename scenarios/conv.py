@@ -4,6 +4,7 @@ Weights are OIHW; the bias is added. `small` is LeNet's second layer, `medium` a
 `large` a 3x3 ResNet-style layer.
 """
 
+from . import nn_work
 from .base import Scenario, conv_out, float_tolerance, he_uniform, rng, small_bias
 
 SIZES = {
@@ -31,7 +32,10 @@ def make_inputs(p, seed):
 
 def flops(p, phase):
     oh, ow = out_hw(p)
-    macs = p["batch"] * p["c_out"] * oh * ow * p["c_in"] * p["kernel"] ** 2
+    # the useful multiply-adds: taps on the zero padding are not work (nn_work.conv_macs)
+    macs = nn_work.conv_macs(
+        p["batch"], p["c_in"], p["c_out"], p["height"], p["width"], p["kernel"], p["stride"], p["pad"]
+    )
     return 2 * macs + p["batch"] * p["c_out"] * oh * ow  # + bias
 
 

@@ -48,11 +48,16 @@ class Conv:
         return at(size, self.kernel, self.stride, self.pad)
 
     def macs(self, batch, size):
-        """Multiply-accumulates on a (batch, c_in, size, size) input."""
-        if self.transposed:  # every input pixel x c_in x c_out x k^2
-            return batch * size * size * self.c_in * self.c_out * self.kernel**2
-        out = self.out_size(size)
-        return nn_work.conv_macs(batch, self.c_in, self.c_out, out, out, self.kernel)
+        """Useful multiply-accumulates on a (batch, c_in, size, size) input (nn_work.conv_macs:
+        not the taps on padding). A transposed convolution is the input gradient of the
+        convolution from its output back to its input, so it does the same useful work."""
+        if self.transposed:
+            return nn_work.conv_macs(batch, self.c_in, self.c_out, *(2 * (self.out_size(size),)), *self._taps)
+        return nn_work.conv_macs(batch, self.c_in, self.c_out, size, size, *self._taps)
+
+    @property
+    def _taps(self):
+        return self.kernel, self.stride, self.pad
 
 
 @dataclass(frozen=True)

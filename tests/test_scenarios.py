@@ -32,7 +32,9 @@ def test_work_counts_grow_with_size(name):
 def test_conv_flops_formula():
     s = scenarios.get("conv")
     p = s.params("small")  # LeNet layer: 64 x 32->64, 5x5 on 14x14, pad 2
-    assert s.flops(p, "forward") == 2 * 64 * 64 * 14 * 14 * 32 * 25 + 64 * 64 * 14 * 14
+    # 5x5 taps at pad 2 over 14 pixels: 64 of the 70 (output, tap) pairs per axis land on
+    # the input; the taps on the zero padding are not work
+    assert s.flops(p, "forward") == 2 * 64 * 64 * 32 * 64 * 64 + 64 * 64 * 14 * 14
 
 
 def test_sigmoid_is_memory_bound_conv_is_not():
@@ -160,6 +162,8 @@ def test_layer_facts_give_output_sizes_and_work():
     down, up = Conv(3, 8, kernel=4, stride=2, pad=1), Conv(8, 3, kernel=4, stride=2, pad=1, transposed=True)
     assert down.out_size(28) == 14 and up.out_size(14) == 28
     assert down.weight_shape == (8, 3, 4, 4) and up.weight_shape == (8, 3, 4, 4)
-    assert down.macs(2, 28) == 2 * 8 * 14 * 14 * 3 * 16  # every output pixel: c_in k^2 per output channel
-    assert up.macs(2, 14) == 2 * 14 * 14 * 8 * 3 * 16  # every input pixel scatters c_out k^2
+    # 4 taps at stride 2, pad 1 over 28 pixels: 14 outputs x 4 taps, less the 2 that fall on padding
+    assert down.macs(2, 28) == 2 * 8 * 3 * 54 * 54
+    assert up.macs(2, 14) == down.macs(2, 28)  # the transposed layer is that one's input gradient
+    assert Conv(3, 8, kernel=3, pad=0).macs(1, 5) == 8 * 3 * 3 * 3 * 9  # no padding: every tap is work
     assert Conv(32, 64, kernel=5, pad=2).out_size(14) == 14 and Dense(10, 3).macs(4) == 120
