@@ -153,10 +153,12 @@ def test_record_fields(capsys, tmp_path):
     assert rec["params"]["kernel"] == 3 and rec["params"]["stride"] == 2
     assert len(rec["samples"]) == 3 and rec["sample_process"] == [0, 0, 0]
     # conv at tiny, worked by hand: 2x3x9x9 input, 4 3x3 filters, stride 2, pad 1 -> 2x4x5x5 output;
-    # 2 FLOP per multiply-add (2*4*25 outputs x 3*9 taps) plus the bias; fp32 input, weights, bias, output
-    assert rec["flops"] == 2 * (2 * 4 * 25) * (3 * 9) + 2 * 4 * 25 == 11000
+    # 2 FLOP per useful multiply-add plus the bias. Only taps that land on the input count: along each
+    # axis the 5 output positions see 2, 3, 3, 3, 2 input rows (the rest is zero padding), so 13*13
+    # taps per (image, filter, input channel) rather than 25*9; fp32 input, weights, bias, output
+    assert rec["flops"] == 2 * (2 * 4 * 3) * (13 * 13) + 2 * 4 * 25 == 8312
     assert rec["bytes"] == 4 * (2 * 3 * 81 + 4 * 3 * 9 + 4 + 2 * 4 * 25) == 3192
-    assert rec["min"] <= rec["median"] and rec["gflops"] == pytest.approx(11000 / rec["median"] / 1e9)
+    assert rec["min"] <= rec["median"] and rec["gflops"] == pytest.approx(8312 / rec["median"] / 1e9)
     assert rec["peak_rss_bytes"] > 0
     machine = json.loads((out / "machine.json").read_text())
     assert machine["cores_logical"] >= 1 and machine["cpu"]["model"]
