@@ -26,5 +26,5 @@ for i in $(seq 1 "$N"); do
 done
 echo "slow commit: $(git rev-parse "HEAD~$((N - K))") (commit $K of $N)"
 PYTHONPATH="$DEMO/repo" DLBENCH_EXTRA_IMPLS="$DEMO/repo/tests/fake_impls" \
-    "$PY" -m harness.cli bisect --good "HEAD~$N" --bad HEAD --impl slowdown --scenario sigmoid --size small \
+    "$PY" -m cli bisect --good "HEAD~$N" --bad HEAD --impl slowdown --scenario sigmoid --size small \
     --threads 1 --samples 10 --min-time 0.02 --warmup 0.1 --pairs 10 --threshold 3% --out "$DEMO/out"

@@ -25,7 +25,7 @@ def run(out, args, extra=()):
     cmd = [
         sys.executable,
         "-m",
-        "harness.cli",
+        "cli",
         "run",
         "--scenario",
         args.scenario,

@@ -24,7 +24,7 @@ import numpy as np
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from harness import cli  # noqa: E402
+from cli import main as cli  # noqa: E402
 from harness.db import engine, ingest  # noqa: E402
 from harness.results import read_machine, read_results  # noqa: E402
 

@@ -28,7 +28,7 @@ sys.path.insert(0, ROOT)
 
 import psycopg  # noqa: E402, F401  (imported here: the timings are ingest's, not the imports')
 
-from harness import cli  # noqa: E402
+from cli import main as cli  # noqa: E402
 from harness.db import engine, ingest  # noqa: E402, F401
 from harness.results import read_results  # noqa: E402
 

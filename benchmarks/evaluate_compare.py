@@ -36,9 +36,7 @@ VERDICTS = ("slower", "faster", "same", "inconclusive")
 
 def dlbench(args, slowdown=0.0, check=True):
     env = dict(os.environ, DLBENCH_EXTRA_IMPLS=FAKE_IMPLS, DLBENCH_SLOWDOWN=str(slowdown), PYTHONPATH=REPO)
-    res = subprocess.run(
-        [sys.executable, "-m", "harness.cli", *args], cwd=REPO, env=env, capture_output=True, text=True
-    )
+    res = subprocess.run([sys.executable, "-m", "cli", *args], cwd=REPO, env=env, capture_output=True, text=True)
     if check and res.returncode not in (0, 1):
         raise RuntimeError(f"dlbench {' '.join(args)} failed ({res.returncode}): {res.stderr.strip()[-500:]}")
     return res

@@ -42,7 +42,7 @@ def dlbench(args, cwd=REPO, extra_env=None):
     env = dict(os.environ, PYTHONPATH=cwd, **(extra_env or {}))
     env.pop("DLBENCH_SLOWDOWN", None)  # the revisions carry the slowdown, never the environment
     started = time.monotonic()
-    res = subprocess.run([sys.executable, "-m", "harness.cli", *args], cwd=cwd, env=env, capture_output=True, text=True)
+    res = subprocess.run([sys.executable, "-m", "cli", *args], cwd=cwd, env=env, capture_output=True, text=True)
     if res.returncode not in (0, 1):
         raise RuntimeError(f"dlbench {' '.join(args)} failed ({res.returncode}): {res.stderr.strip()[-800:]}")
     return res, time.monotonic() - started

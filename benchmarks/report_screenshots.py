@@ -32,7 +32,7 @@ import tempfile
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from harness import cli  # noqa: E402
+from cli import main as cli  # noqa: E402
 from tests.browser import Browser  # noqa: E402
 
 RESULTS = os.path.join("results", "cpu-vm-2core")  # from ROOT, as the report shows it

@@ -2,7 +2,7 @@
 
 Every module's own error (a bad plan, a busy directory, a revision that cannot be
 checked out, a results file that does not parse) derives from DlbenchError, and the
-CLI maps them all in one place (harness.cli.main). Anything else is a bug: a traceback.
+CLI maps them all in one place (cli.main). Anything else is a bug: a traceback.
 """
 
 

@@ -22,8 +22,8 @@ fi
 mkdir -p "$OUT"
 command -v nvidia-smi > /dev/null && nvidia-smi > "$OUT/nvidia-smi.txt" || true
 start=$(date +%s)
-$PY -m harness.cli machine --device "$DEVICE" --impl "$IMPLS" --out "$OUT/results"
-$PY -m harness.cli run --device "$DEVICE" --size "$SIZE" --impl "$IMPLS" --out "$OUT/results" --resume \
+$PY -m cli machine --device "$DEVICE" --impl "$IMPLS" --out "$OUT/results"
+$PY -m cli run --device "$DEVICE" --size "$SIZE" --impl "$IMPLS" --out "$OUT/results" --resume \
     --timeout 300 --quiet --no-machine-probe
-$PY -m harness.cli report "$OUT/results" --format markdown --html "$OUT/report.html" | tee "$OUT/table.md"
+$PY -m cli report "$OUT/results" --format markdown --html "$OUT/report.html" | tee "$OUT/table.md"
 echo "gpu check: $(( $(date +%s) - start )) s" | tee -a "$OUT/table.md"

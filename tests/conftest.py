@@ -31,7 +31,7 @@ def pytest_runtest_setup(item):
 def dlbench(command, *extra):
     """`dlbench COMMAND EXTRA...` run in this process, as a user types it: its exit status.
     The command is one string, split as a shell splits it; extra words are passed as they are."""
-    from harness.cli import main
+    from cli.main import main
 
     return main(shlex.split(command) + [str(e) for e in extra])
 

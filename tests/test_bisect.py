@@ -59,7 +59,7 @@ def bisect(repo, *args):
     env = dict(os.environ, PYTHONPATH=repo, DLBENCH_EXTRA_IMPLS=os.path.join(repo, "tests", "fake_impls"))
     env.pop("DLBENCH_SLOWDOWN", None)  # the committed fraction.txt decides
     return subprocess.run(
-        [sys.executable, "-m", "harness.cli", "bisect", *args],
+        [sys.executable, "-m", "cli", "bisect", *args],
         cwd=repo,
         env=env,
         capture_output=True,
@@ -125,7 +125,7 @@ def test_nothing_slower_exits_1(scripted, tmp_path):
 
 
 def test_missing_revision_option_is_one_line(capsys):
-    from harness.cli import main
+    from cli.main import main
 
     assert main(["bisect", "--bad", "HEAD"]) == 2
     err = capsys.readouterr().err
@@ -143,7 +143,7 @@ class FakeVerdict:
 
 def test_each_step_compares_against_good_and_retries_inconclusive_once(scripted, tmp_path, monkeypatch, capsys):
     """commits[1] inconclusive twice (taken as not slower), commits[2] inconclusive then slower."""
-    from harness import bisect as bis
+    from cli.commands import bisect as bis
     from harness.plan import Cell
 
     repo, commits = scripted

@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from harness.cli import main
+from cli.main import main
 from tests.conftest import FAST
 
 
@@ -191,7 +191,7 @@ def test_module_errors_are_named_once_by_the_command(capsys, argv, line):
 
 
 def test_every_module_error_is_a_dlbench_error():
-    from harness.bisect import BisectError
+    from cli.commands.bisect import BisectError
     from harness.db.errors import DatabaseError, DatabaseLocked, DatabaseMissing, SchemaNewer, UnknownRun
     from harness.errors import DlbenchError
     from harness.history import HistoryError

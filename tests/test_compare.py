@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from scipy import stats as sps
 
-from harness.cli import main
+from cli.main import main
 from reports.compare import MIN_BASELINE_RUNS, compare_cell, compare_records, process_medians
 from reports.compare_stats import hodges_lehmann, holm, wilcoxon_interval
 from tests.conftest import FAST, dlbench, read_results

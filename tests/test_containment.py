@@ -49,7 +49,7 @@ def test_interrupted_run_keeps_results_and_resumes(fake_impls, tmp_path):
     cmd = [
         sys.executable,
         "-m",
-        "harness.cli",
+        "cli",
         "run",
         "--impl",
         "reference,faulty",

@@ -9,8 +9,8 @@ import time
 
 import pytest
 
+from cli.main import main
 from harness import contention
-from harness.cli import main
 from tests.conftest import dlbench, read_results
 
 # Long enough windows (10 samples of >= 50 ms per process) that 10 ms ticks do not decide.

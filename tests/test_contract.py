@@ -6,7 +6,7 @@ import types
 import pytest
 
 import impls
-from harness.cli import main
+from cli.main import main
 from impls.base import MalformedImplementation, Manifest, check_adapter_module
 from tests.conftest import dlbench
 

@@ -344,7 +344,7 @@ def test_migrations_are_found_from_any_working_directory(tiny_run, tmp_path):
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     env = dict(os.environ, PYTHONPATH=repo)
-    argv = [sys.executable, "-m", "harness.cli", "db", "ingest", tiny_run, "--db", "here.sqlite"]
+    argv = [sys.executable, "-m", "cli", "db", "ingest", tiny_run, "--db", "here.sqlite"]
     done = subprocess.run(argv, cwd=elsewhere, env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines()[-1] == f"database: {elsewhere / 'here.sqlite'}"

@@ -5,8 +5,8 @@ import types
 
 import pytest
 
+from cli.main import main
 from harness import caches, fingerprint, machine_peaks, worker
-from harness.cli import main
 from tests.conftest import FAST, dlbench, in_fresh_worker
 
 KIB, MIB = 1 << 10, 1 << 20

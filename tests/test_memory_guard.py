@@ -8,8 +8,8 @@ import sys
 
 import pytest
 
+from cli.main import main
 from harness import memory_guard
-from harness.cli import main
 from harness.memory_guard import MemoryGuard, bytes_text, parse_limit
 from tests.conftest import FAST, by_cell, dlbench, read_results
 

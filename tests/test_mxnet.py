@@ -10,7 +10,8 @@ import sys
 import pytest
 from conftest import FAST, by_cell, read_results
 
-from harness import cli, environments
+from cli import main as cli
+from harness import environments
 from harness.plan import plan
 from harness.processes import worker_env
 from harness.runner import Options, Runner

@@ -5,9 +5,9 @@ import math
 
 import pytest
 
+from cli.main import main
+from cli.options import DEFAULT_PROCESSES
 from harness import records, stats
-from harness.arguments import DEFAULT_PROCESSES
-from harness.cli import main
 from tests.conftest import FAST, dlbench, read_results
 
 
@@ -109,7 +109,7 @@ def test_one_process_has_no_interval(tmp_path):
 
 
 def test_default_processes_come_from_the_environment(monkeypatch, tmp_path, capsys):
-    from harness.cli import build_parser
+    from cli.main import build_parser
 
     monkeypatch.delenv("DLBENCH_PROCESSES")
     assert build_parser().parse_args(["run"]).processes == DEFAULT_PROCESSES > 1

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 import scenarios
-from harness.cli import main
+from cli.main import main
 from reports import LoadError, load, load_sources
 from reports.load import device_peaks
 from reports.machines import peak_lines

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from harness.cli import main
+from cli.main import main
 from harness.outlock import LOCK
 from tests.conftest import FAST, dlbench, read_results
 

@@ -183,7 +183,7 @@ def test_two_machines_running_at_once_into_one_database_lose_nothing(db_url, tmp
             [
                 sys.executable,
                 "-m",
-                "harness.cli",
+                "cli",
                 *RUN.split(),
                 "--scenario",
                 "sigmoid,conv",

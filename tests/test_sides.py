@@ -7,8 +7,8 @@ import sys
 
 import pytest
 
+from cli.main import main
 from harness import fingerprint, side_build, sides
-from harness.cli import main
 from harness.environments import REPO_ROOT
 from tests.conftest import FAST, dlbench, read_results
 

@@ -1,16 +1,20 @@
-"""The shape of the code: data flows one way (no import cycle, lazy imports inside
-functions counted too), the harness does not reach into the reports (the CLI alone
-joins them), and the worker side imports nothing only the parent needs (statically,
-every import it could reach; tests/test_runner.py checks a real worker's modules)."""
+"""The shape of the code: imports run one way, down the layers (scenarios and the other
+foundations <- impls <- harness <- reports <- cli), never up and never in a cycle (lazy
+imports inside functions counted too), and the worker side imports nothing only the
+parent needs (statically, every import it could reach; tests/test_runner.py checks a
+real worker's modules)."""
 
 import ast
 import os
+import re
 import sys
 
 from tests.conftest import PARENT_ONLY
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-PACKAGES = ("harness", "impls", "scenarios", "reports")
+# Each package's layer: a module may import its own layer's packages and those below.
+LAYERS = {"scenarios": 0, "records": 0, "timing": 0, "impls": 1, "harness": 2, "reports": 3, "cli": 4}
+PACKAGES = tuple(LAYERS)
 
 
 def project_modules(root=ROOT):
@@ -129,16 +133,34 @@ def test_no_import_cycle():
     assert found == [], "import cycles: " + "; ".join(" <-> ".join(c) for c in found)
 
 
-def test_only_the_cli_joins_harness_and_reports():
-    """reports read stored results (harness.results, history); the harness never imports a report."""
+def upward_imports(inside):
+    """['a.b -> c.d'] for every import of a package from a higher layer than the importer's."""
+    layer = lambda module: LAYERS[module.split(".")[0]]  # noqa: E731
+    return sorted(f"{m} -> {t}" for m, targets in inside.items() for t in targets if layer(t) > layer(m))
+
+
+def test_the_checker_finds_an_upward_import(tmp_path):
+    for pkg in ("impls", "harness"):
+        (tmp_path / pkg).mkdir()
+        (tmp_path / pkg / "__init__.py").write_text("")
+    (tmp_path / "impls" / "a.py").write_text("def f():\n    from harness.x import y\n")
+    (tmp_path / "harness" / "x.py").write_text("import impls.a\ny = 1\n")
+    inside, _ = import_graph(project_modules(tmp_path))
+    assert upward_imports(inside) == ["impls.a -> harness.x"]
+
+
+def test_imports_run_down_the_layers():
+    """scenarios <- impls <- harness <- reports <- cli: the CLI alone joins harness and
+    reports, an adapter never reaches into the harness, the harness never into a report."""
+    with open(os.path.join(ROOT, "pyproject.toml")) as f:
+        packaged = set(re.findall(r'"(\w+)\*"', next(line for line in f if line.startswith("include"))))
+    assert packaged == {p for p in LAYERS if os.path.isdir(os.path.join(ROOT, p))}  # each package has its layer
     inside, _ = import_graph(project_modules())
-    reaching = {
-        m: sorted(t for t in targets if t.split(".")[0] == "reports")
-        for m, targets in inside.items()
-        if m.startswith("harness")
-    }
-    assert {m: t for m, t in reaching.items() if t and m != "harness.cli"} == {}
-    assert reaching["harness.cli"]  # the CLI does call them
+    # the adapters' last reach into the harness, going next (issue 24): exactly these, no new one
+    leaving = [f"impls.dlib.{m} -> harness.environments" for m in ("bridge_path", "build")] + [
+        f"impls.{m}.adapter -> harness.ceiling_timing" for m in ("mxnet", "reference", "tensorflow", "torch")
+    ]
+    assert upward_imports(inside) == leaving
 
 
 def test_worker_side_imports_no_parent_only_module():
@@ -148,6 +170,8 @@ def test_worker_side_imports_no_parent_only_module():
     inside, outside = import_graph(mods)
     side = reachable(inside, "harness.worker")
     assert "harness.worker" in side and "harness.validate" in side
-    assert not side & {"harness.runner", "harness.cli", "harness.processes"}  # the parent's own
+    assert not side & {"harness.runner", "harness.processes"} and not any(
+        m.startswith("cli") for m in side
+    )  # the parent's own
     used = {m: sorted(outside[m] & set(PARENT_ONLY)) for m in side}
     assert {m: u for m, u in used.items() if u} == {}

@@ -263,7 +263,7 @@ def test_charts_are_as_wide_as_their_longest_label():
 
 
 def test_the_terminal_and_html_reports_open_with_the_summary(capsys, tiny_run, other_machine, tmp_path):
-    from harness.cli import main
+    from cli.main import main
     from reports import load
     from tests.conftest import SLOWER
 

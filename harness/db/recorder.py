@@ -12,6 +12,7 @@ from __future__ import annotations
 import shlex
 
 from harness.db import engine, ingest
+from harness.db.settings import shown
 from harness.errors import DlbenchError
 from harness.results import read_machine
 
@@ -48,13 +49,14 @@ class Recorder:
             self.db.close()
 
     def where(self):
-        return self.db.where if self.db is not None else (self.db_arg or "the default database")
+        return self.db.where if self.db is not None else (shown(self.db_arg) or "the default database")
 
     def failure_line(self, baseline=None):
         """The one line for a failed recording: what failed, where the results are, how to add
         them. baseline: (name, folder) where run --save kept the run as a folder instead; its
-        ingest (--history) adds the run with its name."""
-        db = f" --db {shlex.quote(self.db_arg)}" if self.db_arg else ""
+        ingest (--history) adds the run with its name. A password in --db shows as ***: the user
+        puts it back (or in PGPASSWORD) when running the command."""
+        db = f" --db {shlex.quote(shown(self.db_arg))}" if self.db_arg else ""
         machine = f" --machine {self.machine_name}" if self.machine_name else ""
         where = f"the results are complete in {self.out_dir}"
         source = shlex.quote(self.out_dir)

@@ -11,6 +11,13 @@ ENV = "DLBENCH_DB"
 TIMEOUT_ENV = "DLBENCH_DB_TIMEOUT"
 DEFAULT_TIMEOUT = 60.0
 MACHINE_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+# scheme://user:PASSWORD@host...: the password runs to the last '@' before the host
+_PASSWORD = re.compile(r"^(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^:/@]*:)[^/]*@")
+
+
+def shown(db):
+    """The database as every message, record and report may show it: a URL's password as ***."""
+    return _PASSWORD.sub(lambda m: m.group("head") + "***@", db) if db else db
 
 
 def default_db():

@@ -17,8 +17,14 @@ import subprocess
 import sys
 import time
 
+from cli.common import cells as selected_cells
+from cli.common import default_out
+from cli.common import options as run_options
+from cli.options import add_selection, add_verdict_options, positive_int
 from harness.environments import REPO_ROOT
 from harness.errors import DlbenchError
+
+NAME = "bisect"
 
 CELL_FIELDS = ("scenario", "phase", "size", "impl", "device", "mode", "threads")  # reports.compare.CELL_KEY
 
@@ -28,9 +34,8 @@ class BisectError(DlbenchError, ValueError):
 
 
 def add_parser(sub):
-    """The `bisect` subcommand with its own options; cli adds the selection, --pairs and verdict options."""
     b = sub.add_parser(
-        "bisect",
+        NAME,
         help="find the first commit between --good and --bad that made cells slower "
         "(each step an interleaved comparison against --good); exit 1 if --bad "
         "is not slower",
@@ -42,6 +47,9 @@ def add_parser(sub):
     b.add_argument(
         "--out", default=None, help="where each step's results and bisect.json go (default out/bisect-TIMESTAMP)"
     )
+    b.add_argument("--pairs", type=positive_int, default=8, help="A/B process pairs per cell and step")
+    add_verdict_options(b)
+    add_selection(b)
     return b
 
 
@@ -84,19 +92,18 @@ def subject(sha):
 
 
 class Search:
-    """What every comparison of the search shares: GOOD, the selection's options, the verdict's settings.
+    """What every comparison of the search shares: GOOD, the selection's options (options(pairs)
+    -> harness.runner.Options), the verdict's settings."""
 
-    options(pairs) -> harness.runner.Options; compare_records: reports.compare's, handed in
-    by the CLI (the harness does not import reports)."""
-
-    def __init__(self, good, options, compare_records, threshold, alpha, progress=None):
-        self.good, self.options, self.compare_records = good, options, compare_records
+    def __init__(self, good, options, threshold, alpha, progress=None):
+        self.good, self.options = good, options
         self.threshold, self.alpha, self.progress = threshold, alpha, progress
 
     def compare(self, rev, cells, out, pairs):
         """REV (candidate) against GOOD (baseline), fresh sides, lockstep: {cell id: CellComparison}.
         A side that cannot be made or run raises its own error (harness.errors)."""
         from harness.interleave import compare_sides
+        from reports.compare import compare_records
 
         # as compare --interleave: both sides fresh, at paths of equal length, with their own builds
         base, cur = compare_sides(
@@ -110,7 +117,7 @@ class Search:
             base_rev=self.good,
             cur_rev=rev,
         )
-        comparison = self.compare_records(base, cur, self.threshold, self.alpha, paired=True)
+        comparison = compare_records(base, cur, self.threshold, self.alpha, paired=True)
         return {cell_id(c.key): c for c in comparison.cells}
 
 
@@ -192,16 +199,16 @@ def _steps_left(lo, hi):
     return (hi - lo - 1).bit_length()
 
 
-def run(args, cells, options, compare_records, out):
-    """The whole bisect: 0 with the first slower commit, 1 when BAD is not slower, 130 interrupted.
-
-    options(pairs) and compare_records: as Search takes them (the CLI's)."""
+def run(args):
+    """The whole bisect: 0 with the first slower commit, 1 when BAD is not slower, 130 interrupted."""
     from harness.progress import ProgressDisplay
 
+    cells = selected_cells(args)
+    out = args.out or default_out("bisect")
     t0 = time.perf_counter()
     good, bad = resolve(args.good, "--good"), resolve(args.bad, "--bad")
     commits = first_parent_line(good, bad)
-    search = Search(good, options, compare_records, args.threshold, args.alpha, ProgressDisplay())
+    search = Search(good, lambda pairs: run_options(args, pairs), args.threshold, args.alpha, ProgressDisplay())
     os.makedirs(out, exist_ok=True)
     report = {
         "good": good,

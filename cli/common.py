@@ -1,0 +1,121 @@
+"""What several commands do alike: pick the cells, read the measuring options, name a
+default output folder, write a file, print a report, compare stored results."""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from datetime import datetime
+
+import impls
+from harness import environments
+from harness.errors import DlbenchError
+from harness.plan import plan
+
+DEFAULT_BUDGET = 1200.0  # seconds --precision may take without --budget
+
+
+def cells(args):
+    found = plan(args.scenario, args.impl, args.device, args.mode, args.size, args.threads, args.seed)
+    if not args.impl:  # every implementation: say which ones could not be (`--impl NAME` is an error)
+        for name, problem in impls.malformed().items():
+            print(f"dlbench {args.command}: left out {name}: {problem}", file=sys.stderr)
+    return found
+
+
+def options(args, processes):
+    from harness.runner import Options
+
+    if not hasattr(args, "samples"):  # `dlbench machine`: no cells, only ceilings
+        return Options(threads=args.threads, processes=processes)
+    return Options(
+        threads=args.threads,
+        processes=processes,
+        timeout=args.timeout,
+        samples=args.samples,
+        min_time=args.min_time,
+        warmup_time=args.warmup,
+        max_time=args.max_time,
+        quiet_wait=getattr(args, "quiet_wait", 0.0),
+        memory_limit=args.memory_limit,
+        lockstep=getattr(args, "lockstep", True),
+        precision=getattr(args, "precision", None),
+        budget=getattr(args, "budget", None) or (DEFAULT_BUDGET if getattr(args, "precision", None) else None),
+    )
+
+
+def default_out(prefix):
+    return os.path.join(environments.REPO_ROOT, "out", datetime.now().strftime(f"{prefix}-%Y%m%d-%H%M%S"))
+
+
+def write_text(path, content):
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(content)
+
+
+def write(path, writer):
+    try:
+        writer(path)
+    except OSError as exc:
+        raise DlbenchError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
+def print_report(dirs, fmt):
+    """Print the results of dirs (warnings to stderr); the loaded (frame, sources)."""
+    from reports import formats, load_sources
+
+    df, sources = load_sources(dirs)
+    for source in sources:
+        for warning in source.warnings:
+            print(warning, file=sys.stderr)
+    show = {"table": formats.text, "markdown": formats.markdown, "json": formats.to_json}[fmt]
+    print(show(df, sources))
+    return df, sources
+
+
+def compare_stored(base_args, cur_arg, args, machine_id=None):
+    """Print the comparison of stored results (reports.compare_runs); 1 when it fails.
+    With --db, a baseline name is looked up in the database, not in .dlbench/history, and
+    the machine's history there holds each verdict to its cell's noise."""
+    from reports.compare_format import render
+    from reports.compare_runs import compare_stored as compare
+
+    with tempfile.TemporaryDirectory(prefix="dlbench-baseline-") as tmp:
+        history = None
+        if getattr(args, "db", None) is not None:
+            base_args, history = _db_sides(base_args, cur_arg, args, tmp)
+        comparison = compare(
+            base_args, cur_arg, args.threshold, args.alpha, machine_id, strict=args.strict, history=history
+        )
+    for w in comparison.warnings:
+        print(w, file=sys.stderr)
+    print(render(comparison, getattr(args, "format", "table")))
+    return 1 if comparison.failed else 0
+
+
+def _db_sides(base_args, cur_dir, args, tmp):
+    """(baseline arguments, the candidate machine's history) from the database: a results
+    directory as it is, a baseline name as a folder of its newest runs on the candidate's
+    machine; the history holds each cell's series, whose noise a verdict must exceed."""
+    from harness import history
+    from harness.db import baselines, engine, ingest, series
+    from harness.results import read_machine
+
+    for arg in base_args:
+        if not os.path.isdir(arg):
+            history.check_name(arg)
+    machine = ingest.machine_name(read_machine(cur_dir) if os.path.isdir(cur_dir) else None, args.machine)
+    db = engine.open_db(args.db or None, create=False)
+    try:
+        folders = [
+            arg
+            if os.path.isdir(arg)
+            else baselines.write_folder(
+                db, baselines.newest(db, arg, machine, getattr(args, "keep", history.KEEP)), os.path.join(tmp, arg)
+            )
+            for arg in base_args
+        ]
+        return folders, series.load(db, machine)
+    finally:
+        db.close()
