@@ -118,8 +118,8 @@ class Adapter(Protocol):
     # device's practical ceilings as this framework reaches them (`dlbench machine`):
     # {metric: {"value": rate, "how": what was timed}} for fp32_gemm_gflops,
     # int8_gemm_gops (only with an integer GEMM kernel) and memory_gbs (per cache level
-    # with working_sets: harness.ceiling_timing.bandwidth_peaks); a string value is a note
-    # saying why a metric is missing. harness.ceiling_timing times them.
+    # with working_sets: timing.ceiling.bandwidth_peaks); a string value is a note
+    # saying why a metric is missing. timing.ceiling times them.
 
 
 # function -> how many positional parameters it takes (from the Protocol above)

@@ -109,7 +109,7 @@ def peaks(device, threads, seconds, working_sets=None):
     product through its int8 kernel (quantized.accumulate, qgemm's route: one
     quantized_fully_connected where the kernel sums exactly, two where it would saturate;
     CPU only) and NDArray copies (copyto), one per working set in `working_sets`."""
-    from harness.ceiling_timing import bandwidth_peaks, gemm_peak
+    from timing.ceiling import bandwidth_peaks, gemm_peak, past_caches
 
     gen = np.random.default_rng(0)
     ctx = _ctx(device)
@@ -141,10 +141,9 @@ def peaks(device, threads, seconds, working_sets=None):
     if device == "cpu":
         how = "exact uint8 product through quantized_fully_connected (qgemm's route)"
         out["int8_gemm_gops"] = gemm_peak(int8, seconds, how, sync_device)
-    large = (1 << 30) if device == "cuda" else (256 << 20)  # without working sets: past any cache
     out.update(
         bandwidth_peaks(
-            make_copy, working_sets or {"DRAM": 2 * large}, seconds, f"NDArray.copyto on {device}", sync_device
+            make_copy, working_sets or past_caches(device), seconds, f"NDArray.copyto on {device}", sync_device
         )
     )
     return out

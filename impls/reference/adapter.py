@@ -48,10 +48,6 @@ def peak_device_memory(device, reset=False):
     return None
 
 
-# Without the parent's working sets: one 256 MiB copy, well past any last-level cache.
-COPY_BYTES = 256 << 20
-
-
 def peaks(device, threads, seconds, working_sets=None):
     """This machine's ceilings as NumPy reaches them: BLAS sgemm, the exact uint8 product
     qgemm's reference computes (through a float64 BLAS product: on a CPU without a fast
@@ -62,7 +58,7 @@ def peaks(device, threads, seconds, working_sets=None):
     core's cache."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from harness.ceiling_timing import bandwidth_peaks, gemm_peak
+    from timing.ceiling import bandwidth_peaks, gemm_peak, past_caches
 
     _check(device, "eager")
 
@@ -90,7 +86,7 @@ def peaks(device, threads, seconds, working_sets=None):
             return copy
 
         memory = bandwidth_peaks(
-            make_copy, working_sets or {"DRAM": 2 * COPY_BYTES}, seconds, f"np.copyto on {threads} threads"
+            make_copy, working_sets or past_caches(device), seconds, f"np.copyto on {threads} threads"
         )
 
     def int8(n):

@@ -103,7 +103,7 @@ def peaks(device, threads, seconds, working_sets=None):
     exact uint8 product (QuantizedMatMul, qgemm's kernel; CPU only) and copies (DeepCopy,
     chained inside one tf.function so the call's overhead does not swamp a cache-sized
     copy), one per working set in `working_sets`."""
-    from harness.ceiling_timing import bandwidth_peaks, gemm_peak
+    from timing.ceiling import bandwidth_peaks, gemm_peak, past_caches
 
     gen = np.random.default_rng(0)
 
@@ -143,10 +143,9 @@ def peaks(device, threads, seconds, working_sets=None):
     out = {"fp32_gemm_gflops": gemm_peak(fp32, seconds, f"tf.linalg.matmul float32 on {device}", sync_device)}
     if device == "cpu":
         out["int8_gemm_gops"] = gemm_peak(int8, seconds, "tf.raw_ops.QuantizedMatMul quint8 (exact, int32)")
-    large = (1 << 30) if device == "cuda" else (256 << 20)  # without working sets: past any cache
     out.update(
         bandwidth_peaks(
-            make_copy, working_sets or {"DRAM": 2 * large}, seconds, f"tf.raw_ops.DeepCopy on {device}", sync_device
+            make_copy, working_sets or past_caches(device), seconds, f"tf.raw_ops.DeepCopy on {device}", sync_device
         )
     )
     return out

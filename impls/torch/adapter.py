@@ -83,7 +83,7 @@ def peaks(device, threads, seconds, working_sets=None):
     """Ceilings as torch reaches them on `device`: fp32 GEMM, int8 GEMM (torch._int_mm,
     int32 accumulation, qgemm's kernel) and tensor copies, one per working set in
     `working_sets` ({"L2": bytes, "L3": ..., "DRAM": ...}; None: one large copy)."""
-    from harness.ceiling_timing import bandwidth_peaks, gemm_peak
+    from timing.ceiling import bandwidth_peaks, gemm_peak, past_caches
 
     def sync_device():
         sync(device)
@@ -114,10 +114,9 @@ def peaks(device, threads, seconds, working_sets=None):
         out["int8_gemm_gops"] = gemm_peak(int8, seconds, f"torch._int_mm int8 on {device}", sync_device)
     except RuntimeError as exc:  # a build or device without the integer kernel: no int8 ceiling from torch
         out["int8_gemm_gops_unavailable"] = f"torch._int_mm: {str(exc).splitlines()[0][:200]}"
-    large = (1 << 30) if device == "cuda" else (256 << 20)  # without working sets: past any cache
     out.update(
         bandwidth_peaks(
-            make_copy, working_sets or {"DRAM": 2 * large}, seconds, f"Tensor.copy_ on {device}", sync_device
+            make_copy, working_sets or past_caches(device), seconds, f"Tensor.copy_ on {device}", sync_device
         )
     )
     if device == "cuda":  # the tensor-core ceilings: what reduced-precision work could reach
