@@ -7,7 +7,11 @@ An implementation is a package `impls/<name>/`:
   (it imports the framework). One function per scenario, named as the scenario:
   `conv(problem, phase, device, mode) -> Step`; a scenario it lacks is an
   `unsupported` cell. Anything an adapter cannot do raises Unsupported with a reason
-  a user can act on.
+  a user can act on. A scenario function is only called with a device and mode its
+  manifest declares (the runner's precheck refuses the rest): it need not check them.
+  impls.common holds what adapters share: `stepper(sync)` binds sync to each Step,
+  `resetter` puts a training step's weights back, `by_mode(MANIFEST, eager=...,
+  graph=...)` maps each declared mode to how it builds a step (checked at import).
 
 Both are checked when implementations are discovered (impls.discover): the manifest
 by type, the adapter by reading its source for the functions below, without
@@ -104,7 +108,7 @@ class Adapter(Protocol):
         """Set the framework's thread pools to `threads` (before any scenario runs)."""
 
     def device_unavailable(self, device: str) -> Optional[str]:
-        """None, or why `device` cannot be used here."""
+        """None, or why `device` (one of the manifest's devices) cannot be used here."""
 
     def sync(self, device: str) -> None:
         """Wait for the device's queued work."""
