@@ -31,11 +31,16 @@ CASES = [
 
 @pytest.mark.parametrize("scenario, phase, impl", CASES, ids=["-".join(c) for c in CASES])
 def test_cell(benchmark, scenario, phase, impl):
+    if "cpu" not in impls.manifest(impl).devices:  # the runner's precheck: adapters do not check it again
+        pytest.skip(f"unsupported: {impl} does not run on the CPU")
     try:
         adapter = impls.adapter(impl)
     except ImportError as exc:
         pytest.skip(f"{impl} not installed: {exc}")
     adapter.configure(THREADS)
+    why = adapter.device_unavailable("cpu")  # asked first, as the worker does
+    if why:
+        pytest.skip(f"unsupported: {why}")
     s = scenarios.get(scenario)
     problem = s.problem(SIZE)
     expected = reference_outputs(problem, phase, None)

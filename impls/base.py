@@ -7,7 +7,11 @@ An implementation is a package `impls/<name>/`:
   (it imports the framework). One function per scenario, named as the scenario:
   `conv(problem, phase, device, mode) -> Step`; a scenario it lacks is an
   `unsupported` cell. Anything an adapter cannot do raises Unsupported with a reason
-  a user can act on.
+  a user can act on. A scenario function is only called with a device and mode its
+  manifest declares (the runner's precheck refuses the rest): it need not check them.
+  impls.common holds what adapters share: `stepper(sync)` binds sync to each Step,
+  `resetter` puts a training step's weights back, `by_mode(MANIFEST, eager=...,
+  graph=...)` maps each declared mode to how it builds a step (checked at import).
 
 Both are checked when implementations are discovered (impls.discover): the manifest
 by type, the adapter by reading its source for the functions below, without
@@ -104,7 +108,7 @@ class Adapter(Protocol):
         """Set the framework's thread pools to `threads` (before any scenario runs)."""
 
     def device_unavailable(self, device: str) -> Optional[str]:
-        """None, or why `device` cannot be used here."""
+        """None, or why `device` (one of the manifest's devices) cannot be used here."""
 
     def sync(self, device: str) -> None:
         """Wait for the device's queued work."""
@@ -118,8 +122,8 @@ class Adapter(Protocol):
     # device's practical ceilings as this framework reaches them (`dlbench machine`):
     # {metric: {"value": rate, "how": what was timed}} for fp32_gemm_gflops,
     # int8_gemm_gops (only with an integer GEMM kernel) and memory_gbs (per cache level
-    # with working_sets: harness.ceiling_timing.bandwidth_peaks); a string value is a note
-    # saying why a metric is missing. harness.ceiling_timing times them.
+    # with working_sets: timing.ceiling.bandwidth_peaks); a string value is a note
+    # saying why a metric is missing. timing.ceiling times them.
 
 
 # function -> how many positional parameters it takes (from the Protocol above)

@@ -10,7 +10,7 @@ update of every weight (new - initial), `inference` by the logits.
 
 from . import nn_work
 from .base import Scenario, Tolerance, float_tolerance, he_uniform, rng, small_bias
-from .layers import Conv, Dense, weight_specs
+from .layers import Conv, Dense, weight_names, weight_specs
 
 LR = 0.05
 SIZES = {
@@ -34,6 +34,7 @@ LAYERS = (("conv1", CONV1), ("conv2", CONV2), ("fc1", FC1), ("fc2", FC2))
 
 # (name, shape, fan_in) of every trainable tensor, in a fixed order.
 WEIGHTS = weight_specs(LAYERS)
+WEIGHT_NAMES = weight_names(WEIGHTS)
 
 
 def layers(batch):
@@ -91,7 +92,7 @@ def tolerances(p, phase):
     if phase == "inference":
         return {"logits": float_tolerance()}
     tol = {"loss": Tolerance(rtol=1e-4)}
-    for name, _, _ in WEIGHTS:
+    for name in WEIGHT_NAMES:
         # Compare the update (new - initial): the weight itself would hide a wrong gradient.
         tol[name] = Tolerance(baseline=name, norm_rtol=1e-2)
     return tol

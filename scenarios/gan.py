@@ -18,7 +18,7 @@ Flattening and the generator's reshape use NCHW order.
 
 from . import nn_work
 from .base import Scenario, Tolerance, he_uniform, rng, small_bias
-from .layers import Conv, Dense, weight_specs
+from .layers import Conv, Dense, weight_names, weight_specs
 
 NOISE = 100
 LR = 0.02
@@ -46,6 +46,8 @@ D_FC = Dense(nn_work.numel(D_FLAT), 1)  # one logit: real or fake
 GENERATOR = weight_specs((("g_fc", G_FC), ("g_ct1", G_CT1), ("g_ct2", G_CT2)))
 DISCRIMINATOR = weight_specs((("d_c1", D_C1), ("d_c2", D_C2), ("d_fc", D_FC)))
 WEIGHTS = GENERATOR + DISCRIMINATOR
+GENERATOR_NAMES, DISCRIMINATOR_NAMES = weight_names(GENERATOR), weight_names(DISCRIMINATOR)
+WEIGHT_NAMES = GENERATOR_NAMES + DISCRIMINATOR_NAMES
 
 
 def generator_macs(n):
@@ -101,7 +103,7 @@ def working_set(p, phase):
 
 def tolerances(p, phase):
     tol = {"loss_d": Tolerance(rtol=1e-4), "loss_g": Tolerance(rtol=1e-4)}
-    for name, _, _ in WEIGHTS:
+    for name in WEIGHT_NAMES:
         tol[name] = Tolerance(baseline=name, norm_rtol=1e-2)
     return tol
 

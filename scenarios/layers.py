@@ -90,3 +90,8 @@ def weight_specs(named_layers):
     for name, layer in named_layers:
         specs += [(f"{name}_w", layer.weight_shape, layer.fan_in), (f"{name}_b", (layer.width,), None)]
     return tuple(specs)
+
+
+def weight_names(specs):
+    """The names of weight_specs' tensors, in their order: what adapters index inputs by."""
+    return tuple(name for name, _, _ in specs)

@@ -5,11 +5,12 @@ thousands of per cent."""
 import json
 import time
 
-from harness import ceiling_timing, machine_peaks
+from harness import machine_peaks
 from reports.load import load
 from reports.machines import peak_lines
 from reports.metrics import add_metrics
 from tests.conftest import FAST, dlbench
+from timing import ceiling
 
 
 def _fake_gemm(seconds_at_256, calls):
@@ -24,15 +25,15 @@ def _fake_gemm(seconds_at_256, calls):
 
 def test_the_gemm_sweep_reaches_2048_whatever_the_budget():
     calls = []
-    peak = ceiling_timing.gemm_peak(_fake_gemm(1e-5, calls), 0.0, "fake")
-    assert sorted(set(calls))[-1] >= ceiling_timing.MIN_N == 2048  # a zero budget still sweeps that far
+    peak = ceiling.gemm_peak(_fake_gemm(1e-5, calls), 0.0, "fake")
+    assert sorted(set(calls))[-1] >= ceiling.MIN_N == 2048  # a zero budget still sweeps that far
     assert "swept n=256-" in peak["how"] and peak["value"] > 0
 
 
 def test_a_kernel_too_slow_for_the_next_size_stops_and_says_so(monkeypatch):
-    monkeypatch.setattr(ceiling_timing, "MAX_CALL_S", 0.02)
+    monkeypatch.setattr(ceiling, "MAX_CALL_S", 0.02)
     calls = []
-    peak = ceiling_timing.gemm_peak(_fake_gemm(5e-4, calls), 0.0, "slow")  # 4 ms at 512: 1024 would take ~32 ms
+    peak = ceiling.gemm_peak(_fake_gemm(5e-4, calls), 0.0, "slow")  # 4 ms at 512: 1024 would take ~32 ms
     assert max(calls) == 512 and "stopped before n=1024: a call would take" in peak["how"]
 
 

@@ -3,10 +3,12 @@ package that does not is one clear line at `dlbench list`, never run."""
 
 import types
 
+import numpy as np
 import pytest
 
 import impls
 from cli.main import main
+from impls import common
 from impls.base import MalformedImplementation, Manifest, check_adapter_module
 from tests.conftest import dlbench
 
@@ -132,3 +134,25 @@ def test_a_manifest_is_checked_when_made(fields, message):
     with pytest.raises(MalformedImplementation) as exc:
         Manifest(**{**base, **fields})
     assert str(exc.value) == message
+
+
+def test_an_adapter_builds_exactly_the_modes_its_manifest_declares():
+    manifest = Manifest(name="x", description="d", modes=("eager", "graph"), devices=("cpu",), install_hint="-")
+    assert common.by_mode(manifest, eager=str, graph=repr)["graph"] is repr
+    with pytest.raises(MalformedImplementation, match="builds modes eager; the manifest declares eager, graph"):
+        common.by_mode(manifest, eager=str)  # a declared mode it cannot build: refused at import, not in a cell
+
+
+def test_a_shared_step_syncs_its_device_and_puts_the_weights_back_in_place():
+    synced, weights = [], [np.zeros(3), np.ones(2)]
+
+    def train():
+        for w in weights:
+            w += 5
+
+    reset = common.resetter(weights, [w.copy() for w in weights], np.copyto)
+    step = common.stepper(synced.append)(train, dict, "cuda", reset)
+    step.run()
+    step.sync()
+    step.reset()
+    assert synced == ["cuda"] and weights[0].tolist() == [0, 0, 0] and weights[1].tolist() == [1, 1]

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import cupy as cp
 
-from impls.base import Step, Unsupported
+from impls import common
+from impls.base import Unsupported
 from scenarios import qgemm as qgemm_scenario
 
 from . import device_memory, kernels
@@ -54,9 +55,7 @@ def configure(threads):
 
 
 def device_unavailable(device):
-    if device != "cuda":
-        return "the CuPy baseline runs on CUDA devices only"
-    try:
+    try:  # cuda: the manifest's only device
         if cp.cuda.runtime.getDeviceCount() < 1:
             return "no CUDA device"
     except Exception as exc:
@@ -78,19 +77,10 @@ def peak_device_memory(device, reset=False):
     return _memory().stop()
 
 
-def _check(device, mode):
-    if device != "cuda":
-        raise Unsupported("the CuPy baseline runs on CUDA devices only")
-    if mode != "eager":
-        raise Unsupported("CuPy has no graph mode here; eager only")
-
-
-def _step(run, outputs):
-    return Step(run, outputs, sync=lambda: sync("cuda"))
+_step = common.stepper(sync)
 
 
 def conv(problem, phase, device, mode):
-    _check(device, mode)
     p = problem.params
     x, w, b = (cp.asarray(problem.inputs[k]) for k in ("x", "w", "b"))
     out = {}
@@ -98,20 +88,18 @@ def conv(problem, phase, device, mode):
     def run():
         out["y"] = kernels.conv2d(cp, x, w, b, p["stride"], p["pad"])
 
-    return _step(run, lambda: {"y": cp.asnumpy(out["y"])})
+    return _step(run, lambda: {"y": cp.asnumpy(out["y"])}, device)
 
 
 def sigmoid(problem, phase, device, mode):
-    _check(device, mode)
     z, y, dy = (cp.asarray(problem.inputs[k]) for k in ("z", "y", "dy"))
     buf = cp.empty_like(z)
     if phase == "forward":
-        return _step(lambda: _SIGMOID(z, buf), lambda: {"y": cp.asnumpy(buf)})
-    return _step(lambda: _SIGMOID_GRAD(dy, y, buf), lambda: {"dz": cp.asnumpy(buf)})
+        return _step(lambda: _SIGMOID(z, buf), lambda: {"y": cp.asnumpy(buf)}, device)
+    return _step(lambda: _SIGMOID_GRAD(dy, y, buf), lambda: {"dz": cp.asnumpy(buf)}, device)
 
 
 def qgemm(problem, phase, device, mode):
-    _check(device, mode)
     p = problem.params
     stage = qgemm_scenario.output_stage(p)
     i = {name: cp.asarray(problem.inputs[name]) for name in (("acc",) if phase == "requantize" else ("a", "b"))}
@@ -128,7 +116,7 @@ def qgemm(problem, phase, device, mode):
         requantize(out["acc"])
 
     run = {"gemm": accumulate, "requantize": lambda: requantize(i["acc"]), "full": full}[phase]
-    return _step(run, lambda: {name: cp.asnumpy(t) for name, t in out.items()})
+    return _step(run, lambda: {name: cp.asnumpy(t) for name, t in out.items()}, device)
 
 
 def classifier(problem, phase, device, mode):

@@ -11,10 +11,11 @@ import os
 
 import numpy as np
 
-from impls.base import Step, Unsupported
-from scenarios.classifier import WEIGHTS as CLASSIFIER_WEIGHTS
+from impls import common
+from impls.base import Unsupported
+from scenarios.classifier import WEIGHT_NAMES as CLASSIFIER_NAMES
 from scenarios.gan import LEAK
-from scenarios.gan import WEIGHTS as GAN_WEIGHTS
+from scenarios.gan import WEIGHT_NAMES as GAN_NAMES
 
 from . import blas, bridge_path
 
@@ -46,14 +47,12 @@ def device_unavailable(device):
         if _bridge.cuda_build:
             return "this bridge was compiled against a CUDA build of dlib, which runs every tensor on the GPU"
         return None
-    if device == "cuda":
-        if not _bridge.cuda_build:
-            return (
-                "dlib was built without CUDA (Debian's libdlib-dev is CPU-only); a CUDA build needs dlib "
-                "compiled from source with DLIB_USE_CUDA and the bridge rebuilt against it"
-            )
-        return None
-    return f"dlib adapter has no device {device!r}"
+    if not _bridge.cuda_build:  # cuda: the manifest's only other device
+        return (
+            "dlib was built without CUDA (Debian's libdlib-dev is CPU-only); a CUDA build needs dlib "
+            "compiled from source with DLIB_USE_CUDA and the bridge rebuilt against it"
+        )
+    return None
 
 
 def sync(device):
@@ -65,13 +64,7 @@ def peak_device_memory(device, reset=False):
     return None
 
 
-def _check(mode):
-    if mode != "eager":
-        raise Unsupported(f"dlib has no {mode} mode: its networks run eagerly, layer by layer")
-
-
-def _step(run, outputs, device, reset=None):
-    return Step(run, outputs, sync=lambda: sync(device), reset=reset)
+_step = common.stepper(sync)
 
 
 def _f32(a):
@@ -79,7 +72,6 @@ def _f32(a):
 
 
 def conv(problem, phase, device, mode):
-    _check(mode)
     p = problem.params
     i = problem.inputs
     c = _bridge.Conv(_f32(i["x"]), _f32(i["w"]), _f32(i["b"]), p["stride"], p["pad"])
@@ -87,7 +79,6 @@ def conv(problem, phase, device, mode):
 
 
 def sigmoid(problem, phase, device, mode):
-    _check(mode)
     i = problem.inputs
     if phase == "forward":
         s = _bridge.Sigmoid(_f32(i["z"]))
@@ -105,40 +96,35 @@ def qgemm(problem, phase, device, mode):
     )
 
 
-def _named(names, arrays, shapes):
-    return {n: a.reshape(s) for n, a, s in zip(names, arrays, shapes)}
+def _named(problem, names, arrays):
+    """The bridge's flat weights, each in the shape of the scenario's input of that name."""
+    return {n: a.reshape(problem.inputs[n].shape) for n, a in zip(names, arrays)}
 
 
 def classifier(problem, phase, device, mode):
-    _check(mode)
-    names = [n for n, _, _ in CLASSIFIER_WEIGHTS]
-    shapes = [s for _, s, _ in CLASSIFIER_WEIGHTS]
     i = problem.inputs
     net = _bridge.Classifier(
-        [_f32(i[n]) for n in names], _f32(i["x"]), i["labels"].astype(np.int64), float(problem.params["lr"])
+        [_f32(i[n]) for n in CLASSIFIER_NAMES], _f32(i["x"]), i["labels"].astype(np.int64), float(problem.params["lr"])
     )
     if phase == "inference":
         return _step(net.inference, lambda: {"logits": net.logits()}, device)
     return _step(
         net.train_step,
-        lambda: {"loss": np.float32(net.loss()), **_named(names, net.weights(), shapes)},
+        lambda: {"loss": np.float32(net.loss()), **_named(problem, CLASSIFIER_NAMES, net.weights())},
         device,
         reset=net.reset,
     )  # the bridge copies the weights it loaded back into the net
 
 
 def gan(problem, phase, device, mode):
-    _check(mode)
-    names = [n for n, _, _ in GAN_WEIGHTS]
-    shapes = [s for _, s, _ in GAN_WEIGHTS]
     i = problem.inputs
-    g = _bridge.Gan([_f32(i[n]) for n in names], _f32(i["z"]), _f32(i["real"]), float(problem.params["lr"]), LEAK)
+    g = _bridge.Gan([_f32(i[n]) for n in GAN_NAMES], _f32(i["z"]), _f32(i["real"]), float(problem.params["lr"]), LEAK)
     return _step(
         g.step,
         lambda: {
             "loss_d": np.float32(g.loss_d()),
             "loss_g": np.float32(g.loss_g()),
-            **_named(names, g.weights(), shapes),
+            **_named(problem, GAN_NAMES, g.weights()),
         },
         device,
         reset=g.reset,

@@ -12,10 +12,10 @@ import json
 import os
 import sysconfig
 
-from harness.environments import REPO_ROOT
-
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO_ROOT = os.path.dirname(os.path.dirname(HERE))  # from impls/dlib/: impls stays below harness
 MODULE = "_dlib_bridge"
-SOURCE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "bridge.cpp")
+SOURCE = os.path.join(HERE, "bridge.cpp")
 # The default build, and the one dlib compiled from source without any BLAS (for comparison).
 BUILD_DIRS = {
     "debian": os.path.join(REPO_ROOT, "build", "dlib"),

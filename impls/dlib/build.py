@@ -25,9 +25,8 @@ import tarfile
 import tempfile
 import time
 
-from harness.environments import REPO_ROOT
-
 from . import bridge_path
+from .bridge_path import REPO_ROOT
 
 FLAGS = ["-O3", "-march=native", "-std=c++14", "-shared", "-fPIC"]
 APT_PACKAGES = ["g++", "pkg-config", "libdlib-dev", "libopenblas-dev", "libblas3", "pybind11-dev"]

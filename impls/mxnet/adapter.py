@@ -20,10 +20,14 @@ import mxnet as mx
 import numpy as np
 from mxnet import autograd, gluon
 
-from impls.base import Step, Unsupported
+from impls import common
+from impls.base import Unsupported
 from scenarios import qgemm as qgemm_scenario
+from scenarios.classifier import WEIGHT_NAMES as CLASSIFIER_NAMES
+from scenarios.gan import DISCRIMINATOR_NAMES, GENERATOR_NAMES
+from scenarios.gan import WEIGHT_NAMES as GAN_NAMES
 
-from . import nets, quantized
+from . import MANIFEST, nets, quantized
 
 
 def probe():
@@ -84,16 +88,14 @@ def configure(threads):
 def device_unavailable(device):
     if device == "cpu":
         return None
-    if device == "cuda":
-        if not mx.runtime.Features().is_enabled("CUDA"):
-            return (
-                f"mxnet {mx.__version__} in .venv-mxnet is a CPU-only build; for a GPU install a CUDA "
-                f"build (e.g. mxnet-cu112) there instead of mxnet"
-            )
-        if mx.context.num_gpus() == 0:
-            return "no CUDA device visible to mxnet"
-        return None
-    return f"mxnet adapter has no device {device!r}"
+    if not mx.runtime.Features().is_enabled("CUDA"):  # cuda: the manifest's only other device
+        return (
+            f"mxnet {mx.__version__} in .venv-mxnet is a CPU-only build; for a GPU install a CUDA "
+            f"build (e.g. mxnet-cu112) there instead of mxnet"
+        )
+    if mx.context.num_gpus() == 0:
+        return "no CUDA device visible to mxnet"
+    return None
 
 
 def sync(device):
@@ -109,7 +111,7 @@ def peaks(device, threads, seconds, working_sets=None):
     product through its int8 kernel (quantized.accumulate, qgemm's route: one
     quantized_fully_connected where the kernel sums exactly, two where it would saturate;
     CPU only) and NDArray copies (copyto), one per working set in `working_sets`."""
-    from harness.ceiling_timing import bandwidth_peaks, gemm_peak
+    from timing.ceiling import bandwidth_peaks, gemm_peak, past_caches
 
     gen = np.random.default_rng(0)
     ctx = _ctx(device)
@@ -141,10 +143,9 @@ def peaks(device, threads, seconds, working_sets=None):
     if device == "cpu":
         how = "exact uint8 product through quantized_fully_connected (qgemm's route)"
         out["int8_gemm_gops"] = gemm_peak(int8, seconds, how, sync_device)
-    large = (1 << 30) if device == "cuda" else (256 << 20)  # without working sets: past any cache
     out.update(
         bandwidth_peaks(
-            make_copy, working_sets or {"DRAM": 2 * large}, seconds, f"NDArray.copyto on {device}", sync_device
+            make_copy, working_sets or past_caches(device), seconds, f"NDArray.copyto on {device}", sync_device
         )
     )
     return out
@@ -169,32 +170,26 @@ class _Hybrid(gluon.HybridBlock):
         return self._fn(F, *args, **self._kwargs)
 
 
-def _build(fn, mode, **kwargs):
-    """A callable over NDArrays: the F-function itself (eager) or its hybridized block."""
-    if mode == "eager":
-        return lambda *args, **out: fn(mx.nd, *args, **kwargs, **out)
-    if mode == "graph":
-        block = _Hybrid(fn, **kwargs)
-        # static_alloc: memory planned once and reused; static_shape: shapes never change.
-        block.hybridize(static_alloc=True, static_shape=True)
-        return block
-    raise Unsupported(f"mxnet has no mode {mode!r} (modes: eager, graph)")
+def _eager(fn, **kwargs):
+    return lambda *args, **out: fn(mx.nd, *args, **kwargs, **out)
 
 
-def _step(run, outputs, device, reset=None):
-    return Step(run, outputs, sync=lambda: sync(device), reset=reset)
+def _hybridized(fn, **kwargs):
+    block = _Hybrid(fn, **kwargs)
+    # static_alloc: memory planned once and reused; static_shape: shapes never change.
+    block.hybridize(static_alloc=True, static_shape=True)
+    return block
+
+
+# _BUILD[mode](fn, **kwargs): a callable over NDArrays, the F-function itself or its hybridized block
+_BUILD = common.by_mode(MANIFEST, eager=_eager, graph=_hybridized)
+_step = common.stepper(sync)
 
 
 def _resetter(weights):
     """Copies the weights' values now back into the same NDArrays (their attached
     gradients and the hybridized blocks' bindings stay as they are)."""
-    initial = [w.copy() for w in weights]
-
-    def reset():
-        for w, i in zip(weights, initial):
-            i.copyto(w)
-
-    return reset
+    return common.resetter(weights, [w.copy() for w in weights], lambda w, i: i.copyto(w))
 
 
 # --- conv, sigmoid ------------------------------------------------------------
@@ -207,7 +202,7 @@ def _conv(F, x, w, b, kernel, stride, pad, filters):
 def conv(problem, phase, device, mode):
     p = problem.params
     x, w, b = _arrays(problem, ("x", "w", "b"), device)
-    fn = _build(_conv, mode, kernel=p["kernel"], stride=p["stride"], pad=p["pad"], filters=p["c_out"])
+    fn = _BUILD[mode](_conv, kernel=p["kernel"], stride=p["stride"], pad=p["pad"], filters=p["c_out"])
     out = {}
 
     def run():
@@ -231,7 +226,7 @@ def sigmoid(problem, phase, device, mode):
     z, y, dy = _arrays(problem, ("z", "y", "dy"), device)
     name = "y" if phase == "forward" else "dz"
     args = (z,) if phase == "forward" else (dy, y)
-    fn = _build(_sigmoid_forward if phase == "forward" else _sigmoid_backward, mode)
+    fn = _BUILD[mode](_sigmoid_forward if phase == "forward" else _sigmoid_backward)
     if mode == "eager":  # into a preallocated buffer, as the reference does
         buf = mx.nd.empty(z.shape, ctx=z.context)
 
@@ -265,17 +260,17 @@ def qgemm(problem, phase, device, mode):
     if phase == "requantize":
         # the bound of the accumulator given, measured here (outside the timed calls)
         acc_bound = int(np.abs(problem.inputs["acc"].astype(np.int64)).max(initial=0))
-        fn = _build(quantized.requantize, mode, **_output_stage(problem, acc_bound))
+        fn = _BUILD[mode](quantized.requantize, **_output_stage(problem, acc_bound))
         inputs, names = ("acc",), ("out",)
     else:
         gemm = dict(
             k=p["k"], n=p["n"], za=p["za"], zb=p["zb"], one_pass=quantized.one_pass_exact(p["m"], p["k"], p["n"])
         )
         if phase == "gemm":
-            fn, inputs, names = _build(quantized.accumulate, mode, **gemm), ("a", "b"), ("acc",)
+            fn, inputs, names = _BUILD[mode](quantized.accumulate, **gemm), ("a", "b"), ("acc",)
         else:
             acc_bound = p["k"] * max(p["za"], 255 - p["za"]) * max(p["zb"], 255 - p["zb"])
-            fn = _build(quantized.qgemm, mode, **gemm, **_output_stage(problem, acc_bound))
+            fn = _BUILD[mode](quantized.qgemm, **gemm, **_output_stage(problem, acc_bound))
             inputs, names = ("a", "b"), ("acc", "out")
     args = [mx.nd.array(problem.inputs[name], ctx=_ctx(device), dtype=problem.inputs[name].dtype) for name in inputs]
     out = {}
@@ -293,10 +288,10 @@ def qgemm(problem, phase, device, mode):
 # --- networks -----------------------------------------------------------------
 
 
-def _weights(problem, spec, device):
+def _weights(problem, names, device):
     """NDArrays of the initial weights in MXNet's layout (nets.LAYOUTS), gradients attached."""
     arrays = []
-    for name, _, _ in spec:
+    for name in names:
         arrays.append(mx.nd.array(nets.to_mxnet(name, problem.inputs[name]), ctx=_ctx(device)))
         arrays[-1].attach_grad()
     return arrays
@@ -313,14 +308,11 @@ def _sgd(weights, grads, lr):
 
 
 def classifier(problem, phase, device, mode):
-    from scenarios.classifier import WEIGHTS
-
-    names = [n for n, _, _ in WEIGHTS]
-    w = _weights(problem, WEIGHTS, device)
+    w = _weights(problem, CLASSIFIER_NAMES, device)
     x = _arrays(problem, ("x",), device)[0]
     out = {}
     if phase == "inference":
-        logits_fn = _build(nets.classifier_logits, mode)
+        logits_fn = _BUILD[mode](nets.classifier_logits)
 
         def run():
             out["logits"] = logits_fn(x, *w)
@@ -328,7 +320,7 @@ def classifier(problem, phase, device, mode):
         return _step(run, lambda: {"logits": out["logits"].asnumpy()}, device)
 
     labels = _arrays(problem, ("labels",), device)[0]
-    loss_fn = _build(nets.classifier_loss, mode)
+    loss_fn = _BUILD[mode](nets.classifier_loss)
     lr = problem.params["lr"]
 
     def run():
@@ -339,20 +331,19 @@ def classifier(problem, phase, device, mode):
         out["loss"] = loss
 
     return _step(
-        run, lambda: {"loss": out["loss"].asnumpy().reshape(()), **_numpy_weights(names, w)}, device, reset=_resetter(w)
+        run,
+        lambda: {"loss": out["loss"].asnumpy().reshape(()), **_numpy_weights(CLASSIFIER_NAMES, w)},
+        device,
+        reset=_resetter(w),
     )
 
 
 def gan(problem, phase, device, mode):
-    from scenarios.gan import DISCRIMINATOR, GENERATOR
-
-    g_names = [n for n, _, _ in GENERATOR]
-    d_names = [n for n, _, _ in DISCRIMINATOR]
-    g = _weights(problem, GENERATOR, device)
-    d = _weights(problem, DISCRIMINATOR, device)
+    g = _weights(problem, GENERATOR_NAMES, device)
+    d = _weights(problem, DISCRIMINATOR_NAMES, device)
     reset = _resetter(g + d)
     z, real = _arrays(problem, ("z", "real"), device)
-    gen, d_loss, g_loss = (_build(f, mode) for f in (nets.generator, nets.d_loss, nets.g_loss))
+    gen, d_loss, g_loss = (_BUILD[mode](f) for f in (nets.generator, nets.d_loss, nets.g_loss))
     lr = problem.params["lr"]
     d_grads = [t.grad for t in d]
     out = {}
@@ -376,7 +367,7 @@ def gan(problem, phase, device, mode):
 
     def outputs():
         res = {"loss_d": out["loss_d"].asnumpy().reshape(()), "loss_g": out["loss_g"].asnumpy().reshape(())}
-        res.update(_numpy_weights(g_names + d_names, g + d))
+        res.update(_numpy_weights(GAN_NAMES, g + d))
         return res
 
     return _step(run, outputs, device, reset=reset)

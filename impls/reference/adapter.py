@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from impls.base import Step, Unsupported
+from impls import common
+from impls.base import Step
 from scenarios import qgemm as qgemm_scenario
+from scenarios.classifier import WEIGHT_NAMES as CLASSIFIER_NAMES
+from scenarios.gan import WEIGHT_NAMES as GAN_NAMES
 
 from . import nets, ops, quant
 
@@ -37,7 +40,7 @@ def configure(threads):
 
 
 def device_unavailable(device):
-    return None if device == "cpu" else "the NumPy reference runs on the CPU only"
+    return None  # the CPU, its only device (the harness asks only about the manifest's devices)
 
 
 def sync(device):
@@ -46,10 +49,6 @@ def sync(device):
 
 def peak_device_memory(device, reset=False):
     return None
-
-
-# Without the parent's working sets: one 256 MiB copy, well past any last-level cache.
-COPY_BYTES = 256 << 20
 
 
 def peaks(device, threads, seconds, working_sets=None):
@@ -62,9 +61,7 @@ def peaks(device, threads, seconds, working_sets=None):
     core's cache."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from harness.ceiling_timing import bandwidth_peaks, gemm_peak
-
-    _check(device, "eager")
+    from timing.ceiling import bandwidth_peaks, gemm_peak, past_caches
 
     def gemm(n):
         gen = np.random.default_rng(0)
@@ -90,7 +87,7 @@ def peaks(device, threads, seconds, working_sets=None):
             return copy
 
         memory = bandwidth_peaks(
-            make_copy, working_sets or {"DRAM": 2 * COPY_BYTES}, seconds, f"np.copyto on {threads} threads"
+            make_copy, working_sets or past_caches(device), seconds, f"np.copyto on {threads} threads"
         )
 
     def int8(n):
@@ -110,13 +107,6 @@ def _slices(n, parts):
     return [slice(i, min(i + step, n)) for i in range(0, n, step)]
 
 
-def _check(device, mode):
-    if mode != "eager":
-        raise Unsupported("NumPy has no graph mode; the reference runs eager only")
-    if device != "cpu":
-        raise Unsupported("the NumPy reference runs on the CPU only")
-
-
 def _weights(problem, names):
     """Fresh copies: a training step updates them in place."""
     return {n: problem.inputs[n].copy() for n in names}
@@ -124,16 +114,10 @@ def _weights(problem, names):
 
 def _reset(problem, w):
     """Copy the initial weights back into the arrays the step updates."""
-
-    def reset():
-        for n, a in w.items():
-            np.copyto(a, problem.inputs[n])
-
-    return reset
+    return common.resetter(w.values(), [problem.inputs[n] for n in w], np.copyto)
 
 
 def conv(problem, phase, device, mode):
-    _check(device, mode)
     x, w, b = (problem.inputs[k] for k in ("x", "w", "b"))
     p = problem.params
     out = {}
@@ -145,7 +129,6 @@ def conv(problem, phase, device, mode):
 
 
 def sigmoid(problem, phase, device, mode):
-    _check(device, mode)
     i = problem.inputs
     out = np.empty_like(i["z"])
     if phase == "forward":
@@ -155,7 +138,6 @@ def sigmoid(problem, phase, device, mode):
 
 
 def qgemm(problem, phase, device, mode):
-    _check(device, mode)
     p = problem.params
     stage = qgemm_scenario.output_stage(p)
     i = problem.inputs
@@ -180,10 +162,7 @@ def qgemm(problem, phase, device, mode):
 
 
 def classifier(problem, phase, device, mode):
-    _check(device, mode)
-    from scenarios.classifier import WEIGHTS
-
-    w = _weights(problem, [n for n, _, _ in WEIGHTS])
+    w = _weights(problem, CLASSIFIER_NAMES)
     x, labels = problem.inputs["x"], problem.inputs["labels"]
     out = {}
     if phase == "inference":
@@ -200,10 +179,7 @@ def classifier(problem, phase, device, mode):
 
 
 def gan(problem, phase, device, mode):
-    _check(device, mode)
-    from scenarios.gan import WEIGHTS
-
-    w = _weights(problem, [n for n, _, _ in WEIGHTS])
+    w = _weights(problem, GAN_NAMES)
     z, real = problem.inputs["z"], problem.inputs["real"]
     out = {}
 

@@ -13,12 +13,15 @@ import re
 import numpy as np
 import tensorflow as tf
 
-from impls import gemmlowp
-from impls.base import Step, Unsupported
+from impls import common, gemmlowp
+from impls.base import Unsupported
 from scenarios import qgemm as qgemm_scenario
 from scenarios.classifier import CONV1, CONV2, FLAT_SHAPE, POOL
-from scenarios.classifier import WEIGHTS as CLASSIFIER_WEIGHTS
-from scenarios.gan import D_C1, D_C2, D_FLAT, DISCRIMINATOR, G_CT1, G_CT2, G_START, GENERATOR, LEAK
+from scenarios.classifier import WEIGHT_NAMES as CLASSIFIER_NAMES
+from scenarios.gan import D_C1, D_C2, D_FLAT, DISCRIMINATOR_NAMES, G_CT1, G_CT2, G_START, GENERATOR_NAMES, LEAK
+from scenarios.gan import WEIGHT_NAMES as GAN_NAMES
+
+from . import MANIFEST
 
 NCHW_TO_NHWC = (0, 2, 3, 1)
 NHWC_TO_NCHW = (0, 3, 1, 2)
@@ -76,13 +79,11 @@ def configure(threads):
 def device_unavailable(device):
     if device == "cpu":
         return None
-    if device == "cuda":
-        if not tf.test.is_built_with_cuda():
-            return "TensorFlow build has no GPU support"
-        if not tf.config.list_physical_devices("GPU"):
-            return "no GPU visible to TensorFlow"
-        return None
-    return f"tensorflow adapter has no device {device!r}"
+    if not tf.test.is_built_with_cuda():  # cuda: the manifest's only other device
+        return "TensorFlow build has no GPU support"
+    if not tf.config.list_physical_devices("GPU"):
+        return "no GPU visible to TensorFlow"
+    return None
 
 
 def sync(device):
@@ -103,7 +104,7 @@ def peaks(device, threads, seconds, working_sets=None):
     exact uint8 product (QuantizedMatMul, qgemm's kernel; CPU only) and copies (DeepCopy,
     chained inside one tf.function so the call's overhead does not swamp a cache-sized
     copy), one per working set in `working_sets`."""
-    from harness.ceiling_timing import bandwidth_peaks, gemm_peak
+    from timing.ceiling import bandwidth_peaks, gemm_peak, past_caches
 
     gen = np.random.default_rng(0)
 
@@ -143,10 +144,9 @@ def peaks(device, threads, seconds, working_sets=None):
     out = {"fp32_gemm_gflops": gemm_peak(fp32, seconds, f"tf.linalg.matmul float32 on {device}", sync_device)}
     if device == "cpu":
         out["int8_gemm_gops"] = gemm_peak(int8, seconds, "tf.raw_ops.QuantizedMatMul quint8 (exact, int32)")
-    large = (1 << 30) if device == "cuda" else (256 << 20)  # without working sets: past any cache
     out.update(
         bandwidth_peaks(
-            make_copy, working_sets or {"DRAM": 2 * large}, seconds, f"tf.raw_ops.DeepCopy on {device}", sync_device
+            make_copy, working_sets or past_caches(device), seconds, f"tf.raw_ops.DeepCopy on {device}", sync_device
         )
     )
     return out
@@ -213,48 +213,45 @@ def _xla_unsupported(exc):
     return f"XLA cannot compile this step: {found[0][1]} has no kernel for {ops}"
 
 
-def _function(fn, mode, device, *example):
-    """fn as run in `mode`. For XLA, lower it once here, on the cell's device: an op XLA
-    lacks makes the cell Unsupported instead of an error at the first call."""
-    if mode == "eager":
-        return fn
-    if mode == "graph":
-        return tf.function(fn)
-    if mode == "xla":
-        compiled = tf.function(fn, jit_compile=True)
-        try:
-            with _place(device):
-                compiled.experimental_get_compiler_ir(*example)(stage="hlo")
-        except (ValueError, tf.errors.InvalidArgumentError, tf.errors.UnimplementedError) as exc:
-            why = _xla_unsupported(exc)
-            if why:
-                raise Unsupported(why) from None
-            raise
-        return compiled
-    raise Unsupported(f"tensorflow has no mode {mode!r} (modes: eager, graph, xla)")
+def _xla(fn, device, *example):
+    """fn through XLA, lowered once here, on the cell's device: an op XLA lacks makes the
+    cell Unsupported instead of an error at the first call."""
+    compiled = tf.function(fn, jit_compile=True)
+    try:
+        with _place(device):
+            compiled.experimental_get_compiler_ir(*example)(stage="hlo")
+    except (ValueError, tf.errors.InvalidArgumentError, tf.errors.UnimplementedError) as exc:
+        why = _xla_unsupported(exc)
+        if why:
+            raise Unsupported(why) from None
+        raise
+    return compiled
 
 
-def _step(run, outputs, device, reset=None):
+# _FUNCTION[mode](fn, device, *example arguments): fn as that mode runs it
+_FUNCTION = common.by_mode(
+    MANIFEST, eager=lambda fn, device, *example: fn, graph=lambda fn, device, *example: tf.function(fn), xla=_xla
+)
+
+
+def _placed(run, device):
     if not tf.config.list_physical_devices("GPU"):  # everything runs on the CPU: skip the context
-        return Step(run, outputs, sync=lambda: sync(device), reset=reset)
+        return run
 
     def placed():
         with _place(device):
             run()
 
-    return Step(placed, outputs, sync=lambda: sync(device), reset=reset)
+    return placed
+
+
+_step = common.stepper(sync, place=_placed)
 
 
 def _resetter(problem, names, variables, device, layouts):
     """Assigns the initial weights (constants made here, in prepare) back into the same
     variables, which tf.function and XLA captured: no retrace."""
-    initial = _constants(problem, names, device, layouts)
-
-    def reset():
-        for v, c in zip(variables, initial):
-            v.assign(c)
-
-    return reset
+    return common.resetter(variables, _constants(problem, names, device, layouts), lambda v, c: v.assign(c))
 
 
 def _pads(p):
@@ -277,7 +274,7 @@ def _layer(x, w, b, layer):
 def conv(problem, phase, device, mode):
     p = problem.params
     x, w, b = _constants(problem, ("x", "w", "b"), device, {"x": NCHW, "w": OIHW})
-    fn = _function(lambda x, w, b: _conv(x, w, b, p["stride"], p["pad"]), mode, device, x, w, b)
+    fn = _FUNCTION[mode](lambda x, w, b: _conv(x, w, b, p["stride"], p["pad"]), device, x, w, b)
     out = {}
 
     def run():
@@ -293,7 +290,7 @@ def sigmoid(problem, phase, device, mode):
     else:  # TF's own sigmoid-gradient kernel, not a tape around the forward
         args = _constants(problem, ("y", "dy"), device)
         fn, name = (lambda y, dy: tf.raw_ops.SigmoidGrad(y=y, dy=dy)), "dz"
-    fn = _function(fn, mode, device, *args)
+    fn = _FUNCTION[mode](fn, device, *args)
     out = {}
 
     def run():
@@ -343,7 +340,7 @@ def qgemm(problem, phase, device, mode):
     mult, shift, zc = stage["multiplier"], stage["shift"], p["zc"]
     if phase == "requantize":
         (acc,) = _constants(problem, ("acc",), device)
-        fn = _function(lambda acc: _requantize(acc, mult, shift, zc), mode, device, acc)
+        fn = _FUNCTION[mode](lambda acc: _requantize(acc, mult, shift, zc), device, acc)
         out = {}
 
         def run():
@@ -366,7 +363,7 @@ def qgemm(problem, phase, device, mode):
         acc = accumulate(a, b)
         return acc, _requantize(acc, mult, shift, zc)
 
-    fn = _function(accumulate if phase == "gemm" else both, mode, device, a, b)
+    fn = _FUNCTION[mode](accumulate if phase == "gemm" else both, device, a, b)
     out = {}
 
     if phase == "gemm":
@@ -403,13 +400,12 @@ def _classifier_layouts():
 
 
 def classifier(problem, phase, device, mode):
-    names = [n for n, _, _ in CLASSIFIER_WEIGHTS]
     layouts = _classifier_layouts()
-    w = _variables(problem, names, device, layouts)
+    w = _variables(problem, CLASSIFIER_NAMES, device, layouts)
     x, labels = _constants(problem, ("x", "labels"), device, {"x": NCHW})
     out = {}
     if phase == "inference":
-        logits_fn = _function(_classifier_logits, mode, device, w, x)
+        logits_fn = _FUNCTION[mode](_classifier_logits, device, w, x)
 
         def run():
             out["logits"] = logits_fn(w, x)
@@ -425,15 +421,15 @@ def classifier(problem, phase, device, mode):
         _sgd(w, tape.gradient(loss, w), lr)
         return loss
 
-    fn = _function(train_step, mode, device, w, x, labels)
+    fn = _FUNCTION[mode](train_step, device, w, x, labels)
 
     def run():
         out["loss"] = fn(w, x, labels)
 
     def outputs():
-        return {"loss": out["loss"].numpy(), **{n: _from_tf(v, layouts.get(n)) for n, v in zip(names, w)}}
+        return {"loss": out["loss"].numpy(), **{n: _from_tf(v, layouts.get(n)) for n, v in zip(CLASSIFIER_NAMES, w)}}
 
-    return _step(run, outputs, device, reset=_resetter(problem, names, w, device, layouts))
+    return _step(run, outputs, device, reset=_resetter(problem, CLASSIFIER_NAMES, w, device, layouts))
 
 
 def _generator(g, z):
@@ -464,11 +460,9 @@ def _gan_layouts():
 
 
 def gan(problem, phase, device, mode):
-    g_names = [n for n, _, _ in GENERATOR]
-    d_names = [n for n, _, _ in DISCRIMINATOR]
     layouts = _gan_layouts()
-    g = _variables(problem, g_names, device, layouts)
-    d = _variables(problem, d_names, device, layouts)
+    g = _variables(problem, GENERATOR_NAMES, device, layouts)
+    d = _variables(problem, DISCRIMINATOR_NAMES, device, layouts)
     z, real = _constants(problem, ("z", "real"), device, {"real": NCHW})
     lr = problem.params["lr"]
 
@@ -488,7 +482,7 @@ def gan(problem, phase, device, mode):
         _sgd(g, g_tape.gradient(loss_g, g), lr)
         return loss_d, loss_g
 
-    fn = _function(step, mode, device, g, d, z, real)
+    fn = _FUNCTION[mode](step, device, g, d, z, real)
     out = {}
 
     def run():
@@ -496,7 +490,7 @@ def gan(problem, phase, device, mode):
 
     def outputs():
         res = {"loss_d": out["loss_d"].numpy(), "loss_g": out["loss_g"].numpy()}
-        res.update({n: _from_tf(v, layouts.get(n)) for n, v in zip(g_names + d_names, g + d)})
+        res.update({n: _from_tf(v, layouts.get(n)) for n, v in zip(GAN_NAMES, g + d)})
         return res
 
-    return _step(run, outputs, device, reset=_resetter(problem, g_names + d_names, g + d, device, layouts))
+    return _step(run, outputs, device, reset=_resetter(problem, GAN_NAMES, g + d, device, layouts))

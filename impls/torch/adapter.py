@@ -9,12 +9,14 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from impls import gemmlowp
-from impls.base import Step, Unsupported
+from impls import common, gemmlowp
 from scenarios import qgemm as qgemm_scenario
 from scenarios.classifier import CONV1, CONV2, POOL
-from scenarios.classifier import WEIGHTS as CLASSIFIER_WEIGHTS
-from scenarios.gan import D_C1, D_C2, DISCRIMINATOR, G_CT1, G_CT2, G_START, GENERATOR, LEAK
+from scenarios.classifier import WEIGHT_NAMES as CLASSIFIER_NAMES
+from scenarios.gan import D_C1, D_C2, DISCRIMINATOR_NAMES, G_CT1, G_CT2, G_START, GENERATOR_NAMES, LEAK
+from scenarios.gan import WEIGHT_NAMES as GAN_NAMES
+
+from . import MANIFEST
 
 
 def probe():
@@ -57,13 +59,11 @@ def configure(threads):
 def device_unavailable(device):
     if device == "cpu":
         return None
-    if device == "cuda":
-        if torch.version.cuda is None:
-            return f"no CUDA device: torch {torch.__version__} is a CPU-only build"
-        if not torch.cuda.is_available():
-            return "no CUDA device visible to torch"
-        return None
-    return f"torch adapter has no device {device!r}"
+    if torch.version.cuda is None:  # cuda: the manifest's only other device
+        return f"no CUDA device: torch {torch.__version__} is a CPU-only build"
+    if not torch.cuda.is_available():
+        return "no CUDA device visible to torch"
+    return None
 
 
 def sync(device):
@@ -83,7 +83,7 @@ def peaks(device, threads, seconds, working_sets=None):
     """Ceilings as torch reaches them on `device`: fp32 GEMM, int8 GEMM (torch._int_mm,
     int32 accumulation, qgemm's kernel) and tensor copies, one per working set in
     `working_sets` ({"L2": bytes, "L3": ..., "DRAM": ...}; None: one large copy)."""
-    from harness.ceiling_timing import bandwidth_peaks, gemm_peak
+    from timing.ceiling import bandwidth_peaks, gemm_peak, past_caches
 
     def sync_device():
         sync(device)
@@ -114,10 +114,9 @@ def peaks(device, threads, seconds, working_sets=None):
         out["int8_gemm_gops"] = gemm_peak(int8, seconds, f"torch._int_mm int8 on {device}", sync_device)
     except RuntimeError as exc:  # a build or device without the integer kernel: no int8 ceiling from torch
         out["int8_gemm_gops_unavailable"] = f"torch._int_mm: {str(exc).splitlines()[0][:200]}"
-    large = (1 << 30) if device == "cuda" else (256 << 20)  # without working sets: past any cache
     out.update(
         bandwidth_peaks(
-            make_copy, working_sets or {"DRAM": 2 * large}, seconds, f"Tensor.copy_ on {device}", sync_device
+            make_copy, working_sets or past_caches(device), seconds, f"Tensor.copy_ on {device}", sync_device
         )
     )
     if device == "cuda":  # the tensor-core ceilings: what reduced-precision work could reach
@@ -139,28 +138,17 @@ def _tensors(problem, names, device, grad=False):
     return [torch.from_numpy(problem.inputs[n].copy()).to(device).requires_grad_(grad) for n in names]
 
 
-def _compile(fn, mode):
-    if mode == "eager":
-        return fn
-    if mode == "graph":
-        return torch.compile(fn, dynamic=False)
-    raise Unsupported(f"torch has no mode {mode!r} (modes: eager, graph)")
-
-
-def _step(run, outputs, device, reset=None):
-    return Step(run, outputs, sync=lambda: sync(device), reset=reset)
+# _COMPILE[mode](fn): fn as that mode runs it
+_COMPILE = common.by_mode(MANIFEST, eager=lambda fn: fn, graph=lambda fn: torch.compile(fn, dynamic=False))
+_step = common.stepper(sync)
 
 
 def _resetter(params):
     """Restores `params` to their values now: copied back in place, so a compiled step,
     which took these very tensors as inputs, runs on without recompiling."""
     initial = [t.detach().clone() for t in params]
-
-    def reset():
-        with torch.no_grad():
-            torch._foreach_copy_(params, initial)
-
-    return reset
+    # one pair, the two lists: all of them copied back in one fused call
+    return common.resetter([params], [initial], torch.no_grad()(torch._foreach_copy_))
 
 
 def _numpy(t):
@@ -170,7 +158,7 @@ def _numpy(t):
 def conv(problem, phase, device, mode):
     p = problem.params
     x, w, b = _tensors(problem, ("x", "w", "b"), device)
-    fn = _compile(lambda x, w, b: F.conv2d(x, w, b, stride=p["stride"], padding=p["pad"]), mode)
+    fn = _COMPILE[mode](lambda x, w, b: F.conv2d(x, w, b, stride=p["stride"], padding=p["pad"]))
     out = {}
 
     @torch.inference_mode()
@@ -197,7 +185,7 @@ def sigmoid(problem, phase, device, mode):
             return buf
 
     else:
-        fn = _compile(torch.sigmoid if phase == "forward" else torch.ops.aten.sigmoid_backward, mode)
+        fn = _COMPILE[mode](torch.sigmoid if phase == "forward" else torch.ops.aten.sigmoid_backward)
         args = (z,) if phase == "forward" else (dy, y)
         out = {}
 
@@ -268,7 +256,7 @@ def qgemm(problem, phase, device, mode):
         "requantize": (lambda acc: (requantize(acc),), ("acc",), ("out",)),
         "full": (both, ("a", "b"), ("acc", "out")),
     }[phase]
-    fn = _compile(fn, mode)
+    fn = _COMPILE[mode](fn)
     args = _tensors(problem, inputs, device)
     out = {}
 
@@ -303,12 +291,11 @@ def _classifier_logits(w, x):
 
 
 def classifier(problem, phase, device, mode):
-    names = [n for n, _, _ in CLASSIFIER_WEIGHTS]
-    w = _tensors(problem, names, device, grad=(phase == "train_step"))
+    w = _tensors(problem, CLASSIFIER_NAMES, device, grad=(phase == "train_step"))
     x, labels = _tensors(problem, ("x", "labels"), device)
     out = {}
     if phase == "inference":
-        logits_fn = _compile(_classifier_logits, mode)
+        logits_fn = _COMPILE[mode](_classifier_logits)
 
         @torch.inference_mode()
         def run():
@@ -316,7 +303,7 @@ def classifier(problem, phase, device, mode):
 
         return _step(run, lambda: {"logits": _numpy(out["logits"])}, device)
 
-    loss_fn = _compile(lambda w, x, labels: F.cross_entropy(_classifier_logits(w, x), labels), mode)
+    loss_fn = _COMPILE[mode](lambda w, x, labels: F.cross_entropy(_classifier_logits(w, x), labels))
     lr = problem.params["lr"]
 
     def run():
@@ -326,7 +313,7 @@ def classifier(problem, phase, device, mode):
 
     return _step(
         run,
-        lambda: {"loss": _numpy(out["loss"]), **{n: _numpy(t) for n, t in zip(names, w)}},
+        lambda: {"loss": _numpy(out["loss"]), **{n: _numpy(t) for n, t in zip(CLASSIFIER_NAMES, w)}},
         device,
         reset=_resetter(w),
     )
@@ -356,13 +343,11 @@ def _g_loss(d, fake):
 
 
 def gan(problem, phase, device, mode):
-    g_names = [n for n, _, _ in GENERATOR]
-    d_names = [n for n, _, _ in DISCRIMINATOR]
-    g = _tensors(problem, g_names, device, grad=True)
-    d = _tensors(problem, d_names, device, grad=True)
+    g = _tensors(problem, GENERATOR_NAMES, device, grad=True)
+    d = _tensors(problem, DISCRIMINATOR_NAMES, device, grad=True)
     reset = _resetter(g + d)
     z, real = _tensors(problem, ("z", "real"), device)
-    gen, d_loss, g_loss = (_compile(f, mode) for f in (_generator, _d_loss, _g_loss))
+    gen, d_loss, g_loss = (_COMPILE[mode](f) for f in (_generator, _d_loss, _g_loss))
     lr = problem.params["lr"]
     out = {}
 
@@ -376,7 +361,7 @@ def gan(problem, phase, device, mode):
 
     def outputs():
         res = {"loss_d": _numpy(out["loss_d"]), "loss_g": _numpy(out["loss_g"])}
-        res.update({n: _numpy(t) for n, t in zip(g_names + d_names, g + d)})
+        res.update({n: _numpy(t) for n, t in zip(GAN_NAMES, g + d)})
         return res
 
     return _step(run, outputs, device, reset=reset)
