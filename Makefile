@@ -78,8 +78,9 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 
 # The edit-test loop: everything but the marked slow parts (pyproject.toml's markers), on
-# .venv alone: no MXNet environment, no dlib bridge, no browser. Under a minute here.
-FAST_LANE := not (env or bridge or browser or slow)
+# .venv alone: no MXNet environment, no dlib bridge, no browser, no PostgreSQL server.
+# Under a minute here.
+FAST_LANE := not (env or bridge or browser or slow or postgres)
 test-fast: $(STAMP) lint
 	$(BIN)/python -m pytest -q -m "$(FAST_LANE)"
 

@@ -20,6 +20,7 @@ Stored as
 from __future__ import annotations
 
 import math
+import os
 import time
 from datetime import datetime, timezone
 
@@ -38,8 +39,19 @@ METRICS = {  # metric -> (what it is, unit)
 LEVEL_METRICS = ("memory_gbs_l2", "memory_gbs_l3")
 DEFAULT_SECONDS = 0.25  # per metric and implementation (a GEMM sweep takes what its sizes need)
 # A probe on a busy machine reads low (a parallel GEMM waits for its slowest thread): each
-# implementation's probe waits for quiet first, this long in all, then probes anyway.
+# implementation's probe waits for quiet first, this long in all, then probes anyway
+# (DLBENCH_PROBE_QUIET_WAIT seconds instead: the tests' tiny probes do not wait).
 PROBE_QUIET_WAIT = 30.0
+QUIET_WAIT_ENV = "DLBENCH_PROBE_QUIET_WAIT"
+
+
+def _default_quiet_wait():
+    try:
+        return float(os.environ.get(QUIET_WAIT_ENV) or PROBE_QUIET_WAIT)
+    except ValueError:
+        return PROBE_QUIET_WAIT
+
+
 DRAM_MIN = 512 << 20  # the old 256 MiB copy (source and destination): past a small machine's caches
 DRAM_MAX = 4 << 30  # bounds the probe's memory and time: two 2 GiB buffers, a few tenths of a second a copy
 
@@ -214,7 +226,7 @@ def measure_device(
 ):
     """One device's ceilings; `sets` (working_sets()) gives the bandwidth levels, None one copy."""
     side = side or Side()
-    quiet_wait = PROBE_QUIET_WAIT if quiet_wait is None else quiet_wait
+    quiet_wait = _default_quiet_wait() if quiet_wait is None else quiet_wait
     probe = _probe(device, impl_names, facts, threads, seconds, workdir, side, sets, timeout, quiet_wait)
     entry = {"threads": threads, "seconds": seconds, **probe}
     if sets:
@@ -226,7 +238,7 @@ def reprobe(entry, why, device, impl_names, facts, workdir, side=None, timeout=3
     """Probe `entry`'s device again with `impl_names` (another process, later in the run),
     keep that probe under "reprobes" with `why`, and take the best of all probes."""
     side = side or Side()
-    quiet_wait = PROBE_QUIET_WAIT if quiet_wait is None else quiet_wait
+    quiet_wait = _default_quiet_wait() if quiet_wait is None else quiet_wait
     sets = entry.get("working_sets")
     probe = _probe(
         device, impl_names, facts, entry["threads"], entry["seconds"], workdir, side, sets, timeout, quiet_wait

@@ -15,6 +15,10 @@ FAST = ["--samples", "3", "--min-time", "0.001", "--warmup", "0.001"]
 # `dlbench run` measures the machine's peaks first (a few seconds); tests of runs skip
 # that unless they pass --machine-probe (tests/test_machine.py does, with tiny probes).
 os.environ.setdefault("DLBENCH_MACHINE_PROBE", "0")
+# and those that probe sweep their GEMMs to n=512, not 2048 (timing/ceiling.py), without
+# first waiting for a quiet machine (tests/test_machine.py waits where it means to)
+os.environ.setdefault("DLBENCH_PROBE_MIN_N", "512")
+os.environ.setdefault("DLBENCH_PROBE_QUIET_WAIT", "0")
 # One worker process per cell unless a test asks for more (the CLI default is several).
 os.environ.setdefault("DLBENCH_PROCESSES", "1")
 
@@ -272,8 +276,9 @@ def flagged_run(tiny_run, tmp_path_factory):
     return d, {cell_of(contended): "contended", cell_of(noisy): "noisy", cell_of(high): "ceiling-low"}
 
 
-# The results database's backends: every test that takes db_url runs on each.
-DB_BACKENDS = ["sqlite", "postgres"]
+# The results database's backends: every test that takes db_url runs on each; PostgreSQL's
+# cases in their own lane (marker postgres: a server to start, outside the edit loop).
+DB_BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 
 
 @pytest.fixture(scope="session")

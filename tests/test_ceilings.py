@@ -23,11 +23,16 @@ def _fake_gemm(seconds_at_256, calls):
     return make_call
 
 
-def test_the_gemm_sweep_reaches_2048_whatever_the_budget():
+def test_the_gemm_sweep_reaches_2048_whatever_the_budget(monkeypatch):
+    monkeypatch.delenv(ceiling.MIN_N_ENV, raising=False)  # the tests' quick probes lower it
     calls = []
     peak = ceiling.gemm_peak(_fake_gemm(1e-5, calls), 0.0, "fake")
     assert sorted(set(calls))[-1] >= ceiling.MIN_N == 2048  # a zero budget still sweeps that far
     assert "swept n=256-" in peak["how"] and peak["value"] > 0
+    monkeypatch.setenv(ceiling.MIN_N_ENV, "512")  # a quick look stops sooner
+    calls.clear()
+    ceiling.gemm_peak(_fake_gemm(1e-5, calls), 0.0, "fake")
+    assert sorted(set(calls))[-1] == 512
 
 
 def test_a_kernel_too_slow_for_the_next_size_stops_and_says_so(monkeypatch):

@@ -44,6 +44,7 @@ def test_faulty_implementation_is_contained(fake_impls, tmp_path, capsys):
     assert "timeout" in table and "invalid" in table and "SIGSEGV" in table
 
 
+@pytest.mark.slow  # seconds of real runs: make test, not the edit loop
 def test_interrupted_run_keeps_results_and_resumes(fake_impls, tmp_path):
     out = str(tmp_path / "out")
     cmd = [

@@ -373,6 +373,7 @@ def test_a_url_dlbench_cannot_use_is_one_line(url, why, capsys):
 
 
 @pytest.mark.requires("postgres")
+@pytest.mark.postgres
 def test_the_password_comes_from_pgpassword_not_the_url(postgres_server, tiny_run, monkeypatch, capsys):
     from tests.postgres import SECRET_PASSWORD, SECRET_ROLE, SUPERUSER
 
@@ -384,6 +385,7 @@ def test_the_password_comes_from_pgpassword_not_the_url(postgres_server, tiny_ru
 
 
 @pytest.mark.requires("postgres")
+@pytest.mark.postgres
 def test_postgresql_refusals_are_one_line_naming_the_database_without_its_password(postgres_server, tmp_path, capsys):
     """A wrong password, a database not on the server, no server: each one line, exit 2."""
     from tests.postgres import SECRET_PASSWORD, SECRET_ROLE

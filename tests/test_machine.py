@@ -252,6 +252,7 @@ def test_cache_levels_that_contradict_the_next_are_merged_and_said_once():
     assert set(kept) == {"memory_gbs_l3", "memory_gbs"} and "L2 80.0 <= L3 90.0 GB/s" in note
 
 
+@pytest.mark.slow  # seconds of real runs: make test, not the edit loop
 def test_peaks_measured_beside_busy_processes_say_so(tmp_path):
     """The warning follows what other processes did while the probes ran (the probes'
     own workers are ours), not a load average that lags a minute behind."""

@@ -35,6 +35,7 @@ def test_a_hog_becomes_an_out_of_memory_error_and_the_run_goes_on(fake_impls, tm
     assert "out of memory, limit 300 MiB" in capsys.readouterr().out
 
 
+@pytest.mark.slow  # seconds of real runs: make test, not the edit loop
 def test_both_workers_of_a_lockstep_pair_are_watched(fake_impls, tmp_path, capsys):
     out = tmp_path / "cmp"
     dlbench(f"compare --interleave --base-python {sys.executable} --pairs 1 --out {out}", *HOG)

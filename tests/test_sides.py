@@ -74,6 +74,7 @@ def use(monkeypatch, builders):
     monkeypatch.setattr(side_build, "BUILDERS", {"bridge": builders.bridge, "env": builders.env})
 
 
+@pytest.mark.slow  # seconds of real runs: make test, not the edit loop
 def test_sides_have_equal_length_paths_outside_the_checkout(cache):
     base, cur = sides.make_sides(base_python=sys.executable)
     try:
@@ -131,6 +132,7 @@ def test_a_rev_outside_git_is_one_line(tmp_path, monkeypatch):
         sides.make_side("base", rev="HEAD")
 
 
+@pytest.mark.slow  # seconds of real runs: make test, not the edit loop
 def test_each_worker_gets_its_own_layout_pads(tmp_path):
     out = str(tmp_path / "run")
     assert dlbench(f"run --scenario sigmoid --impl reference --size tiny --processes 3 --out {out} --quiet", *FAST) == 0
@@ -143,6 +145,7 @@ def test_each_worker_gets_its_own_layout_pads(tmp_path):
     assert len({p["heap_pad"] for p in recs[0]["layout"]}) > 1
 
 
+@pytest.mark.slow  # seconds of real runs: make test, not the edit loop
 def test_the_cache_builds_each_content_once(cache, envy, monkeypatch):
     builders = Builders()
     use(monkeypatch, builders)
@@ -169,6 +172,7 @@ def test_the_cache_builds_each_content_once(cache, envy, monkeypatch):
             sides.drop_side(s)
 
 
+@pytest.mark.slow  # seconds of real runs: make test, not the edit loop
 def test_a_comparison_of_reference_builds_nothing(cache, monkeypatch):
     builders = Builders()
     use(monkeypatch, builders)
@@ -210,6 +214,7 @@ def compare_envy(tmp_path, *extra):
     return code, {side: read_results(str(out / side)) for side in ("base", "cur")}
 
 
+@pytest.mark.slow  # seconds of real runs: make test, not the edit loop
 @pytest.mark.parametrize("fail", [False, True])
 def test_compare_over_a_rev_is_unsupported_only_when_the_build_fails(cache, envy, monkeypatch, tmp_path, capsys, fail):
     use(monkeypatch, Builders(fail={"env"} if fail else ()))
@@ -231,6 +236,7 @@ def test_compare_over_a_rev_is_unsupported_only_when_the_build_fails(cache, envy
         assert "base side: envy environment: built" in err and "cur side: envy environment: cached" in err
 
 
+@pytest.mark.slow  # seconds of real runs: make test, not the edit loop
 def test_compare_of_dlib_whose_bridge_fails_to_build(cache, monkeypatch, tmp_path):
     builders = Builders(fail={"bridge"})
     use(monkeypatch, builders)

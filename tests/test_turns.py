@@ -162,6 +162,7 @@ def test_sentinel_reads_a_positive_time():
     assert reading["median"] > 0 and math.isfinite(reading["rel_iqr"])
 
 
+@pytest.mark.slow  # seconds of real runs: make test, not the edit loop
 def test_run_pairs_every_implementation_turn_by_turn(tmp_path):
     out = str(tmp_path / "out")
     assert dlbench(f"run --impl reference,torch --scenario sigmoid --size tiny --processes 2 --out {out}", *FAST) == 0
@@ -182,6 +183,21 @@ def test_run_pairs_every_implementation_turn_by_turn(tmp_path):
     assert ref["options"]["lockstep"] is True
 
 
+@pytest.mark.usefixtures("fake_impls")
+def test_run_pairs_two_implementations_turn_by_turn_in_the_edit_loop(tmp_path):
+    """The fast lane's lockstep run: the reference and a fake implementation, no framework."""
+    out = str(tmp_path / "out")
+    assert dlbench(f"run --impl reference,slowdown --scenario sigmoid --size tiny --out {out}", *FAST) == 0
+    cells = by_cell(read_results(out))
+    ref, fake = cells[("sigmoid", "forward", "reference", "eager")], cells[("sigmoid", "forward", "slowdown", "eager")]
+    for rec in (ref, fake):
+        assert rec["status"] == "ok" and rec["sample_turn"] == [0, 1, 2] and rec["options"]["lockstep"] is True
+    assert fake["turns"]["with"] == ["reference:eager"] and ref["turns"]["with"] == ["slowdown:eager"]
+    r = paired.ratio(ref, fake)
+    assert r["n"] == 3 and r["units"] == "turns" and r["ratio"] > 0
+
+
+@pytest.mark.slow  # seconds of real runs: make test, not the edit loop
 @pytest.mark.usefixtures("fake_impls")
 def test_a_worker_that_hangs_or_crashes_mid_turns_keeps_the_others_samples(tmp_path):
     out = str(tmp_path / "out")
@@ -204,6 +220,7 @@ def test_a_worker_that_hangs_or_crashes_mid_turns_keeps_the_others_samples(tmp_p
         assert ref["status"] == "ok" and ref["n_samples"] == 6 and ref["sample_turn"] == list(range(6))
 
 
+@pytest.mark.slow  # seconds of real runs: make test, not the edit loop
 def test_precision_adds_rounds_until_the_target_or_the_budget(tmp_path):
     out = str(tmp_path / "loose")
     assert (

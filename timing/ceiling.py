@@ -7,6 +7,7 @@ the median: the question is how fast this machine can go, not how fast it usuall
 
 from __future__ import annotations
 
+import os
 import time
 
 GEMM_SIZES = (256, 512, 1024, 2048, 4096, 8192)
@@ -29,10 +30,13 @@ def best_seconds(call, sync, seconds, min_reps=3):
 
 
 MIN_N = 2048  # a CPU's GEMM peak needs big blocks: n=256-512 reads a fraction of it
+# DLBENCH_PROBE_MIN_N lowers it for a quick look (the tests' probes: n=2048 in fp32 and
+# int8 for every implementation would cost each test run tens of seconds)
+MIN_N_ENV = "DLBENCH_PROBE_MIN_N"
 MAX_CALL_S = 3.0  # but a kernel this slow at the next size is no machine ceiling: stop there
 
 
-def gemm_peak(make_call, seconds, what, sync=lambda: None, sizes=GEMM_SIZES, min_n=MIN_N):
+def gemm_peak(make_call, seconds, what, sync=lambda: None, sizes=GEMM_SIZES, min_n=None):
     """Best rate (1e9 ops/s, 2 n^3 ops) over square GEMMs of growing n.
 
     `make_call(n)` returns a call computing one n x n x n product. The sweep always goes
@@ -42,6 +46,7 @@ def gemm_peak(make_call, seconds, what, sync=lambda: None, sizes=GEMM_SIZES, min
     implementation's does). Past min_n, n grows while the budget left still fits a few
     calls of the next size (8x the work) and the rate still improves.
     """
+    min_n = min_n or int(os.environ.get(MIN_N_ENV) or MIN_N)
     end = time.perf_counter() + seconds
     best_rate, best_n, last, tried, stop = 0.0, None, None, [], ""
     for n in sizes:
