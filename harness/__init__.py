@@ -1,4 +1,4 @@
 """dlbench's harness: planning, worker processes, measuring, environments and the CLI."""
 
 __version__ = "0.1.0"
-SCHEMA_VERSION = 1
+# the results format (SCHEMA_VERSION) is the records package's: records/record.py

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 import impls
+import records
 import scenarios
 from harness.errors import DlbenchError
 from impls.base import KNOWN_DEVICES
@@ -24,7 +25,7 @@ class Cell:
     seed: int = 0
 
     def key(self):
-        return (self.scenario, self.phase, self.size, self.impl, self.device, self.mode, self.threads, self.seed)
+        return records.key(self)  # a record of this cell has the same key
 
     def label(self):
         return f"{self.scenario}/{self.phase}/{self.size} {self.impl}:{self.mode}@{self.device}"

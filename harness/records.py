@@ -8,7 +8,8 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 import scenarios
-from harness import SCHEMA_VERSION, __version__, contention, stats
+from harness import __version__, contention, stats
+from records import SCHEMA_VERSION
 
 
 def build_record(

@@ -13,7 +13,7 @@ import sys
 from dataclasses import dataclass, field
 from typing import Optional
 
-from harness import SCHEMA_VERSION
+import records
 from harness.errors import DlbenchError
 from harness.outlock import OutLock
 
@@ -21,8 +21,9 @@ RESULTS = "results.jsonl"
 MACHINE = "machine.json"
 
 
-class ResultsError(DlbenchError, ValueError):
-    """A results file that cannot be read: the message names the file and line."""
+class ResultsError(DlbenchError, records.RecordError):
+    """A results file that cannot be read: the message names the file and line (a
+    records.RecordError, as the CLI's one-line DlbenchError)."""
 
 
 def read_records(out_dir):
@@ -74,7 +75,8 @@ def read_results(out_dir):
     """Every record of OUT/results.jsonl, and a torn last line set aside.
 
     Any other corrupt line (not the last, or a complete last line that is not a
-    record) raises ResultsError naming the file and line.
+    record) raises ResultsError naming the file and line. Records come back checked and
+    in the current format (records.read upgrades an older one).
     """
     path = os.path.join(out_dir, RESULTS)
     contents = ResultsFile(path)
@@ -112,11 +114,10 @@ def _parse(path, number, line):
         raise _NotJSON(f"{path} line {number}: not valid JSON ({exc.msg})") from None
     except RecursionError:
         raise _NotJSON(f"{path} line {number}: not valid JSON (nested too deeply)") from None
-    if not isinstance(rec, dict) or "schema" not in rec:
-        raise ResultsError(f"{path} line {number}: not a dlbench record (no schema field)")
-    if rec["schema"] != SCHEMA_VERSION:
-        raise ResultsError(f"{path} line {number}: schema {rec['schema']!r}, this dlbench reads {SCHEMA_VERSION}")
-    return rec
+    try:
+        return records.read(rec, f"{path} line {number}")
+    except records.RecordError as exc:
+        raise ResultsError(str(exc)) from None
 
 
 def repair_torn(out_dir, contents=None):
@@ -135,19 +136,6 @@ def repair_torn(out_dir, contents=None):
             f.flush()
             os.fsync(f.fileno())
     return contents.torn
-
-
-def record_key(rec):
-    return (
-        rec["scenario"],
-        rec["phase"],
-        rec["size"],
-        rec["impl"],
-        rec["device"],
-        rec["mode"],
-        rec["threads"],
-        rec.get("seed", 0),
-    )
 
 
 class ResultsWriter:

@@ -19,12 +19,13 @@ from datetime import datetime, timezone
 from typing import Optional
 
 import impls
+import records
 from harness import contention, environments, fingerprint, machine_peaks, sentinel
 from harness.errors import DlbenchError
 from harness.outlock import DirectoryBusy, OutLock
 from harness.processes import CellServer, Side, TurnServer, run_worker, start_worker, worker_env
 from harness.records import build_record
-from harness.results import ResultsWriter, read_machine, read_results, record_key, repair_torn, write_machine
+from harness.results import ResultsWriter, read_machine, read_results, repair_torn, write_machine
 from harness.rounds import run_rounds
 
 
@@ -138,7 +139,7 @@ class Runner:
         except BaseException:
             self.lock.release()
             raise
-        self.done = {record_key(r) for r in existing}
+        self.done = {records.key(r) for r in existing}
 
     # --- what the frameworks and the machine are ----------------------------------
     def framework_facts(self, impl_names):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import random
 
+from records import KEY_FIELDS
 from reports.svg import Linear, Log, esc, fmt_num, scale_for, shorten, svg, text_width, x_axis, y_axis
 
 ROW = 22
@@ -29,7 +30,7 @@ def cell_label(row, multi_source):
 
 
 def cell_key(row):
-    return "|".join(str(row[k]) for k in ("source", "scenario", "phase", "size", "device", "threads", "impl", "mode"))
+    return "|".join(str(row[k]) for k in ("source", *KEY_FIELDS))  # a source's cell: records.key
 
 
 def label_column(labels, size=12, least=100):

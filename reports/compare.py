@@ -42,6 +42,8 @@ from typing import List, Optional
 import numpy as np
 from scipy import stats as sps
 
+from records import KEY_FIELDS
+from records import key as record_key
 from reports.compare_stats import (
     hodges_lehmann,
     holm,
@@ -52,7 +54,6 @@ from reports.compare_stats import (
     wilcoxon_p,
 )
 
-CELL_KEY = ("scenario", "phase", "size", "impl", "device", "mode", "threads")
 FAILING = {"slower", "invalid", "error", "timeout", "missing"}
 NOT_COMPARED = {"not-compared", "not-comparable", "missing", "new"}  # fail too under --strict
 MEASURED = ("slower", "faster", "same", "inconclusive")
@@ -229,7 +230,8 @@ def _compare_cell(base, cur, threshold, alpha, paired=False, model=None):
     cell outside it, the cell's own runs."""
     base_runs, cur_runs = _as_runs(base), _as_runs(cur)
     newest_base, newest_cur = (base_runs or [None])[-1], (cur_runs or [None])[-1]
-    key = {k: (newest_cur or newest_base)[k] for k in CELL_KEY}
+    # the cell as records.key has it: the seed too (another seed draws other inputs)
+    key = dict(zip(KEY_FIELDS, record_key(newest_cur or newest_base)))
     method = "interleaved" if paired else "stored"
     verdict, note = _status_verdict(newest_base, newest_cur)
     if verdict:
@@ -338,7 +340,7 @@ def _stored(key, base_runs, cur_runs, threshold, alpha, model=None):
             f"{MIN_BASELINE_RUNS} or more (each dlbench run --save NAME adds one) or use --interleave"
         )
         return out
-    tkey = tuple(key[k] for k in CELL_KEY)
+    tkey = record_key(key)
     if model is not None and model.cells >= MIN_MODEL_CELLS and tkey in model.cur_dev:
         est, raw, se, df = model.cell(tkey)
         up = down = 0.0  # the drift is out: what is left is the cell's own change
@@ -394,7 +396,7 @@ def _index(records):
     """Cell key -> its records, one per run, oldest first."""
     index = {}
     for r in records:
-        index.setdefault(tuple(r[k] for k in CELL_KEY), []).append(r)
+        index.setdefault(record_key(r), []).append(r)
     return index
 
 

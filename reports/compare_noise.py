@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import math
 
-from reports.compare import CELL_KEY, MEASURED
+from records import key as record_key
+from reports.compare import MEASURED
 from reports.noise_band import MIN_RUNS, judge
 
 JUDGED = ("slower", "faster")
@@ -44,7 +45,7 @@ def hold(comparison, history, candidate_run_ids):
             continue
         # the change is a mean of n_cur runs against a mean of n_base: its spread in runs' noise
         spread = math.sqrt(1 / max(c.n_base, 1) + 1 / max(c.n_cur, 1))
-        judged = judge(c.change, values.get(tuple(c.key[k] for k in CELL_KEY), []), spread)
+        judged = judge(c.change, values.get(record_key(c.key), []), spread)
         if judged.too_few:
             why = (
                 f"too few runs: {judged.runs} of this cell in the database's history, and knowing its "

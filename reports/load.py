@@ -3,8 +3,9 @@
 Each directory is a *source*: one machine at one time. Rows carry the source's label,
 its machine id and the machine's measured peaks for the cell's device, so tables and
 charts never need machine.json again. Anything unreadable stops here with one line
-that names the file and the line, except a torn last line (a crash cut it mid-write):
-that one is skipped, and its source carries the warning for the caller to print.
+that names the file and the line (harness.results reads and checks each record,
+records.read), except a torn last line (a crash cut it mid-write): that one is skipped,
+and its source carries the warning for the caller to print.
 """
 
 from __future__ import annotations
@@ -19,8 +20,6 @@ from harness.caches import capacities
 from harness.errors import DlbenchError
 from harness.results import MACHINE, RESULTS, ResultsError, read_machine, read_results
 
-STATUSES = ("ok", "invalid", "unsupported", "error", "timeout")
-REQUIRED = ("scenario", "phase", "size", "impl", "device", "mode", "threads", "status")
 PEAK_COLUMNS = {
     "fp32_gemm_gflops": "peak_fp32_gflops",
     "int8_gemm_gops": "peak_int8_gops",
@@ -32,27 +31,6 @@ PEAK_COLUMNS = {
 
 class LoadError(DlbenchError, ValueError):
     """Nothing loadable, or a corrupt file: the message names the file and line."""
-
-
-def _check(path, number, rec):
-    where = f"{path} line {number}"
-    missing = [k for k in REQUIRED if k not in rec]
-    if missing:
-        raise LoadError(f"{where}: not a complete dlbench record (missing {', '.join(missing)})")
-    if rec["status"] not in STATUSES:
-        raise LoadError(f"{where}: unknown status {rec['status']!r} (known: {', '.join(STATUSES)})")
-    for key in REQUIRED[:6]:
-        if not isinstance(rec[key], str):
-            raise LoadError(f"{where}: field {key!r} is {type(rec[key]).__name__}, not text")
-    if rec["status"] == "ok":
-        samples, median = rec.get("samples"), rec.get("median")
-        if not isinstance(median, (int, float)) or not median > 0 or not math.isfinite(median):
-            raise LoadError(f"{where}: status ok without a positive median time")
-        if not isinstance(samples, list) or not all(isinstance(v, (int, float)) for v in samples):
-            raise LoadError(f"{where}: status ok without a list of sample times")
-        for key in ("flops", "bytes"):  # None: work not known (an imported foreign benchmark): no rate
-            if rec.get(key) is not None and not isinstance(rec.get(key), (int, float)):
-                raise LoadError(f"{where}: status ok with {key!r} not a number")
 
 
 def _read_dir(d):
@@ -72,9 +50,6 @@ def _read_dir(d):
     numbered = contents.numbered
     if not numbered:
         raise LoadError(f"{os.path.join(d, RESULTS)}: empty, no results to report")
-    path = os.path.join(d, RESULTS)
-    for number, rec in numbered:
-        _check(path, number, rec)
     if "machine_id" in machine and not isinstance(machine.get("peaks", {}), dict):
         raise LoadError(f"{os.path.join(d, MACHINE)}: 'peaks' is not an object")
     warnings = (contents.torn.warning,) if contents.torn else ()
@@ -155,9 +130,8 @@ def load_sources(dirs):
         )
         frames.append(pd.concat([df, peaks], axis=1))
     df = pd.concat(frames, ignore_index=True)
-    for column in ("reason", "impl_version"):
-        if column not in df:
-            df[column] = None
+    if "impl_version" not in df:
+        df["impl_version"] = None
     df["reason"] = df["reason"].fillna("").astype(str)
     return df, sources
 

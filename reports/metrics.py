@@ -24,9 +24,11 @@ import math
 import numpy as np
 import pandas as pd
 
+from records import key_fields
 from reports.precision import add_precision
 
-GROUP = ["source", "scenario", "phase", "size", "threads"]  # cells that compete with each other
+# cells that compete with each other: the same problem on the same inputs and threads, in one source
+GROUP = ["source", *key_fields(without=("impl", "device", "mode"))]
 COMPUTE_PEAK = {"FLOP": ("peak_fp32_gflops", "fp32 GEMM"), "OP": ("peak_int8_gops", "int8 GEMM")}
 # (capacity column, bandwidth column, what it is) of each cache level, smallest first
 CACHE_LEVELS = (

@@ -4,7 +4,8 @@ Export: each valid cell becomes one pytest-benchmark entry (its samples as `data
 per-call seconds), so `pytest-benchmark compare` and `--benchmark-compare` users can
 read dlbench results. Import: each file becomes one *process* of the cells it holds,
 so several pytest-benchmark runs of the same code compare at the level where the
-noise is (see reports.compare).
+noise is (see reports.compare). An imported cell is a current record (records), checked
+as every reader checks one.
 """
 
 from __future__ import annotations
@@ -17,10 +18,12 @@ import uuid
 from datetime import datetime, timezone
 
 import scenarios
-from harness import SCHEMA_VERSION, __version__, stats
+from harness import __version__, stats
 from harness.errors import DlbenchError
+from records import ADDED, KEY_FIELDS, SCHEMA_VERSION, RecordError, defaults, key_fields, read
 
-DLBENCH_KEYS = ("scenario", "phase", "size", "impl", "device", "mode", "threads", "seed")
+# pytest-benchmark's name for a cell, in the order earlier exports spelt it (its history matches on it)
+PARAM_FIELDS = (*key_fields(without=("device", "mode", "threads", "seed")), "mode", "device")
 
 
 class ConvertError(DlbenchError, ValueError):
@@ -66,7 +69,7 @@ def export(records, machine):
         if r["status"] != "ok" or not r.get("samples"):
             left_out += 1  # pytest-benchmark has no notion of an invalid or unsupported cell
             continue
-        param = "-".join(str(r[k]) for k in ("scenario", "phase", "size", "impl", "mode", "device"))
+        param = "-".join(str(r[k]) for k in PARAM_FIELDS)
         benches.append(
             {
                 "group": f"{r['scenario']}/{r['phase']}/{r['size']}",
@@ -77,7 +80,7 @@ def export(records, machine):
                 "extra_info": {
                     "dlbench": {
                         k: r.get(k)
-                        for k in DLBENCH_KEYS + ("impl_version", "gflops", "gbs", "flops", "bytes", "sample_process")
+                        for k in KEY_FIELDS + ("impl_version", "gflops", "gbs", "flops", "bytes", "sample_process")
                     }
                 },
                 "options": {
@@ -143,10 +146,11 @@ def _work(bench, key):
 
 
 def _key(bench):
-    """The dlbench cell of a pytest-benchmark entry: its own, or one derived from the test name."""
+    """The dlbench cell of a pytest-benchmark entry: its own (an older dlbench's export may
+    lack a field added since: ADDED's default), or one derived from the test name."""
     info = (bench.get("extra_info") or {}).get("dlbench")
     if info:
-        return {k: info.get(k) for k in DLBENCH_KEYS}
+        return {k: info[k] if k in info else ADDED.get(k) for k in KEY_FIELDS}
     name = bench.get("name") or bench.get("fullname") or "benchmark"
     return {
         "scenario": bench.get("group") or name.split("[")[0],
@@ -206,6 +210,7 @@ def import_files(paths, summary_ok=False):
             rec = cells.setdefault(
                 tuple(key.values()),
                 {
+                    **defaults(),  # what a pytest-benchmark run does not measure
                     "schema": SCHEMA_VERSION,
                     "run_id": run_id,
                     "timestamp": doc.get("datetime"),  # when pytest-benchmark ran it (the first file's)
@@ -226,7 +231,7 @@ def import_files(paths, summary_ok=False):
             rec["sample_process"] += [process] * len(data)
             rec["loops"].append(st.get("iterations", 1))
             rec["imported_from"].append(os.path.basename(path))
-    records = []
+    imported = []
     for key, rec in cells.items():
         rec.update(stats.summarize(rec["samples"]))
         if not rec["samples"] and key in summaries:
@@ -238,5 +243,8 @@ def import_files(paths, summary_ok=False):
         median = rec.get("median")
         rec["gflops"] = rec["flops"] / median / 1e9 if rec["flops"] is not None and median else None
         rec["gbs"] = rec["bytes"] / median / 1e9 if rec["bytes"] is not None and median else None
-        records.append(rec)
-    return records, machine
+        try:
+            imported.append(read(rec, f"{', '.join(rec['imported_from'])}: {'/'.join(map(str, key))}"))
+        except RecordError as exc:
+            raise ConvertError(str(exc)) from None
+    return imported, machine

@@ -13,15 +13,14 @@ from __future__ import annotations
 import math
 import statistics
 
+import records
 from reports.load import load
 from reports.metrics import add_metrics
-
-KEY = ["scenario", "phase", "size", "impl", "device", "mode", "threads"]
 
 
 def _cells(results_dir):
     df = add_metrics(load([results_dir]))
-    return {tuple(r[k] for k in KEY): r for r in df.to_dict("records")}
+    return {records.key(r): r for r in df.to_dict("records")}
 
 
 def _pct(values, q):
@@ -46,7 +45,7 @@ def evaluate(dirs):
             rb = b.get(key)
             if rb is None or ra["status"] != "ok" or rb["status"] != "ok":
                 continue
-            if key[3] != "reference" and _ok(ra.get("vs_reference")) and _ok(rb.get("vs_reference")):
+            if ra["impl"] != "reference" and _ok(ra.get("vs_reference")) and _ok(rb.get("vs_reference")):
                 changes.append(abs(math.log(rb["vs_reference"] / ra["vs_reference"])) * 100)
             low, high, med = ra.get("ci_low"), ra.get("ci_high"), ra.get("median")
             if _ok(low) and _ok(high) and _ok(med) and _ok(rb.get("median")):

@@ -1,19 +1,20 @@
 """Hardware comparison: the same cell on each source (machine, or machine at a version)
 side by side, with the ratio against the first source given.
 
-Cells match on scenario, phase, size, device, implementation and mode; not on threads,
-which default to each machine's cores. A source that holds one cell at several thread
-counts is split into one column set per count.
+Cells match on the record's key (records.key) less threads, which default to each
+machine's cores. A source that holds one cell at several thread counts is split into
+one column set per count.
 """
 
 from __future__ import annotations
 
 import pandas as pd
 
+from records import key_fields
 from reports.metrics import add_metrics
 from reports.precision import median_text, ratio_interval, ratio_text
 
-KEY = ["scenario", "phase", "size", "device", "impl", "mode"]
+KEY = list(key_fields(without=("threads",)))
 SUFFIXES = (
     "status",
     "median_ms",

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 import scenarios
+from records import PROBLEM
 from reports.charts import cell_key
 from reports.metrics import add_metrics
 from reports.precision import (
@@ -54,7 +55,7 @@ MEANINGS = {
     "ceiling-low": "ceiling-low: above 100% of its ceiling, so the ceiling read low",
     "drift": "drift: the machine ran slower while it was timed (drift sentinel); paired ratios cancel it",
 }
-ROW_ORDER = ("source", "scenario", "phase", "size", "device", "threads")
+ROW_ORDER = ("source", *PROBLEM, "device", "threads")
 
 
 @dataclass(frozen=True)
@@ -255,7 +256,7 @@ def fastest(df) -> Grid:
     """The single-table summary: each cell's vs_fastest, its marks, the reasons once."""
     m = df if "vs_fastest" in df else add_metrics(df)
     varying = _varying(m, ["source", "device", "threads"])
-    row_columns = [c for c in ROW_ORDER if c in ("scenario", "phase", "size") or c in varying]
+    row_columns = [c for c in ROW_ORDER if c in PROBLEM or c in varying]
     columns = impl_modes(m)
     records = m.to_dict("records")
     groups = {}
@@ -363,7 +364,7 @@ def machines(df):
     if table is None:
         return None
     base, others = labels[0], labels[1:]
-    row_columns = ["scenario", "phase", "size"] + _varying(table, ["device"])
+    row_columns = [*PROBLEM] + _varying(table, ["device"])
     pairs = impl_modes(table)
     columns = [(label, impl, mode) for label in others for impl, mode in pairs + [("all", "")]]
     rows = {}

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import pandas as pd
 
+from records import PROBLEM
 from reports.metrics import add_metrics
 from reports.precision import median_text, rate_text, ratio_text, relative_spread
 from reports.summary import marks_and_notes
 
-ORDER = ["source_order", "scenario", "phase", "size", "device", "threads", "impl", "mode"]
+ORDER = ["source_order", *PROBLEM, "device", "threads", "impl", "mode"]  # a table's rows, in reading order
 # metrics' ratios, copied as they are (reports.metrics computes them)
 RATIOS = (
     "vs_reference",
@@ -74,10 +75,7 @@ def cells_table(df: pd.DataFrame, with_samples=False) -> pd.DataFrame:
         {
             "source": m["source"],
             "machine_id": m["machine_id"],
-            **{
-                k: m[k]
-                for k in ("scenario", "phase", "size", "device", "threads", "impl", "mode", "impl_version", "status")
-            },
+            **{k: m[k] for k in (*ORDER[1:], "impl_version", "status")},
             "median_ms": m["median"] * 1e3,
             "ci_low_ms": m["ci_low"] * 1e3,
             "ci_high_ms": m["ci_high"] * 1e3,
@@ -117,7 +115,7 @@ def display_table(cells: pd.DataFrame, width=110) -> pd.DataFrame:
     out = pd.DataFrame(
         {
             "source": cells["source"],
-            **{k: cells[k] for k in ("scenario", "phase", "size", "device", "threads", "impl", "mode", "status")},
+            **{k: cells[k] for k in (*ORDER[1:], "status")},
             "median ms": [
                 median_text(v, lo, hi, level, v * iqr / 100 if pd.notna(iqr) else None)
                 for v, lo, hi, level, iqr in zip(

@@ -205,8 +205,8 @@ NOISY_REASON = "processes spread 40% of the median (> 20%)"
 
 
 def strip_precision(rec):
-    """A record as dlbench wrote it before contention and intervals existed."""
-    return {k: v for k, v in rec.items() if k not in PRECISION_FIELDS}
+    """A record as dlbench wrote it before contention and intervals existed (schema 1)."""
+    return {**{k: v for k, v in rec.items() if k not in PRECISION_FIELDS}, "schema": 1}
 
 
 def with_interval(rec, rel, level=0.75, **fields):

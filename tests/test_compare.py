@@ -15,7 +15,7 @@ from reports.compare import MIN_BASELINE_RUNS, compare_cell, compare_records, pr
 from reports.compare_stats import hodges_lehmann, holm, wilcoxon_interval
 from tests.conftest import FAST, dlbench, read_results
 
-KEY = dict(scenario="conv", phase="forward", size="small", impl="torch", device="cpu", mode="eager", threads=2)
+KEY = dict(scenario="conv", phase="forward", size="small", impl="torch", device="cpu", mode="eager", threads=2, seed=0)
 
 
 def record(process_medians_, per_process=10, spread=0.02, seed=0, status="ok", interleaved=False):
@@ -25,7 +25,14 @@ def record(process_medians_, per_process=10, spread=0.02, seed=0, status="ok", i
         samples += list(m * (1 + spread * rng.standard_normal(per_process)))
         procs += [i] * per_process
     rec = dict(
-        KEY, schema=1, status=status, reason="" if status == "ok" else "boom", samples=samples, sample_process=procs
+        KEY,
+        schema=1,
+        run_id="run",  # every reader now checks a record names its run
+        status=status,
+        reason="" if status == "ok" else "boom",
+        samples=samples,
+        sample_process=procs,
+        median=float(np.median(samples)) if samples else None,  # an ok record has its time
     )
     if interleaved:
         rec["interleaved"] = True

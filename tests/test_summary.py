@@ -28,6 +28,7 @@ def _cell(**kw):
         size="tiny",
         device="cpu",
         threads=2,
+        seed=0,  # a loaded row has the record's whole key (records.KEY_FIELDS)
         impl="torch",
         mode="eager",
         status="ok",
@@ -97,9 +98,8 @@ def test_each_cell_relative_to_the_fastest_with_marks_and_each_reason_once():
     assert entries[(("qgemm", "full", "tiny"), ("reference", "eager"))].plain() == "0.50"
     for key, entry in entries.items():  # the values are metrics' vs_fastest, not recomputed
         r = m[(m["phase"] == key[0][1]) & (m["impl"] == key[1][0]) & (m["mode"] == key[1][1])].iloc[0]
-        assert entry.value == pytest.approx(r["vs_fastest"], nan_ok=True) and entry.cell.endswith(
-            f"|{r['impl']}|{r['mode']}"
-        )
+        assert entry.value == pytest.approx(r["vs_fastest"], nan_ok=True)
+        assert f"|{r['impl']}|{r['device']}|{r['mode']}|" in entry.cell  # reports.charts.cell_key: records' order
     # two unsupported cells, one reason: written once, both point at it
     assert grid.notes == [("U", f"unsupported: {UNSUPPORTED}")]
     assert [letter for letter, _, _ in grid.legend] == ["U", "n"]

@@ -17,6 +17,7 @@ import subprocess
 import sys
 import time
 
+import records
 from cli.common import cells as selected_cells
 from cli.common import default_out
 from cli.common import options as run_options
@@ -25,8 +26,6 @@ from harness.environments import REPO_ROOT
 from harness.errors import DlbenchError
 
 NAME = "bisect"
-
-CELL_FIELDS = ("scenario", "phase", "size", "impl", "device", "mode", "threads")  # reports.compare.CELL_KEY
 
 
 class BisectError(DlbenchError, ValueError):
@@ -122,9 +121,8 @@ class Search:
 
 
 def cell_id(cell):
-    """A Cell or a comparison's key dict -> the tuple both share."""
-    get = cell.get if isinstance(cell, dict) else (lambda k: getattr(cell, k))
-    return tuple(get(k) for k in CELL_FIELDS)
+    """A Cell or a comparison's key dict -> the tuple both share (records.key, as compare matches)."""
+    return records.key(cell)
 
 
 # --- what a step says ---

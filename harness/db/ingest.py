@@ -1,8 +1,9 @@
 """Results directories into the database, one run per run_id, idempotent by run id.
 
-A directory is read whole and checked before anything is written (a corrupt line stops
-with harness.results' one-line error; a torn last line is skipped with its warning, as
-`dlbench report` does). A resumed directory holds several run_ids: each is a run, all
+A directory is read whole and checked before anything is written (harness.results reads
+each record through records.read: a corrupt line stops with its one-line error, an older
+record comes in upgraded; a torn last line is skipped with its warning, as `dlbench
+report` does). A resumed directory holds several run_ids: each is a run, all
 with the directory's machine.json.
 """
 
@@ -18,12 +19,10 @@ from typing import Optional
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
+import records
 from harness.db.errors import DatabaseError
-from harness.db.schema import cells, machines, runs
+from harness.db.schema import CELL_COLUMNS, cells, machines, runs
 from harness.results import RESULTS, ResultsError, read_machine, read_results
-
-TEXT_FIELDS = ("run_id", "scenario", "phase", "size", "impl", "device", "mode", "status")
-CELL_KEY = ("scenario", "phase", "size", "impl", "device", "mode", "threads", "seed", "side")
 
 
 @dataclass
@@ -52,7 +51,6 @@ def read_runs(out_dir):
         raise ResultsError(f"{path}: empty, no results to ingest")
     found, seen = {}, set()
     for number, rec in contents.numbered:
-        _check(path, number, rec)
         key = (rec["run_id"],) + cell_key(rec)
         if key in seen:
             raise ResultsError(f"{path} line {number}: a second record of the same cell in run {rec['run_id']}")
@@ -62,20 +60,9 @@ def read_runs(out_dir):
     return list(found.values()), warnings
 
 
-def _check(path, number, rec):
-    where = f"{path} line {number}"
-    for key in TEXT_FIELDS:
-        if not isinstance(rec.get(key), str):
-            what = "missing" if key not in rec else f"{type(rec[key]).__name__}, not text"
-            raise ResultsError(f"{where}: field {key!r} {what}")
-    for key in ("threads", "seed"):
-        value = rec.get(key, 0)
-        if not isinstance(value, int) or isinstance(value, bool):
-            raise ResultsError(f"{where}: field {key!r} is {type(value).__name__}, not a whole number")
-
-
 def cell_key(rec):
-    return (*(rec[k] for k in CELL_KEY[:7]), rec.get("seed", 0), rec.get("side") or "current")
+    """The columns that tell a run's cells apart (schema.CELL_COLUMNS), from a current record."""
+    return records.key(rec, CELL_COLUMNS)
 
 
 def machine_name(run_machine, chosen=None):
@@ -131,7 +118,7 @@ def add_cells(conn, run_id, records):
     count = sa.select(sa.func.count()).select_from(cells).where(cells.c.run_id == run_id)
     before = conn.execute(count).scalar()
     conn.execute(
-        dialect_insert(conn, cells).on_conflict_do_nothing(index_elements=["run_id", *CELL_KEY]),
+        dialect_insert(conn, cells).on_conflict_do_nothing(index_elements=["run_id", *CELL_COLUMNS]),
         [_cell_row(run_id, rec) for rec in records],
     )
     return conn.execute(count).scalar() - before
@@ -167,7 +154,7 @@ def _add_machine(conn, name, machine_id, seen):
 
 
 def _cell_row(run_id, rec):
-    row = dict(zip(CELL_KEY, cell_key(rec)))
+    row = dict(zip(CELL_COLUMNS, cell_key(rec)))
     row.update(
         run_id=run_id,
         status=rec["status"],

@@ -13,7 +13,12 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from records import KEY_FIELDS, WHOLE
+
 SCHEMA_VERSION = 2
+# A cell row's identity within its run: the record's key (records.key), and its side
+# (an interleaved comparison records each cell twice). uq_cell is run_id plus these.
+CELL_COLUMNS = (*KEY_FIELDS, "side")
 
 metadata = sa.MetaData()
 
@@ -46,24 +51,14 @@ cells = sa.Table(
     metadata,
     sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),  # keeps the file's order
     sa.Column("run_id", sa.String(), sa.ForeignKey("runs.run_id"), nullable=False),
-    sa.Column("scenario", sa.String(), nullable=False),
-    sa.Column("phase", sa.String(), nullable=False),
-    sa.Column("size", sa.String(), nullable=False),
-    sa.Column("impl", sa.String(), nullable=False),
-    sa.Column("device", sa.String(), nullable=False),
-    sa.Column("mode", sa.String(), nullable=False),
-    sa.Column("threads", sa.Integer(), nullable=False),
-    sa.Column("seed", sa.Integer(), nullable=False),
-    sa.Column("side", sa.String(), nullable=False),
+    *(sa.Column(c, sa.Integer() if c in WHOLE else sa.String(), nullable=False) for c in CELL_COLUMNS),
     sa.Column("status", sa.String(), nullable=False),
     sa.Column("reason", sa.Text()),
     sa.Column("median", sa.Float()),
     sa.Column("ci_low", sa.Float()),
     sa.Column("ci_high", sa.Float()),
     sa.Column("record", sa.Text(), nullable=False),  # the whole record, as results.jsonl held it
-    sa.UniqueConstraint(
-        "run_id", "scenario", "phase", "size", "impl", "device", "mode", "threads", "seed", "side", name="uq_cell"
-    ),
+    sa.UniqueConstraint("run_id", *CELL_COLUMNS, name="uq_cell"),
 )
 
 baselines = sa.Table(

@@ -15,8 +15,9 @@ from typing import Optional
 import sqlalchemy as sa
 
 from harness.db.schema import cells, machines, runs
+from records import key_fields
 
-SERIES_KEY = ("scenario", "phase", "size", "impl", "device", "mode", "threads")
+SERIES_KEY = key_fields()  # a cell's series runs across runs: the record's key, as compare's
 
 
 @dataclass

@@ -72,7 +72,8 @@ def slug(text):
 
 def key_text(key):
     d = dict(zip(SERIES_KEY, key))
-    return f"{d['scenario']} {d['phase']} {d['size']} {d['impl']}:{d['mode']}@{d['device']} t{d['threads']}"
+    text = f"{d['scenario']} {d['phase']} {d['size']} {d['impl']}:{d['mode']}@{d['device']} t{d['threads']}"
+    return text + (f" seed {d['seed']}" if d["seed"] else "")  # the default seed unsaid, as the CLI's
 
 
 def short(commit):

@@ -54,6 +54,8 @@ def upgrade():
         sa.Column("ci_low", sa.Float()),
         sa.Column("ci_high", sa.Float()),
         sa.Column("record", sa.Text(), nullable=False),
+        # a migration is history: these columns are frozen as 0001 made them, not derived
+        # from records.KEY_FIELDS as harness/db/schema.py's are
         sa.UniqueConstraint(
             "run_id", "scenario", "phase", "size", "impl", "device", "mode", "threads", "seed", "side", name="uq_cell"
         ),
