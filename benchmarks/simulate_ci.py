@@ -18,16 +18,16 @@ What differs from a real runner, on purpose:
   process per run and 2 pairs in the gate, no machine probes; `real` keeps the workflow's;
 - `uses:` steps other than the checkout (the artifact upload) are skipped.
 
-Checks: the history is outside every clone and holds main's two runs, with the commits of
-jobs 1 and 2; job 3's stored comparison used those 2 runs; without DLBENCH_HISTORY job
-3 would have found no baseline. Prints the transcript; exit 0 when every check holds,
+Checks: the results database is outside every clone and its baseline main holds main's
+two runs, with the commits of jobs 1 and 2; job 3's stored comparison used those 2 runs;
+without DLBENCH_DB job 3 would have found no baseline (the runner's home, where the
+default database would be, has none). Prints the transcript; exit 0 when every check holds,
 1 when one fails, 2 on bad input.
 """
 
 from __future__ import annotations
 
 import argparse
-import glob
 import json
 import os
 import re
@@ -39,6 +39,7 @@ import tempfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
+sys.path.insert(0, ROOT)  # harness, to read the database the jobs wrote
 import workflow_steps  # noqa: E402
 
 TINY_SUITE = "--size tiny --impl reference --scenario sigmoid --threads 1 --samples 3 --min-time 0.001 --warmup 0.001"
@@ -102,8 +103,9 @@ class Runner:
         self.sim, self.origin, self.steps, self.tiny = sim, origin, steps, tiny
         self.tool_cache = os.path.join(sim, "runner", "tool-cache")
         self.temp = os.path.join(sim, "runner", "temp")
-        os.makedirs(self.tool_cache)
-        os.makedirs(self.temp)
+        self.home = os.path.join(sim, "runner", "home")
+        for folder in (self.tool_cache, self.temp, self.home):
+            os.makedirs(folder)
         self.workflow_env = dict(workflow_env)
         if tiny:
             self.workflow_env["SUITE"] = TINY_SUITE
@@ -121,7 +123,9 @@ class Runner:
             RUNNER_TOOL_CACHE=self.tool_cache,
             RUNNER_TEMP=self.temp,
             PYTHONPATH=ws,
+            HOME=self.home,  # the runner's own: never the default database of whoever runs this
         )
+        env.pop("XDG_DATA_HOME", None)
         if self.tiny:
             env["DLBENCH_MACHINE_PROBE"] = "0"
         return env
@@ -215,13 +219,24 @@ def read_env_file(path):
         return dict(line.rstrip("\n").split("=", 1) for line in f if "=" in line)
 
 
-def saved_runs(history):
-    """[(machine, git commit)] of every run of baseline main, oldest first."""
-    runs = []
-    for meta in sorted(glob.glob(os.path.join(history, "*", "main", "runs", "*", "baseline.json"))):
-        with open(meta) as f:
-            runs.append((meta.split(os.sep)[-5], json.load(f).get("git_commit")))
-    return runs
+def saved_runs(db):
+    """[(machine, git commit)] of every run of baseline main in the database, oldest first."""
+    import sqlalchemy as sa
+
+    from harness.db import engine, schema
+
+    database = engine.open_db(db, create=False)
+    try:
+        with database.read() as conn:
+            rows = conn.execute(
+                sa.select(schema.baselines.c.machine, schema.runs.c.git_commit)
+                .join(schema.runs, schema.runs.c.run_id == schema.baselines.c.run_id)
+                .where(schema.baselines.c.name == "main")
+                .order_by(schema.runs.c.started, schema.runs.c.run_id)
+            ).all()
+    finally:
+        database.close()
+    return [(r.machine, r.git_commit) for r in rows]
 
 
 def check(ok, what):
@@ -254,26 +269,26 @@ def simulate(sim, workflow, tiny):
     ok3, ran3, ws3 = runner.job(3, "pull request change -> main", commit3, pr)
 
     say("\n===== checks =====")
-    history = read_env_file(os.path.join(runner.temp, "job3.env")).get("DLBENCH_HISTORY", "")
-    say(f"DLBENCH_HISTORY: {history}")
+    db = read_env_file(os.path.join(runner.temp, "job3.env")).get("DLBENCH_DB", "")
+    say(f"DLBENCH_DB: {db}")
     check(ok1 and ok2, "jobs 1 and 2 (the pushes to main) succeeded")
     check(
-        bool(history) and not os.path.realpath(history).startswith(os.path.join(sim, "work") + os.sep),
-        "the history is outside every job's work tree",
+        bool(db) and not os.path.realpath(db).startswith(os.path.join(sim, "work") + os.sep),
+        "the results database is outside every job's work tree",
     )
     check(
         not any(os.path.exists(os.path.join(ws, ".dlbench")) for ws in (ws1, ws2, ws3)),
-        "nothing went to the default .dlbench/history inside a work tree",
+        "nothing went to a folder inside a work tree",
     )
-    runs = saved_runs(history)
+    runs = saved_runs(db)
     for machine, commit in runs:
         say(f"saved run of main: machine {machine}, commit {commit}")
-    check([c for _, c in runs] == [commit1, commit2], "the history holds 2 runs of main: jobs 1 and 2, by commit")
+    check([c for _, c in runs] == [commit1, commit2], "baseline main holds 2 runs of main: jobs 1 and 2, by commit")
     gate = next((v for k, v in ran3.items() if k.startswith("gate")), None)
     check(gate is not None and gate[0] in (0, 1), "job 3's gate ran to a verdict (exit 0 or 1)")
     stored = next((v for k, v in ran3.items() if k.startswith("stored comparison")), None)
     check(stored is not None and stored[0] in (0, 1), "job 3's stored comparison ran (exit 0 or 1)")
-    env = {**runner.base_env(ws3, pr, os.devnull), "DLBENCH_HISTORY": history}
+    env = {**runner.base_env(ws3, pr, os.devnull), "DLBENCH_DB": db}
     res = subprocess.run(
         [".venv/bin/dlbench", "compare", "main", "out/pr/cur", "--format", "json"],
         cwd=ws3,
@@ -285,14 +300,14 @@ def simulate(sim, workflow, tiny):
     counts = sorted({c.get("n_base") for c in cells if c.get("method") == "stored"})
     say(f"stored comparison (json): {len(cells)} cells, baseline runs per cell: {counts}")
     check(bool(cells) and counts == [2], "the stored comparison compared against the 2 saved runs")
-    env.pop("DLBENCH_HISTORY")
+    env.pop("DLBENCH_DB")
     res = subprocess.run(
         [".venv/bin/dlbench", "compare", "main", "out/pr/cur"], cwd=ws3, env=env, capture_output=True, text=True
     )
-    say(f"without DLBENCH_HISTORY: exit {res.returncode}: {res.stderr.strip()}")
+    say(f"without DLBENCH_DB: exit {res.returncode}: {res.stderr.strip()}")
     check(
         res.returncode == 2 and "no saved baseline" in res.stderr,
-        "without DLBENCH_HISTORY job 3 finds no baseline (the work tree's own is gone)",
+        "without DLBENCH_DB job 3 finds no baseline (the default database, in the runner's home, has none)",
     )
     say(f"\nsimulation: OK (gate exit {gate[0]}, stored comparison exit {stored[0]})")
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
 from datetime import datetime
 
 import impls
@@ -74,48 +73,29 @@ def print_report(dirs, fmt):
     return df, sources
 
 
-def compare_stored(base_args, cur_arg, args, machine_id=None):
-    """Print the comparison of stored results (reports.compare_runs); 1 when it fails.
-    With --db, a baseline name is looked up in the database, not in .dlbench/history, and
-    the machine's history there holds each verdict to its cell's noise."""
+def compare_stored(base_args, cur_arg, args):
+    """Print the comparison of stored results (reports.compare_runs); 1 when it fails. A
+    baseline name is looked up in the database (--db, else the default one) for the
+    candidate's machine (--machine, else the one its results name)."""
+    from harness.store import Store
     from reports.compare_format import render
     from reports.compare_runs import compare_stored as compare
 
-    with tempfile.TemporaryDirectory(prefix="dlbench-baseline-") as tmp:
-        history = None
-        if getattr(args, "db", None) is not None:
-            base_args, history = _db_sides(base_args, cur_arg, args, tmp)
+    store = Store(getattr(args, "db", None))
+    try:
         comparison = compare(
-            base_args, cur_arg, args.threshold, args.alpha, machine_id, strict=args.strict, history=history
+            base_args,
+            cur_arg,
+            args.threshold,
+            args.alpha,
+            store=store,
+            machine=args.machine and str(args.machine),
+            keep=getattr(args, "keep", None),
+            strict=args.strict,
         )
+    finally:
+        store.close()
     for w in comparison.warnings:
         print(w, file=sys.stderr)
     print(render(comparison, getattr(args, "format", "table")))
     return 1 if comparison.failed else 0
-
-
-def _db_sides(base_args, cur_dir, args, tmp):
-    """(baseline arguments, the candidate machine's history) from the database: a results
-    directory as it is, a baseline name as a folder of its newest runs on the candidate's
-    machine; the history holds each cell's series, whose noise a verdict must exceed."""
-    from harness import history
-    from harness.db import baselines, engine, ingest, series
-    from harness.results import read_machine
-
-    for arg in base_args:
-        if not os.path.isdir(arg):
-            history.check_name(arg)
-    machine = ingest.machine_name(read_machine(cur_dir) if os.path.isdir(cur_dir) else None, args.machine)
-    db = engine.open_db(args.db or None, create=False)
-    try:
-        folders = [
-            arg
-            if os.path.isdir(arg)
-            else baselines.write_folder(
-                db, baselines.newest(db, arg, machine, getattr(args, "keep", history.KEEP)), os.path.join(tmp, arg)
-            )
-            for arg in base_args
-        ]
-        return folders, series.load(db, machine)
-    finally:
-        db.close()

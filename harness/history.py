@@ -1,9 +1,8 @@
-"""Named baselines, kept per machine under the project's .dlbench/history/.
-
-`dlbench run --save NAME` adds a finished run there and keeps the newest few (a stored
-comparison needs several runs of the same code to measure the drift between runs);
-`--compare NAME` and `dlbench compare NAME DIR` find them again. Keyed by the machine
-fingerprint, so a CI job compares against the last good runs on the same machine.
+"""Baselines kept as folders, per machine fingerprint, under .dlbench/history/: the layout
+older dlbench versions saved them in, and where `dlbench run --save NAME` keeps a run
+when the database cannot be written. harness.store imports such folders into the
+database on first use (`dlbench db ingest --history` does it by hand); the database,
+keyed by the machine's name, is where baselines live.
 """
 
 from __future__ import annotations
@@ -79,33 +78,3 @@ def run_dirs(path):
             if not d.endswith(".tmp") and os.path.isdir(os.path.join(runs, d))
         ]
     return [path]
-
-
-def find(name, machine_id):
-    """(path, warning): this machine's baseline NAME, else another machine's, loudly."""
-    check_name(name)
-    base = root()
-    own = os.path.join(base, machine_id or "unknown-machine", name)
-    if os.path.isdir(own):
-        return own, None
-    others = sorted(
-        d for d in (os.listdir(base) if os.path.isdir(base) else []) if os.path.isdir(os.path.join(base, d, name))
-    )
-    if others:
-        path = os.path.join(base, others[0], name)
-        return path, (
-            f"WARNING: no baseline {name!r} for this machine ({machine_id}); using the one saved on "
-            f"machine {others[0]}: differences may be the hardware, not the code"
-        )
-    raise HistoryError(f"no saved baseline {name!r} (looked in {base}); save one with dlbench run --save {name}")
-
-
-def resolve(arg, machine_id=None):
-    """A compare argument, a results directory or the name of a saved baseline: (its run
-    directories, a warning or None)."""
-    if os.path.isdir(arg):
-        return run_dirs(arg), None
-    if NAME_RE.match(arg) and os.sep not in arg:
-        path, warning = find(arg, machine_id)
-        return run_dirs(path), warning
-    raise HistoryError(f"{arg}: neither a results directory nor a saved baseline name")

@@ -1,16 +1,13 @@
-"""Comparing stored results: read the runs each argument names (a results directory or a
-saved baseline, harness.history), pool the baseline's runs, decide whether the comparison
-is paired (every record interleaved), and compare (reports.compare). Knows nothing of
-running; the CLI prints what it returns.
+"""Comparing stored results: read what each argument names (a results directory or a
+saved baseline, through harness.store), pool the baseline's runs, decide whether the
+comparison is paired (every record interleaved), and compare (reports.compare). Knows
+nothing of running; the CLI prints what it returns.
 """
 
 from __future__ import annotations
 
-import os
-
-from harness import history
-from harness.results import read_machine, read_results
 from harness.sentinel import resolvable_change
+from harness.store import Store, StoreError, load_dir
 from reports import compare_noise
 from reports.compare import compare_records
 from reports.load import LoadError
@@ -19,51 +16,39 @@ from reports.load import LoadError
 def load_records(path):
     """(records, machine.json, warnings) of one results directory; LoadError when it has no results.
     warnings: a torn last line a crash left (every line before it is whole)."""
-    if not os.path.isdir(path):
-        raise LoadError(f"{path}: no such results directory")
-    contents = read_results(path)
-    machine = read_machine(path)
-    if not contents.records:
-        raise LoadError(f"{path}: no results")
-    return contents.records, machine, [contents.torn.warning] if contents.torn else []
+    try:
+        side = load_dir(path)
+    except StoreError as exc:
+        raise LoadError(str(exc)) from None
+    return side.records, side.machines[0], side.warnings
 
 
-def load_runs(arg, machine_id):
-    """(records of every run, their machines, torn-line warnings, the baseline's warning or None)
-    for one compare argument."""
-    dirs, warning = history.resolve(arg, machine_id)
-    records, machines, torn = [], [], []
-    for d in dirs:
-        recs, machine, cut = load_records(d)
-        records += recs
-        machines.append(machine)
-        torn += cut
-    return records, machines, torn, warning
-
-
-def compare_stored(base_args, cur_arg, threshold, alpha, machine_id=None, strict=False, history=None):
+def compare_stored(base_args, cur_arg, threshold, alpha, store=None, machine=None, keep=None, strict=False):
     """base_args: one or more results directories or saved baseline names, pooled as runs;
-    cur_arg: the candidate. A Comparison whose warnings list every note for the user, in order.
-    history: the candidate machine's MachineHistory from the database (compare --db), whose
-    noise each slower or faster verdict must also exceed (reports.compare_noise); without
-    it the statistical test alone decides."""
-    cur_records, cur_machines, torn, cur_warning = load_runs(cur_arg, machine_id)
-    own = (cur_machines[-1] or {}).get("machine_id") or machine_id
-    base_records, base_machines, warnings = [], [], [cur_warning]
-    for arg in base_args:
-        recs, machines, cut, warning = load_runs(arg, own)
-        base_records += recs
-        base_machines += machines
-        torn += cut
-        warnings.append(warning)
-    paired = all(r.get("interleaved") for r in base_records + cur_records)
+    cur_arg: the candidate (a results directory). A Comparison whose warnings list every
+    note for the user, in order. store: where baseline names are looked up (harness.store;
+    default: the default database); machine: the machine whose baseline a name means
+    (default: the candidate's). When a name was looked up, the machine's history in the
+    database holds each slower or faster verdict to the series' own noise as well
+    (reports.compare_noise)."""
+    from harness import history as folders
+    from harness.store import machine_of
+
+    store = store or Store()
+    machine = machine or machine_of(cur_arg)
+    keep = keep or folders.KEEP
+    cur = store.side(cur_arg, machine, keep)
+    bases = [store.side(arg, machine, keep) for arg in base_args]
+    base_records = [r for b in bases for r in b.records]
+    base_machines = [m for b in bases for m in b.machines]
+    paired = all(r.get("interleaved") for r in base_records + cur.records)
     comparison = compare_records(
-        base_records, cur_records, threshold, alpha, paired, base_machines + cur_machines, strict=strict
+        base_records, cur.records, threshold, alpha, paired, base_machines + cur.machines, strict=strict
     )
-    comparison.warnings[:0] = torn + [w for w in warnings if w]
-    comparison.noise = noise_line(base_machines, cur_machines, paired)
-    if history is not None:
-        compare_noise.hold(comparison, history, {r.get("run_id") for r in cur_records})
+    comparison.warnings[:0] = cur.warnings + [w for b in bases for w in b.warnings]
+    comparison.noise = noise_line(base_machines, cur.machines, paired)
+    if store.opened:  # a name was looked up: the database holds this machine's history
+        compare_noise.hold(comparison, store.history(machine), {r.get("run_id") for r in cur.records})
     return comparison
 
 

@@ -3,6 +3,7 @@ import os
 import shlex
 import subprocess
 import sys
+import tempfile
 
 import pytest
 
@@ -19,8 +20,22 @@ os.environ.setdefault("DLBENCH_MACHINE_PROBE", "0")
 # first waiting for a quiet machine (tests/test_machine.py waits where it means to)
 os.environ.setdefault("DLBENCH_PROBE_MIN_N", "512")
 os.environ.setdefault("DLBENCH_PROBE_QUIET_WAIT", "0")
+# Baselines go into the default database: the tests' own, never the user's (~/.local/share),
+# and no folder history of the checkout's is imported into it.
+_STORE = tempfile.mkdtemp(prefix="dlbench-tests-store-")
+os.environ.setdefault("DLBENCH_DB", os.path.join(_STORE, "results.sqlite"))
+os.environ.setdefault("DLBENCH_HISTORY", os.path.join(_STORE, "history"))
 # One worker process per cell unless a test asks for more (the CLI default is several).
 os.environ.setdefault("DLBENCH_PROCESSES", "1")
+
+
+@pytest.fixture(autouse=True)
+def own_store(tmp_path_factory, monkeypatch):
+    """Each test its own default database and folder history (harness.store): a baseline one
+    test saves is never another's."""
+    where = tmp_path_factory.mktemp("store")
+    monkeypatch.setenv("DLBENCH_DB", str(where / "results.sqlite"))
+    monkeypatch.setenv("DLBENCH_HISTORY", str(where / "history"))
 
 
 @pytest.hookimpl(tryfirst=True)

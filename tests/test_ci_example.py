@@ -36,12 +36,12 @@ def _step(steps, prefix):
     return next(s for s in steps if (s.get("name") or "").startswith(prefix))
 
 
-def test_history_is_set_outside_the_work_tree_for_the_whole_job():
+def test_the_database_is_set_outside_the_work_tree_for_the_whole_job():
     steps = _steps()
-    setters = [i for i, s in enumerate(steps) if "DLBENCH_HISTORY=" in s.get("run", "")]
+    setters = [i for i, s in enumerate(steps) if "DLBENCH_DB=" in s.get("run", "")]
     assert len(setters) == 1
     run = steps[setters[0]]["run"]
-    value = run.split("DLBENCH_HISTORY=", 1)[1].split('"')[0]
+    value = run.split("DLBENCH_DB=", 1)[1].split('"')[0]
     assert value.startswith(("$RUNNER_TOOL_CACHE/", "$HOME/", "${{ runner.tool_cache }}/")), value
     assert "GITHUB_WORKSPACE" not in value
     assert '>> "$GITHUB_ENV"' in run  # every later step of the job sees it
@@ -71,7 +71,7 @@ def test_workflow_reader_refuses_what_it_would_misread():
         ws.parse("on: push\njobs:\n  a:\n    runs-on: x\n")
 
 
-def test_simulation_three_jobs_history_survives_the_clean(tmp_path):
+def test_simulation_three_jobs_baselines_survive_the_clean(tmp_path):
     sim = tmp_path / "sim"
     res = subprocess.run(
         [sys.executable, SIMULATE, "--dir", str(sim)],
@@ -87,16 +87,15 @@ def test_simulation_three_jobs_history_survives_the_clean(tmp_path):
     # each job a fresh clone, cleaned as actions/checkout does
     assert out.count("$ git clean -ffdx") == 3
     assert out.count("===== job ") == 6 and out.count("succeeded =====") == 3
-    # main's two runs saved outside the clones, with the commits of jobs 1 and 2
-    history = sim / "runner" / "tool-cache" / "dlbench-history"
-    assert f"DLBENCH_HISTORY: {history}" in out
+    # main's two runs saved in the database outside the clones, with the commits of jobs 1 and 2
+    db = sim / "runner" / "tool-cache" / "dlbench" / "results.sqlite"
+    assert f"DLBENCH_DB: {db}" in out and db.is_file()
     assert out.count("saved run of main: machine") == 2
-    assert len(list(history.glob("*/main/runs/*/baseline.json"))) == 2
     assert not any((sim / "work" / f"job{n}" / ".dlbench").exists() for n in (1, 2, 3))
     # job 3: the gate against origin/main, then the stored comparison against those 2 runs
     assert "dlbench compare --interleave --base-rev origin/main" in out
     assert "baseline runs per cell: [2]" in out
-    assert "without DLBENCH_HISTORY: exit 2" in out
+    assert "without DLBENCH_DB: exit 2" in out
     comparison = (sim / "work" / "job3" / "comparison.md").read_text()
     assert "| interleaved |" in comparison and "| stored |" in comparison  # the gate's, then the record's
 

@@ -172,30 +172,55 @@ def test_cli_exit_codes_and_formats(tmp_path, capsys):
     assert "line 1: not valid JSON" in err and len(err.strip().splitlines()) == 1
 
 
-def test_run_save_and_compare_against_baseline(tmp_path, monkeypatch, capsys):
-    monkeypatch.setenv("DLBENCH_HISTORY", str(tmp_path / "history"))
+def test_run_save_and_compare_against_baseline(tmp_path, capsys):
+    from harness.store import Store, machine_of
+
     args = ["run", "--scenario", "sigmoid", "--impl", "reference", "--size", "tiny", "--quiet", *FAST]
-    for i in range(3):  # the baseline keeps the newest --keep runs
-        assert main(args + ["--out", str(tmp_path / f"a{i}"), "--save", "main", "--keep", "2"]) == 0
-        assert "saved baseline 'main'" in capsys.readouterr().out
-    saved = [d for d in (tmp_path / "history").iterdir()]
-    kept = sorted((saved[0] / "main" / "runs").iterdir())
-    assert len(saved) == 1 and len(kept) == 2 and all((d / "results.jsonl").exists() for d in kept)
-    assert json.loads((kept[-1] / "baseline.json").read_text())["source"].endswith("a2")
-    meta = json.loads((kept[0] / "baseline.json").read_text())
-    assert meta["versions"]["reference"] and "git_commit" in meta
-    code = main(args + ["--out", str(tmp_path / "b"), "--compare", "main"])
+    for i in range(3):  # the baseline is a tag on runs in the default database
+        assert main(args + ["--out", str(tmp_path / f"a{i}"), "--save", "main"]) == 0
+        out = capsys.readouterr().out
+        assert "saved baseline 'main': run " in out and os.environ["DLBENCH_DB"] in out
+    assert not os.path.exists(os.environ["DLBENCH_HISTORY"])  # no folder kept besides
+    store = Store()
+    newest = store.newest("main", machine_of(str(tmp_path / "a2")), keep=2)
+    store.close()
+    assert len(newest) == 2 and newest[-1] == read_results(str(tmp_path / "a2"))[0]["run_id"]
+    code = main(args + ["--out", str(tmp_path / "b"), "--compare", "main", "--keep", "2"])
     out = capsys.readouterr().out
     assert code == 0 and "inconclusive" in out and "2/1" in out  # 2 baseline runs cannot measure drift
-    assert main(["compare", "main", str(tmp_path / "b")]) == 0
+    # by default the newest 5: all three (a wide threshold: the machine's noise is not the point)
+    assert main(["compare", "main", str(tmp_path / "b"), "--threshold", "90%"]) == 0
+    assert " 3/1 " in capsys.readouterr().out
     # a cell the baseline lacks: listed and passing, failing under --strict
-    more = ["--scenario", "sigmoid,qgemm", "--quiet", "--out", str(tmp_path / "c"), "--compare", "main"]
+    more = ["--scenario", "sigmoid,qgemm", "--quiet", "--out", str(tmp_path / "c"), "--compare", "main", "--keep", "2"]
     assert main([a for a in args if a != "sigmoid" and a != "--scenario"] + more + ["--strict"]) == 1
     out = capsys.readouterr().out
     assert " new " in out and "strict" in out and "FAIL" in out
-    assert main(["compare", "main", str(tmp_path / "c")]) == 0
+    assert main(["compare", "main", str(tmp_path / "c"), "--threshold", "90%"]) == 0
     assert main(["compare", "nosuch", str(tmp_path / "b")]) == 2
-    assert "no saved baseline 'nosuch'" in capsys.readouterr().err
+    assert "no baseline 'nosuch' for machine " in capsys.readouterr().err
+
+
+def test_folder_baselines_are_imported_into_the_database_on_first_use(tmp_path, capsys):
+    """A .dlbench/history of an older dlbench: the first comparison by name imports it, once."""
+    from harness import history
+
+    args = ["run", "--scenario", "sigmoid", "--impl", "reference", "--size", "tiny", "--quiet", *FAST]
+    for i in range(2):
+        assert main(args + ["--out", str(tmp_path / f"old{i}")]) == 0
+        history.save(str(tmp_path / f"old{i}"), "legacy")  # the folder layout older versions wrote
+    assert main(args + ["--out", str(tmp_path / "new")]) == 0
+    capsys.readouterr()
+    assert not os.path.exists(os.environ["DLBENCH_DB"])
+    assert main(["compare", "legacy", str(tmp_path / "new"), "--threshold", "50%"]) == 0
+    assert "2 baseline run(s)" in capsys.readouterr().out
+    marker = os.path.join(os.environ["DLBENCH_HISTORY"], ".imported")
+    with open(marker) as f:
+        assert f.read().split() == [os.environ["DLBENCH_DB"]]
+    assert main(["compare", "legacy", str(tmp_path / "new"), "--threshold", "50%"]) == 0
+    assert "2 baseline run(s)" in capsys.readouterr().out  # imported once: still the two runs
+    with open(marker) as f:
+        assert len(f.read().split()) == 1
 
 
 @pytest.mark.slow  # interleaved sides, real runs

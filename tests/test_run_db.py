@@ -120,9 +120,12 @@ def test_baselines_saved_into_the_database_are_what_compare_by_name_takes(db_url
 
 
 def test_saved_history_folders_import_with_their_names(db_url, tmp_path, monkeypatch, capsys):
+    from harness import history
+
     monkeypatch.setenv("DLBENCH_HISTORY", str(tmp_path / "history"))
-    for i in range(2):
-        assert dlbench(f"{RUN} --out {tmp_path / f'h{i}'} --machine box --save weekly", *FAST) == 0
+    for i in range(2):  # baselines as older versions kept them: folders under .dlbench/history
+        assert dlbench(f"{RUN} --out {tmp_path / f'h{i}'} --machine box", *FAST) == 0
+        history.save(str(tmp_path / f"h{i}"), "weekly")
     assert dlbench(f"db ingest --history --db {db_url}") == 0
     assert capsys.readouterr().out.count("ingested run ") == 2
     assert dlbench(f"db ingest --history --db {db_url}") == 0  # again: nothing new

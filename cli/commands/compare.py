@@ -31,8 +31,8 @@ def add_parser(sub):
     add_verdict_options(c)
     add_db_option(
         c,
-        help_start="look baseline names up in the database (its newest 5 runs of the name on the "
-        "candidate's machine) instead of .dlbench/history",
+        help_start="where baseline names are looked up: the newest 5 runs of the name on the candidate's "
+        "machine; its history there also holds each verdict to the cell's run-to-run noise",
         nargs="?",
         const="",
     )

@@ -92,14 +92,16 @@ def run(args):
             db.close()
         print(f"database: {db.where}")
         return 0
-    db = engine.open_db(args.db, create=False)
+    from harness.store import Store
+
+    store = Store(args.db)
     try:
         if args.db_command == "runs":
-            rows = listing.list_runs(db)
-            print(listing.format_runs(rows) if rows else f"no runs in {db.where}")
+            rows = store.runs()
+            print(listing.format_runs(rows) if rows else f"no runs in {store.where}")
         else:
-            n = export.export_run(db, args.run_id, args.out)
+            n = export.export_run(store.database(), args.run_id, args.out)
             print(f"exported run {args.run_id} ({n} cells) to {args.out}")
     finally:
-        db.close()
+        store.close()
     return 0

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import sys
 
 from cli.common import cells, compare_stored, default_out, options, print_report
@@ -90,8 +91,14 @@ def add_parser(sub):
         "exit 2 and the command that adds it later",
     )
     add_machine_option(r, "the name this machine's history is kept under in the database (machine.json's machine_name)")
-    r.add_argument("--save", metavar="NAME", help="add these results to baseline NAME for this machine")
-    r.add_argument("--keep", type=positive_int, default=5, help="runs a saved baseline keeps (default 5)")
+    r.add_argument(
+        "--save",
+        metavar="NAME",
+        help="add this run to baseline NAME for this machine, in the database (--db, else the default one)",
+    )
+    r.add_argument(
+        "--keep", type=positive_int, default=5, help="the baseline's newest runs --compare pools (default 5)"
+    )
     r.add_argument(
         "--compare", metavar="NAME", help="then compare against saved baseline NAME (exit 1 if slower; see --strict)"
     )
@@ -155,25 +162,36 @@ def run(args):
     elif recorder:
         print(f"database: {recorder.written} cells recorded in {recorder.where()}")
     if args.compare:
-        code = max(code, compare_stored([args.compare], out, args, runner.machine["machine_id"]))
-    if args.save and recorder:  # the database keeps the baseline: a tag on this run
-        if not recorder.failure:
-            print(f"saved baseline {args.save!r}: {_tag_baseline(args, runner)}")
-    elif args.save:
-        print(f"saved baseline {args.save!r}: {history.save(out, args.save, args.keep)}")
+        code = max(code, compare_stored([args.compare], out, args))
+    if args.save and not (recorder and recorder.failure):  # a failed recorder kept it as a folder already
+        code = max(code, _save(args, out))
     return code
 
 
-def _tag_baseline(args, runner):
-    from harness.db import baselines, engine, ingest
+def _save(args, out):
+    """run --save: the run into the store's database, tagged. Where the database cannot be
+    written the baseline is kept as a folder instead, and the line says how to add it."""
+    from harness import history
+    from harness.db.settings import shown
+    from harness.errors import DlbenchError
+    from harness.store import Store
 
-    machine = ingest.machine_name(runner.machine, args.machine)
-    db = engine.open_db(args.db or None)
+    store = Store(args.db)
     try:
-        baselines.tag(db, args.save, [runner.run_id], machine)
-        return f"run {runner.run_id} of machine {machine} in {db.where}"
+        print(f"saved baseline {args.save!r}: {store.save(out, args.save, args.machine)}")
+        return 0
+    except (DlbenchError, OSError) as exc:
+        folder = history.save(out, args.save, args.keep)
+        db = f" --db {shlex.quote(shown(args.db))}" if args.db else ""
+        machine = f" --machine {args.machine}" if args.machine else ""
+        print(
+            f"dlbench run: saving baseline {args.save!r} failed ({exc}); kept as the folder {folder}; "
+            f"add it later with: dlbench db ingest --history{db}{machine}",
+            file=sys.stderr,
+        )
+        return 2
     finally:
-        db.close()
+        store.close()
 
 
 def _recorder(args, out, runner):

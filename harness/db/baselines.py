@@ -1,7 +1,6 @@
 """Saved baselines in the database: a name tags runs of a machine, and a comparison against
 the name takes the machine's newest KEEP tagged runs (their spread is the drift between runs
-that a stored comparison needs), written out as a baseline folder that harness.history and
-reports.compare_runs read as they read a saved one.
+that a stored comparison needs), read through harness.store.
 
 .dlbench/history folders (harness.history's layout) import here with their names.
 """
@@ -13,7 +12,7 @@ import os
 import sqlalchemy as sa
 
 from harness import history
-from harness.db import export, ingest
+from harness.db import ingest
 from harness.db.errors import DatabaseError
 from harness.db.schema import baselines, runs
 
@@ -53,18 +52,13 @@ def newest(db, name, machine, keep):
     return [r.run_id for r in reversed(rows)]
 
 
-def write_folder(db, run_ids, folder):
-    """The runs as a saved baseline's folder (folder/runs/NNN/), which harness.history reads."""
-    for i, run_id in enumerate(run_ids):
-        export.export_run(db, run_id, os.path.join(folder, "runs", f"{i:03d}"))
-    return folder
-
-
 def history_runs(root):
     """[(baseline name, run folder)] of a .dlbench/history tree (machine/name/runs/stamp), the
     runs of each baseline as harness.history lists them."""
     found = []
     for machine_id in sorted(os.listdir(root)) if os.path.isdir(root) else []:
+        if not os.path.isdir(os.path.join(root, machine_id)):
+            continue  # harness.store's marker of the databases it went into
         for name in sorted(os.listdir(os.path.join(root, machine_id))):
             baseline = os.path.join(root, machine_id, name)
             if os.path.isdir(os.path.join(baseline, "runs")):
