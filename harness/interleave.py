@@ -42,8 +42,7 @@ def compare_sides(
         for side in sides:
             runners.append(open_runner(command, os.path.join(out, side.label), options, side=side))
         for runner in runners:
-            runner.framework_facts(impl_names)
-            runner.write_machine()
+            runner.prepare(impl_names)
         return run_interleaved(cells, runners[0], runners[1], pairs, progress, lockstep=lockstep)
     finally:
         for runner in runners:
@@ -92,7 +91,7 @@ def run_interleaved(cells, base, cur, pairs, progress=None, lockstep=True):
                         break
             for runner, sink in ((base, base_records), (cur, cur_records)):
                 record = runner.make_record(cell, results[id(runner)], interleaved=True, lockstep=lockstep)
-                runner.writer.append(record)
+                runner.results_dir.writer.append(record)
                 sink.append(record)
             if progress:
                 progress.cell_done(cell, cur_records[-1])

@@ -261,7 +261,7 @@ def invalidate(entry, metric, hits):
 
 def measure_ceilings(devices, impl_names, facts, threads, seconds, workdir, side=None, machine=None, quiet_wait=None):
     """Every device's ceilings; the CPU's bandwidth at the levels of `machine`'s caches.
-    facts: harness.runner.framework_facts() of impl_names."""
+    facts: harness.machine_record.framework_facts() of impl_names."""
     machine = machine or {}
     cpu_sets = working_sets(machine.get("caches"), threads, machine.get("memory_bytes"))
     return {

@@ -32,7 +32,7 @@ def build_record(
 ):
     """The record of one cell from its processes' results (the first failed one decides its status).
 
-    facts: what the implementation's worker said about itself (harness.runner.framework_facts);
+    facts: what the implementation's worker said about itself (harness.machine_record.framework_facts);
     work: the flops and bytes of the side's own checkout (harness.side_work), None: this one's;
     interleaved: a record of `compare --interleave` (lockstep: whether its pairs ran in lockstep);
     turns: the implementations it took lockstep turns with in `dlbench run` (harness.rounds),

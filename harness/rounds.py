@@ -91,7 +91,7 @@ def run_rounds(runner, cells):
             for g in state.groups:
                 if g not in state.emitted:
                     state.emit(g)
-    runner.record_sentinel(sentinel.summarize(state.points))
+    runner.machine_record.record_sentinel(sentinel.summarize(state.points))
 
 
 class _State:
@@ -112,7 +112,7 @@ class _State:
         cpus = shared_cpus(self.opts.threads)
         self.sentinel_cpu = max(cpus) if cpus else None
         self.journal = Journal(runner.out_dir)
-        if runner.resume:
+        if runner.results_dir.resume:
             self.journal.load(self)
 
     def live(self, group):

@@ -4,18 +4,29 @@ import functools
 import tempfile
 
 from harness.plan import plan
-from harness.runner import Options, Runner
+from harness.runner import Options, open_runner
+
+
+def run_cells(out, options, impl_names, cells):
+    """CELLS through a real runner into OUT, after the facts of impl_names and machine.json:
+    (facts, records)."""
+    runner = open_runner("run", str(out), options)
+    try:
+        runner.prepare(impl_names)
+        records = runner.run(cells)
+    finally:
+        runner.close()
+    return runner.facts, records
 
 
 @functools.lru_cache(maxsize=None)
 def run_impl(impl, mode, device="cpu"):
     """Every tiny cell of one implementation and mode: (probe, {(scenario, phase): record})."""
     out = tempfile.mkdtemp(prefix=f"dlbench-tiny-{impl}-{mode}-")
-    runner = Runner(out, Options(threads=2, samples=2, min_time=0.001, warmup_time=0.001, timeout=600))
-    try:
-        runner.framework_facts([impl])
-        runner.write_machine()
-        records = runner.run(plan(impl_names=[impl], modes=[mode], devices=[device], sizes=["tiny"], threads=2))
-    finally:
-        runner.close()
-    return runner.facts[impl], {(r["scenario"], r["phase"]): r for r in records}
+    facts, records = run_cells(
+        out,
+        Options(threads=2, samples=2, min_time=0.001, warmup_time=0.001, timeout=600),
+        [impl],
+        plan(impl_names=[impl], modes=[mode], devices=[device], sizes=["tiny"], threads=2),
+    )
+    return facts[impl], {(r["scenario"], r["phase"]): r for r in records}

@@ -10,9 +10,9 @@ import sys
 import pytest
 
 from harness.plan import plan
-from harness.runner import Options, Runner
+from harness.runner import Options
 from impls.dlib import bridge_path
-from tests.harness_runs import run_impl
+from tests.harness_runs import run_cells, run_impl
 from tests.requirements import skip_if_without
 
 pytestmark = pytest.mark.bridge  # builds or runs the compiled bridge (make dlib)
@@ -24,14 +24,13 @@ def run_dlib(tmp_path, monkeypatch, env=None, **selection):
     """Run dlib's tiny cells through the real harness; returns (probe, records by (scenario, phase))."""
     for k, v in (env or {}).items():
         monkeypatch.setenv(k, v)
-    runner = Runner(str(tmp_path / "out"), Options(threads=1, samples=2, min_time=0.001, warmup_time=0.001))
-    try:
-        runner.framework_facts(["dlib"])
-        runner.write_machine()
-        records = runner.run(plan(impl_names=["dlib"], sizes=["tiny"], threads=1, **selection))
-    finally:
-        runner.close()
-    return runner.facts["dlib"], {(r["scenario"], r["phase"]): r for r in records}
+    facts, records = run_cells(
+        tmp_path / "out",
+        Options(threads=1, samples=2, min_time=0.001, warmup_time=0.001),
+        ["dlib"],
+        plan(impl_names=["dlib"], sizes=["tiny"], threads=1, **selection),
+    )
+    return facts["dlib"], {(r["scenario"], r["phase"]): r for r in records}
 
 
 def test_bridge_builds_from_the_source_with_the_project_command(tmp_path, monkeypatch):

@@ -260,7 +260,7 @@ def test_peaks_measured_beside_busy_processes_say_so(tmp_path):
     import subprocess
     import sys
 
-    from harness.runner import framework_facts
+    from harness.machine_record import framework_facts
 
     probes = framework_facts(["reference"], 1, str(tmp_path))
     quiet = machine_peaks.measure_device("cpu", ["reference"], probes, 1, 0.05, str(tmp_path))

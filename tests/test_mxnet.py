@@ -14,9 +14,9 @@ from cli import main as cli
 from harness import environments
 from harness.plan import plan
 from harness.processes import worker_env
-from harness.runner import Options, Runner
+from harness.runner import Options
 from tests import qgemm_edges
-from tests.harness_runs import run_impl
+from tests.harness_runs import run_cells, run_impl
 from tests.requirements import manifest, skip_if_without
 
 pytestmark = pytest.mark.env  # builds or runs .venv-mxnet (make envs)
@@ -28,15 +28,13 @@ def env_python(root=None):
     return os.path.join(root or environments.env_dir("mxnet"), "bin", "python")
 
 
-def run_cells(out, **selection):
-    runner = Runner(str(out), Options(threads=1, samples=2, min_time=0.001, warmup_time=0.001, timeout=600))
-    try:
-        runner.framework_facts(selection.get("impl_names", ["mxnet"]))
-        runner.write_machine()
-        records = runner.run(plan(sizes=["tiny"], threads=1, **selection))
-    finally:
-        runner.close()
-    return runner.facts, records
+def run_tiny(out, **selection):
+    return run_cells(
+        out,
+        Options(threads=1, samples=2, min_time=0.001, warmup_time=0.001, timeout=600),
+        selection.get("impl_names", ["mxnet"]),
+        plan(sizes=["tiny"], threads=1, **selection),
+    )
 
 
 def test_environment_is_created_from_nothing_by_the_project_command(tmp_path, monkeypatch, capsys):
@@ -113,7 +111,7 @@ def test_broken_environment_names_the_setup_command(tmp_path, monkeypatch):
         [sys.executable, "-m", "venv", "--without-pip", str(tmp_path / ".venv-mxnet")], check=True, timeout=300
     )
     monkeypatch.setenv("DLBENCH_ENVS", str(tmp_path))
-    probes, records = run_cells(tmp_path / "out", impl_names=["mxnet"], scenario_names=["conv"], modes=["eager"])
+    probes, records = run_tiny(tmp_path / "out", impl_names=["mxnet"], scenario_names=["conv"], modes=["eager"])
     assert not probes["mxnet"]["installed"]
     assert [r["status"] for r in records] == ["unsupported"]
     assert SETUP in records[0]["reason"] and "numpy" in records[0]["reason"].lower()
@@ -164,7 +162,7 @@ def test_qgemm_is_exact_without_vnni(tmp_path, monkeypatch):
     """Without VNNI oneDNN's int8 GEMM saturates int16 pair sums; the adapter then splits
     A into 7-bit halves. oneDNN's ISA cap forces that path on any CPU."""
     monkeypatch.setenv("DNNL_MAX_CPU_ISA", "AVX512_CORE")
-    probes, records = run_cells(tmp_path, impl_names=["mxnet"], scenario_names=["qgemm"])
+    probes, records = run_tiny(tmp_path, impl_names=["mxnet"], scenario_names=["qgemm"])
     assert probes["mxnet"]["info"]["int8_gemm_exact_in_one_pass"] is False
     assert len(records) == 6  # three phases, eager and graph
     for rec in records:

@@ -7,7 +7,7 @@ check) runs in its own interpreter, as the harness runs it.
 import pytest
 
 import scenarios
-from harness.runner import framework_facts
+from harness.machine_record import framework_facts
 from tests import qgemm_edges
 from tests.harness_runs import run_impl
 from tests.requirements import manifest

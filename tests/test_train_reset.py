@@ -15,9 +15,10 @@ import scenarios
 from harness import environments, worker
 from harness.plan import plan
 from harness.processes import worker_env
-from harness.runner import Options, Runner
+from harness.runner import Options
 from tests import requirements
 from tests.conftest import FAST, by_cell, dlbench, read_results
+from tests.harness_runs import run_cells
 from tests.requirements import CHECKS, absent, lane_marks, require
 
 # (implementation, its modes that run on this machine's CPU): one worker process each
@@ -82,18 +83,12 @@ def first_losses(name, phase, size="tiny"):
 def test_timed_steps_keep_the_validated_loss_and_without_reset_they_would_not(tmp_path):
     # 300 timed steps per cell through the real worker: one call per sample, although a tiny
     # step is far shorter than min_time (a second call would step from the first's weights)
-    runner = Runner(
-        str(tmp_path / "out"),
+    _, records = run_cells(
+        tmp_path / "out",
         Options(threads=1, samples=300, min_samples=300, min_time=0.05, warmup_time=0.001, max_time=600, timeout=600),
+        ["reference"],
+        plan(impl_names=["reference"], scenario_names=["classifier", "gan"], sizes=["tiny"], threads=1),
     )
-    try:
-        runner.framework_facts(["reference"])
-        runner.write_machine()
-        records = runner.run(
-            plan(impl_names=["reference"], scenario_names=["classifier", "gan"], sizes=["tiny"], threads=1)
-        )
-    finally:
-        runner.close()
     cells = {(r["scenario"], r["phase"]): r for r in records}
     assert cells[("classifier", "inference")]["last_loss"] is None  # not a training cell
     for name, phase in (("classifier", "train_step"), ("gan", "step")):

@@ -20,7 +20,7 @@ def add_parser(sub):
 
 
 def run(args):
-    from harness.runner import framework_facts
+    from harness.machine_record import framework_facts
 
     print("Scenarios:")
     for s in scenarios.all_scenarios():

@@ -43,10 +43,8 @@ def run(args):
     # resume=True: adding peaks to a results directory of this machine is fine
     runner = open_runner("machine", out, options(args, 1), resume=True)
     try:
-        runner.framework_facts(names)
-        runner.write_machine()
-        peaks = runner.measure_ceilings(names, args.probe_time, devices)
-        floor = runner.measure_noise_floor()
+        peaks = runner.prepare(names, probe_with=names, probe_seconds=args.probe_time, devices=devices)
+        floor = runner.machine_record.measure_noise_floor()
     finally:
         runner.close()
     print("\n".join(machine_peaks.ceiling_lines(peaks)))

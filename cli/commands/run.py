@@ -116,28 +116,34 @@ def run(args):
         if name:
             history.check_name(name)
     out = args.out or default_out("run")
-    runner = open_runner("run", out, options(args, args.processes), progress=ProgressDisplay(), resume=args.resume)
-    runner.machine_name = args.machine
-    recorder = _recorder(args, out, runner)
+    recorder = _recorder(args, out)
+    runner = open_runner(
+        "run",
+        out,
+        options(args, args.processes),
+        progress=ProgressDisplay(),
+        resume=args.resume,
+        machine_name=args.machine,
+        listeners=[recorder.add] if recorder else (),
+    )
+    devices = list(dict.fromkeys(c.device for c in todo))
+    probing = sorted({c.impl for c in todo} | {"reference"}) if args.machine_probe else None
     try:
-        runner.framework_facts(sorted({c.impl for c in todo}))
-        runner.write_machine()
-        if args.machine_probe:
-            runner.measure_ceilings(
-                sorted({c.impl for c in todo} | {"reference"}),
-                args.probe_time,
-                devices=list(dict.fromkeys(c.device for c in todo)),
-                keep_existing=True,
-                hint="; --no-machine-probe skips this",
-            )
+        runner.prepare(
+            sorted({c.impl for c in todo}),
+            probe_with=probing,
+            probe_seconds=args.probe_time,
+            devices=devices,
+            keep_existing=True,
+            hint="; --no-machine-probe skips this",
+        )
         runner.run(todo)
-        if args.machine_probe:
+        if probing:
             from reports.ceiling_check import beaten
 
-            impl_names = sorted({c.impl for c in todo} | {"reference"})
-            runner.recheck_ceilings(impl_names, list(dict.fromkeys(c.device for c in todo)), beaten)
+            runner.ceilings.recheck(probing, devices, beaten)
     except KeyboardInterrupt:
-        done = len(runner.done) + len(runner.records)
+        done = len(runner.results_dir.done) + len(runner.records)
         journal = os.path.join(out, "rounds.jsonl")
         rounds = sum(1 for _ in open(journal)) if os.path.exists(journal) else 0
         kept = f" (and {rounds} timed rounds in {journal})" if rounds else ""
@@ -194,12 +200,10 @@ def _save(args, out):
         store.close()
 
 
-def _recorder(args, out, runner):
-    """run --db: a recorder listening to the runner's records (harness.db.recorder), or None."""
+def _recorder(args, out):
+    """run --db: a recorder for the runner to hand its records to (harness.db.recorder), or None."""
     if args.db is None:
         return None
     from harness.db.recorder import Recorder
 
-    recorder = Recorder(args.db or None, out, args.machine)
-    runner.listeners.append(recorder.add)
-    return recorder
+    return Recorder(args.db or None, out, args.machine)
