@@ -163,9 +163,10 @@ def test_each_step_compares_against_good_and_retries_inconclusive_once(scripted,
         return {bis.cell_id(c): v for c in cells}
 
     monkeypatch.setattr(bis.Search, "compare", compare)
-    args = Namespace(good=commits[0], bad=commits[-1], pairs=8, threshold=0.05, alpha=0.01)
+    monkeypatch.setattr(bis, "selected_cells", lambda args: [cell])
     out = str(tmp_path / "out")
-    assert bis.run(args, [cell], None, None, out) == 0
+    args = Namespace(good=commits[0], bad=commits[-1], pairs=8, threshold=0.05, alpha=0.01, out=out)
+    assert bis.run(args) == 0
     text = capsys.readouterr().out
     assert f"first slower commit: {commits[2]} commit 2" in text
     assert all(good == commits[0] for good, *_ in calls)  # never the moving good end

@@ -12,6 +12,7 @@ import re
 import numpy as np
 import pytest
 
+from records import KEY_FIELDS
 from reports.charts import cell_key
 from reports.summary import FLAG_MARKS
 from tests.browser import Browser
@@ -166,7 +167,9 @@ def test_flagged_cells_are_visibly_marked(browser, flagged_run, tmp_path):
                     const r = b.getBoundingClientRect(); return [getComputedStyle(b).backgroundColor, r.width > 0]; }}),
                 Array.from(tr.querySelectorAll('td.flags .flag')).map(b => b.innerText), {LINKED_NOTES}(tr)];
         }})""")
-    plain_bg = {bg for key, flags, bg, badges, _, _ in rows if not flags and key.split("|")[4] == "cpu"}
+    fields = ("source", *KEY_FIELDS)  # a row's data-cell: reports.charts.cell_key
+    cell = lambda key: dict(zip(fields, key.split("|")))  # noqa: E731
+    plain_bg = {bg for key, flags, bg, badges, _, _ in rows if not flags and cell(key)["device"] == "cpu"}
     assert plain_bg
     flagged = {}
     for key, text, bg, badges, letters, notes in rows:
@@ -174,8 +177,8 @@ def test_flagged_cells_are_visibly_marked(browser, flagged_run, tmp_path):
             # a short mark, and the number of the note under its table that gives the figures
             assert letters == [FLAG_MARKS[text]] and [n.split(None, 1)[1].split(":")[0] for n, _ in notes] == [text]
             assert all(seen for _, seen in notes), key
-            _, scenario, phase, _, device, _, impl, mode = key.split("|")
-            flagged[(scenario, phase, impl, mode, device)] = text
+            c = cell(key)
+            flagged[(c["scenario"], c["phase"], c["impl"], c["mode"], c["device"])] = text
             assert bg not in plain_bg, f"{key}: a flagged row looks like any other"
             assert badges and all(
                 visible and colour not in ("rgba(0, 0, 0, 0)", "rgb(255, 255, 255)") for colour, visible in badges
