@@ -11,7 +11,7 @@ BENCH_OUT ?= out/bench-$(SIZE)
 ENVS := $(patsubst impls/%/requirements.txt,%,$(wildcard impls/*/requirements.txt))
 DLBENCH_ENVS ?= $(CURDIR)
 
-.PHONY: venv envs browser postgres bench test test-fast lint clean dlib dlib-optional dlib-builtin
+.PHONY: venv envs browser postgres bench test test-rebuild test-fast lint clean dlib dlib-optional dlib-builtin
 
 venv: $(STAMP) dlib-optional
 
@@ -69,8 +69,13 @@ bench: venv envs
 	$(BIN)/dlbench run --size $(SIZE) --out $(BENCH_OUT) --quiet
 	$(BIN)/dlbench report $(BENCH_OUT) --html $(BENCH_OUT)/report.html
 
+# Everything but the rebuilds from nothing (test-rebuild: CI runs both). Under 10 minutes here.
 test: venv envs browser postgres lint
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -m "not rebuild"
+
+# MXNet's environment and dlib's bridge built from nothing, by the project's own commands.
+test-rebuild: venv envs
+	$(BIN)/python -m pytest -q -m rebuild
 
 # ruff (configured in pyproject.toml, pinned there): lint, and the format as committed.
 lint: $(STAMP)
@@ -80,7 +85,7 @@ lint: $(STAMP)
 # The edit-test loop: everything but the marked slow parts (pyproject.toml's markers), on
 # .venv alone: no MXNet environment, no dlib bridge, no browser, no PostgreSQL server.
 # Under a minute here.
-FAST_LANE := not (env or bridge or browser or slow or postgres)
+FAST_LANE := not (env or bridge or browser or slow or postgres or rebuild)
 test-fast: $(STAMP) lint
 	$(BIN)/python -m pytest -q -m "$(FAST_LANE)"
 

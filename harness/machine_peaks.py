@@ -20,7 +20,6 @@ Stored as
 from __future__ import annotations
 
 import math
-import os
 import time
 from datetime import datetime, timezone
 
@@ -28,6 +27,7 @@ import impls
 from harness import caches as cache_sizes
 from harness import contention
 from harness.processes import Side, run_worker, worker_env
+from timing.ceiling import quick
 
 METRICS = {  # metric -> (what it is, unit)
     "fp32_gemm_gflops": ("fp32 GEMM", "GFLOP/s"),
@@ -40,16 +40,12 @@ LEVEL_METRICS = ("memory_gbs_l2", "memory_gbs_l3")
 DEFAULT_SECONDS = 0.25  # per metric and implementation (a GEMM sweep takes what its sizes need)
 # A probe on a busy machine reads low (a parallel GEMM waits for its slowest thread): each
 # implementation's probe waits for quiet first, this long in all, then probes anyway
-# (DLBENCH_PROBE_QUIET_WAIT seconds instead: the tests' tiny probes do not wait).
+# (none with DLBENCH_QUICK_PROBES=1: timing.ceiling.quick).
 PROBE_QUIET_WAIT = 30.0
-QUIET_WAIT_ENV = "DLBENCH_PROBE_QUIET_WAIT"
 
 
 def _default_quiet_wait():
-    try:
-        return float(os.environ.get(QUIET_WAIT_ENV) or PROBE_QUIET_WAIT)
-    except ValueError:
-        return PROBE_QUIET_WAIT
+    return 0.0 if quick() else PROBE_QUIET_WAIT
 
 
 DRAM_MIN = 512 << 20  # the old 256 MiB copy (source and destination): past a small machine's caches
@@ -73,7 +69,7 @@ def working_sets(caches, threads, memory_bytes=None):
         sets["L2"] = caps["L2"] // 2
     if caps.get("L3") and caps["L3"] // 2 > caps.get("L2", 0):
         sets["L3"] = min(caps["L3"] // 2, 4 * caps["L2"]) if caps.get("L2") else caps["L3"] // 2
-    dram = max(DRAM_MIN, 4 * max(caps.values(), default=0))
+    dram = (64 << 20) if quick() else max(DRAM_MIN, 4 * max(caps.values(), default=0))
     if isinstance(memory_bytes, int) and memory_bytes > 0:
         dram = min(dram, memory_bytes // 8)
     sets["DRAM"] = min(dram, DRAM_MAX)

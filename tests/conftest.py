@@ -16,10 +16,9 @@ FAST = ["--samples", "3", "--min-time", "0.001", "--warmup", "0.001"]
 # `dlbench run` measures the machine's peaks first (a few seconds); tests of runs skip
 # that unless they pass --machine-probe (tests/test_machine.py does, with tiny probes).
 os.environ.setdefault("DLBENCH_MACHINE_PROBE", "0")
-# and those that probe sweep their GEMMs to n=512, not 2048 (timing/ceiling.py), without
-# first waiting for a quiet machine (tests/test_machine.py waits where it means to)
-os.environ.setdefault("DLBENCH_PROBE_MIN_N", "512")
-os.environ.setdefault("DLBENCH_PROBE_QUIET_WAIT", "0")
+# and those that probe make quick probes (GEMMs to n=256, a 64 MiB DRAM copy, no wait for
+# quiet: timing/ceiling.py); tests/test_machine.py waits and sweeps where it means to
+os.environ.setdefault("DLBENCH_QUICK_PROBES", "1")
 # Baselines go into the default database: the tests' own, never the user's (~/.local/share),
 # and no folder history of the checkout's is imported into it.
 _STORE = tempfile.mkdtemp(prefix="dlbench-tests-store-")
@@ -36,6 +35,13 @@ def own_store(tmp_path_factory, monkeypatch):
     where = tmp_path_factory.mktemp("store")
     monkeypatch.setenv("DLBENCH_DB", str(where / "results.sqlite"))
     monkeypatch.setenv("DLBENCH_HISTORY", str(where / "history"))
+
+
+@pytest.fixture
+def full_probes(monkeypatch):
+    """The real probe rules (GEMMs to n=2048, DRAM past the caches, a wait for quiet), for
+    the tests of those rules; every other test probes quickly."""
+    monkeypatch.delenv("DLBENCH_QUICK_PROBES", raising=False)
 
 
 @pytest.hookimpl(tryfirst=True)

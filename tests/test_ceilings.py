@@ -5,6 +5,8 @@ thousands of per cent."""
 import json
 import time
 
+import pytest
+
 from harness import machine_peaks
 from reports.load import load
 from reports.machines import peak_lines
@@ -24,17 +26,18 @@ def _fake_gemm(seconds_at_256, calls):
 
 
 def test_the_gemm_sweep_reaches_2048_whatever_the_budget(monkeypatch):
-    monkeypatch.delenv(ceiling.MIN_N_ENV, raising=False)  # the tests' quick probes lower it
+    monkeypatch.delenv(ceiling.QUICK_ENV, raising=False)  # the tests' quick probes stop sooner
     calls = []
     peak = ceiling.gemm_peak(_fake_gemm(1e-5, calls), 0.0, "fake")
     assert sorted(set(calls))[-1] >= ceiling.MIN_N == 2048  # a zero budget still sweeps that far
     assert "swept n=256-" in peak["how"] and peak["value"] > 0
-    monkeypatch.setenv(ceiling.MIN_N_ENV, "512")  # a quick look stops sooner
+    monkeypatch.setenv(ceiling.QUICK_ENV, "1")  # a quick look stops sooner
     calls.clear()
     ceiling.gemm_peak(_fake_gemm(1e-5, calls), 0.0, "fake")
-    assert sorted(set(calls))[-1] == 512
+    assert sorted(set(calls))[-1] == ceiling.QUICK_MIN_N == 256
 
 
+@pytest.mark.usefixtures("full_probes")
 def test_a_kernel_too_slow_for_the_next_size_stops_and_says_so(monkeypatch):
     monkeypatch.setattr(ceiling, "MAX_CALL_S", 0.02)
     calls = []

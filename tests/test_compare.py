@@ -172,6 +172,7 @@ def test_cli_exit_codes_and_formats(tmp_path, capsys):
     assert "line 1: not valid JSON" in err and len(err.strip().splitlines()) == 1
 
 
+@pytest.mark.slow  # seconds of real runs or simulation: make test, not the edit loop
 def test_run_save_and_compare_against_baseline(tmp_path, capsys):
     from harness.store import Store, machine_of
 
@@ -201,6 +202,7 @@ def test_run_save_and_compare_against_baseline(tmp_path, capsys):
     assert "no baseline 'nosuch' for machine " in capsys.readouterr().err
 
 
+@pytest.mark.slow  # seconds of real runs or simulation: make test, not the edit loop
 def test_folder_baselines_are_imported_into_the_database_on_first_use(tmp_path, capsys):
     """A .dlbench/history of an older dlbench: the first comparison by name imports it, once."""
     from harness import history
@@ -302,6 +304,7 @@ def test_injected_slowdown_implementation_validates_and_does_more_work(fake_impl
     assert step.outputs()["y"].shape == (1000,)
 
 
+@pytest.mark.slow  # seconds of real runs or simulation: make test, not the edit loop
 def test_pytest_benchmark_round_trip(tmp_path, capsys):
     """pytest-benchmark runs the scenarios; its JSON imports as dlbench results (one
     process per file), compares, and exports back."""
@@ -472,6 +475,7 @@ def old_pooled_interval(base, cur, phase, alpha, threshold=0.03):
     return diff - half, diff + half, df, sps.t.sf((diff - math.log1p(threshold)) / se, df)
 
 
+@pytest.mark.slow  # seconds of real runs or simulation: make test, not the edit loop
 def test_stored_shared_drift_has_run_degrees_of_freedom():
     """14 cells x 5 runs, each run shifted by a shared 8% drift, 0.3% noise per cell: A/A.
     The old pooled df (56) gave intervals too narrow for a drift seen in 5 runs only."""
@@ -598,10 +602,10 @@ def suite_of_pairs(n_cells, n_pairs, noise, rng, changes=None):
 
 @pytest.mark.slow  # a simulation of many suites
 def test_holm_keeps_the_suites_false_alarms_at_alpha():
-    """60 A/A cells per suite, 200 suites: the per-cell rule raises `slower` in most suites,
+    """60 A/A cells per suite, 100 suites: the per-cell rule raises `slower` in most suites,
     Holm in about alpha of them or fewer."""
     old = new = 0
-    for seed in range(200):
+    for seed in range(100):
         base, cur = suite_of_pairs(60, 8, 0.04, np.random.default_rng(seed))
         comp = compare_records(base, cur, 0.02, 0.05, paired=True)
         new += comp.failed
@@ -610,7 +614,7 @@ def test_holm_keeps_the_suites_false_alarms_at_alpha():
             held = [c for c in comp.cells if c.p_value < 0.05 and abs(c.change) > 0.02 and c.verdict == "inconclusive"]
             assert held and "not significant over 60 cells (Holm)" in held[0].note
             assert all(c.p_holm >= c.p_value for c in comp.cells)
-    assert new <= 0.07 * 200 and old > 0.5 * 200
+    assert new <= 0.07 * 100 and old > 0.5 * 100
 
 
 def test_one_real_slowdown_among_many_cells_is_caught():

@@ -33,6 +33,7 @@ def run_dlib(tmp_path, monkeypatch, env=None, **selection):
     return facts["dlib"], {(r["scenario"], r["phase"]): r for r in records}
 
 
+@pytest.mark.rebuild  # compiles the bridge from nothing: make test-rebuild, which CI runs
 def test_bridge_builds_from_the_source_with_the_project_command(tmp_path, monkeypatch):
     skip_if_without("dlib")  # builds its own bridge: skipped only when told to
     out = tmp_path / "bridge"

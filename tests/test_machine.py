@@ -23,6 +23,7 @@ SMALL_CACHES = {
 
 
 @pytest.mark.slow  # measures peaks in framework workers
+@pytest.mark.usefixtures("full_probes")
 def test_machine_measures_peaks_per_device_and_implementation(capsys, fake_impls, tmp_path, monkeypatch):
     monkeypatch.setattr(fingerprint.caches, "collect", lambda cpu, cores: dict(SMALL_CACHES))
     out = tmp_path / "m"
@@ -225,6 +226,7 @@ def test_cache_sizes_fall_back_to_py_cpuinfo(tmp_path, monkeypatch):
     ]
 
 
+@pytest.mark.usefixtures("full_probes")
 def test_working_sets_follow_the_caches_and_the_memory():
     here = {"L2": 2 * MIB, "L2_per_core": True, "L3": 480 * MIB, "L3_instances": 1}
     # half of what the two cores' L2s hold; L3 near its small end (4x those L2s); DRAM four times past L3

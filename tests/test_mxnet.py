@@ -37,6 +37,7 @@ def run_tiny(out, **selection):
     )
 
 
+@pytest.mark.rebuild  # builds a whole environment from nothing: make test-rebuild, which CI runs
 def test_environment_is_created_from_nothing_by_the_project_command(tmp_path, monkeypatch, capsys):
     skip_if_without("mxnet")  # builds its own environment: skipped only when told to
     root = environments.REPO_ROOT

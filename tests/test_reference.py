@@ -949,6 +949,7 @@ def test_qgemm_phases_split_the_operation():
     ]
 
 
+@pytest.mark.slow  # seconds of real runs or simulation: make test, not the edit loop
 def test_qgemm_requantize_phase_at_gemmlowp_edges():
     """The requantize phase on accumulators at the int32 extremes, across hundreds of
     rounding boundaries, with output zero points 0, 255 and 128 (tests/qgemm_edges.py's

@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 
+import pytest
 import sqlalchemy as sa
 
 from harness.db import engine, schema
@@ -100,6 +101,7 @@ def test_ingest_completes_a_run_recorded_in_part(db_url, tmp_path, capsys):
     assert os.path.exists(out / "results.jsonl")
 
 
+@pytest.mark.slow  # seconds of real runs: make test, not the edit loop
 def test_baselines_saved_into_the_database_are_what_compare_by_name_takes(db_url, tmp_path, capsys):
     for i in range(2):
         assert dlbench(f"{RUN} --out {tmp_path / f'b{i}'} --db {db_url} --machine box --save nightly", *FAST) == 0
@@ -177,6 +179,7 @@ def test_a_results_directory_without_results_is_named_as_one(db_url, tmp_path, c
     assert "results.jsonl" in err and "pytest-benchmark" not in err
 
 
+@pytest.mark.slow  # seconds of real runs: make test, not the edit loop
 def test_two_machines_running_at_once_into_one_database_lose_nothing(db_url, tmp_path, capsys):
     """Two `dlbench run --db` processes (two machine names, as two nodes of a fleet) write
     into one database at the same time; each run lands whole, and publish shows both."""

@@ -30,9 +30,16 @@ def best_seconds(call, sync, seconds, min_reps=3):
 
 
 MIN_N = 2048  # a CPU's GEMM peak needs big blocks: n=256-512 reads a fraction of it
-# DLBENCH_PROBE_MIN_N lowers it for a quick look (the tests' probes: n=2048 in fp32 and
-# int8 for every implementation would cost each test run tens of seconds)
-MIN_N_ENV = "DLBENCH_PROBE_MIN_N"
+# DLBENCH_QUICK_PROBES=1: probes for a quick look, not a ceiling (the tests' runs): GEMMs
+# to n=256, a 64 MiB copy for DRAM, no wait for quiet (harness.machine_peaks)
+QUICK_ENV = "DLBENCH_QUICK_PROBES"
+QUICK_MIN_N = 256
+
+
+def quick():
+    return os.environ.get(QUICK_ENV) == "1"
+
+
 MAX_CALL_S = 3.0  # but a kernel this slow at the next size is no machine ceiling: stop there
 
 
@@ -46,7 +53,7 @@ def gemm_peak(make_call, seconds, what, sync=lambda: None, sizes=GEMM_SIZES, min
     implementation's does). Past min_n, n grows while the budget left still fits a few
     calls of the next size (8x the work) and the rate still improves.
     """
-    min_n = min_n or int(os.environ.get(MIN_N_ENV) or MIN_N)
+    min_n = min_n or (QUICK_MIN_N if quick() else MIN_N)
     end = time.perf_counter() + seconds
     best_rate, best_n, last, tried, stop = 0.0, None, None, [], ""
     for n in sizes:
