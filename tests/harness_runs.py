@@ -20,13 +20,20 @@ def run_cells(out, options, impl_names, cells):
 
 
 @functools.lru_cache(maxsize=None)
-def run_impl(impl, mode, device="cpu"):
-    """Every tiny cell of one implementation and mode: (probe, {(scenario, phase): record})."""
+def _run_impl(impl, mode):
+    """Every tiny cell of one implementation and mode on the CPU and on CUDA, in one run (a
+    CUDA cell this machine cannot run is unsupported at once, without a worker of its own)."""
     out = tempfile.mkdtemp(prefix=f"dlbench-tiny-{impl}-{mode}-")
     facts, records = run_cells(
         out,
         Options(threads=2, samples=2, min_time=0.001, warmup_time=0.001, timeout=600),
         [impl],
-        plan(impl_names=[impl], modes=[mode], devices=[device], sizes=["tiny"], threads=2),
+        plan(impl_names=[impl], modes=[mode], devices=["cpu", "cuda"], sizes=["tiny"], threads=2),
     )
-    return facts[impl], {(r["scenario"], r["phase"]): r for r in records}
+    return facts[impl], records
+
+
+def run_impl(impl, mode, device="cpu"):
+    """Every tiny cell of one implementation, mode and device: (probe, {(scenario, phase): record})."""
+    probe, records = _run_impl(impl, mode)
+    return probe, {(r["scenario"], r["phase"]): r for r in records if r["device"] == device}

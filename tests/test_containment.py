@@ -59,7 +59,7 @@ def test_interrupted_run_keeps_results_and_resumes(fake_impls, tmp_path):
         "--size",
         "tiny",
         "--timeout",
-        "15",  # in lockstep the reference's sigmoid waits on faulty's hung prepare until then
+        "8",  # in lockstep the reference's sigmoid waits on faulty's hung prepare until then
         "--out",
         out,
         *FAST,

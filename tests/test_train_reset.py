@@ -85,7 +85,18 @@ def test_timed_steps_keep_the_validated_loss_and_without_reset_they_would_not(tm
     # step is far shorter than min_time (a second call would step from the first's weights)
     _, records = run_cells(
         tmp_path / "out",
-        Options(threads=1, samples=300, min_samples=300, min_time=0.05, warmup_time=0.001, max_time=600, timeout=600),
+        # one worker sampling alone (no lockstep turns, whose parent round trip per sample
+        # would make these 900 samples take most of a minute): the reset is the point here
+        Options(
+            threads=1,
+            samples=300,
+            min_samples=300,
+            min_time=0.05,
+            warmup_time=0.001,
+            max_time=600,
+            timeout=600,
+            lockstep=False,
+        ),
         ["reference"],
         plan(impl_names=["reference"], scenario_names=["classifier", "gan"], sizes=["tiny"], threads=1),
     )

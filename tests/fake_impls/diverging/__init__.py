@@ -1,11 +1,5 @@
 """A training implementation that validates, then diverges while it is timed."""
 
-from impls.base import Manifest
+from impls.test_only import manifest
 
-MANIFEST = Manifest(
-    name="diverging",
-    description="test-only: the first (validated) training step is right, every later one leaves a NaN weight",
-    modes=("eager",),
-    devices=("cpu",),
-    install_hint="nothing to install (test-only)",
-)
+MANIFEST = manifest("diverging", "the first (validated) training step is right, every later one leaves a NaN weight")

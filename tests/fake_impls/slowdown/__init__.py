@@ -5,12 +5,6 @@ sleep, which would not compete for the cores). Used to measure what `dlbench com
 detects.
 """
 
-from impls.base import Manifest
+from impls.test_only import manifest
 
-MANIFEST = Manifest(
-    name="slowdown",
-    description="test-only: reference work plus DLBENCH_SLOWDOWN more of the same",
-    modes=("eager",),
-    devices=("cpu",),
-    install_hint="nothing to install (test-only)",
-)
+MANIFEST = manifest("slowdown", "reference work plus DLBENCH_SLOWDOWN more of the same")
