@@ -89,7 +89,7 @@ def compare_stored(base_args, cur_arg, args):
             args.threshold,
             args.alpha,
             store=store,
-            machine=args.machine and str(args.machine),
+            machine=args.machine,
             keep=getattr(args, "keep", None),
             strict=args.strict,
         )

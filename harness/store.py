@@ -37,18 +37,17 @@ class Side:
     records: list = field(default_factory=list)
     machines: list = field(default_factory=list)
     warnings: list = field(default_factory=list)
-    runs: int = 0
 
 
 def load_dir(path):
-    """One results directory as a Side (a torn last line is a warning); LoadError-like
-    StoreError when it holds no results."""
+    """One results directory as a Side (a torn last line is a warning); StoreError when it
+    holds no results."""
     if not os.path.isdir(path):
         raise StoreError(f"{path}: no such results directory")
     contents = read_results(path)
     if not contents.records:
         raise StoreError(f"{path}: no results")
-    return Side(contents.records, [read_machine(path)], [contents.torn.warning] if contents.torn else [], 1)
+    return Side(contents.records, [read_machine(path)], [contents.torn.warning] if contents.torn else [])
 
 
 def machine_of(out_dir, chosen=None):
@@ -82,12 +81,18 @@ class Store:
         """.dlbench/history's baselines into this database, once (a marker in the folder
         names each database they went into; ingest skips what is there anyway)."""
         from harness.db import baselines, ingest
+        from harness.db.sources import history_runs
 
         root = folders.root()
-        found = list(_history_runs(root)) if os.path.isdir(root) else []
+        if not os.path.isdir(root):
+            return
         marker = os.path.join(root, IMPORTED)
-        done = open(marker).read().split("\n") if os.path.exists(marker) else []
-        if not found or self._db.where in done:
+        if os.path.exists(marker):
+            with open(marker) as f:
+                if self._db.where in f.read().split("\n"):
+                    return  # read no run of the folder again
+        found = history_runs(root)
+        if not found:
             return
         for name, run in found:
             ingest.ingest(self._db, run)
@@ -122,8 +127,9 @@ class Store:
         names = set()
         for run in runs:
             ingest.ingest(db, run, machine)
-            names.add(ingest.machine_name(run.machine, machine))
-            baselines.tag(db, name, [run.run_id], ingest.machine_name(run.machine, machine))
+            kept_as = ingest.machine_name(run.machine, machine)
+            baselines.tag(db, name, [run.run_id], kept_as)
+            names.add(kept_as)
         ids = ", ".join(r.run_id for r in runs)
         return f"run {ids} of machine {', '.join(sorted(names))} in {db.where}"
 
@@ -167,7 +173,6 @@ class Store:
                 found.records += one.records
                 found.machines += one.machines
                 found.warnings += one.warnings
-                found.runs += 1
             return found
         if not folders.NAME_RE.match(arg) or os.sep in arg:
             raise StoreError(f"{arg}: neither a results directory nor a saved baseline name")
@@ -176,12 +181,4 @@ class Store:
             records, machine_json = self.load(run_id)
             found.records += records
             found.machines.append(machine_json)
-            found.runs += 1
         return found
-
-
-def _history_runs(root):
-    """(baseline name, harness.db.ingest.Run) of every run a .dlbench/history folder keeps."""
-    from harness.db.sources import history_runs
-
-    return history_runs(root) if os.path.isdir(root) else []
