@@ -10,13 +10,19 @@ from datetime import datetime
 import impls
 from harness import environments
 from harness.errors import DlbenchError
-from harness.plan import plan
+from harness.plan import plan, single_process_phases
 
 DEFAULT_BUDGET = 1200.0  # seconds --precision may take without --budget
 
 
 def cells(args):
-    found = plan(args.scenario, args.impl, args.device, args.mode, args.size, args.threads, args.seed)
+    ranks = getattr(args, "ranks", [1])
+    found = plan(args.scenario, args.impl, args.device, args.mode, args.size, args.threads, args.seed, ranks)
+    if any(r > 1 for r in ranks):
+        alone = single_process_phases(args.scenario)
+        if alone:
+            note = f"at 1 rank only (no data-parallel form): {', '.join(alone)}"
+            print(f"dlbench {args.command}: {note}", file=sys.stderr)
     if not args.impl:  # every implementation: say which ones could not be (`--impl NAME` is an error)
         for name, problem in impls.malformed().items():
             print(f"dlbench {args.command}: left out {name}: {problem}", file=sys.stderr)

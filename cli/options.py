@@ -32,6 +32,14 @@ def csv(value):
     return [v.strip() for v in value.split(",") if v.strip()]
 
 
+def rank_counts(value):
+    """--ranks 1,2: the rank counts, each a whole number of at least 1, in order, once."""
+    counts = [positive_int(v) for v in csv(value)]
+    if not counts:
+        raise argparse.ArgumentTypeError("--ranks names no rank count")
+    return list(dict.fromkeys(counts))
+
+
 def positive_int(value):
     try:
         n = int(value)

@@ -23,15 +23,24 @@ class Cell:
     mode: str
     threads: int
     seed: int = 0
+    ranks: int = 1  # data-parallel worker processes (--ranks): each its own threads
 
     def key(self):
         return records.key(self)  # a record of this cell has the same key
 
     def label(self):
-        return f"{self.scenario}/{self.phase}/{self.size} {self.impl}:{self.mode}@{self.device}"
+        ranks = f" x{self.ranks} ranks" if self.ranks != 1 else ""
+        return f"{self.scenario}/{self.phase}/{self.size} {self.impl}:{self.mode}@{self.device}{ranks}"
 
     def as_dict(self):
         return asdict(self)
+
+
+def single_process_phases(scenario_names):
+    """'scenario/phase' of the chosen scenarios that run in one process only (--ranks N > 1
+    leaves them at one rank)."""
+    chosen = _pick(scenario_names, scenarios.names(), "scenario")
+    return [f"{n}/{p}" for n in chosen for p in scenarios.get(n).phases if p not in scenarios.get(n).parallel_phases]
 
 
 class PlanError(DlbenchError, ValueError):
@@ -72,7 +81,7 @@ def all_modes():
     return seen
 
 
-def plan(scenario_names=None, impl_names=None, devices=None, modes=None, sizes=None, threads=1, seed=0):
+def plan(scenario_names=None, impl_names=None, devices=None, modes=None, sizes=None, threads=1, seed=0, ranks=(1,)):
     chosen_scenarios = _pick(scenario_names, scenarios.names(), "scenario")
     chosen_devices = normalize_devices(devices)
     chosen_impls = pick_impls(impl_names)
@@ -90,12 +99,14 @@ def plan(scenario_names=None, impl_names=None, devices=None, modes=None, sizes=N
             if size not in scenario.sizes:
                 continue  # a preset some scenarios lack (qgemm's "skinny")
             for phase in scenario.phases:
-                for impl in chosen_impls:
-                    # without --mode, each implementation runs every mode it has
-                    impl_modes = explicit_modes or impls.manifest(impl).modes
-                    for device in chosen_devices:
-                        for mode in impl_modes:
-                            cells.append(Cell(sname, phase, size, impl, device, mode, threads, seed))
+                # over several ranks only what has a data-parallel form (single_process_phases says which not)
+                for n in [r for r in ranks if r == 1 or phase in scenario.parallel_phases]:
+                    for impl in chosen_impls:
+                        # without --mode, each implementation runs every mode it has
+                        impl_modes = explicit_modes or impls.manifest(impl).modes
+                        for device in chosen_devices:
+                            for mode in impl_modes:
+                                cells.append(Cell(sname, phase, size, impl, device, mode, threads, seed, n))
     if not cells:
         raise PlanError(f"no scenario among {', '.join(chosen_scenarios)} has size {', '.join(chosen_sizes)}")
     return cells

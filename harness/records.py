@@ -40,7 +40,7 @@ def build_record(
     its rounds, reached: what --precision reached.
     """
     scenario = scenarios.get(cell.scenario)
-    params = scenario.params(cell.size)
+    params = scenario.params(cell.size, cell.ranks)
     failed = next((r for r in results if r["status"] != "ok"), None)
     status, reason = (failed["status"], failed["reason"]) if failed else ("ok", "")
     samples, sample_process, sample_turn = [], [], []
@@ -99,6 +99,8 @@ def build_record(
         "memory_bound": scenario.memory_bound(cell.phase, params),
         "gflops": flops / median / 1e9 if median else None,
         "gbs": nbytes / median / 1e9 if median else None,
+        # a collective's bus bandwidth (nccl-tests): its algorithm bandwidth (gbs) x 2(n-1)/n
+        "bus_gbs": nbytes / median / 1e9 * scenario.bus_factor(params) if median and scenario.bus_factor else None,
         "options": {
             k: getattr(options, k, None)
             for k in (
@@ -116,6 +118,11 @@ def build_record(
             )
         },
     }
+    per_rank = [r["rank_samples"] for r in results if r.get("rank_samples")]
+    if per_rank and status == "ok":  # over several ranks: each rank's samples, its processes in turn
+        record["rank_samples"] = [[v for p in per_rank for v in p[i]] for i in range(len(per_rank[0]))]
+        record["rank_cpus"] = first.get("rank_cpus")
+        record["ranks_shared"] = first.get("ranks_shared", "")
     if turns is not None:  # dlbench run in lockstep: sample i of every implementation from turn i
         record["turns"] = turns
         record["sample_turn"] = sample_turn if len(sample_turn) == len(samples) else None

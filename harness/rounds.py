@@ -24,6 +24,7 @@ import time
 
 from harness import contention, memory_guard, paired, sentinel, stats
 from harness.lockstep import shared_cpus
+from harness.ranks import run_ranked
 from harness.records import process_interval
 from harness.turns import Lane, conduct
 
@@ -31,11 +32,11 @@ TURN_BLOCK = 10000  # turn numbers of a memory-split round's later groups start 
 
 
 def comparison_groups(cells):
-    """Cells that compete: the same scenario, phase, size, device, threads and seed, every
+    """Cells that compete: the same scenario, phase, size, device, threads, ranks and seed, every
     implementation and mode; groups and cells in plan order."""
     groups = {}
     for c in cells:
-        groups.setdefault((c.scenario, c.phase, c.size, c.device, c.threads, c.seed), []).append(c)
+        groups.setdefault((c.scenario, c.phase, c.size, c.device, c.threads, c.ranks, c.seed), []).append(c)
     return list(groups.values())
 
 
@@ -150,6 +151,14 @@ class _State:
             sentinel.measure(self.sentinel_cpu), t=round(time.monotonic() - self.start, 3), cell=live[0].label()
         )
         self.points.append(point)
+        if live[0].ranks > 1:  # each implementation's ranks in turn: N processes cannot take turns
+            for c in self.rng.sample(live, len(live)):
+                res = run_ranked(runner, c, k)
+                res.update(process=k, sentinel=point["median"])
+                self.results[c].append(res)
+                self.readings[c].append(point["median"])
+                self.journal.append(runner.run_id, [(c, res)])
+            return
         subsets, note = self.memory_split(live)
         for s, subset in enumerate(subsets):
             lanes = []
@@ -207,7 +216,7 @@ class _State:
                     c,
                     self.results[c],
                     self.waited.get(c),
-                    turns=_turn_facts(group, c, self.early, self.split.get(c)),
+                    turns=None if c.ranks > 1 else _turn_facts(group, c, self.early, self.split.get(c)),
                     drift=sentinel.drift_reason(self.readings[c], summary),
                     sentinel=self.readings[c],
                     reached=_reached(self.runner, group, c, self.results, self.early),

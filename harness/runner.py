@@ -124,6 +124,8 @@ class Runner:
             return f"{cell.impl} has no {cell.mode} mode (modes: {', '.join(manifest.modes)})"
         if cell.device not in manifest.devices:
             return f"{cell.impl} does not run on {cell.device} (devices: {', '.join(manifest.devices)})"
+        if cell.ranks > 1 and manifest.distributed is None:
+            return f"{cell.impl} over {cell.ranks} ranks: {manifest.single_process}"
         facts = self.facts.get(cell.impl, {})
         if not facts.get("installed"):
             return facts.get("reason", f"{cell.impl} is not available")

@@ -143,6 +143,38 @@ def measure(step, spec, stage, meter):
     return loops, values
 
 
+WARMUP_CALLS_AGREED = 3  # over several ranks: a count, not a time, so every rank makes the same calls
+
+
+def measure_agreed(step, spec, stage, meter):
+    """measure() over several ranks: every decision that sets how many calls a rank makes
+    (warm-up, calls per sample, when to stop sampling) is the same on every rank, taken
+    from the largest of the ranks' figures (step.agree), or a rank would wait in a
+    collective the others never make. Returns (loops, per-call seconds list)."""
+    if step.agree is None:
+        raise RuntimeError("a cell over several ranks needs a step that can agree with the other ranks")
+    stage("warmup")
+    for _ in range(WARMUP_CALLS_AGREED):
+        sample(step, 1)
+    stage("calibrate")
+    loops = 1
+    while step.reset is None and loops < 1 << 20:
+        elapsed = step.agree(sample(step, loops))
+        if elapsed >= spec["min_time"]:
+            break
+        loops = min(1 << 20, max(loops * 2, int(loops * 1.2 * spec["min_time"] / max(elapsed, 1e-9)) + 1))
+    values = []
+    start = time.perf_counter()
+    with meter:
+        for i in range(spec["samples"]):
+            stage(f"sample {i + 1}/{spec['samples']} (rank {spec.get('rank', 0)})")
+            values.append(sample(step, loops) / loops)
+            over = time.perf_counter() - start > spec["max_time"] and len(values) >= spec["min_samples"]
+            if step.agree(1.0 if over else 0.0) > 0:
+                break
+    return loops, values
+
+
 class Link:
     """The conductor's two pipes, as files: commands come down one, answers go up the other."""
 
@@ -256,7 +288,8 @@ def run_cell(spec, stage, link=None):
         return {"status": "unsupported", "reason": f"{spec['impl']} has no {scenario.name} scenario"}
 
     stage("inputs")
-    problem = scenario.problem(spec["size"], spec["seed"])
+    problem = scenario.problem(spec["size"], spec["seed"], spec.get("ranks", 1))
+    problem.rank, problem.address = spec.get("rank", 0), spec.get("address")
     stage("reference")
     expected = reference_outputs(problem, spec["phase"], spec.get("ref_cache"))
 
@@ -276,6 +309,10 @@ def run_cell(spec, stage, link=None):
         step.outputs(), expected, scenario.tolerances(problem.params, spec["phase"]), problem.inputs
     )
     result["errors"] = errors
+    if spec.get("ranks", 1) > 1 and step.agree is not None and step.agree(0.0 if ok else 1.0) > 0 and ok:
+        # another rank disagreed: it stops here, so must we (its collectives would not come)
+        result.update(status="invalid", reason="another rank's result disagreed with the reference")
+        return result
     if not ok:
         result.update(status="invalid", reason=message)
         return result
@@ -286,6 +323,8 @@ def run_cell(spec, stage, link=None):
     meter = contention.Meter()
     if link is not None:
         loops, values = measure_lockstep(step, spec, stage, meter, link)
+    elif spec.get("ranks", 1) > 1:
+        loops, values = measure_agreed(step, spec, stage, meter)
     else:
         loops, values = measure(step, spec, stage, meter)
     result.update(

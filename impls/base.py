@@ -52,6 +52,11 @@ class Manifest:
     thread_variables: Tuple[str, ...] = ()
     # more of the worker's environment, read by the framework once at import
     worker_env: Mapping[str, str] = field(default_factory=dict)
+    # Over several ranks (--ranks N > 1): its collective engine, in words, for `dlbench
+    # list`; None: it runs in one process only, and `single_process` says why, in the
+    # reason of each such cell (unsupported).
+    distributed: Optional[str] = None
+    single_process: str = "it has no collective engine in dlbench: it runs at --ranks 1"
 
     def __post_init__(self):
         for what in ("name", "description", "install_hint"):
@@ -96,6 +101,9 @@ class Step:
     sync: Callable[[], None] = lambda: None
     # Training steps only: restore the initial weights (see above); None where nothing changes.
     reset: Optional[Callable[[], None]] = None
+    # Over several ranks: the largest of a number over all ranks, through the framework's
+    # own collective, so the ranks agree on calls per sample and samples (harness.worker).
+    agree: Optional[Callable[[float], float]] = None
 
 
 class Adapter(Protocol):

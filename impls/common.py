@@ -10,12 +10,14 @@ from impls.base import MalformedImplementation, Step
 
 
 def stepper(sync, place=None):
-    """step(run, outputs, device, reset=None) -> Step with the adapter's `sync(device)` bound,
+    """step(run, outputs, device, reset=None, agree=None) -> Step with the adapter's `sync(device)` bound,
     which the harness calls inside every timed sample. place(run, device) -> run: where the
     framework needs its calls made inside a device context."""
 
-    def step(run, outputs, device, reset=None):
-        return Step(run if place is None else place(run, device), outputs, sync=lambda: sync(device), reset=reset)
+    def step(run, outputs, device, reset=None, agree=None):
+        return Step(
+            run if place is None else place(run, device), outputs, sync=lambda: sync(device), reset=reset, agree=agree
+        )
 
     return step
 

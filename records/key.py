@@ -4,11 +4,13 @@ The seed is one of them: a different seed draws different inputs, so two records
 differ only in it are two cells, for resume, the database, compare, bisect and reports
 alike. A view that matches cells across something (a merged report across machines
 ignores threads) drops fields from this one tuple with key_fields(without=...).
+The ranks are one too: the same training step over two ranks is another measurement
+(the batch split, a collective in every step) than over one.
 """
 
 from collections.abc import Mapping
 
-KEY_FIELDS = ("scenario", "phase", "size", "impl", "device", "mode", "threads", "seed")
+KEY_FIELDS = ("scenario", "phase", "size", "impl", "device", "mode", "threads", "ranks", "seed")
 PROBLEM = KEY_FIELDS[:3]  # what a cell computes, whichever implementation runs it: a report's rows
 
 

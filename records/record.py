@@ -4,8 +4,9 @@ upgrade.
 SCHEMA_VERSION moves when the format does. Version 1 grew fields without moving (what
 ADDED lists: older dlbench left them out), so every reader once guessed defaults on its
 own; version 2 writes them all, and upgrade() gives a version-1 record the same defaults
-in one place. Fields a record has only in some runs (interleaved, lockstep, turns,
-sentinel, traceback, imported_from, ...) stay optional.
+in one place. Version 3 adds the ranks to the key (a version-2 record ran on one).
+Fields a record has only in some runs (interleaved, lockstep, turns, sentinel,
+traceback, imported_from, ...) stay optional.
 """
 
 import copy
@@ -13,15 +14,16 @@ import math
 
 from records.key import KEY_FIELDS, key_fields
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 STATUSES = ("ok", "invalid", "unsupported", "error", "timeout")
-WHOLE = ("threads", "seed")  # the key fields that are whole numbers; the rest are text
+WHOLE = ("threads", "ranks", "seed")  # the key fields that are whole numbers; the rest are text
 TEXT = ("run_id", *key_fields(without=WHOLE), "side", "status")
 REQUIRED = ("run_id", *KEY_FIELDS, "side", "status", "reason")
 
 # What version-1 records of older dlbench lack, with what their absence meant.
 ADDED = {
     "seed": 0,  # before --seed, every run drew seed 0
+    "ranks": 1,  # before --ranks (schema 3), every cell ran in one process
     "side": "current",  # before interleaved comparisons, every record was this checkout's
     "working_set_bytes": None,  # not known: no cache level is picked for its bandwidth
     "drift": False,  # before the drift sentinel, no record was flagged

@@ -6,6 +6,7 @@ import json
 import math
 
 from reports import machines, summary
+from reports.collectives import bandwidth_table
 from reports.metrics import add_metrics, best_pct_of_peak
 from reports.side_by_side import display as side_display
 from reports.side_by_side import side_by_side
@@ -27,6 +28,9 @@ def _blocks(df):
             side_display(table, labels),
             [],
         )
+    collectives, notes = bandwidth_table(m)
+    if collectives is not None:
+        yield "all-reduce bandwidth against message size and ranks", collectives, notes
     best = best_pct_of_peak(m)
     if not best.empty:
         best = best.assign(best_pct_of_peak=best["best_pct_of_peak"].map(lambda v: f"{v:.1f}%"))

@@ -15,6 +15,7 @@ from datetime import datetime, timezone
 import scenarios
 from harness import __version__
 from reports import charts, machines, summary
+from reports.collectives import bandwidth_table
 from reports.metrics import add_metrics, best_pct_of_peak
 from reports.precision import legend, median_text, rate_text, ratio_text, relative_spread
 from reports.side_by_side import KEY as SIDE_KEY
@@ -449,6 +450,20 @@ def _side_by_side_section(m):
     return "".join(out)
 
 
+def _collectives_section(m):
+    table, notes = bandwidth_table(m)
+    if table is None:
+        return ""
+    columns = list(table.columns)
+    rows = ["<tr>" + "".join(f"<td>{esc(str(v))}</td>" for v in r) + "</tr>" for r in table.itertuples(index=False)]
+    return (
+        '<section id="collectives"><h2>All-reduce bandwidth</h2>'
+        + _table(columns, rows, "collectives")
+        + "".join(f"<p class=muted>{esc(n)}</p>" for n in notes)
+        + "</section>"
+    )
+
+
 def _best_section(m):
     best = best_pct_of_peak(m)
     if best.empty:
@@ -484,6 +499,7 @@ def render_html(df, sources, title="dlbench report"):
         f"<h3>Best % of peak per implementation</h3>"
         f"{_best_section(m)}</section>",
         _scenario_sections(m, color, multi_source),
+        _collectives_section(m),
         f'<section id="roofline"><h2>Roofline</h2><p class=muted>Achieved rate against arithmetic intensity, '
         f"under the measured ceilings: below the slope a cell is bound by memory bandwidth, under a flat roof by "
         f'GEMM throughput.</p><div class="charts">{_roofline_section(m, sources, color)}</div></section>',

@@ -55,7 +55,7 @@ MEANINGS = {
     "ceiling-low": "ceiling-low: above 100% of its ceiling, so the ceiling read low",
     "drift": "drift: the machine ran slower while it was timed (drift sentinel); paired ratios cancel it",
 }
-ROW_ORDER = ("source", *PROBLEM, "device", "threads")
+ROW_ORDER = ("source", *PROBLEM, "device", "threads", "ranks")
 
 
 @dataclass(frozen=True)
@@ -178,6 +178,7 @@ def _row_sort(key):
         str(key.get("size")),
         str(key.get("device", "")),
         key.get("threads", 0) if isinstance(key.get("threads"), (int, float)) else 0,
+        key.get("ranks", 1) if isinstance(key.get("ranks"), (int, float)) else 1,
     )
 
 
@@ -255,7 +256,7 @@ def _how(row):
 def fastest(df) -> Grid:
     """The single-table summary: each cell's vs_fastest, its marks, the reasons once."""
     m = df if "vs_fastest" in df else add_metrics(df)
-    varying = _varying(m, ["source", "device", "threads"])
+    varying = _varying(m, ["source", "device", "threads", "ranks"])
     row_columns = [c for c in ROW_ORDER if c in PROBLEM or c in varying]
     columns = impl_modes(m)
     records = m.to_dict("records")

@@ -13,7 +13,7 @@ from reports.metrics import add_metrics
 from reports.precision import median_text, rate_text, ratio_text, relative_spread
 from reports.summary import marks_and_notes
 
-ORDER = ["source_order", *PROBLEM, "device", "threads", "impl", "mode"]  # a table's rows, in reading order
+ORDER = ["source_order", *PROBLEM, "device", "threads", "ranks", "impl", "mode"]  # a table's rows, in reading order
 # metrics' ratios, copied as they are (reports.metrics computes them)
 RATIOS = (
     "vs_reference",
@@ -32,6 +32,7 @@ COLUMNS = [
     "size",
     "device",
     "threads",
+    "ranks",
     "impl",
     "mode",
     "impl_version",
@@ -151,8 +152,9 @@ def display_table(cells: pd.DataFrame, width=110) -> pd.DataFrame:
     )
     if out["source"].nunique() <= 1:
         out = out.drop(columns=["source"])
-    if cells["threads"].nunique() <= 1:
-        out = out.drop(columns=["threads"])
+    for column in ("threads", "ranks"):
+        if cells[column].nunique() <= 1:
+            out = out.drop(columns=[column])
     if not out["reason"].astype(bool).any():
         out = out.drop(columns=["reason"])
     return out

@@ -61,18 +61,29 @@ class Scenario:
     # where every byte is read or written once; a scenario that passes over its data
     # several times (a training step) gives its own.
     working_set: Optional[Callable[[Mapping, str], int]] = None
+    # Phases that run over several data-parallel ranks (--ranks N > 1): a collective, or a
+    # training step with its batch split; the others run in one process only.
+    parallel_phases: Tuple[str, ...] = ()
+    # A collective's bus bandwidth over its algorithm bandwidth (nccl-tests' factor, from
+    # params incl. "ranks"); None: not a collective.
+    bus_factor: Optional[Callable[[Mapping], float]] = None
 
     def __post_init__(self):
         if self.working_set is None:
             object.__setattr__(self, "working_set", self.bytes_moved)
 
-    def params(self, size: str) -> Dict:
+    def params(self, size: str, ranks: int = 1) -> Dict:
+        """The size's parameters; over several ranks, "ranks" too (one rank adds nothing, so
+        a one-process cell's parameters, and its reference cache, stay as they were)."""
         if size not in self.sizes:
             raise KeyError(f"scenario {self.name!r} has no size {size!r} (sizes: {', '.join(self.sizes)})")
-        return dict(self.sizes[size])
+        params = dict(self.sizes[size])
+        if ranks != 1:
+            params["ranks"] = ranks
+        return params
 
-    def problem(self, size: str, seed: int = 0) -> "Problem":
-        params = self.params(size)
+    def problem(self, size: str, seed: int = 0, ranks: int = 1) -> "Problem":
+        params = self.params(size, ranks)
         return Problem(self, size, params, seed, self.make_inputs(params, seed))
 
     def memory_bound(self, phase: str, params: Mapping) -> bool:
@@ -89,6 +100,10 @@ class Problem:
     params: Dict
     seed: int
     inputs: Dict[str, np.ndarray] = field(repr=False)
+    # Over several ranks (params["ranks"]): this process's rank, and host:port of the
+    # rendezvous the harness picked for the cell (rank 0 listens there).
+    rank: int = 0
+    address: Optional[str] = None
 
     @property
     def name(self) -> str:

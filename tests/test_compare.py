@@ -15,7 +15,9 @@ from reports.compare import MIN_BASELINE_RUNS, compare_cell, compare_records, pr
 from reports.compare_stats import hodges_lehmann, holm, wilcoxon_interval
 from tests.conftest import FAST, dlbench, read_results
 
-KEY = dict(scenario="conv", phase="forward", size="small", impl="torch", device="cpu", mode="eager", threads=2, seed=0)
+KEY = dict(
+    scenario="conv", phase="forward", size="small", impl="torch", device="cpu", mode="eager", threads=2, ranks=1, seed=0
+)
 
 
 def record(process_medians_, per_process=10, spread=0.02, seed=0, status="ok", interleaved=False):

@@ -20,8 +20,9 @@ def test_faulty_implementation_is_contained(fake_impls, tmp_path, capsys):
     code = dlbench(f"run --impl reference,faulty --size tiny --timeout 6 --out {out}", *FAST)
     assert code == 0
     cells = by_cell(read_results(out))
-    # 9 phases x 2 implementations, every one recorded
-    assert len(cells) == 18
+    # 10 phases x 2 implementations, every one recorded
+    assert len(cells) == 20
+    assert "has no allreduce scenario" in cells[("allreduce", "sum", "faulty", "eager")]["reason"]
     crash = cells[("conv", "forward", "faulty", "eager")]
     assert crash["status"] == "error" and "SIGSEGV" in crash["reason"] and "prepare" in crash["reason"]
     assert "about to crash" in crash["log_tail"]

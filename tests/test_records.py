@@ -29,13 +29,14 @@ def test_a_schema_1_record_without_the_later_fields_comes_back_upgraded(tmp_path
     assert raw["schema"] == 1 and not set(records.ADDED) <= set(raw)  # it lacks fields added since
     old = {k: v for k, v in raw.items() if k not in ("seed", "side")}  # older still: before --seed and sides
     (rec,) = read_results(_write(tmp_path / "old", [json.dumps(old)])).records
-    assert rec["schema"] == records.SCHEMA_VERSION == 2
+    assert rec["schema"] == records.SCHEMA_VERSION == 3
     added = {k: v for k, v in records.ADDED.items() if k not in raw}
     assert {k: rec[k] for k in added} == added
     assert (rec["seed"], rec["side"], rec["working_set_bytes"], rec["drift"]) == (0, "current", None, False)
-    assert {k: rec[k] for k in raw if k in old} == {k: raw[k] for k in old if k != "schema"} | {"schema": 2}
+    assert rec["ranks"] == 1  # before --ranks, every cell ran in one process
+    assert {k: rec[k] for k in raw if k in old} == {k: raw[k] for k in old if k != "schema"} | {"schema": 3}
     # the committed directory itself reads whole
-    assert all(r["schema"] == 2 for r in read_results(os.path.join(REPO, OLD)).records)
+    assert all(r["schema"] == 3 for r in read_results(os.path.join(REPO, OLD)).records)
 
 
 @pytest.mark.parametrize(
@@ -44,7 +45,8 @@ def test_a_schema_1_record_without_the_later_fields_comes_back_upgraded(tmp_path
         (lambda r: dict(r, status="fine"), "unknown status 'fine'"),
         (lambda r: dict(r, threads="2"), "field 'threads' is str, not a whole number"),
         (lambda r: {k: v for k, v in r.items() if k != "run_id"}, "not a complete dlbench record (missing run_id)"),
-        (lambda r: dict(r, schema=3), "schema 3, this dlbench reads 1 to 2"),
+        (lambda r: dict(r, schema=4), "schema 4, this dlbench reads 1 to 3"),
+        (lambda r: dict(r, ranks="2"), "field 'ranks' is str, not a whole number"),
         (lambda r: dict(r, median=0), "status ok without a positive median time"),
     ],
 )
@@ -71,7 +73,7 @@ def test_one_key_for_cells_records_and_views():
 
 def test_compare_tells_two_seeds_apart():
     """Another seed draws other inputs: its cell is another cell, never compared with the first."""
-    cell = dict(zip(records.KEY_FIELDS, ("conv", "forward", "small", "torch", "cpu", "eager", 1)))  # no seed: 0
+    cell = dict(zip(records.KEY_FIELDS, ("conv", "forward", "small", "torch", "cpu", "eager", 1, 1)))  # no seed: 0
     samples = dict(samples=[1.0, 1.1, 0.9], sample_process=[0, 1, 2], median=1.0)
     rec = records.upgrade(dict(cell, schema=1, run_id="r", status="ok", reason="", **samples))
     verdicts = sorted(c.verdict for c in compare_records([rec], [dict(rec, seed=1)]).cells)

@@ -17,7 +17,8 @@ def test_plan_defaults_cover_every_mode_of_each_impl():
     cells = plan(impl_names=["reference", "torch"], sizes=["tiny"])
     modes = {(c.impl, c.mode) for c in cells}
     assert modes == {("reference", "eager"), ("torch", "eager"), ("torch", "graph")}
-    assert {c.scenario for c in cells} == {"conv", "sigmoid", "qgemm", "classifier", "gan"}
+    assert {c.scenario for c in cells} == {"allreduce", "conv", "sigmoid", "qgemm", "classifier", "gan"}
+    assert {c.ranks for c in cells} == {1}  # one rank unless --ranks says more
     assert all(c.device == "cpu" and c.size == "tiny" for c in cells)
 
 

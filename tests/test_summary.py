@@ -29,6 +29,7 @@ def _cell(**kw):
         device="cpu",
         threads=2,
         seed=0,  # a loaded row has the record's whole key (records.KEY_FIELDS)
+        ranks=1,
         impl="torch",
         mode="eager",
         status="ok",

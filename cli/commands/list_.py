@@ -26,6 +26,8 @@ def run(args):
     for s in scenarios.all_scenarios():
         print(f"  {s.name:<11} phases: {', '.join(s.phases):<24} sizes: {', '.join(s.sizes)}")
         print(f"  {'':<11} {s.description}")
+        if s.parallel_phases:
+            print(f"  {'':<11} over several ranks (--ranks): {', '.join(s.parallel_phases)}")
     print("\nImplementations:")
     facts = framework_facts(impls.names(), args.threads)
     for name in impls.names():
@@ -41,6 +43,8 @@ def run(args):
                 f"  {name:<11} installed {info.get('version', '?')}{where}; modes: {', '.join(manifest.modes)}; "
                 f"devices: {devices}"
             )
+            if manifest.distributed:
+                print(f"  {'':<11} over several ranks: {manifest.distributed}")
         else:
             print(f"  {name:<11} NOT AVAILABLE{where}: {known.get('reason')}")
     for name, problem in impls.malformed().items():  # found, but not answering the contract: never run

@@ -22,6 +22,7 @@ from cli.options import (
     positive_float,
     positive_int,
     probe_time,
+    rank_counts,
 )
 
 NAME = "run"
@@ -34,6 +35,14 @@ def add_parser(sub):
     # in lockstep turns, shorter samples pair closer in time and twice the turns halve the
     # ratios' variance for the same seconds of sampling (docs/precision.md)
     r.set_defaults(samples=RUN_SAMPLES, min_time=RUN_MIN_TIME)
+    r.add_argument(
+        "--ranks",
+        type=rank_counts,
+        default=[1],
+        metavar="N[,N...]",
+        help="data-parallel ranks: each cell that has a data-parallel form (allreduce) also runs over "
+        "N worker processes, each with --threads threads, on loopback (default 1)",
+    )
     r.add_argument("--out", default=None, help="results directory (default out/run-TIMESTAMP)")
     r.add_argument(
         "--processes",

@@ -9,4 +9,5 @@ MANIFEST = Manifest(
     # cuda only where the bridge was compiled against a CUDA build of dlib (the adapter says why not)
     devices=("cpu", "cuda"),
     install_hint="make dlib  (apt-get installs libdlib-dev, libopenblas-dev, pybind11-dev; then compiles the bridge)",
+    single_process="dlib's DNN has no distributed training (no collective, no data-parallel trainer)",
 )

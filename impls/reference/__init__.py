@@ -8,4 +8,6 @@ MANIFEST = Manifest(
     modes=("eager",),
     devices=("cpu",),
     install_hint="make venv",
+    single_process="the NumPy reference has no collective: it computes the sum every rank is checked "
+    "against, and is timed at --ranks 1",
 )

@@ -137,6 +137,13 @@ def sigmoid(problem, phase, device, mode):
     return Step(lambda: ops.sigmoid_backward(i["dy"], i["y"], out=out, tmp=tmp), lambda: {"dz": out})
 
 
+def allreduce(problem, phase, device, mode):
+    """The sum over the ranks' rows in one process: what every rank must end with."""
+    x = problem.inputs["x"]
+    out = np.empty(x.shape[1], dtype=np.float32)
+    return Step(lambda: np.sum(x, axis=0, out=out), lambda: {"sum": out})
+
+
 def qgemm(problem, phase, device, mode):
     p = problem.params
     stage = qgemm_scenario.output_stage(p)

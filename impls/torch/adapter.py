@@ -10,6 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from impls import common, gemmlowp
+from impls.base import Unsupported
 from scenarios import qgemm as qgemm_scenario
 from scenarios.classifier import CONV1, CONV2, POOL
 from scenarios.classifier import WEIGHT_NAMES as CLASSIFIER_NAMES
@@ -267,6 +268,45 @@ def qgemm(problem, phase, device, mode):
 
 
 # --- networks -----------------------------------------------------------------
+
+
+def _process_group(problem, device):
+    """This process's group over problem.params' ranks, made once: gloo on the CPU, NCCL on
+    CUDA; over one rank an in-memory store, over several the harness's rendezvous on
+    loopback (problem.address, rank 0 listening)."""
+    import torch.distributed as dist
+
+    world = problem.params.get("ranks", 1)
+    if not dist.is_initialized():
+        backend = "nccl" if device == "cuda" else "gloo"
+        if world == 1:
+            dist.init_process_group(backend, store=dist.HashStore(), rank=0, world_size=1)
+        else:
+            url = f"tcp://{problem.address}"
+            dist.init_process_group(backend, init_method=url, rank=problem.rank, world_size=world)
+    return dist
+
+
+def allreduce(problem, phase, device, mode):
+    """dist.all_reduce (sum) of this rank's row, in place: each call first copies the row
+    back into the buffer (S bytes at memory speed, a few % of a loopback collective), so
+    every call sums the same values and the first one can be checked."""
+    if mode != "eager":
+        raise Unsupported("a collective is a call into torch.distributed; torch.compile adds nothing to it")
+    dist = _process_group(problem, device)
+    mine = torch.from_numpy(problem.inputs["x"][problem.rank]).to(device)
+    buf = torch.empty_like(mine)
+
+    def run():
+        buf.copy_(mine)
+        dist.all_reduce(buf)
+
+    def agree(value):
+        t = torch.tensor([float(value)], dtype=torch.float64, device=device)
+        dist.all_reduce(t, op=dist.ReduceOp.MAX)
+        return float(t.item())
+
+    return _step(run, lambda: {"sum": _numpy(buf)}, device, agree=agree)
 
 
 def _sgd(params, loss, lr):
