@@ -55,6 +55,22 @@ def process_cpu(pid):
     return (int(after_name[11]) + int(after_name[12])) / _TICK
 
 
+def children(pid):
+    """The pids of the processes `pid` started that are alive now (every thread's list)."""
+    found = set()
+    try:
+        tids = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return found
+    for tid in tids:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/children") as f:
+                found.update(int(c) for c in f.read().split())
+        except (OSError, ValueError):
+            pass
+    return found
+
+
 def load1():
     try:
         return os.getloadavg()[0]

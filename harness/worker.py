@@ -320,7 +320,10 @@ def run_cell(spec, stage, link=None):
     gc.collect()
 
     rss_base = memory.reset_peak_rss()
-    meter = contention.Meter()
+    if spec.get("ranks", 1) > 1:  # the cell's other ranks are the cell, not a neighbour
+        meter = contention.Meter([os.getpid(), os.getppid(), *contention.children(os.getppid())])
+    else:
+        meter = contention.Meter()
     if link is not None:
         loops, values = measure_lockstep(step, spec, stage, meter, link)
     elif spec.get("ranks", 1) > 1:

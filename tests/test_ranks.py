@@ -4,6 +4,8 @@ contained: its cell says which rank and where, and the rest of the run completes
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from conftest import FAST, dlbench, read_results
 
@@ -32,6 +34,8 @@ def test_allreduce_over_one_and_two_ranks(tmp_path, capsys):
     assert two["params"]["ranks"] == 2 and two["bytes"] == 4 * two["params"]["elements"]
     assert two["bus_gbs"] == pytest.approx(two["gbs"] * 2 * (2 - 1) / 2)
     assert two["errors"]["sum"]["max_abs"] == 0.0  # whole numbers: the sum is exact
+    # the other rank is the cell, not contention: only what runs beside the ranks counts
+    assert two["contention"]["other_cpu"] < 0.5
     one = cells[("torch", "eager", 1)]
     assert one["status"] == "ok" and "ranks" not in one["params"] and one["bus_gbs"] == pytest.approx(one["gbs"])
     assert cells[("reference", "eager", 1)]["status"] == "ok"
@@ -100,9 +104,22 @@ def test_combine_takes_the_slowest_rank_and_names_the_failed_one():
     assert combine([dict(ok, loops=2), other])["status"] == "error"
 
 
-def test_rank_cpus_are_disjoint_where_they_fit():
-    import os
+def test_children_are_the_processes_a_process_started():
+    import subprocess
+    import sys
 
+    from harness.contention import children
+
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        assert child.pid in children(os.getpid())
+    finally:
+        child.kill()
+        child.wait()
+    assert child.pid not in children(os.getpid())
+
+
+def test_rank_cpus_are_disjoint_where_they_fit():
     allowed = sorted(os.sched_getaffinity(0))
     cpus, why = rank_cpus(len(allowed), 1)
     assert why == "" and [sorted(c) for c in cpus] == [[c] for c in allowed]
