@@ -80,13 +80,15 @@ def wait_ranks(handles, timeout):
     """Every rank's result, in rank order. The first rank to end without an ok result has
     the others killed (they would wait for it in a collective); past `timeout` all are."""
     deadline = time.monotonic() + timeout
-    failed = None
+    failed, done_ok = None, set()  # done_ok: ranks that exited with an ok result, read once
     while True:
         codes = [h.proc.poll() for h in handles]
         for h in handles:
             h.guard.check()  # a rank past --memory-limit is killed here and reads as out of memory
         if failed is None:
-            ended = [r for r, (h, c) in enumerate(zip(handles, codes)) if c is not None and not _finished_ok(h)]
+            exited = [r for r, c in enumerate(codes) if c is not None and r not in done_ok]
+            done_ok |= {r for r in exited if _finished_ok(handles[r])}
+            ended = [r for r in exited if r not in done_ok]
             # a rank that died without a result first: the others' exceptions are often its
             # echo (gloo's "Connection reset by peer" on rank 0 when rank 1 crashed)
             ended.sort(key=lambda r: os.path.exists(handles[r].result_path))
@@ -129,8 +131,8 @@ def combine(results):
     """One result from the ranks' results: the first rank's that failed on its own (not
     killed because another failed) if any did; else rank 0's, its samples replaced by the
     slowest rank's time of each sample."""
+    # a killed rank's result exists only beside the failed rank's own, never alone
     failed = [r for r in results if r.get("status") != "ok" and not r.get("killed")]
-    failed = failed or [r for r in results if r.get("status") != "ok"]
     if failed:
         timeouts = [r for r in failed if r["status"] == "timeout"]
         if len(timeouts) > 1:  # a hang holds every rank: name them all, and where each was

@@ -91,11 +91,13 @@ def sample(step, loops):
             gc.enable()
 
 
-def calibrate(step, min_time, max_loops=1 << 20):
-    """Calls per sample so that one sample lasts at least min_time (pytest-benchmark's idea)."""
+def calibrate(step, min_time, max_loops=1 << 20, agree=None):
+    """Calls per sample so that one sample lasts at least min_time (pytest-benchmark's idea).
+    agree: over several ranks, the largest of each try's time over the ranks, so every rank
+    takes the same tries and ends with the same count."""
     loops = 1
     while True:
-        elapsed = sample(step, loops)
+        elapsed = sample(step, loops) if agree is None else agree(sample(step, loops))
         if elapsed >= min_time or loops >= max_loops:
             return loops, elapsed
         # aim a little past the target so the next try usually lands
@@ -157,12 +159,8 @@ def measure_agreed(step, spec, stage, meter):
     for _ in range(WARMUP_CALLS_AGREED):
         sample(step, 1)
     stage("calibrate")
-    loops = 1
-    while step.reset is None and loops < 1 << 20:
-        elapsed = step.agree(sample(step, loops))
-        if elapsed >= spec["min_time"]:
-            break
-        loops = min(1 << 20, max(loops * 2, int(loops * 1.2 * spec["min_time"] / max(elapsed, 1e-9)) + 1))
+    # a training step is one call per sample (calls_per_sample): nothing to agree on
+    loops = 1 if step.reset is not None else calibrate(step, spec["min_time"], agree=step.agree)[0]
     values = []
     start = time.perf_counter()
     with meter:
@@ -309,7 +307,8 @@ def run_cell(spec, stage, link=None):
         step.outputs(), expected, scenario.tolerances(problem.params, spec["phase"]), problem.inputs
     )
     result["errors"] = errors
-    if spec.get("ranks", 1) > 1 and step.agree is not None and step.agree(0.0 if ok else 1.0) > 0 and ok:
+    ranked = spec.get("ranks", 1) > 1
+    if ranked and step.agree is not None and step.agree(0.0 if ok else 1.0) > 0 and ok:
         # another rank disagreed: it stops here, so must we (its collectives would not come)
         result.update(status="invalid", reason="another rank's result disagreed with the reference")
         return result
@@ -320,13 +319,13 @@ def run_cell(spec, stage, link=None):
     gc.collect()
 
     rss_base = memory.reset_peak_rss()
-    if spec.get("ranks", 1) > 1:  # the cell's other ranks are the cell, not a neighbour
+    if ranked:  # the cell's other ranks are the cell, not a neighbour
         meter = contention.Meter([os.getpid(), os.getppid(), *contention.children(os.getppid())])
     else:
         meter = contention.Meter()
     if link is not None:
         loops, values = measure_lockstep(step, spec, stage, meter, link)
-    elif spec.get("ranks", 1) > 1:
+    elif ranked:
         loops, values = measure_agreed(step, spec, stage, meter)
     else:
         loops, values = measure(step, spec, stage, meter)

@@ -21,6 +21,7 @@ def _by_key(out):
     return {(r["impl"], r["mode"], r["ranks"]): r for r in read_results(out)}
 
 
+@pytest.mark.slow  # real runs of torch over 2 ranks (7 s): make test, not the edit loop
 def test_allreduce_over_one_and_two_ranks(tmp_path, capsys):
     out = tmp_path / "run"
     assert dlbench("run --scenario allreduce --impl reference,torch --ranks 1,2 --quiet --out", out, *TINY) == 0
