@@ -272,9 +272,10 @@ def sentinel(machine, title):
             f'<text x="{right - 4}" y="{y(value) - 3:.1f}" text-anchor="end" font-size="10">{esc(what)}</text>'
         )
     for t, v in zip(ts, ms):
-        color = "#D55E00" if v > bound else "#0072B2"
+        # a reading past the bound is what a reader looks for: larger, so one alone still shows
+        color, r = ("#D55E00", 4) if v > bound else ("#0072B2", 2.5)
         body.append(
-            f'<circle class="point" cx="{x(t):.1f}" cy="{y(v):.1f}" r="2.5" fill="{color}">'
+            f'<circle class="point" cx="{x(t):.1f}" cy="{y(v):.1f}" r="{r}" fill="{color}">'
             f"<title>{v:.3g} ms at {t:.0f} s</title></circle>"
         )
     return svg(width, height, "".join(body), "sentinel", title, points=len(points))

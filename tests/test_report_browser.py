@@ -16,7 +16,7 @@ from records import KEY_FIELDS
 from reports.charts import cell_key
 from reports.summary import FLAG_MARKS
 from tests.browser import Browser
-from tests.conftest import NASTY, SLOWER, dlbench, read_results
+from tests.conftest import NASTY, SLOWER, copy_results, dlbench, read_results
 
 pytestmark = [pytest.mark.browser, pytest.mark.requires("chromium")]  # absent: fails with `make browser`
 
@@ -143,6 +143,29 @@ def test_screenshot_check_fails_when_charts_are_missing(browser, report, tmp_pat
     browser.open(str(hidden))
     charts, problems = _chart_problems(browser, tmp_path)
     assert len(problems) >= len(charts)
+
+
+def test_a_single_drifted_sentinel_reading_shows(browser, tiny_run, tmp_path):
+    """One reading past the drift bound, alone and on the axis (the first), still shows in its colour."""
+
+    def one_drift(machine):
+        s = machine["sentinel"]
+        for p in s["points"]:
+            p["median"] = s["median"]
+        s["points"][0]["median"] = s["median"] * (1 + s.get("slow_bound", 0)) * 1.5
+        return machine
+
+    d = copy_results(tiny_run, tmp_path / "drift", edit_machine=one_drift)
+    path = tmp_path / "drift.html"
+    assert dlbench(f"report {d} --html {path}") == 0
+    # the lines share its colour: hidden, so the count is the point's own
+    path.write_text(path.read_text().replace("</style>", "svg.chart line{visibility:hidden}</style>", 1))
+    browser.open(str(path))
+    charts, problems = _chart_problems(browser, tmp_path)
+    sentinel = [c for c in charts if c["kind"] == "sentinel"]
+    assert sentinel and "#D55E00" in sentinel[0]["colours"]
+    mine = [p for p in problems if p.startswith(f"chart {sentinel[0]['i']} ")]
+    assert mine == [], f"{mine} (screenshots in {tmp_path})"
 
 
 def test_machine_peaks_are_shown(browser, report, other_machine):
