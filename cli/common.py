@@ -11,13 +11,14 @@ import impls
 from harness import environments
 from harness.errors import DlbenchError
 from harness.plan import plan, single_process_phases
+from scenarios.base import SCALINGS
 
 DEFAULT_BUDGET = 1200.0  # seconds --precision may take without --budget
 
 
 def cells(args):
-    ranks = getattr(args, "ranks", [1])
-    found = plan(args.scenario, args.impl, args.device, args.mode, args.size, args.threads, args.seed, ranks)
+    ranks, scaling = getattr(args, "ranks", [1]), getattr(args, "scaling", None) or SCALINGS
+    found = plan(args.scenario, args.impl, args.device, args.mode, args.size, args.threads, args.seed, ranks, scaling)
     if any(r > 1 for r in ranks):
         alone = single_process_phases(args.scenario)
         if alone:

@@ -40,6 +40,17 @@ def rank_counts(value):
     return list(dict.fromkeys(counts))
 
 
+def scalings(value):
+    """--scaling weak,strong: which batch splits a data-parallel training step runs at."""
+    from scenarios.base import SCALINGS
+
+    chosen = csv(value)
+    unknown = [s for s in chosen if s not in SCALINGS]
+    if not chosen or unknown:
+        raise argparse.ArgumentTypeError(f"{value!r}: choose from {', '.join(SCALINGS)}")
+    return list(dict.fromkeys(chosen))
+
+
 def positive_int(value):
     try:
         n = int(value)

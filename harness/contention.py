@@ -55,6 +55,16 @@ def process_cpu(pid):
     return (int(after_name[11]) + int(after_name[12])) / _TICK
 
 
+def descendants(pid):
+    """Every process below `pid` alive now: its children, theirs, and so on."""
+    found, todo = set(), [pid]
+    while todo:
+        new = children(todo.pop()) - found
+        found |= new
+        todo += new
+    return found
+
+
 def children(pid):
     """The pids of the processes `pid` started that are alive now (every thread's list)."""
     found = set()

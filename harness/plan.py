@@ -9,6 +9,7 @@ import records
 import scenarios
 from harness.errors import DlbenchError
 from impls.base import KNOWN_DEVICES
+from scenarios.base import SCALINGS
 
 DEVICE_ALIASES = {"gpu": "cuda"}
 
@@ -24,12 +25,14 @@ class Cell:
     threads: int
     seed: int = 0
     ranks: int = 1  # data-parallel worker processes (--ranks): each its own threads
+    scaling: str = ""  # a training step's batch over the ranks (scenarios.SCALINGS); "": nothing split
 
     def key(self):
         return records.key(self)  # a record of this cell has the same key
 
     def label(self):
         ranks = f" x{self.ranks} ranks" if self.ranks != 1 else ""
+        ranks += f" ({self.scaling})" if self.scaling else ""
         return f"{self.scenario}/{self.phase}/{self.size} {self.impl}:{self.mode}@{self.device}{ranks}"
 
     def as_dict(self):
@@ -81,7 +84,27 @@ def all_modes():
     return seen
 
 
-def plan(scenario_names=None, impl_names=None, devices=None, modes=None, sizes=None, threads=1, seed=0, ranks=(1,)):
+def _rank_forms(scenario, phase, ranks, scalings):
+    """(ranks, scaling) of a phase's cells: one rank as it is; over several, only a phase
+    with a data-parallel form, at each scaling where it splits a batch."""
+    for n in ranks:
+        if n == 1:
+            yield n, ""
+        elif phase in scenario.parallel_phases:
+            yield from ((n, s) for s in (scalings if scenario.split else [""]))
+
+
+def plan(
+    scenario_names=None,
+    impl_names=None,
+    devices=None,
+    modes=None,
+    sizes=None,
+    threads=1,
+    seed=0,
+    ranks=(1,),
+    scalings=SCALINGS,
+):
     chosen_scenarios = _pick(scenario_names, scenarios.names(), "scenario")
     chosen_devices = normalize_devices(devices)
     chosen_impls = pick_impls(impl_names)
@@ -100,13 +123,19 @@ def plan(scenario_names=None, impl_names=None, devices=None, modes=None, sizes=N
                 continue  # a preset some scenarios lack (qgemm's "skinny")
             for phase in scenario.phases:
                 # over several ranks only what has a data-parallel form (single_process_phases says which not)
-                for n in [r for r in ranks if r == 1 or phase in scenario.parallel_phases]:
+                for n, scaling in _rank_forms(scenario, phase, ranks, scalings):
                     for impl in chosen_impls:
                         # without --mode, each implementation runs every mode it has
                         impl_modes = explicit_modes or impls.manifest(impl).modes
                         for device in chosen_devices:
                             for mode in impl_modes:
-                                cells.append(Cell(sname, phase, size, impl, device, mode, threads, seed, n))
+                                cells.append(Cell(sname, phase, size, impl, device, mode, threads, seed, n, scaling))
+    if not cells and 1 not in ranks:
+        parallel = [n for n in scenarios.names() if scenarios.get(n).parallel_phases]
+        raise PlanError(
+            f"no scenario among {', '.join(chosen_scenarios)} runs over several ranks "
+            f"(--ranks {','.join(map(str, ranks))}): those that do are {', '.join(parallel)}"
+        )
     if not cells:
         raise PlanError(f"no scenario among {', '.join(chosen_scenarios)} has size {', '.join(chosen_sizes)}")
     return cells

@@ -27,11 +27,18 @@ from harness.processes import finish_worker, kill_worker
 POLL_S = 0.05
 
 
-def free_port():
-    """A TCP port on 127.0.0.1 that nothing listens on now (rank 0's rendezvous binds it)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def free_ports(n):
+    """n distinct free ports (each checked while the others are still held)."""
+    socks = []
+    try:
+        for _ in range(n):
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            socks.append(s)
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
 
 
 def rank_cpus(ranks, threads):
@@ -47,12 +54,13 @@ def rank_cpus(ranks, threads):
 
 def run_ranked(runner, cell, process):
     """The result of one process of CELL over cell.ranks ranks (a worker's result dict)."""
-    address = f"127.0.0.1:{free_port()}"
+    # one port per rank: rank 0's is the rendezvous (torch), each rank's its own server (TensorFlow's cluster)
+    addresses = [f"127.0.0.1:{port}" for port in free_ports(cell.ranks)]
     cpus, shared = rank_cpus(cell.ranks, cell.threads)
     handles = []
     try:
         for r in range(cell.ranks):
-            handle = runner.start_process(cell, process, rank=r, address=address)
+            handle = runner.start_process(cell, process, rank=r, address=addresses[0], addresses=addresses)
             pin(handle.proc.pid, cpus[r] if cpus else None)
             handles.append(handle)
         results = wait_ranks(handles, runner.options.timeout)

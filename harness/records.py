@@ -40,7 +40,7 @@ def build_record(
     its rounds, reached: what --precision reached.
     """
     scenario = scenarios.get(cell.scenario)
-    params = scenario.params(cell.size, cell.ranks)
+    params = scenario.params(cell.size, cell.ranks, cell.scaling)
     failed = next((r for r in results if r["status"] != "ok"), None)
     status, reason = (failed["status"], failed["reason"]) if failed else ("ok", "")
     samples, sample_process, sample_turn = [], [], []
@@ -123,6 +123,8 @@ def build_record(
         record["rank_samples"] = [[v for p in per_rank for v in p[i]] for i in range(len(per_rank[0]))]
         record["rank_cpus"] = first.get("rank_cpus")
         record["ranks_shared"] = first.get("ranks_shared", "")
+        if first.get("ranks_across"):  # --across-machines: which launcher, which hosts
+            record["ranks_across"] = first["ranks_across"]
     if turns is not None:  # dlbench run in lockstep: sample i of every implementation from turn i
         record["turns"] = turns
         record["sample_turn"] = sample_turn if len(sample_turn) == len(samples) else None

@@ -36,7 +36,7 @@ def comparison_groups(cells):
     implementation and mode; groups and cells in plan order."""
     groups = {}
     for c in cells:
-        groups.setdefault((c.scenario, c.phase, c.size, c.device, c.threads, c.ranks, c.seed), []).append(c)
+        groups.setdefault((c.scenario, c.phase, c.size, c.device, c.threads, c.ranks, c.scaling, c.seed), []).append(c)
     return list(groups.values())
 
 

@@ -23,6 +23,7 @@ from datetime import datetime, timezone
 from typing import Optional
 
 import impls
+import scenarios
 from harness import contention, environments
 from harness.ceilings import Ceilings
 from harness.machine_record import MachineRecord
@@ -80,6 +81,7 @@ class Runner:
         self.run_id = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ-") + uuid.uuid4().hex[:6]
         self.records = []
         self.work = {}  # cell key -> what the side's own checkout computes (harness.side_work)
+        self.launch = None  # --across-machines: this rank's harness.launch.Launch
         self._workdir = workdir
 
     @property
@@ -126,6 +128,10 @@ class Runner:
             return f"{cell.impl} does not run on {cell.device} (devices: {', '.join(manifest.devices)})"
         if cell.ranks > 1 and manifest.distributed is None:
             return f"{cell.impl} over {cell.ranks} ranks: {manifest.single_process}"
+        scenario = scenarios.get(cell.scenario)
+        uneven = scenario.unsplittable(scenario.params(cell.size, cell.ranks, cell.scaling))
+        if uneven:
+            return uneven
         facts = self.facts.get(cell.impl, {})
         if not facts.get("installed"):
             return facts.get("reason", f"{cell.impl} is not available")

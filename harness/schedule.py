@@ -6,6 +6,7 @@ done yet, and hands each finished cell's record to runner.emit."""
 from __future__ import annotations
 
 from harness import contention
+from harness.launch import run_launched
 from harness.ranks import run_ranked
 from harness.rounds import run_rounds
 
@@ -39,8 +40,8 @@ def run_group(runner, cells):
                 if progress:
                     progress.cell_started(cell, process, options.processes)
                 waited[cell] = contention.combine_waits([waited.get(cell), runner.wait_for_quiet(cell)])
-                if cell.ranks > 1:  # its own N rank workers, not the group's server
-                    res = run_ranked(runner, cell, process)
+                if cell.ranks > 1:  # its own N rank workers (or this host's one), not the group's server
+                    res = run_launched(runner, cell, process) if runner.launch else run_ranked(runner, cell, process)
                     res["process"] = process
                     results[cell].append(res)
                     continue

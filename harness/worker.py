@@ -286,8 +286,9 @@ def run_cell(spec, stage, link=None):
         return {"status": "unsupported", "reason": f"{spec['impl']} has no {scenario.name} scenario"}
 
     stage("inputs")
-    problem = scenario.problem(spec["size"], spec["seed"], spec.get("ranks", 1))
+    problem = scenario.problem(spec["size"], spec["seed"], spec.get("ranks", 1), spec.get("scaling", ""))
     problem.rank, problem.address = spec.get("rank", 0), spec.get("address")
+    problem.addresses = tuple(spec.get("addresses") or ())
     stage("reference")
     expected = reference_outputs(problem, spec["phase"], spec.get("ref_cache"))
 
@@ -320,7 +321,8 @@ def run_cell(spec, stage, link=None):
 
     rss_base = memory.reset_peak_rss()
     if ranked:  # the cell's other ranks are the cell, not a neighbour
-        meter = contention.Meter([os.getpid(), os.getppid(), *contention.children(os.getppid())])
+        # and what they started (MXNet's rank 0: the kvstore's scheduler and server)
+        meter = contention.Meter([os.getpid(), os.getppid(), *contention.descendants(os.getppid())])
     else:
         meter = contention.Meter()
     if link is not None:

@@ -5,12 +5,14 @@ differ only in it are two cells, for resume, the database, compare, bisect and r
 alike. A view that matches cells across something (a merged report across machines
 ignores threads) drops fields from this one tuple with key_fields(without=...).
 The ranks are one too: the same training step over two ranks is another measurement
-(the batch split, a collective in every step) than over one.
+(the batch split, a collective in every step) than over one, and so is how a training
+step's batch is split over them (scaling: "weak", each rank the size's batch; "strong", the
+size's batch divided among the ranks; "" where nothing is split: one rank, a collective).
 """
 
 from collections.abc import Mapping
 
-KEY_FIELDS = ("scenario", "phase", "size", "impl", "device", "mode", "threads", "ranks", "seed")
+KEY_FIELDS = ("scenario", "phase", "size", "impl", "device", "mode", "threads", "ranks", "scaling", "seed")
 PROBLEM = KEY_FIELDS[:3]  # what a cell computes, whichever implementation runs it: a report's rows
 
 

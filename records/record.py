@@ -4,7 +4,8 @@ upgrade.
 SCHEMA_VERSION moves when the format does. Version 1 grew fields without moving (what
 ADDED lists: older dlbench left them out), so every reader once guessed defaults on its
 own; version 2 writes them all, and upgrade() gives a version-1 record the same defaults
-in one place. Version 3 adds the ranks to the key (a version-2 record ran on one).
+in one place. Version 3 adds the ranks to the key (a version-2 record ran on one), version 4
+the scaling (a version-3 record split no batch).
 Fields a record has only in some runs (interleaved, lockstep, turns, sentinel,
 traceback, imported_from, ...) stay optional.
 """
@@ -14,7 +15,7 @@ import math
 
 from records.key import KEY_FIELDS, key_fields
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 STATUSES = ("ok", "invalid", "unsupported", "error", "timeout")
 WHOLE = ("threads", "ranks", "seed")  # the key fields that are whole numbers; the rest are text
 TEXT = ("run_id", *key_fields(without=WHOLE), "side", "status")
@@ -24,6 +25,7 @@ REQUIRED = ("run_id", *KEY_FIELDS, "side", "status", "reason")
 ADDED = {
     "seed": 0,  # before --seed, every run drew seed 0
     "ranks": 1,  # before --ranks (schema 3), every cell ran in one process
+    "scaling": "",  # before --scaling (schema 4), no cell split a batch over ranks
     "side": "current",  # before interleaved comparisons, every record was this checkout's
     "working_set_bytes": None,  # not known: no cache level is picked for its bandwidth
     "drift": False,  # before the drift sentinel, no record was flagged

@@ -279,3 +279,45 @@ def sentinel(machine, title):
             f"<title>{v:.3g} ms at {t:.0f} s</title></circle>"
         )
     return svg(width, height, "".join(body), "sentinel", title, points=len(points))
+
+
+def scaling(rows, color, title):
+    """Scaling efficiency (%) against ranks: one line per implementation and mode, from
+    100% at one rank to each rank count measured (reports.scaling rows of one scaling and
+    problem), with the ideal drawn across. '' without an efficiency."""
+    rows = [r for r in rows if r.get("efficiency") is not None and math.isfinite(r["efficiency"])]
+    if not rows:
+        return ""
+    lines = {}
+    for r in rows:
+        lines.setdefault((r["impl"], r["mode"]), [(1, 100.0)]).append((r["ranks"], r["efficiency"] * 100))
+    names = [f"{impl}:{mode}" for impl, mode in lines]
+    left, top, bottom = 60, 16, 150
+    right = left + 420
+    legend_x = right + 16
+    width = math.ceil(legend_x + max(text_width(n, 11) for n in names) + 20 + PAD)
+    top_ranks = max(n for pts in lines.values() for n, _ in pts)
+    x = Linear(1, max(top_ranks, 2), left, right)
+    y = Linear(0, max(110.0, max(e for pts in lines.values() for _, e in pts) * 1.08), bottom, top)
+    body = [x_axis(x, bottom, top, "ranks"), y_axis(y, left, right, "efficiency %")]
+    body.append(
+        f'<line x1="{left}" y1="{y(100):.1f}" x2="{right}" y2="{y(100):.1f}" stroke="#444" stroke-dasharray="4 3"/>'
+        f'<text x="{right - 4}" y="{y(100) - 4:.1f}" text-anchor="end" font-size="10">ideal</text>'
+    )
+    for i, ((impl, mode), pts) in enumerate(lines.items()):
+        pts = sorted(pts)
+        fill = color.get(impl, "#000000")
+        path = " ".join(f"{x(n):.1f},{y(e):.1f}" for n, e in pts)
+        body.append(f'<polyline points="{path}" fill="none" stroke="{fill}" stroke-width="1.5"/>')
+        for n, e in pts:
+            body.append(
+                f'<circle class="point" cx="{x(n):.1f}" cy="{y(e):.1f}" r="4" fill="{fill}">'
+                f"<title>{esc(impl)}:{esc(mode)} at {n} ranks: {e:.0f}%</title></circle>"
+            )
+        ly = top + 6 + i * 16
+        body.append(
+            f'<rect x="{legend_x}" y="{ly - 8}" width="10" height="10" fill="{fill}"/>'
+            f'<text x="{legend_x + 14}" y="{ly + 1}" font-size="11">{esc(impl)}:{esc(mode)}</text>'
+        )
+    height = max(bottom + 40, top + 16 * len(lines) + 10)
+    return svg(width, height, "".join(body), "scaling", title, lines=len(lines))

@@ -8,6 +8,7 @@ import math
 from reports import machines, summary
 from reports.collectives import bandwidth_table
 from reports.metrics import add_metrics, best_pct_of_peak
+from reports.scaling import scaling_table
 from reports.side_by_side import display as side_display
 from reports.side_by_side import side_by_side
 from reports.table import cells_table, scenario_blocks
@@ -31,6 +32,9 @@ def _blocks(df):
     collectives, notes = bandwidth_table(m)
     if collectives is not None:
         yield "all-reduce bandwidth against message size and ranks", collectives, notes
+    scaled, notes = scaling_table(m)
+    if scaled is not None:
+        yield "data-parallel scaling against one rank (weak and strong)", scaled, notes
     best = best_pct_of_peak(m)
     if not best.empty:
         best = best.assign(best_pct_of_peak=best["best_pct_of_peak"].map(lambda v: f"{v:.1f}%"))

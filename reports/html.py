@@ -18,6 +18,7 @@ from reports import charts, machines, summary
 from reports.collectives import bandwidth_table
 from reports.metrics import add_metrics, best_pct_of_peak
 from reports.precision import legend, median_text, rate_text, ratio_text, relative_spread
+from reports.scaling import scaling_rows, scaling_table
 from reports.side_by_side import KEY as SIDE_KEY
 from reports.side_by_side import side_by_side
 from reports.svg import colors, esc
@@ -464,6 +465,29 @@ def _collectives_section(m):
     )
 
 
+def _scaling_section(m, color):
+    """The scaling table, then a chart of efficiency against ranks per problem and scaling."""
+    table, notes = scaling_table(m)
+    if table is None:
+        return ""
+    rows = ["<tr>" + "".join(f"<td>{esc(str(v))}</td>" for v in r) + "</tr>" for r in table.itertuples(index=False)]
+    groups = {}
+    for r in scaling_rows(m):
+        groups.setdefault((r["source"], r["scenario"], r["phase"], r["size"], r["scaling"]), []).append(r)
+    figures = []
+    for (source, scenario, phase, size, how), group in sorted(groups.items()):
+        what = f"{scenario}/{phase}/{size}, {how} scaling" + (f" ({source})" if m["source"].nunique() > 1 else "")
+        chart = charts.scaling(group, color, what)
+        if chart:
+            figures.append(f"<figure>{chart}<figcaption>{esc(what)}</figcaption></figure>")
+    return (
+        '<section id="scaling"><h2>Data-parallel scaling</h2>'
+        + _table(list(table.columns), rows, "scaling")
+        + "".join(f"<p class=muted>{esc(n)}</p>" for n in notes)
+        + f'<div class="charts">{"".join(figures)}</div></section>'
+    )
+
+
 def _best_section(m):
     best = best_pct_of_peak(m)
     if best.empty:
@@ -500,6 +524,7 @@ def render_html(df, sources, title="dlbench report"):
         f"{_best_section(m)}</section>",
         _scenario_sections(m, color, multi_source),
         _collectives_section(m),
+        _scaling_section(m, color),
         f'<section id="roofline"><h2>Roofline</h2><p class=muted>Achieved rate against arithmetic intensity, '
         f"under the measured ceilings: below the slope a cell is bound by memory bandwidth, under a flat roof by "
         f'GEMM throughput.</p><div class="charts">{_roofline_section(m, sources, color)}</div></section>',

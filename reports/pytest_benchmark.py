@@ -23,7 +23,7 @@ from harness.errors import DlbenchError
 from records import ADDED, KEY_FIELDS, SCHEMA_VERSION, RecordError, defaults, key_fields, read
 
 # pytest-benchmark's name for a cell, in the order earlier exports spelt it (its history matches on it)
-PARAM_FIELDS = (*key_fields(without=("device", "mode", "threads", "ranks", "seed")), "mode", "device")
+PARAM_FIELDS = (*key_fields(without=("device", "mode", "threads", "ranks", "scaling", "seed")), "mode", "device")
 
 
 class ConvertError(DlbenchError, ValueError):
@@ -161,6 +161,7 @@ def _key(bench):
         "mode": bench.get("param") or name,
         "threads": 0,
         "ranks": 1,
+        "scaling": "",
         "seed": 0,
     }
 

@@ -55,7 +55,7 @@ MEANINGS = {
     "ceiling-low": "ceiling-low: above 100% of its ceiling, so the ceiling read low",
     "drift": "drift: the machine ran slower while it was timed (drift sentinel); paired ratios cancel it",
 }
-ROW_ORDER = ("source", *PROBLEM, "device", "threads", "ranks")
+ROW_ORDER = ("source", *PROBLEM, "device", "threads", "ranks", "scaling")
 
 
 @dataclass(frozen=True)
@@ -179,6 +179,7 @@ def _row_sort(key):
         str(key.get("device", "")),
         key.get("threads", 0) if isinstance(key.get("threads"), (int, float)) else 0,
         key.get("ranks", 1) if isinstance(key.get("ranks"), (int, float)) else 1,
+        str(key.get("scaling") or ""),
     )
 
 
@@ -256,7 +257,7 @@ def _how(row):
 def fastest(df) -> Grid:
     """The single-table summary: each cell's vs_fastest, its marks, the reasons once."""
     m = df if "vs_fastest" in df else add_metrics(df)
-    varying = _varying(m, ["source", "device", "threads", "ranks"])
+    varying = _varying(m, ["source", "device", "threads", "ranks", "scaling"])
     row_columns = [c for c in ROW_ORDER if c in PROBLEM or c in varying]
     columns = impl_modes(m)
     records = m.to_dict("records")

@@ -13,7 +13,16 @@ from reports.metrics import add_metrics
 from reports.precision import median_text, rate_text, ratio_text, relative_spread
 from reports.summary import marks_and_notes
 
-ORDER = ["source_order", *PROBLEM, "device", "threads", "ranks", "impl", "mode"]  # a table's rows, in reading order
+ORDER = [
+    "source_order",
+    *PROBLEM,
+    "device",
+    "threads",
+    "ranks",
+    "scaling",
+    "impl",
+    "mode",
+]  # a table's rows, in reading order
 # metrics' ratios, copied as they are (reports.metrics computes them)
 RATIOS = (
     "vs_reference",
@@ -33,6 +42,7 @@ COLUMNS = [
     "device",
     "threads",
     "ranks",
+    "scaling",
     "impl",
     "mode",
     "impl_version",
@@ -152,7 +162,7 @@ def display_table(cells: pd.DataFrame, width=110) -> pd.DataFrame:
     )
     if out["source"].nunique() <= 1:
         out = out.drop(columns=["source"])
-    for column in ("threads", "ranks"):
+    for column in ("threads", "ranks", "scaling"):
         if cells[column].nunique() <= 1:
             out = out.drop(columns=[column])
     if not out["reason"].astype(bool).any():

@@ -14,6 +14,9 @@ from typing import Callable, Dict, Mapping, Optional, Sequence, Tuple
 import numpy as np
 
 SIZES = ("tiny", "small", "medium", "large")
+# How a data-parallel training step's batch meets its ranks: weak, each rank the size's
+# batch (the whole batch grows with them); strong, the size's batch shared among them.
+SCALINGS = ("weak", "strong")
 
 
 @dataclass(frozen=True)
@@ -67,23 +70,44 @@ class Scenario:
     # A collective's bus bandwidth over its algorithm bandwidth (nccl-tests' factor, from
     # params incl. "ranks"); None: not a collective.
     bus_factor: Optional[Callable[[Mapping], float]] = None
+    # The parameter a data-parallel training phase splits over ranks (its batch): such a
+    # phase runs over N ranks at both scalings (SCALINGS); None: a parallel phase splits
+    # nothing (a collective: each rank holds the size's message).
+    split: Optional[str] = None
 
     def __post_init__(self):
         if self.working_set is None:
             object.__setattr__(self, "working_set", self.bytes_moved)
 
-    def params(self, size: str, ranks: int = 1) -> Dict:
+    def params(self, size: str, ranks: int = 1, scaling: str = "") -> Dict:
         """The size's parameters; over several ranks, "ranks" too (one rank adds nothing, so
-        a one-process cell's parameters, and its reference cache, stay as they were)."""
+        a one-process cell's parameters, and its reference cache, stay as they were), and
+        with a scaling, the whole batch the ranks share: weak, ranks x the size's; strong,
+        the size's. The inputs are always the whole batch (Problem.shard is a rank's part),
+        so the reference computes the one-process step the ranks must equal."""
         if size not in self.sizes:
             raise KeyError(f"scenario {self.name!r} has no size {size!r} (sizes: {', '.join(self.sizes)})")
         params = dict(self.sizes[size])
         if ranks != 1:
             params["ranks"] = ranks
+        if scaling:
+            if scaling not in SCALINGS or self.split is None:
+                raise KeyError(f"scenario {self.name!r} has no scaling {scaling!r}")
+            params["scaling"] = scaling
+            if scaling == "weak":
+                params[self.split] *= ranks
         return params
 
-    def problem(self, size: str, seed: int = 0, ranks: int = 1) -> "Problem":
-        params = self.params(size, ranks)
+    def unsplittable(self, params: Mapping) -> Optional[str]:
+        """Why this batch cannot be split evenly over the ranks (None: it can)."""
+        n = params.get("ranks", 1)
+        if self.split is None or n == 1 or params[self.split] % n == 0:
+            return None
+        whole = params[self.split]
+        return f"a {self.split} of {whole} does not split evenly over {n} ranks: use another size or --scaling weak"
+
+    def problem(self, size: str, seed: int = 0, ranks: int = 1, scaling: str = "") -> "Problem":
+        params = self.params(size, ranks, scaling)
         return Problem(self, size, params, seed, self.make_inputs(params, seed))
 
     def memory_bound(self, phase: str, params: Mapping) -> bool:
@@ -104,10 +128,18 @@ class Problem:
     # rendezvous the harness picked for the cell (rank 0 listens there).
     rank: int = 0
     address: Optional[str] = None
+    addresses: Tuple[str, ...] = ()  # every rank's own host:port, in rank order (a cluster spec's workers)
 
     @property
     def name(self) -> str:
         return self.scenario.name
+
+    def shard(self, name: str) -> np.ndarray:
+        """This rank's part of a batched input: its equal slice of the first axis (all of
+        it over one rank)."""
+        whole, n = self.inputs[name], self.params.get("ranks", 1)
+        part = len(whole) // n
+        return whole[self.rank * part : (self.rank + 1) * part]
 
     def key(self) -> str:
         """Stable digest of what is computed: used to cache reference outputs."""

@@ -118,4 +118,6 @@ SCENARIO = Scenario(
     bytes_moved=bytes_moved,
     tolerances=tolerances,
     working_set=working_set,
+    parallel_phases=("step",),  # data parallel: the batch split over ranks, gradients averaged
+    split="batch",
 )

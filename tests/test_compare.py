@@ -16,7 +16,16 @@ from reports.compare_stats import hodges_lehmann, holm, wilcoxon_interval
 from tests.conftest import FAST, dlbench, read_results
 
 KEY = dict(
-    scenario="conv", phase="forward", size="small", impl="torch", device="cpu", mode="eager", threads=2, ranks=1, seed=0
+    scenario="conv",
+    phase="forward",
+    size="small",
+    impl="torch",
+    device="cpu",
+    mode="eager",
+    threads=2,
+    ranks=1,
+    scaling="",
+    seed=0,
 )
 
 

@@ -15,7 +15,18 @@ from reports.noise_band import MIN_RUNS
 
 
 def key(name):
-    return ("sigmoid", "forward", "tiny", name, "cpu", "eager", 2, 1, 0)  # records.KEY_FIELDS: 1 rank, seed 0
+    return (
+        "sigmoid",
+        "forward",
+        "tiny",
+        name,
+        "cpu",
+        "eager",
+        2,
+        1,
+        "",
+        0,
+    )  # records.KEY_FIELDS: 1 rank, no scaling, seed 0
 
 
 def history(series):

@@ -126,3 +126,26 @@ def test_rank_cpus_are_disjoint_where_they_fit():
     assert why == "" and [sorted(c) for c in cpus] == [[c] for c in allowed]
     cpus, why = rank_cpus(len(allowed) + 1, 1)
     assert cpus is None and "ranks share cores" in why
+
+
+def test_descendants_reach_what_a_child_started():
+    """A rank's own helpers (MXNet's rank 0 starts the kvstore's scheduler and server) are
+    the cell's work, not contention: the meter counts every process below the runner."""
+    import subprocess
+    import sys
+
+    from harness.contention import descendants
+
+    code = (
+        "import subprocess, sys, time; "
+        "p = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(30)']); "
+        "print(p.pid, flush=True); time.sleep(30)"
+    )
+    child = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        grandchild = int(child.stdout.readline())
+        assert {child.pid, grandchild} <= descendants(os.getpid())
+    finally:
+        child.kill()
+        child.wait()
+        os.kill(grandchild, 9)

@@ -29,14 +29,14 @@ def test_a_schema_1_record_without_the_later_fields_comes_back_upgraded(tmp_path
     assert raw["schema"] == 1 and not set(records.ADDED) <= set(raw)  # it lacks fields added since
     old = {k: v for k, v in raw.items() if k not in ("seed", "side")}  # older still: before --seed and sides
     (rec,) = read_results(_write(tmp_path / "old", [json.dumps(old)])).records
-    assert rec["schema"] == records.SCHEMA_VERSION == 3
+    assert rec["schema"] == records.SCHEMA_VERSION == 4
     added = {k: v for k, v in records.ADDED.items() if k not in raw}
     assert {k: rec[k] for k in added} == added
     assert (rec["seed"], rec["side"], rec["working_set_bytes"], rec["drift"]) == (0, "current", None, False)
-    assert rec["ranks"] == 1  # before --ranks, every cell ran in one process
-    assert {k: rec[k] for k in raw if k in old} == {k: raw[k] for k in old if k != "schema"} | {"schema": 3}
+    assert (rec["ranks"], rec["scaling"]) == (1, "")  # before --ranks, every cell ran in one process
+    assert {k: rec[k] for k in raw if k in old} == {k: raw[k] for k in old if k != "schema"} | {"schema": 4}
     # the committed directory itself reads whole
-    assert all(r["schema"] == 3 for r in read_results(os.path.join(REPO, OLD)).records)
+    assert all(r["schema"] == 4 for r in read_results(os.path.join(REPO, OLD)).records)
 
 
 @pytest.mark.parametrize(
@@ -45,7 +45,7 @@ def test_a_schema_1_record_without_the_later_fields_comes_back_upgraded(tmp_path
         (lambda r: dict(r, status="fine"), "unknown status 'fine'"),
         (lambda r: dict(r, threads="2"), "field 'threads' is str, not a whole number"),
         (lambda r: {k: v for k, v in r.items() if k != "run_id"}, "not a complete dlbench record (missing run_id)"),
-        (lambda r: dict(r, schema=4), "schema 4, this dlbench reads 1 to 3"),
+        (lambda r: dict(r, schema=5), "schema 5, this dlbench reads 1 to 4"),
         (lambda r: dict(r, ranks="2"), "field 'ranks' is str, not a whole number"),
         (lambda r: dict(r, median=0), "status ok without a positive median time"),
     ],

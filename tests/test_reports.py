@@ -85,6 +85,7 @@ def _cell(**kw):
         threads=1,
         seed=0,  # a loaded row has the record's whole key (records.KEY_FIELDS)
         ranks=1,
+        scaling="",
         impl="i",
         mode="eager",
         status="ok",
@@ -618,7 +619,7 @@ def test_flags_show_on_exactly_the_flagged_cells_in_every_format(capsys, flagged
     assert len(rows) == len(read_results(d))
     flagged = {}
     for cls, key, flags, html in rows:
-        source, scenario, phase, size, impl, device, mode, threads, ranks, seed = key.split("|")
+        source, scenario, phase, size, impl, device, mode, threads, ranks, scaling, seed = key.split("|")
         words = [f for f in FLAGS if f'class="flag flag-{f}" title="{f}">{FLAG_MARKS[f]}<' in html]
         assert words == flags.split() and ("flagged" in cls.split()) == bool(words)
         assert all(f"flag-{w}" in cls.split() for w in words)

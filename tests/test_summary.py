@@ -30,6 +30,7 @@ def _cell(**kw):
         threads=2,
         seed=0,  # a loaded row has the record's whole key (records.KEY_FIELDS)
         ranks=1,
+        scaling="",
         impl="torch",
         mode="eager",
         status="ok",

@@ -27,7 +27,8 @@ def run(args):
         print(f"  {s.name:<11} phases: {', '.join(s.phases):<24} sizes: {', '.join(s.sizes)}")
         print(f"  {'':<11} {s.description}")
         if s.parallel_phases:
-            print(f"  {'':<11} over several ranks (--ranks): {', '.join(s.parallel_phases)}")
+            split = f", its {s.split} split weak or strong (--scaling)" if s.split else ""
+            print(f"  {'':<11} over several ranks (--ranks): {', '.join(s.parallel_phases)}{split}")
     print("\nImplementations:")
     facts = framework_facts(impls.names(), args.threads)
     for name in impls.names():

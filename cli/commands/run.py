@@ -12,6 +12,7 @@ import sys
 from cli.common import cells, compare_stored, default_out, options, print_report
 from cli.options import (
     DEFAULT_PROCESSES,
+    UsageError,
     add_db_option,
     add_machine_option,
     add_selection,
@@ -23,7 +24,9 @@ from cli.options import (
     positive_int,
     probe_time,
     rank_counts,
+    scalings,
 )
+from scenarios.base import SCALINGS
 
 NAME = "run"
 RUN_SAMPLES, RUN_MIN_TIME = 20, 0.025  # turns per process and seconds per sample
@@ -40,8 +43,22 @@ def add_parser(sub):
         type=rank_counts,
         default=[1],
         metavar="N[,N...]",
-        help="data-parallel ranks: each cell that has a data-parallel form (allreduce) also runs over "
-        "N worker processes, each with --threads threads, on loopback (default 1)",
+        help="data-parallel ranks: each cell that has a data-parallel form (allreduce, the training "
+        "steps) also runs over N worker processes, each with --threads threads, on loopback (default 1)",
+    )
+    r.add_argument(
+        "--scaling",
+        type=scalings,
+        default=list(SCALINGS),
+        metavar="weak,strong",
+        help="over several ranks, how a training step's batch meets them: weak, each rank the size's "
+        "batch; strong, the size's batch split among them (default both)",
+    )
+    r.add_argument(
+        "--across-machines",
+        action="store_true",
+        help="this is one rank of a job a launcher started on several machines (torchrun, srun, mpirun, "
+        "TF_CONFIG): the cells run over the job's ranks, the results meet at rank 0 (README: across machines)",
     )
     r.add_argument("--out", default=None, help="results directory (default out/run-TIMESTAMP)")
     r.add_argument(
@@ -120,11 +137,14 @@ def run(args):
     from harness.progress import ProgressDisplay
     from harness.runner import open_runner
 
+    launch = _launch(args)
     todo = cells(args)
     for name in (args.save, args.compare):
         if name:
             history.check_name(name)
     out = args.out or default_out("run")
+    if launch and launch.rank > 0:  # every rank writes the same records: rank 0 into --out, the others beside
+        out = os.path.join(out, f"rank-{launch.rank}")
     recorder = _recorder(args, out)
     runner = open_runner(
         "run",
@@ -135,6 +155,7 @@ def run(args):
         machine_name=args.machine,
         listeners=[recorder.add] if recorder else (),
     )
+    runner.launch = launch
     devices = list(dict.fromkeys(c.device for c in todo))
     probing = sorted({c.impl for c in todo} | {"reference"}) if args.machine_probe else None
     try:
@@ -163,6 +184,8 @@ def run(args):
         return 130
     finally:
         runner.close()
+        if launch:
+            launch.close()
         if recorder:
             recorder.close()
     if not args.quiet:
@@ -181,6 +204,22 @@ def run(args):
     if args.save and not (recorder and recorder.failure):  # a failed recorder kept it as a folder already
         code = max(code, _save(args, out))
     return code
+
+
+def _launch(args):
+    """--across-machines: this rank's place in the launcher's job (harness.launch); the
+    cells then run at the job's size, one implementation after another."""
+    if not args.across_machines:
+        return None
+    from harness.launch import from_environment
+
+    launch = from_environment()
+    if args.ranks not in ([1], [launch.world]):
+        raise UsageError(f"dlbench run: --ranks {args.ranks} with --across-machines: the job has {launch.world} ranks")
+    if args.precision is not None or not args.out:
+        raise UsageError("dlbench run: --across-machines needs --out (the same on every rank) and no --precision")
+    args.ranks, args.lockstep = [launch.world], False
+    return launch
 
 
 def _save(args, out):

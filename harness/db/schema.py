@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 from records import KEY_FIELDS, WHOLE
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 # A cell row's identity within its run: the record's key (records.key), and its side
 # (an interleaved comparison records each cell twice). uq_cell is run_id plus these.
 CELL_COLUMNS = (*KEY_FIELDS, "side")

@@ -18,4 +18,5 @@ MANIFEST = Manifest(
     # One operator at a time, each parallel over OpenMP: --threads then means what it
     # means for the other frameworks, with no second pool competing for the cores.
     worker_env={"MXNET_CPU_WORKER_NTHREADS": "1"},
+    distributed="the distributed kvstore, dist_sync (a scheduler and a server, as its launcher starts them)",
 )

@@ -308,6 +308,8 @@ def _sgd(weights, grads, lr):
 
 
 def classifier(problem, phase, device, mode):
+    if "ranks" in problem.params:
+        return _classifier_data_parallel(problem, device, mode)
     w = _weights(problem, CLASSIFIER_NAMES, device)
     x = _arrays(problem, ("x",), device)[0]
     out = {}
@@ -339,6 +341,8 @@ def classifier(problem, phase, device, mode):
 
 
 def gan(problem, phase, device, mode):
+    if "ranks" in problem.params:
+        return _gan_data_parallel(problem, device, mode)
     g = _weights(problem, GENERATOR_NAMES, device)
     d = _weights(problem, DISCRIMINATOR_NAMES, device)
     reset = _resetter(g + d)
@@ -371,3 +375,182 @@ def gan(problem, phase, device, mode):
         return res
 
     return _step(run, outputs, device, reset=reset)
+
+
+# --- over several ranks ---------------------------------------------------------
+# MXNet's distributed kvstore, `dist_sync`, started as its launcher (dmlc tracker,
+# `--launcher local`) starts it: a scheduler and one server beside the workers, each told
+# its role and the scheduler's address by DMLC_* variables. The harness starts the
+# workers (the ranks); rank 0 starts the scheduler and the server as its own children on
+# loopback, which end with it. Gradients are pushed, summed by the server, pulled, and
+# averaged in the update (rescale_grad 1/N); every rank applies the same SGD.
+
+_KV = {}
+AGREE, MEAN, SUM = 1 << 20, (1 << 20) + 1, (1 << 20) + 2  # kvstore keys beside the weights' 0..K-1
+
+
+def _die_with_parent():
+    import ctypes
+    import signal
+
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
+def _kvstore(problem):
+    """This process's kvstore, made once: over several ranks `dist_sync` (rank 0 starting
+    the scheduler and server), at one rank `local`. Keys for agreeing and averaging are
+    initialised here, in the same order on every rank (init is collective)."""
+    if "kv" in _KV:
+        return _KV["kv"]
+    n = problem.params.get("ranks", 1)
+    if n == 1:
+        kv = mx.kv.create("local")
+    else:
+        import subprocess
+
+        host, port = problem.address.rsplit(":", 1)
+        own = problem.addresses[problem.rank].rsplit(":", 1)[0] if problem.addresses else host
+        env = {
+            "DMLC_PS_ROOT_URI": host,
+            "DMLC_PS_ROOT_PORT": port,
+            "DMLC_NUM_SERVER": "1",
+            "DMLC_NUM_WORKER": str(n),
+            "DMLC_NODE_HOST": own,  # this rank's address, not whichever interface ps-lite would pick
+        }
+        if own == "127.0.0.1":
+            env["DMLC_INTERFACE"] = "lo"
+        if problem.rank == 0:
+            for role in ("scheduler", "server"):  # importing mxnet in that role runs it until the job ends
+                subprocess.Popen(
+                    [sys.executable, "-c", "import mxnet"],
+                    env={**os.environ, **env, "DMLC_ROLE": role},
+                    preexec_fn=_die_with_parent,
+                    stdout=subprocess.DEVNULL,
+                )
+        os.environ.update(env, DMLC_ROLE="worker")
+        kv = mx.kv.create("dist_sync")
+    kv.init(AGREE, mx.nd.zeros((n,)))
+    kv.init(MEAN, mx.nd.zeros((1,)))
+    _KV["kv"] = kv
+    return kv
+
+
+def _agree(kv, n):
+    """Step.agree: each rank pushes its value in its own slot, the sum of the slots is every value."""
+
+    def agree(value):
+        mine = mx.nd.zeros((n,))
+        mine[kv.rank] = float(value)
+        kv.push(AGREE, mine)
+        kv.pull(AGREE, out=mine)
+        return float(mine.max().asscalar())
+
+    return agree
+
+
+def _mean(kv, n, value):
+    t = mx.nd.array([float(value)])
+    kv.push(MEAN, t)
+    kv.pull(MEAN, out=t)
+    return np.float32(t.asscalar() / n)
+
+
+def _ranked(problem):
+    """(kvstore, ranks), with problem.rank set to the kvstore's: the scheduler numbers the
+    workers as they register, and each rank takes the shard of that number."""
+    kv = _kvstore(problem)
+    problem.rank = kv.rank
+    return kv, kv.num_workers
+
+
+def _shards(problem, names, device):
+    return [mx.nd.array(problem.shard(n), ctx=_ctx(device)) for n in names]
+
+
+def _averaging(kv, n, weights, lr, first=0):
+    """update(): this rank's gradients of `weights` pushed, pulled back summed over the
+    ranks, then SGD with rescale_grad 1/N (the average). Their keys (from `first`, in
+    order) are initialised here: every rank makes the same calls in the same order."""
+    keys = list(range(first, first + len(weights)))
+    grads = [w.grad for w in weights]
+    for k, w in zip(keys, weights):
+        kv.init(k, mx.nd.zeros(w.shape))
+
+    def update():
+        kv.push(keys, grads)
+        kv.pull(keys, out=grads)
+        for w, g in zip(weights, grads):
+            mx.nd.sgd_update(w, g, lr=lr, wd=0.0, rescale_grad=1.0 / n, out=w)
+
+    return update
+
+
+def allreduce(problem, phase, device, mode):
+    """kvstore push of this rank's row and pull of the sum (dist_sync: summed by the server)."""
+    if mode != "eager":
+        raise Unsupported("a kvstore push and pull are calls into MXNet's engine, not part of a Gluon graph")
+    kv, n = _ranked(problem)
+    mine = mx.nd.array(problem.inputs["x"][problem.rank], ctx=_ctx(device))
+    buf = mx.nd.zeros(mine.shape, ctx=_ctx(device))
+    kv.init(SUM, mx.nd.zeros(mine.shape))
+
+    def run():
+        kv.push(SUM, mine)
+        kv.pull(SUM, out=buf)
+
+    return _step(run, lambda: {"sum": buf.asnumpy()}, device, agree=_agree(kv, n))
+
+
+def _classifier_data_parallel(problem, device, mode):
+    kv, n = _ranked(problem)
+    w = _weights(problem, CLASSIFIER_NAMES, device)
+    x, labels = _shards(problem, ("x", "labels"), device)
+    loss_fn = _BUILD[mode](nets.classifier_loss)
+    update = _averaging(kv, n, w, problem.params["lr"])
+    out = {}
+
+    def run():
+        with autograd.record():
+            loss = loss_fn(x, labels, *w)
+        loss.backward()
+        update()
+        out["loss"] = loss
+
+    def outputs():
+        return {"loss": _mean(kv, n, out["loss"].asscalar()), **_numpy_weights(CLASSIFIER_NAMES, w)}
+
+    return _step(run, outputs, device, reset=_resetter(w), agree=_agree(kv, n))
+
+
+def _gan_data_parallel(problem, device, mode):
+    kv, n = _ranked(problem)
+    g = _weights(problem, GENERATOR_NAMES, device)
+    d = _weights(problem, DISCRIMINATOR_NAMES, device)
+    z, real = _shards(problem, ("z", "real"), device)
+    gen, d_loss, g_loss = (_BUILD[mode](f) for f in (nets.generator, nets.d_loss, nets.g_loss))
+    lr = problem.params["lr"]
+    update_d = _averaging(kv, n, d, lr)
+    update_g = _averaging(kv, n, g, lr, first=len(d))
+    d_grads = [t.grad for t in d]
+    out = {}
+
+    def run():
+        with autograd.record():
+            fake = gen(z, *g)
+            loss_d = d_loss(real, fake.detach(), *d)
+        loss_d.backward()
+        update_d()
+        autograd.mark_variables(d, d_grads, grad_reqs="null")  # as in the one-process step
+        with autograd.record():
+            loss_g = g_loss(fake, *d)
+        loss_g.backward()
+        autograd.mark_variables(d, d_grads, grad_reqs="write")
+        update_g()
+        out["loss_d"], out["loss_g"] = loss_d, loss_g
+
+    def outputs():
+        res = {k: _mean(kv, n, out[k].asscalar()) for k in ("loss_d", "loss_g")}
+        res.update(_numpy_weights(GAN_NAMES, g + d))
+        return res
+
+    return _step(run, outputs, device, reset=_resetter(g + d), agree=_agree(kv, n))

@@ -8,6 +8,6 @@ MANIFEST = Manifest(
     modes=("eager",),
     devices=("cpu",),
     install_hint="make venv",
-    single_process="the NumPy reference has no collective: it computes the sum every rank is checked "
-    "against, and is timed at --ranks 1",
+    single_process="the NumPy reference has no collective: it computes what every rank is checked "
+    "against (the sum, the one-process step on the whole batch), and is timed at --ranks 1",
 )

@@ -11,4 +11,5 @@ MANIFEST = Manifest(
     # TF's C++ logging reads this once, at import: keep INFO/WARNING chatter (XLA
     # compilation notices, oneDNN banners) out of the worker's log.
     worker_env={"TF_CPP_MIN_LOG_LEVEL": "2"},
+    distributed="MultiWorkerMirroredStrategy: collective all-reduce (ring on the CPU, NCCL on a GPU)",
 )

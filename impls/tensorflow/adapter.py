@@ -400,6 +400,8 @@ def _classifier_layouts():
 
 
 def classifier(problem, phase, device, mode):
+    if "ranks" in problem.params:
+        return _classifier_data_parallel(problem, device, mode)
     layouts = _classifier_layouts()
     w = _variables(problem, CLASSIFIER_NAMES, device, layouts)
     x, labels = _constants(problem, ("x", "labels"), device, {"x": NCHW})
@@ -460,6 +462,8 @@ def _gan_layouts():
 
 
 def gan(problem, phase, device, mode):
+    if "ranks" in problem.params:
+        return _gan_data_parallel(problem, device, mode)
     layouts = _gan_layouts()
     g = _variables(problem, GENERATOR_NAMES, device, layouts)
     d = _variables(problem, DISCRIMINATOR_NAMES, device, layouts)
@@ -494,3 +498,162 @@ def gan(problem, phase, device, mode):
         return res
 
     return _step(run, outputs, device, reset=_resetter(problem, GAN_NAMES, g + d, device, layouts))
+
+
+# --- over several ranks ---------------------------------------------------------
+# One MultiWorkerMirroredStrategy per worker process: a cluster of the cell's ranks on
+# loopback (problem.addresses, one port each), TensorFlow's collective ops between them
+# (its ring all-reduce on the CPU, NCCL on a GPU). A step is strategy.run of one
+# replica's work on this rank's shard; its gradients are averaged over the ranks by the
+# replica context's all_reduce (MEAN), then every rank applies the same SGD update.
+
+_CLUSTER = {}
+
+
+def _strategy(problem, device):
+    """This process's strategy over problem.addresses, made once (TensorFlow's collective
+    runtime is configured once per process)."""
+    if "strategy" not in _CLUSTER:
+        if len(problem.addresses) != problem.params["ranks"]:
+            raise RuntimeError("a TensorFlow cell over ranks needs one address per rank from the harness")
+        resolver = tf.distribute.cluster_resolver.SimpleClusterResolver(
+            tf.train.ClusterSpec({"worker": list(problem.addresses)}),
+            task_type="worker",
+            task_id=problem.rank,
+            num_accelerators={"GPU": 1} if device == "cuda" else {},
+        )
+        implementation = tf.distribute.experimental.CommunicationImplementation
+        options = tf.distribute.experimental.CommunicationOptions(
+            implementation=implementation.NCCL if device == "cuda" else implementation.RING
+        )
+        _CLUSTER["strategy"] = tf.distribute.MultiWorkerMirroredStrategy(
+            cluster_resolver=resolver, communication_options=options
+        )
+    return _CLUSTER["strategy"]
+
+
+def _replica_mode(mode):
+    if mode == "xla":
+        raise Unsupported(
+            "dlbench runs TensorFlow's collectives (MultiWorkerMirroredStrategy) in eager and graph modes; "
+            "XLA-compiled collectives are not built here"
+        )
+    return tf.function if mode == "graph" else (lambda fn: fn)
+
+
+def _replicated(strategy, mode, fn):
+    """fn(*args) as one replica's work under the strategy, in the mode's form."""
+    return _replica_mode(mode)(lambda *args: strategy.run(fn, args=args))
+
+
+def _all_ranks(strategy, op):
+    """f(value) -> the value reduced over the ranks (op: 'mean', 'sum' or 'max'), untimed:
+    validation's loss, and Step.agree."""
+
+    def one(v):
+        v = tf.identity(v)  # made on the replica's device: an input from outside has none to reduce to
+        ctx = tf.distribute.get_replica_context()
+        if op == "max":  # the replica context reduces by SUM or MEAN only: gather, then max
+            return tf.reduce_max(ctx.all_gather(tf.reshape(v, [1]), axis=0))
+        return ctx.all_reduce(tf.distribute.ReduceOp.MEAN if op == "mean" else tf.distribute.ReduceOp.SUM, v)
+
+    fn = tf.function(lambda v: strategy.run(one, args=(v,)))
+    return lambda value: fn(tf.constant(value, dtype=tf.float64)).numpy()
+
+
+def _agree(strategy):
+    largest = _all_ranks(strategy, "max")
+    return lambda value: float(largest(float(value)))
+
+
+def _mean_grads(grads):
+    return tf.distribute.get_replica_context().all_reduce(tf.distribute.ReduceOp.MEAN, grads)
+
+
+def _shards(problem, names, device, layouts):
+    with _place(device):
+        return [tf.constant(_to_tf(problem.shard(n), layouts.get(n))) for n in names]
+
+
+def allreduce(problem, phase, device, mode):
+    """The replica context's all_reduce (SUM) of this rank's row: a collective over the
+    cluster's ring. At one rank the default strategy's replica context (no cluster: a
+    strategy's collective runtime must be set up before a process runs anything else,
+    and one worker runs many one-rank cells)."""
+    strategy = _strategy(problem, device) if "ranks" in problem.params else tf.distribute.get_strategy()
+    with _place(device):
+        mine = tf.constant(problem.inputs["x"][problem.rank])
+    fn = _replicated(
+        strategy, mode, lambda v: tf.distribute.get_replica_context().all_reduce(tf.distribute.ReduceOp.SUM, v)
+    )
+    out = {}
+
+    def run():
+        out["sum"] = fn(mine)
+
+    return _step(run, lambda: {"sum": out["sum"].numpy()}, device, agree=_agree(strategy))
+
+
+def _classifier_data_parallel(problem, device, mode):
+    strategy = _strategy(problem, device)
+    layouts = _classifier_layouts()
+    w = _variables(problem, CLASSIFIER_NAMES, device, layouts)
+    x, labels = _shards(problem, ("x", "labels"), device, {"x": NCHW})
+    lr, out = problem.params["lr"], {}
+
+    def replica_step(x, labels):
+        with tf.GradientTape() as tape:
+            logits = _classifier_logits(w, x)
+            loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits))
+        _sgd(w, _mean_grads(tape.gradient(loss, w)), lr)
+        return loss
+
+    fn = _replicated(strategy, mode, replica_step)
+    mean = _all_ranks(strategy, "mean")
+
+    def run():
+        out["loss"] = fn(x, labels)
+
+    def outputs():
+        res = {"loss": np.float32(mean(float(out["loss"].numpy())))}
+        return {**res, **{n: _from_tf(v, layouts.get(n)) for n, v in zip(CLASSIFIER_NAMES, w)}}
+
+    reset = _resetter(problem, CLASSIFIER_NAMES, w, device, layouts)
+    return _step(run, outputs, device, reset=reset, agree=_agree(strategy))
+
+
+def _gan_data_parallel(problem, device, mode):
+    strategy = _strategy(problem, device)
+    layouts = _gan_layouts()
+    g = _variables(problem, GENERATOR_NAMES, device, layouts)
+    d = _variables(problem, DISCRIMINATOR_NAMES, device, layouts)
+    z, real = _shards(problem, ("z", "real"), device, {"real": NCHW})
+    lr, out = problem.params["lr"], {}
+
+    def replica_step(z, real):
+        with tf.GradientTape(watch_accessed_variables=False) as g_tape:
+            g_tape.watch(g)
+            fake = _generator(g, z)
+            with g_tape.stop_recording():
+                with tf.GradientTape() as d_tape:
+                    loss_d = tf.reduce_mean(tf.math.softplus(-_discriminator(d, real))) + tf.reduce_mean(
+                        tf.math.softplus(_discriminator(d, fake))
+                    )
+                _sgd(d, _mean_grads(d_tape.gradient(loss_d, d)), lr)
+            loss_g = tf.reduce_mean(tf.math.softplus(-_discriminator(d, fake)))
+        _sgd(g, _mean_grads(g_tape.gradient(loss_g, g)), lr)
+        return loss_d, loss_g
+
+    fn = _replicated(strategy, mode, replica_step)
+    mean = _all_ranks(strategy, "mean")
+
+    def run():
+        out["loss_d"], out["loss_g"] = fn(z, real)
+
+    def outputs():
+        res = {k: np.float32(mean(float(out[k].numpy()))) for k in ("loss_d", "loss_g")}
+        res.update({n: _from_tf(v, layouts.get(n)) for n, v in zip(GAN_NAMES, g + d)})
+        return res
+
+    reset = _resetter(problem, GAN_NAMES, g + d, device, layouts)
+    return _step(run, outputs, device, reset=reset, agree=_agree(strategy))

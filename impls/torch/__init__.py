@@ -8,5 +8,5 @@ MANIFEST = Manifest(
     modes=("eager", "graph"),
     devices=("cpu", "cuda"),
     install_hint="make venv  (installs torch==2.13.0, the CPU build)",
-    distributed="torch.distributed: gloo on the CPU, NCCL on CUDA",
+    distributed="torch.distributed (gloo on the CPU, NCCL on CUDA), DistributedDataParallel",
 )

@@ -287,6 +287,17 @@ def _process_group(problem, device):
     return dist
 
 
+def _agreer(dist, device):
+    """Step.agree through the group: the largest of a number over the ranks."""
+
+    def agree(value):
+        t = torch.tensor([float(value)], dtype=torch.float64, device=device)
+        dist.all_reduce(t, op=dist.ReduceOp.MAX)
+        return float(t.item())
+
+    return agree
+
+
 def allreduce(problem, phase, device, mode):
     """dist.all_reduce (sum) of this rank's row, in place: each call first copies the row
     back into the buffer (S bytes at memory speed, a few % of a loopback collective), so
@@ -301,12 +312,7 @@ def allreduce(problem, phase, device, mode):
         buf.copy_(mine)
         dist.all_reduce(buf)
 
-    def agree(value):
-        t = torch.tensor([float(value)], dtype=torch.float64, device=device)
-        dist.all_reduce(t, op=dist.ReduceOp.MAX)
-        return float(t.item())
-
-    return _step(run, lambda: {"sum": _numpy(buf)}, device, agree=agree)
+    return _step(run, lambda: {"sum": _numpy(buf)}, device, agree=_agreer(dist, device))
 
 
 def _sgd(params, loss, lr):
@@ -331,6 +337,8 @@ def _classifier_logits(w, x):
 
 
 def classifier(problem, phase, device, mode):
+    if "ranks" in problem.params:
+        return classifier_data_parallel(problem, device, mode)
     w = _tensors(problem, CLASSIFIER_NAMES, device, grad=(phase == "train_step"))
     x, labels = _tensors(problem, ("x", "labels"), device)
     out = {}
@@ -383,6 +391,8 @@ def _g_loss(d, fake):
 
 
 def gan(problem, phase, device, mode):
+    if "ranks" in problem.params:
+        return gan_data_parallel(problem, device, mode)
     g = _tensors(problem, GENERATOR_NAMES, device, grad=True)
     d = _tensors(problem, DISCRIMINATOR_NAMES, device, grad=True)
     reset = _resetter(g + d)
@@ -405,3 +415,102 @@ def gan(problem, phase, device, mode):
         return res
 
     return _step(run, outputs, device, reset=reset)
+
+
+# --- data parallel --------------------------------------------------------------
+# Over several ranks a training step is DistributedDataParallel's: each rank its shard of
+# the batch, the same weights, gradients averaged by DDP's bucketed all-reduce during
+# backward (a comm hook may replace it: the summed-gradients test plants one), then the
+# same SGD update on every rank. Validated against the reference's one-process step on
+# the whole batch: the loss (the ranks' mean, equal shards) and every weight's update.
+
+
+class _Net(torch.nn.Module):
+    """A scenario's functional network (weights list -> output) as the Module DDP wraps."""
+
+    def __init__(self, weights, forward):
+        super().__init__()
+        self.weights = torch.nn.ParameterList(torch.nn.Parameter(t) for t in weights)
+        self.fn = forward
+
+    def forward(self, *args):
+        return self.fn(list(self.weights), *args)
+
+
+def _ddp(problem, device, mode, names, forward, comm_hook):
+    """(the DDP module as `mode` runs it, its weights, the plain module): the weights
+    broadcast from rank 0 by DDP (the same initial weights everywhere already)."""
+    from torch.nn.parallel import DistributedDataParallel
+
+    net = _Net(_tensors(problem, names, device), forward)
+    ddp = DistributedDataParallel(net, device_ids=[0] if device == "cuda" else None)
+    if comm_hook is not None:
+        ddp.register_comm_hook(None, comm_hook)
+    return _COMPILE[mode](ddp), list(net.parameters()), net
+
+
+def _shards(problem, names, device):
+    return [torch.from_numpy(problem.shard(n).copy()).to(device) for n in names]
+
+
+@torch.no_grad()
+def _sgd_grads(params, lr):
+    """The update from the gradients backward left (DDP's averaged ones), then cleared."""
+    torch._foreach_add_(params, [p.grad for p in params], alpha=-lr)
+    for p in params:
+        p.grad = None
+
+
+def _mean_over_ranks(dist, t):
+    """The whole batch's mean loss from each rank's shard mean (equal shards): for validation."""
+    t = t.detach().clone()
+    dist.all_reduce(t)
+    return _numpy(t / dist.get_world_size())
+
+
+def classifier_data_parallel(problem, device, mode, comm_hook=None):
+    dist = _process_group(problem, device)
+    model, w, _ = _ddp(problem, device, mode, CLASSIFIER_NAMES, _classifier_logits, comm_hook)
+    x, labels = _shards(problem, ("x", "labels"), device)
+    lr, out = problem.params["lr"], {}
+
+    def run():
+        loss = F.cross_entropy(model(x), labels)
+        loss.backward()
+        _sgd_grads(w, lr)
+        out["loss"] = loss
+
+    def outputs():
+        return {"loss": _mean_over_ranks(dist, out["loss"]), **{n: _numpy(t) for n, t in zip(CLASSIFIER_NAMES, w)}}
+
+    return _step(run, outputs, device, reset=_resetter(w), agree=_agreer(dist, device))
+
+
+def gan_data_parallel(problem, device, mode, comm_hook=None):
+    """The GAN step over ranks: D's update through D's DDP (real and fake shards in one
+    forward, so one backward reduces once), then G's through G's DDP, its loss read through
+    the plain D (D's gradients are not wanted, and backward(inputs=G) leaves them alone)."""
+    dist = _process_group(problem, device)
+    gen, g, _ = _ddp(problem, device, mode, GENERATOR_NAMES, _generator, comm_hook)
+    disc, d, disc_plain = _ddp(problem, device, mode, DISCRIMINATOR_NAMES, _discriminator, comm_hook)
+    disc_plain = _COMPILE[mode](disc_plain)
+    z, real = _shards(problem, ("z", "real"), device)
+    lr, n, out = problem.params["lr"], len(real), {}
+
+    def run():
+        fake = gen(z)
+        logits = disc(torch.cat([real, fake.detach()]))
+        loss_d = F.softplus(-logits[:n]).mean() + F.softplus(logits[n:]).mean()
+        loss_d.backward()
+        _sgd_grads(d, lr)
+        loss_g = F.softplus(-disc_plain(fake)).mean()
+        loss_g.backward(inputs=g)
+        _sgd_grads(g, lr)
+        out["loss_d"], out["loss_g"] = loss_d, loss_g
+
+    def outputs():
+        res = {k: _mean_over_ranks(dist, out[k]) for k in ("loss_d", "loss_g")}
+        res.update({name: _numpy(t) for name, t in zip(GAN_NAMES, g + d)})
+        return res
+
+    return _step(run, outputs, device, reset=_resetter(g + d), agree=_agreer(dist, device))

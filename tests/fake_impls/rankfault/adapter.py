@@ -1,6 +1,7 @@
 """torch's allreduce, with DLBENCH_TEST_RANK_FAULT planted on rank 1: `crash` (SIGSEGV in
 its first collective), `hang` (sleeps there for ever), `double` (adds its own row twice:
-a wrong sum, as summed-not-averaged gradients are a wrong update); unset: correct."""
+a wrong sum), `summed` (its classifier step sums the gradients over the ranks
+instead of averaging them, on every rank); unset: correct."""
 
 import os
 import signal
@@ -33,3 +34,18 @@ def allreduce(problem, phase, device, mode):
         step.run()
 
     return Step(run, step.outputs, step.sync, agree=step.agree)
+
+
+def _summed(state, bucket):
+    """A comm hook that forgets to divide by the ranks: gradients summed, not averaged."""
+    import torch.distributed as dist
+
+    return dist.all_reduce(bucket.buffer(), async_op=True).get_future().then(lambda f: f.value()[0])
+
+
+def classifier(problem, phase, device, mode):
+    """The data-parallel step; with DLBENCH_TEST_RANK_FAULT=summed, every rank's DDP sums
+    the gradients instead of averaging them (the update is ranks times too large)."""
+    if os.environ.get("DLBENCH_TEST_RANK_FAULT") == "summed" and "ranks" in problem.params:
+        return torch_adapter.classifier_data_parallel(problem, device, mode, comm_hook=_summed)
+    return torch_adapter.classifier(problem, phase, device, mode)
