@@ -98,7 +98,9 @@ def main(argv):
             }
         )
         print(json.dumps(per_run[-1]), flush=True)
-    summary = {"evaluation": evaluate(dirs), "runs": per_run}
+    # each consecutive pair alone too: a pair that spans hours (another session) shows apart
+    pairs = [{"runs": [i, i + 1], **evaluate(dirs[i : i + 2])} for i in range(len(dirs) - 1)]
+    summary = {"evaluation": evaluate(dirs), "runs": per_run, "pairs": pairs}
     with open(os.path.join(args.out, "summary.json"), "w") as f:
         json.dump(summary, f, indent=1)
     print(json.dumps(summary["evaluation"], indent=1))

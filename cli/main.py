@@ -2,12 +2,15 @@
 and its run function, as asv's commands/), and the one place errors become exit codes.
 
 Every user error is a harness.errors.DlbenchError, mapped here to one line on stderr and
-exit status 2; an interrupted run exits 130 and keeps every cell it finished.
+exit status 2; an interrupted run (Ctrl-C or SIGTERM) exits 130 and keeps every cell it
+finished.
 """
 
 from __future__ import annotations
 
+import signal
 import sys
+import threading
 
 from cli.commands import COMMANDS
 from cli.options import Parser, UsageError
@@ -27,8 +30,16 @@ def build_parser():
     return parser
 
 
+def _terminated(signum, frame):
+    raise KeyboardInterrupt  # the interrupted run's path: its workers killed, its cells kept
+
+
 def main(argv=None):
     args = None
+    if threading.current_thread() is threading.main_thread():
+        # a `timeout`, a CI job's cancel or `kill` ends a run as Ctrl-C does: without this, the
+        # workers waiting their lockstep turn (stopped) would outlive it for ever
+        signal.signal(signal.SIGTERM, _terminated)
     try:
         args = build_parser().parse_args(argv)
         return args.run(args)

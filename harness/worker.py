@@ -145,6 +145,7 @@ def measure(step, spec, stage, meter):
     return loops, values
 
 
+RANK_LINGER_S = 1.0  # a ranked worker's pause between its result and its exit (run_one)
 WARMUP_CALLS_AGREED = 3  # over several ranks: a count, not a time, so every rank makes the same calls
 
 
@@ -411,6 +412,12 @@ def run_one(spec_path, result_path, link=None):
     os.replace(tmp, result_path)
     if own_link is not None:
         own_link.close()
+    if spec.get("ranks", 1) > 1 and result.get("status") == "ok":
+        # A rank's last collective can end for it while a peer still reads its part from this
+        # process (TensorFlow's ring pulls from each worker's gRPC server): exiting at once
+        # closes that under the peer ("Collective ops is aborted by: Socket closed", seen at
+        # `small`). The result is on disk; linger a moment, outside every timed sample.
+        time.sleep(RANK_LINGER_S)
 
 
 def serve(commands):

@@ -46,7 +46,8 @@ def test_faulty_implementation_is_contained(fake_impls, tmp_path, capsys):
 
 
 @pytest.mark.slow  # seconds of real runs: make test, not the edit loop
-def test_interrupted_run_keeps_results_and_resumes(fake_impls, tmp_path):
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_interrupted_run_keeps_results_and_resumes(fake_impls, tmp_path, sig):
     out = str(tmp_path / "out")
     cmd = [
         sys.executable,
@@ -84,9 +85,16 @@ def test_interrupted_run_keeps_results_and_resumes(fake_impls, tmp_path):
         if os.path.exists(results) and len(open(results).read().splitlines()) >= 3:
             break
         time.sleep(0.2)
-    proc.send_signal(signal.SIGINT)
+    from harness.contention import descendants
+
+    workers = descendants(proc.pid)
+    assert workers  # the hung cell's workers, some of them stopped between lockstep turns
+    proc.send_signal(sig)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130
+    time.sleep(0.5)
+    left = [pid for pid in workers if os.path.exists(f"/proc/{pid}") and _state(pid) != "Z"]
+    assert not left, f"workers outlived the run: {left}"
     assert "interrupted" in err and "--resume" in err and "Traceback" not in err
     saved = read_results(out)
     assert len(saved) >= 3
@@ -98,3 +106,11 @@ def test_interrupted_run_keeps_results_and_resumes(fake_impls, tmp_path):
     keys = [(r["scenario"], r["phase"], r["impl"]) for r in after]
     assert len(keys) == len(set(keys))  # nothing ran twice
     assert {("sigmoid", "forward", "reference"), ("sigmoid", "backward", "reference")} <= set(keys)
+
+
+def _state(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return "gone"

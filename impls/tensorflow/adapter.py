@@ -577,15 +577,18 @@ def _shards(problem, names, device, layouts):
 
 def allreduce(problem, phase, device, mode):
     """The replica context's all_reduce (SUM) of this rank's row: a collective over the
-    cluster's ring. At one rank the default strategy's replica context (no cluster: a
-    strategy's collective runtime must be set up before a process runs anything else,
-    and one worker runs many one-rank cells)."""
+    cluster's ring. At one rank the default strategy's replica context, whose all_reduce
+    hands back its input: the figure is the call and the copy (no cluster: a strategy's
+    collective runtime must be set up before a process runs anything else, and one worker
+    runs many one-rank cells)."""
     strategy = _strategy(problem, device) if "ranks" in problem.params else tf.distribute.get_strategy()
     with _place(device):
         mine = tf.constant(problem.inputs["x"][problem.rank])
-    fn = _replicated(
-        strategy, mode, lambda v: tf.distribute.get_replica_context().all_reduce(tf.distribute.ReduceOp.SUM, v)
-    )
+
+    def replica(v):  # v copied onto the replica's device first (as torch's copies into its buffer)
+        return tf.distribute.get_replica_context().all_reduce(tf.distribute.ReduceOp.SUM, tf.identity(v))
+
+    fn = _replicated(strategy, mode, replica)
     out = {}
 
     def run():
