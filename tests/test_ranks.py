@@ -74,7 +74,7 @@ def test_ranks_leave_single_process_scenarios_at_one_rank(tmp_path, capsys):
 def test_a_failing_rank_is_contained(tmp_path, monkeypatch, fake_impls, fault, status, says):
     monkeypatch.setenv("DLBENCH_TEST_RANK_FAULT", fault)
     out = tmp_path / "run"
-    cmd = "run --scenario allreduce --impl rankfault,reference --ranks 2,1 --timeout 15 --out"
+    cmd = "run --scenario allreduce --impl rankfault,reference --ranks 2,1 --timeout 10 --out"
     dlbench(cmd, out, *TINY)
     cells = _by_key(out)
     bad = cells[("rankfault", "eager", 2)]
