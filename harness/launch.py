@@ -166,15 +166,15 @@ def from_environment(env=None):
 def run_launched(runner, cell, process):
     """One process of CELL across machines: this host's rank's worker, then every rank's
     result from the gather, combined as harness.ranks does for ranks on one machine."""
-    from harness.ranks import combine, wait_ranks
+    from harness.ranks import _named, combine, wait_ranks
 
     launch = runner.launch
     addresses = launch.addresses()
     handle = runner.start_process(cell, process, rank=launch.rank, address=addresses[0], addresses=addresses)
     (mine,) = wait_ranks([handle], runner.options.timeout)
-    mine = dict(mine, rank=launch.rank)
-    if mine.get("reason") and mine.get("status") != "ok":
-        mine["reason"] = f"rank {launch.rank}: {mine['reason']}"
+    # wait_ranks named it rank 0 (of one handle): this host's rank is launch.rank
+    reason = mine.get("reason") or ""
+    mine = _named(dict(mine, reason=reason.removeprefix("rank 0: ")), launch.rank, True)
     result = combine(launch.exchange(mine))
     result["ranks_across"] = f"{launch.world} ranks across machines ({launch.how}): {', '.join(launch.hosts)}"
     return result
