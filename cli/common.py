@@ -48,6 +48,7 @@ def options(args, processes):
         lockstep=getattr(args, "lockstep", True),
         precision=getattr(args, "precision", None),
         budget=getattr(args, "budget", None) or (DEFAULT_BUDGET if getattr(args, "precision", None) else None),
+        task_runs=getattr(args, "task_runs", None),
     )
 
 

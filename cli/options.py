@@ -11,6 +11,7 @@ import os
 from harness.errors import DlbenchError
 from harness.memory_guard import DEFAULT_LIMIT as _MEMORY_DEFAULT
 from harness.memory_guard import parse_limit
+from scenarios.base import SCALINGS
 
 # Worker processes per cell by default. One process's samples agree with each other far
 # better than processes do with each other on a shared machine, so an interval needs
@@ -42,8 +43,6 @@ def rank_counts(value):
 
 def scalings(value):
     """--scaling weak,strong: which batch splits a data-parallel training step runs at."""
-    from scenarios.base import SCALINGS
-
     chosen = csv(value)
     unknown = [s for s in chosen if s not in SCALINGS]
     if not chosen or unknown:
@@ -149,6 +148,28 @@ def add_selection(p):
     p.add_argument("--max-time", type=positive_float, default=20.0, help="sampling budget per cell, seconds")
     p.add_argument("--timeout", type=positive_float, default=900.0, help="seconds before a worker is killed")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--ranks",
+        type=rank_counts,
+        default=[1],
+        metavar="N[,N...]",
+        help="data-parallel ranks: each cell that has a data-parallel form (allreduce, the training "
+        "steps) also runs over N worker processes, each with --threads threads, on loopback (default 1)",
+    )
+    p.add_argument(
+        "--scaling",
+        type=scalings,
+        default=list(SCALINGS),
+        metavar="weak,strong",
+        help="over several ranks, how a training step's batch meets them: weak, each rank the size's "
+        "batch; strong, the size's batch split among them (default both)",
+    )
+    p.add_argument(
+        "--task-runs",
+        type=positive_int,
+        default=None,
+        help="task scenario: trials to the target per cell, each a fresh process (default: the size's, 5 on small)",
+    )
     p.add_argument(
         "--memory-limit",
         type=memory_limit,

@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import os
 
+from harness import task_runs
 from harness.lockstep import run_pair
+from harness.ranks import run_ranked
 from harness.runner import open_runner
 from harness.sides import drop_side, make_sides
 
@@ -79,7 +81,12 @@ def run_interleaved(cells, base, cur, pairs, progress=None, lockstep=True):
                 calibrated = {}  # runner -> calls per sample: the first pair calibrates, the others reuse it
                 for i in range(pairs):
                     order = (base, cur) if i % 2 == 0 else (cur, base)
-                    if lockstep:
+                    if cell.ranks > 1 or task_runs.trial_count(cell, base.options):
+                        # N processes per side, or a task's whole trial, cannot take turns: the sides alternate
+                        outcomes = [run_ranked(r, cell, i) if cell.ranks > 1 else r.run_process(cell, i) for r in order]
+                        for res in outcomes:
+                            res["process"] = i
+                    elif lockstep:
                         outcomes = run_pair(order, cell, i, [calibrated.get(id(r)) for r in order])
                     else:
                         outcomes = [r.run_process(cell, i) for r in order]
@@ -90,7 +97,8 @@ def run_interleaved(cells, base, cur, pairs, progress=None, lockstep=True):
                     if any(o["status"] != "ok" for o in outcomes):
                         break
             for runner, sink in ((base, base_records), (cur, cur_records)):
-                record = runner.make_record(cell, results[id(runner)], interleaved=True, lockstep=lockstep)
+                stepped = lockstep and cell.ranks == 1 and not task_runs.trial_count(cell, runner.options)
+                record = runner.make_record(cell, results[id(runner)], interleaved=True, lockstep=stepped)
                 runner.results_dir.writer.append(record)
                 sink.append(record)
             if progress:

@@ -106,6 +106,8 @@ def plan(
     scalings=SCALINGS,
 ):
     chosen_scenarios = _pick(scenario_names, scenarios.names(), "scenario")
+    if not scenario_names:  # the task layer's minutes-long trials run only when named (or with "all")
+        chosen_scenarios = [n for n in chosen_scenarios if not scenarios.get(n).trials]
     chosen_devices = normalize_devices(devices)
     chosen_impls = pick_impls(impl_names)
     if not impl_names or impl_names == ["all"]:

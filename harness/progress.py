@@ -13,6 +13,14 @@ def status_text(record):
     """One line per finished cell: its time and rate, or its status and reason."""
     if record["status"] != "ok":
         return f"{record['status'].upper()}: {record['reason']}"
+    task = record.get("task")
+    if task:  # the task layer: time to the target, MLPerf's mean, and how many trials got there
+        epochs = task["epochs_to_target"]
+        return (
+            f"{task['time_to_target_s']:.3g} s to {task['target']:.0%} {task['metric']} ({task['averaged']})  "
+            f"{task['reached']}/{task['of']} trials reached it in "
+            f"{min(epochs)}-{max(epochs)} epochs" + (f"  ({task['note']})" if task.get("note") else "")
+        )
     unit = "GB/s" if record["memory_bound"] else ("GOP/s" if record["work_unit"] == "OP" else "GFLOP/s")
     rate = record["gbs"] if record["memory_bound"] else record["gflops"]
     rel = record.get("rel_iqr")

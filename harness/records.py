@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 import scenarios
-from harness import __version__, contention, stats
+from harness import __version__, contention, stats, task_runs
 from records import SCHEMA_VERSION
 
 
@@ -43,6 +43,9 @@ def build_record(
     params = scenario.params(cell.size, cell.ranks, cell.scaling)
     failed = next((r for r in results if r["status"] != "ok"), None)
     status, reason = (failed["status"], failed["reason"]) if failed else ("ok", "")
+    task = task_runs.summary(results, params) if scenario.trials else None
+    if task and status == "ok" and not task["reached"]:  # no time to report: none got there
+        status, reason = "invalid", task_runs.not_reached(task)
     samples, sample_process, sample_turn = [], [], []
     for r in results:
         samples += r.get("samples", [])
@@ -97,10 +100,12 @@ def build_record(
         "working_set_bytes": scenario.working_set(params, cell.phase),
         "work_unit": scenario.work_unit,
         "memory_bound": scenario.memory_bound(cell.phase, params),
-        "gflops": flops / median / 1e9 if median else None,
-        "gbs": nbytes / median / 1e9 if median else None,
+        "gflops": flops / median / 1e9 if median and flops else None,
+        "gbs": nbytes / median / 1e9 if median and nbytes else None,
         # a collective's bus bandwidth (nccl-tests): its algorithm bandwidth (gbs) x 2(n-1)/n
-        "bus_gbs": nbytes / median / 1e9 * scenario.bus_factor(params) if median and scenario.bus_factor else None,
+        "bus_gbs": nbytes / median / 1e9 * scenario.bus_factor(params)
+        if median and scenario.bus_factor and scenario.bus_factor(params) > 0
+        else None,
         "options": {
             k: getattr(options, k, None)
             for k in (
@@ -125,6 +130,8 @@ def build_record(
         record["ranks_shared"] = first.get("ranks_shared", "")
         if first.get("ranks_across"):  # --across-machines: which launcher, which hosts
             record["ranks_across"] = first["ranks_across"]
+    if task:  # the task layer: each trial to the target, MLPerf's mean
+        record["task"] = dict(task, note=task_runs.missed_note(task))
     if turns is not None:  # dlbench run in lockstep: sample i of every implementation from turn i
         record["turns"] = turns
         record["sample_turn"] = sample_turn if len(sample_turn) == len(samples) else None

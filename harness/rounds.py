@@ -22,7 +22,7 @@ import os
 import random
 import time
 
-from harness import contention, memory_guard, paired, sentinel, stats
+from harness import contention, memory_guard, paired, sentinel, stats, task_runs
 from harness.lockstep import shared_cpus
 from harness.ranks import run_ranked
 from harness.records import process_interval
@@ -88,7 +88,8 @@ def run_rounds(runner, cells):
         finally:
             servers.close()
         k += 1
-        if k > runner.options.max_rounds + runner.options.processes:  # never loops for ever
+        most = max((task_runs.rounds_for(g, runner.options) for g in state.groups), default=0)
+        if k > runner.options.max_rounds + most:  # never loops for ever
             for g in state.groups:
                 if g not in state.emitted:
                     state.emit(g)
@@ -130,8 +131,10 @@ class _State:
         max_rounds."""
         if not self.live(group):
             return False
-        if k < self.opts.processes:
+        if k < task_runs.rounds_for(group, self.opts):
             return True
+        if task_runs.trial_count(group[0], self.opts):  # a task cell: its trials, no more
+            return False
         if not self.opts.precision or k >= self.opts.max_rounds:
             return False
         elapsed = time.monotonic() - self.start
@@ -151,9 +154,11 @@ class _State:
             sentinel.measure(self.sentinel_cpu), t=round(time.monotonic() - self.start, 3), cell=live[0].label()
         )
         self.points.append(point)
-        if live[0].ranks > 1:  # each implementation's ranks in turn: N processes cannot take turns
+        if live[0].ranks > 1 or task_runs.trial_count(live[0], self.opts):
+            # each implementation's ranks in turn: N processes cannot take turns; a task's trial,
+            # each implementation's in turn: it is a whole run, not a sample
             for c in self.rng.sample(live, len(live)):
-                res = run_ranked(runner, c, k)
+                res = run_ranked(runner, c, k) if c.ranks > 1 else runner.run_process(c, k)
                 res.update(process=k, sentinel=point["median"])
                 self.results[c].append(res)
                 self.readings[c].append(point["median"])
@@ -216,7 +221,9 @@ class _State:
                     c,
                     self.results[c],
                     self.waited.get(c),
-                    turns=None if c.ranks > 1 else _turn_facts(group, c, self.early, self.split.get(c)),
+                    turns=None
+                    if c.ranks > 1 or task_runs.trial_count(c, self.opts)
+                    else _turn_facts(group, c, self.early, self.split.get(c)),
                     drift=sentinel.drift_reason(self.readings[c], summary),
                     sentinel=self.readings[c],
                     reached=_reached(self.runner, group, c, self.results, self.early),

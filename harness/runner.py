@@ -49,6 +49,7 @@ class Options:
     precision: Optional[float] = None  # --precision: more rounds until every interval is this narrow
     budget: Optional[float] = None  # --budget: wall seconds the extra rounds may take, from the run's start
     max_rounds: int = 20  # rounds a cell may get in all under --precision
+    task_runs: Optional[int] = None  # --task-runs: trials of a task cell (None: its size's `runs`)
 
 
 class Runner:

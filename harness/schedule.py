@@ -5,7 +5,7 @@ done yet, and hands each finished cell's record to runner.emit."""
 
 from __future__ import annotations
 
-from harness import contention
+from harness import contention, task_runs
 from harness.launch import run_launched
 from harness.ranks import run_ranked
 from harness.rounds import run_rounds
@@ -31,19 +31,25 @@ def run_group(runner, cells):
     results = {c: [] for c in cells}
     early = {c: reason for c in cells for reason in [runner.precheck(c)] if reason}
     waited = {}
-    for process in range(options.processes):
+    rounds = {c: task_runs.rounds_for([c], options) for c in cells}  # a task cell: one per trial
+    for process in range(max(rounds.values(), default=0)):
         # unsupported, invalid, error or timeout: repeating would say the same
-        live = [c for c in cells if c not in early and all(r["status"] == "ok" for r in results[c])]
+        live = [
+            c for c in cells if c not in early and process < rounds[c] and all(r["status"] == "ok" for r in results[c])
+        ]
         server = None
         try:
             for cell in live:
                 if progress:
-                    progress.cell_started(cell, process, options.processes)
+                    progress.cell_started(cell, process, rounds[cell])
                 waited[cell] = contention.combine_waits([waited.get(cell), runner.wait_for_quiet(cell)])
                 if cell.ranks > 1:  # its own N rank workers (or this host's one), not the group's server
                     res = run_launched(runner, cell, process) if runner.launch else run_ranked(runner, cell, process)
                     res["process"] = process
                     results[cell].append(res)
+                    continue
+                if task_runs.trial_count(cell, options):  # a trial: a whole run, in a fresh process
+                    results[cell].append(runner.run_process(cell, process))
                     continue
                 if server is None or not server.alive:
                     server = runner.start_server(cell)

@@ -326,7 +326,14 @@ def run_cell(spec, stage, link=None):
         meter = contention.Meter([os.getpid(), os.getppid(), *contention.descendants(os.getppid())])
     else:
         meter = contention.Meter()
-    if link is not None:
+    if step.trial is not None:  # the task layer: this process's trial, timed by the scenario's loop
+        loops, values = 1, []
+        stage(f"trial {spec.get('process', 0)} to the target")
+        with meter:
+            result["task"] = step.trial(spec.get("process", 0))
+        if result["task"]["reached"]:
+            values = [result["task"]["seconds"]]
+    elif link is not None:
         loops, values = measure_lockstep(step, spec, stage, meter, link)
     elif ranked:
         loops, values = measure_agreed(step, spec, stage, meter)
@@ -339,8 +346,10 @@ def run_cell(spec, stage, link=None):
         rss_base_bytes=rss_base,
         peak_rss_bytes=memory.peak_rss(),
     )
-    result["device_peak_bytes"] = device_peak(adapter, step, spec["device"], stage)
-    if any(name.startswith("loss") for name in scenario.tolerances(problem.params, spec["phase"])):  # training
+    # a trial's first epoch again would be minutes on a slow framework: not for a trial
+    result["device_peak_bytes"] = device_peak(adapter, step, spec["device"], stage) if step.trial is None else None
+    training = any(name.startswith("loss") for name in scenario.tolerances(problem.params, spec["phase"]))
+    if training and step.trial is None:  # a trial's own loop said how it went
         stage("check")
         result["last_loss"], diverged = check_training(step)
         if diverged:

@@ -104,6 +104,10 @@ class Step:
     # Over several ranks: the largest of a number over all ranks, through the framework's
     # own collective, so the ranks agree on calls per sample and samples (harness.worker).
     agree: Optional[Callable[[float], float]] = None
+    # The task layer (scenarios.task): trial(k) runs trial k to the target and says how it
+    # went (its own clock); the harness calls it once per process instead of sampling `run`,
+    # which is then the validated first epoch.
+    trial: Optional[Callable[[int], dict]] = None
 
 
 class Adapter(Protocol):

@@ -6,6 +6,9 @@ No framework import here (impls.base only): it loads in any worker, whatever its
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Callable
+
 from impls.base import MalformedImplementation, Step
 
 
@@ -44,3 +47,33 @@ def by_mode(manifest, **ways):
             f"adapter.py builds modes {', '.join(sorted(ways))}; the manifest declares {', '.join(manifest.modes)}"
         )
     return dict(ways)
+
+
+@dataclass
+class Trainer:
+    """scenarios.task.Trainer as functions: what an adapter's `task` builds."""
+
+    load: Callable[[dict], None]
+    train: Callable[[object, object], object]
+    predict: Callable[[object], object]
+    loss: Callable[[object], float] = float
+    sync: Callable[[], None] = lambda: None
+
+
+def task_step(problem, trainer):
+    """The task scenario's Step from an implementation's Trainer (scenarios.task.Trainer):
+    `run` is trial 0's first epoch (validated loss by loss against the reference's), `trial`
+    one whole run to the target. The loop is scenarios.task's, the same for everyone."""
+    from scenarios import task
+
+    out = {}
+
+    def run():
+        out["losses"] = task.first_epoch(problem, trainer)
+
+    return Step(
+        run,
+        lambda: {"losses": out["losses"]},
+        sync=trainer.sync,
+        trial=lambda k: task.run_to_target(problem, trainer, k),
+    )

@@ -153,7 +153,7 @@ def distribution(rows, color, title, multi_source, seed=0):
 def roofline(rows, peaks, color, title):
     """Achieved rate against arithmetic intensity, under the machine's measured ceilings:
     memory bandwidth (the slope) and fp32 / int8 GEMM (the flat roofs)."""
-    rows = [r for r in rows if r["status"] == "ok" and r.get("intensity") and r.get("gflops")]
+    rows = [r for r in rows if r["status"] == "ok" and _finite(r.get("intensity")) and _finite(r.get("gflops"))]
     if not rows:
         return ""
     bw = peaks.get("peak_memory_gbs")
@@ -321,3 +321,49 @@ def scaling(rows, color, title):
         )
     height = max(bottom + 40, top + 16 * len(lines) + 10)
     return svg(width, height, "".join(body), "scaling", title, lines=len(lines))
+
+
+def accuracy_curves(rows, color, title):
+    """Test accuracy (%) against training seconds, the task layer's curves (reports.task rows
+    of one problem): one polyline per trial, coloured by implementation (dashed for a mode
+    after the first), the target drawn across. '' without a curve."""
+    lines = [(r, run["curve"]) for r in rows for run in r["runs"] if run.get("curve")]
+    if not lines:
+        return ""
+    keys = list(dict.fromkeys(f"{r['impl']}:{r['mode']}" for r, _ in lines))
+    first_mode = {}
+    for r, _ in lines:
+        first_mode.setdefault(r["impl"], r["mode"])
+    left, top, bottom = 60, 16, 190
+    right = left + 440
+    legend_x = right + 16
+    width = math.ceil(legend_x + max(text_width(k, 11) for k in keys) + 20 + PAD)
+    x = Linear(0, max(t for _, curve in lines for t, _ in curve) * 1.04 or 1.0, left, right)
+    low = min(min(a for _, curve in lines for _, a in curve) * 100, rows[0]["target"] * 100 - 5)
+    y = Linear(max(0.0, math.floor(low / 10) * 10), 100.0, bottom, top)
+    body = [x_axis(x, bottom, top, "training seconds (evaluation excluded)"), y_axis(y, left, right, "accuracy %")]
+    target = rows[0]["target"] * 100
+    body.append(
+        f'<line x1="{left}" y1="{y(target):.1f}" x2="{right}" y2="{y(target):.1f}" stroke="#444" '
+        f'stroke-dasharray="4 3"/><text x="{right - 4}" y="{y(target) - 4:.1f}" text-anchor="end" '
+        f'font-size="10">target {target:.0f}%</text>'
+    )
+    for r, curve in lines:
+        fill = color.get(r["impl"], "#000000")
+        dash = "" if first_mode[r["impl"]] == r["mode"] else ' stroke-dasharray="5 3"'
+        path = " ".join(f"{x(t):.1f},{y(a * 100):.1f}" for t, a in [(0.0, curve[0][1])] + curve)
+        body.append(
+            f'<polyline points="{path}" fill="none" stroke="{fill}" stroke-width="1.2" opacity="0.8"{dash}>'
+            f"<title>{esc(r['impl'])}:{esc(r['mode'])}: {len(curve)} epochs, "
+            f"{curve[-1][1] * 100:.1f}% at {curve[-1][0]:.3g} s</title></polyline>"
+        )
+    for i, key in enumerate(keys):
+        impl, mode = key.split(":", 1)
+        ly = top + 6 + i * 16
+        dash = "" if first_mode[impl] == mode else ' stroke-dasharray="5 3"'
+        body.append(
+            f'<line x1="{legend_x}" y1="{ly - 3}" x2="{legend_x + 12}" y2="{ly - 3}" stroke="{color.get(impl, "#000")}"'
+            f' stroke-width="2"{dash}/><text x="{legend_x + 16}" y="{ly + 1}" font-size="11">{esc(key)}</text>'
+        )
+    height = max(bottom + 40, top + 16 * len(keys) + 10)
+    return svg(width, height, "".join(body), "accuracy", title, lines=len(keys))

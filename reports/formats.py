@@ -12,6 +12,7 @@ from reports.scaling import scaling_table
 from reports.side_by_side import display as side_display
 from reports.side_by_side import side_by_side
 from reports.table import cells_table, scenario_blocks
+from reports.task import task_table
 
 
 def _blocks(df):
@@ -35,6 +36,9 @@ def _blocks(df):
     scaled, notes = scaling_table(m)
     if scaled is not None:
         yield "data-parallel scaling against one rank (weak and strong)", scaled, notes
+    tasks, notes = task_table(m)
+    if tasks is not None:
+        yield "time to accuracy (the task layer)", tasks, notes
     best = best_pct_of_peak(m)
     if not best.empty:
         best = best.assign(best_pct_of_peak=best["best_pct_of_peak"].map(lambda v: f"{v:.1f}%"))

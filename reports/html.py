@@ -23,6 +23,7 @@ from reports.side_by_side import KEY as SIDE_KEY
 from reports.side_by_side import side_by_side
 from reports.svg import colors, esc
 from reports.table import SHORT_PEAK
+from reports.task import task_rows, task_table
 
 STYLE = """
 body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;margin:0 auto;max-width:1200px;padding:0 16px 40px;
@@ -371,12 +372,13 @@ def _scenario_sections(m, color, multi_source):
             out.append(f'<h3 id="{esc(anchor)}">{esc(phase)} &middot; {esc(size)}</h3>')
             body, notes = _cell_rows(rows, multi_source, f"notes-{scenario}-{phase}-{size}")
             out.append(_table(header, body, "cells") + notes)
-            out.append(
-                '<div class="charts">'
-                f"<figure>{charts.bars(rows, color, f'throughput: {title}', multi_source)}"
-                f"<figcaption>Throughput per implementation; cells that did not run show their reason."
-                f"</figcaption></figure>"
-            )
+            out.append('<div class="charts">')
+            if not all(r.get("bound") == "none" for r in rows):  # a task's trials have no rate: its own section
+                out.append(
+                    f"<figure>{charts.bars(rows, color, f'throughput: {title}', multi_source)}"
+                    f"<figcaption>Throughput per implementation; cells that did not run show their reason."
+                    f"</figcaption></figure>"
+                )
             dist = charts.distribution(rows, color, f"samples: {title}", multi_source)
             if dist:
                 out.append(
@@ -488,6 +490,29 @@ def _scaling_section(m, color):
     )
 
 
+def _task_section(m, color):
+    """Time to accuracy: the table, then each problem's accuracy against training seconds."""
+    table, notes = task_table(m)
+    if table is None:
+        return ""
+    rows = ["<tr>" + "".join(f"<td>{esc(str(v))}</td>" for v in r) + "</tr>" for r in table.itertuples(index=False)]
+    groups = {}
+    for r in task_rows(m):
+        groups.setdefault((r["source"], r["scenario"], r["phase"], r["size"], r["device"]), []).append(r)
+    figures = []
+    for (source, scenario, phase, size, device), group in sorted(groups.items()):
+        what = f"{scenario}/{phase}/{size} on {device}" + (f" ({source})" if m["source"].nunique() > 1 else "")
+        chart = charts.accuracy_curves(group, color, what)
+        if chart:
+            figures.append(f"<figure>{chart}<figcaption>{esc(what)}: every trial</figcaption></figure>")
+    return (
+        '<section id="task"><h2>Time to accuracy</h2>'
+        + _table(list(table.columns), rows, "task")
+        + "".join(f"<p class=muted>{esc(n)}</p>" for n in notes)
+        + f'<div class="charts">{"".join(figures)}</div></section>'
+    )
+
+
 def _best_section(m):
     best = best_pct_of_peak(m)
     if best.empty:
@@ -525,6 +550,7 @@ def render_html(df, sources, title="dlbench report"):
         _scenario_sections(m, color, multi_source),
         _collectives_section(m),
         _scaling_section(m, color),
+        _task_section(m, color),
         f'<section id="roofline"><h2>Roofline</h2><p class=muted>Achieved rate against arithmetic intensity, '
         f"under the measured ceilings: below the slope a cell is bound by memory bandwidth, under a flat roof by "
         f'GEMM throughput.</p><div class="charts">{_roofline_section(m, sources, color)}</div></section>',

@@ -24,6 +24,7 @@ import math
 import numpy as np
 import pandas as pd
 
+import scenarios
 from records import key_fields
 from reports.precision import add_precision
 
@@ -71,7 +72,10 @@ def memory_level(row):
 
 
 def _peak_choice(row):
-    """(bound, peak column or None when not measured, what it is) for one cell."""
+    """(bound, peak column or None when not measured, what it is) for one cell; ("none",
+    None, "") for one without work counts (a task's trial: its work depends on its epochs)."""
+    if row.get("flops") == 0 and row.get("bytes") == 0:
+        return "none", None, ""
     column, what = COMPUTE_PEAK.get(row.get("work_unit") or "FLOP", COMPUTE_PEAK["FLOP"])
     band_column, band_what = memory_level(row)
     has_compute, has_bandwidth = _positive(row.get(column)), _positive(row.get(band_column))
@@ -98,6 +102,27 @@ def _note(column, what, pct, ceiling_low, invalid):
 def invalid_columns(row):
     """The peak columns machine.json marks invalid for this row's device (reports.load)."""
     return set(filter(None, str(row.get("invalid_peaks") or "").split(",")))
+
+
+def _collectives(df):
+    """Which rows are a collective's (a scenario with a bus factor: scenarios.allreduce)."""
+    known = set(scenarios.names())
+    names = {n for n in df["scenario"].dropna().unique() if n in known and scenarios.get(n).bus_factor}
+    return df["scenario"].isin(names)
+
+
+def _bus_rate(df):
+    """A collective's bus bandwidth from its algorithm bandwidth and its scenario's factor
+    (not the record's bus_gbs: records before this rule gave one rank a factor of 1)."""
+
+    def bus(row):
+        params = row.get("params")
+        if not isinstance(params, dict) or row.get("scenario") not in scenarios.names():
+            return math.nan
+        factor = scenarios.get(row["scenario"]).bus_factor
+        return row["gbs"] * factor(params) if factor and factor(params) > 0 else math.nan
+
+    return pd.Series([bus(r) for r in df.to_dict("records")], index=df.index, dtype=float)
 
 
 def add_metrics(df: pd.DataFrame) -> pd.DataFrame:
@@ -131,14 +156,17 @@ def add_metrics(df: pd.DataFrame) -> pd.DataFrame:
     df["peak_column"] = [c[1] for c in choices]  # which of PEAK_VALUE_COLUMNS, None when not measured
     df["peak_value"] = [row[c[1]] if c[1] else math.nan for row, c in zip(rows, choices)]
     invalid = pd.Series([c[1] is not None and c[1] in invalid_columns(r) for r, c in zip(rows, choices)], df.index)
-    df["pct_of_peak"] = (100.0 * df["rate"] / df["peak_value"]).where(ok & ~invalid)
+    # a collective is held to the copy ceiling by its bus bandwidth (the traffic per rank),
+    # and to none at one rank, where nothing crosses (TensorFlow's then copies nothing at all)
+    held = df["rate"].where(~_collectives(df), _bus_rate(df))
+    df["pct_of_peak"] = (100.0 * held / df["peak_value"]).where(ok & ~invalid)
     # the rate at the slow end of the cell's interval: beyond the ceiling even there, the
     # probe read low; between, the cell is at the ceiling within its own noise
     high = pd.to_numeric(df["ci_high"], errors="coerce") if "ci_high" in df else pd.Series(math.nan, index=df.index)
     slow = (df["median"] / high).where(high > df["median"], 1.0)
     df["ceiling_low"] = (df["pct_of_peak"] * slow > 100.0).fillna(False).astype(bool)
     df["peak_note"] = [
-        _note(c[1], c[2], pct, low, bad)
+        "" if c[0] == "none" else _note(c[1], c[2], pct, low, bad)
         for c, pct, low, bad in zip(choices, df["pct_of_peak"].fillna(0.0), df["ceiling_low"], invalid)
     ]
 

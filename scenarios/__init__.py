@@ -9,7 +9,7 @@ import pkgutil
 
 from .base import SIZES, Problem, Scenario, Tolerance
 
-_NOT_SCENARIOS = {"base", "layers", "nn_work"}
+_NOT_SCENARIOS = {"base", "datasets", "layers", "nn_work"}
 
 
 def names():

@@ -5,10 +5,13 @@ GEMM and convolution; its message sizes are DeepBench's, in floats). Each rank h
 row of `x`; every value is a small whole number, so any summation order gives the exact
 sum and the result is checked for equality. Reported as nccl-tests does: algorithm
 bandwidth S/t (S the message's bytes: the record's GB/s) and bus bandwidth S/t x
-2(n-1)/n, the traffic a ring moves per rank, held to the memory-copy ceiling on a CPU.
+2(n-1)/n, the traffic a ring moves per rank: that is what a report holds to the
+memory-copy ceiling on a CPU (reports.metrics).
 
 At one rank the collective has nothing to exchange: it measures the framework's path
-(a copy at most), the baseline the ranks' figures are read against.
+(a copy at most; TensorFlow's one-replica all-reduce hands its input back, no copy at
+all), the baseline the ranks' figures are read against. Its bus bandwidth is none, so it
+is held to no ceiling.
 """
 
 import numpy as np
@@ -44,7 +47,7 @@ def bytes_moved(p, phase):
 
 def bus_factor(p):
     n = ranks(p)
-    return 2 * (n - 1) / n if n > 1 else 1.0
+    return 2 * (n - 1) / n  # 0 at one rank, as in nccl-tests: nothing crosses between ranks
 
 
 def tolerances(p, phase):

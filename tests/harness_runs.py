@@ -26,9 +26,10 @@ def _run_impl(impl, mode):
     out = tempfile.mkdtemp(prefix=f"dlbench-tiny-{impl}-{mode}-")
     facts, records = run_cells(
         out,
-        Options(threads=2, samples=2, min_time=0.001, warmup_time=0.001, timeout=600),
+        Options(threads=2, samples=2, min_time=0.001, warmup_time=0.001, timeout=600, task_runs=1),
         [impl],
-        plan(impl_names=[impl], modes=[mode], devices=["cpu", "cuda"], sizes=["tiny"], threads=2),
+        # "all": the task layer's trials too (one each), which a run without --scenario leaves out
+        plan(["all"], impl_names=[impl], modes=[mode], devices=["cpu", "cuda"], sizes=["tiny"], threads=2),
     )
     return facts[impl], records
 

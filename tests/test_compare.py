@@ -273,6 +273,23 @@ def test_interleaved_without_lockstep_runs_processes_in_turn(tmp_path, capsys):
     assert all(r["interleaved"] and not r["lockstep"] and r["sample_process"] == [0, 0, 0, 1, 1, 1] for r in recs)
 
 
+@pytest.mark.slow  # interleaved sides, real runs over ranks
+def test_interleaved_cells_over_ranks_run_each_sides_ranks_in_turn(tmp_path, capsys):
+    """A cell over 2 ranks is 2 processes per side: they cannot take turns with the other
+    side's, so the sides alternate whole (A B, B A), and the record says not lockstep."""
+    out = tmp_path / "cmp"
+    code = dlbench(
+        f"compare --interleave --base-python {sys.executable} --scenario allreduce --impl torch "
+        f"--size tiny --ranks 2 --threads 1 --pairs 2 --out {out}",
+        *FAST,
+    )
+    assert code == 0
+    for side in ("base", "cur"):
+        (rec,) = [r for r in read_results(str(out / side)) if r["mode"] == "eager"]  # graph: unsupported
+        assert rec["status"] == "ok" and rec["ranks"] == 2 and rec["interleaved"] and not rec["lockstep"]
+        assert sorted(set(rec["sample_process"])) == [0, 1]
+
+
 @pytest.mark.slow  # interleaved sides, real runs
 def test_lockstep_contains_crashes_and_hangs(fake_impls, tmp_path, capsys):
     """faulty: conv kills its process in prepare, sigmoid hangs in prepare, qgemm raises.

@@ -142,6 +142,21 @@ def test_tensorflow_and_mxnet_over_two_ranks_equal_the_one_process_step(tmp_path
     assert cells[("allreduce", "sum")]["errors"]["sum"]["max_abs"] == 0.0  # whole numbers: exact
 
 
+@pytest.mark.slow
+@pytest.mark.requires("mxnet")
+@pytest.mark.env
+def test_mxnet_all_reduces_several_sizes_in_one_worker(tmp_path):
+    """One worker serves a round's cells of an implementation: MXNet's one `local` kvstore
+    then sees a second message size, whose key must not be initialised twice."""
+    out = tmp_path / "run"
+    assert (
+        dlbench("run --scenario allreduce --impl mxnet --mode eager --quiet --out", out, *TINY, "--size", "tiny,small")
+        == 0
+    )
+    cells = {r["size"]: r for r in read_results(out)}
+    assert {size: r["status"] for size, r in cells.items()} == {"tiny": "ok", "small": "ok"}, cells["small"]["reason"]
+
+
 def test_ranks_without_one_and_no_parallel_scenario_is_one_line(tmp_path, capsys):
     assert dlbench("run --scenario sigmoid --ranks 2 --out", tmp_path / "x") == 2
     err = capsys.readouterr().err

@@ -38,7 +38,8 @@ def test_allreduce_over_one_and_two_ranks(tmp_path, capsys):
     # the other rank is the cell, not contention: only what runs beside the ranks counts
     assert two["contention"]["other_cpu"] < 0.5
     one = cells[("torch", "eager", 1)]
-    assert one["status"] == "ok" and "ranks" not in one["params"] and one["bus_gbs"] == pytest.approx(one["gbs"])
+    # one rank: nothing crosses between ranks, no bus bandwidth (nccl-tests' 2(n-1)/n is 0)
+    assert one["status"] == "ok" and "ranks" not in one["params"] and one["bus_gbs"] is None and one["gbs"] > 0
     assert cells[("reference", "eager", 1)]["status"] == "ok"
     ref_two = cells[("reference", "eager", 2)]
     assert ref_two["status"] == "unsupported" and "no collective" in ref_two["reason"]

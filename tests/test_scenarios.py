@@ -18,7 +18,8 @@ def test_inputs_are_deterministic_per_seed(name):
     assert a.key() == b.key() != c.key()
 
 
-@pytest.mark.parametrize("name", scenarios.names())
+# the task layer's trials count no work (it depends on the epochs they take: tests/test_task.py)
+@pytest.mark.parametrize("name", [n for n in scenarios.names() if not scenarios.get(n).trials])
 def test_work_counts_grow_with_size(name):
     s = scenarios.get(name)
     ranks = 2 if s.parallel_phases else 1  # a collective over one rank has nothing to add

@@ -44,3 +44,16 @@ def test_update_norm_tolerates_one_kink_flip_not_a_wrong_gradient():
     assert not compare({"w": one_filter_wrong}, {"w": want}, tol, {"w": w0})[0]
     # compared as an update: on the raw weights the same 5% error would hide under 1e-2
     assert compare({"w": scaled}, {"w": want}, {"w": Tolerance(norm_rtol=1e-2)}, {})[0]
+
+
+def test_a_trajectory_bound_doubles_per_step_up_to_its_cap():
+    tol = Tolerance(rtol=1e-4, growth=2.0, growth_cap=8.0)
+    want = np.ones(6)
+    assert np.allclose(tol.bound(want), 1e-4 * np.array([1, 2, 4, 8, 8, 8]))
+    late = want.copy()
+    late[5] += 7e-4  # within 8 x 1e-4 late in the run
+    assert compare({"l": late}, {"l": want}, {"l": tol}, {})[0]
+    early = want.copy()
+    early[1] += 3e-4  # over 2 x 1e-4 at the second step: a wrong step shows at once
+    ok, _, message = compare({"l": early}, {"l": want}, {"l": tol}, {})
+    assert not ok and "the first at index 1" in message and "x2 per step up to x8" in message

@@ -23,10 +23,7 @@ from cli.options import (
     positive_float,
     positive_int,
     probe_time,
-    rank_counts,
-    scalings,
 )
-from scenarios.base import SCALINGS
 
 NAME = "run"
 RUN_SAMPLES, RUN_MIN_TIME = 20, 0.025  # turns per process and seconds per sample
@@ -38,22 +35,6 @@ def add_parser(sub):
     # in lockstep turns, shorter samples pair closer in time and twice the turns halve the
     # ratios' variance for the same seconds of sampling (docs/precision.md)
     r.set_defaults(samples=RUN_SAMPLES, min_time=RUN_MIN_TIME)
-    r.add_argument(
-        "--ranks",
-        type=rank_counts,
-        default=[1],
-        metavar="N[,N...]",
-        help="data-parallel ranks: each cell that has a data-parallel form (allreduce, the training "
-        "steps) also runs over N worker processes, each with --threads threads, on loopback (default 1)",
-    )
-    r.add_argument(
-        "--scaling",
-        type=scalings,
-        default=list(SCALINGS),
-        metavar="weak,strong",
-        help="over several ranks, how a training step's batch meets them: weak, each rank the size's "
-        "batch; strong, the size's batch split among them (default both)",
-    )
     r.add_argument(
         "--across-machines",
         action="store_true",

@@ -129,3 +129,27 @@ def gan(problem, phase, device, mode):
         device,
         reset=g.reset,
     )
+
+
+def task(problem, phase, device, mode):
+    """The digits classifier trained to its target (scenarios.task's loop): each batch copied
+    into the bridge's net (the feeding), then one step in C++."""
+    i, batch = problem.inputs, problem.params["batch"]
+    net = _bridge.Classifier(
+        [_f32(i[n]) for n in CLASSIFIER_NAMES],
+        _f32(i["x_train"][:batch]),
+        i["y_train"][:batch].astype(np.int64),
+        float(problem.params["lr"]),
+    )
+
+    def train(x, labels):
+        net.set_batch(_f32(x), labels.astype(np.int64, copy=False))
+        net.train_step()
+        return net.loss()  # a double already: dlib's CPU step is done when it returns
+
+    trainer = common.Trainer(
+        load=lambda weights: net.load([_f32(weights[n]) for n in CLASSIFIER_NAMES]),
+        train=train,
+        predict=lambda x: net.predict(_f32(x)),
+    )
+    return common.task_step(problem, trainer)

@@ -247,6 +247,37 @@ public:
                          layer<3>(net_).layer_details(), layer<1>(net_).layer_details());
     }
 
+    // The task layer (scenarios.task): other weights, other batches, logits of other images.
+    void load(const std::vector<farray>& weights)
+    {
+        if (weights.size() != 8) throw std::invalid_argument("classifier: 8 weight tensors expected");
+        load_params(layer<9>(net_).layer_details(), weights[0], weights[1], "conv1");
+        load_params(layer<6>(net_).layer_details(), weights[2], weights[3], "conv2");
+        load_params(layer<3>(net_).layer_details(), weights[4], weights[5], "fc1");
+        load_params(layer<1>(net_).layer_details(), weights[6], weights[7], "fc2");
+    }
+
+    // The next step's batch: copied into the tensors train_step reads (the feeding, timed).
+    void set_batch(const farray& x, const py::array_t<long long>& labels)
+    {
+        if (x.ndim() != 4 || x.shape(0) != labels.size())
+            throw std::invalid_argument("classifier batch: x (N, C, H, W) and N labels expected");
+        x_ = make_tensor(x, x.shape(0), x.shape(1), x.shape(2), x.shape(3), "classifier x");
+        labels_.resize(labels.size());
+        for (py::ssize_t i = 0; i < labels.size(); ++i) labels_[i] = static_cast<unsigned long>(labels.at(i));
+    }
+
+    farray predict(const farray& x)
+    {
+        if (x.ndim() != 4) throw std::invalid_argument("classifier predict: x (N, C, H, W) expected");
+        resizable_tensor images = make_tensor(x, x.shape(0), x.shape(1), x.shape(2), x.shape(3), "classifier x");
+        {
+            py::gil_scoped_release nogil;
+            net_.forward(images);
+        }
+        return logits();
+    }
+
     void train_step()
     {
         py::gil_scoped_release nogil;
@@ -504,6 +535,9 @@ PYBIND11_MODULE(_dlib_bridge, m)
         .def("inference", &Classifier::inference)
         .def("loss", &Classifier::loss)
         .def("logits", &Classifier::logits)
+        .def("load", &Classifier::load)
+        .def("set_batch", &Classifier::set_batch)
+        .def("predict", &Classifier::predict)
         .def("weights", &Classifier::weights);
     py::class_<Gan>(m, "Gan")
         .def(py::init<const std::vector<farray>&, const farray&, const farray&, float, float>())

@@ -24,6 +24,7 @@ from impls import common
 from impls.base import Unsupported
 from scenarios import qgemm as qgemm_scenario
 from scenarios.classifier import WEIGHT_NAMES as CLASSIFIER_NAMES
+from scenarios.classifier import WEIGHTS
 from scenarios.gan import DISCRIMINATOR_NAMES, GENERATOR_NAMES
 from scenarios.gan import WEIGHT_NAMES as GAN_NAMES
 
@@ -485,6 +486,17 @@ def _averaging(kv, n, weights, lr, first=0):
     return update
 
 
+def _sum_key(kv, shape):
+    """The all-reduce's key for this message shape, initialised once per kvstore: a worker
+    that serves several sizes in one round keeps its one `local` kvstore, where a second
+    init of a key is an error ("duplicate init of key")."""
+    keys = _KV.setdefault("sum_keys", {})
+    if shape not in keys:
+        keys[shape] = SUM + len(keys)
+        kv.init(keys[shape], mx.nd.zeros(shape))
+    return keys[shape]
+
+
 def allreduce(problem, phase, device, mode):
     """kvstore push of this rank's row and pull of the sum (dist_sync: summed by the server)."""
     if mode != "eager":
@@ -492,11 +504,11 @@ def allreduce(problem, phase, device, mode):
     kv, n = _ranked(problem)
     mine = mx.nd.array(problem.inputs["x"][problem.rank], ctx=_ctx(device))
     buf = mx.nd.zeros(mine.shape, ctx=_ctx(device))
-    kv.init(SUM, mx.nd.zeros(mine.shape))
+    key = _sum_key(kv, mine.shape)
 
     def run():
-        kv.push(SUM, mine)
-        kv.pull(SUM, out=buf)
+        kv.push(key, mine)
+        kv.pull(key, out=buf)
 
     return _step(run, lambda: {"sum": buf.asnumpy()}, device, agree=_agree(kv, n))
 
@@ -554,3 +566,33 @@ def _gan_data_parallel(problem, device, mode):
         return res
 
     return _step(run, outputs, device, reset=_resetter(g + d), agree=_agree(kv, n))
+
+
+def task(problem, phase, device, mode):
+    """The digits classifier trained to its target (scenarios.task's loop): the classifier's
+    step, fed each batch from NumPy."""
+    ctx = _ctx(device)
+    w = [mx.nd.zeros(nets.to_mxnet(name, np.zeros(shape, np.float32)).shape, ctx=ctx) for name, shape, _ in WEIGHTS]
+    for t in w:
+        t.attach_grad()
+    loss_fn = _BUILD[mode](nets.classifier_loss)
+    predict_fn = _BUILD["eager"](nets.classifier_logits)  # outside the clock, whatever the mode
+    lr = problem.params["lr"]
+
+    def load(weights):
+        for t, name in zip(w, CLASSIFIER_NAMES):
+            t[:] = nets.to_mxnet(name, weights[name])  # in place: the gradients and the graph's bindings stay
+
+    def train(x, labels):
+        x, labels = mx.nd.array(x, ctx=ctx), mx.nd.array(labels, ctx=ctx, dtype="float32")
+        with autograd.record():
+            loss = loss_fn(x, labels, *w)
+        loss.backward()
+        _sgd(w, [t.grad for t in w], lr)
+        return loss
+
+    def predict(x):
+        return predict_fn(mx.nd.array(x, ctx=ctx), *w).asnumpy()
+
+    trainer = common.Trainer(load, train, predict, loss=lambda t: float(t.asscalar()), sync=lambda: sync(device))
+    return common.task_step(problem, trainer)

@@ -198,3 +198,21 @@ def gan(problem, phase, device, mode):
         lambda: {"loss_d": np.float32(out["loss_d"]), "loss_g": np.float32(out["loss_g"]), **w},
         reset=_reset(problem, w),
     )
+
+
+def task(problem, phase, device, mode):
+    """The digits classifier trained to its target (scenarios.task's loop)."""
+    w, lr = {}, problem.params["lr"]
+
+    def load(weights):
+        w.clear()
+        w.update({n: np.array(v, dtype=np.float32, copy=True) for n, v in weights.items()})
+
+    return common.task_step(
+        problem,
+        common.Trainer(
+            load=load,
+            train=lambda x, labels: nets.classifier_train_step(w, x, labels, lr),
+            predict=lambda x: nets.classifier_forward(w, x)[0],
+        ),
+    )

@@ -18,6 +18,7 @@ from impls.base import Unsupported
 from scenarios import qgemm as qgemm_scenario
 from scenarios.classifier import CONV1, CONV2, FLAT_SHAPE, POOL
 from scenarios.classifier import WEIGHT_NAMES as CLASSIFIER_NAMES
+from scenarios.classifier import WEIGHTS as CLASSIFIER_WEIGHTS
 from scenarios.gan import D_C1, D_C2, D_FLAT, DISCRIMINATOR_NAMES, G_CT1, G_CT2, G_START, GENERATOR_NAMES, LEAK
 from scenarios.gan import WEIGHT_NAMES as GAN_NAMES
 
@@ -660,3 +661,45 @@ def _gan_data_parallel(problem, device, mode):
 
     reset = _resetter(problem, GAN_NAMES, g + d, device, layouts)
     return _step(run, outputs, device, reset=reset, agree=_agree(strategy))
+
+
+def task(problem, phase, device, mode):
+    """The digits classifier trained to its target (scenarios.task's loop): the classifier's
+    step, fed each batch from NumPy (NCHW -> NHWC is part of the feeding, as for any input)."""
+    layouts = _classifier_layouts()
+    with _place(device):
+        w = [
+            tf.Variable(_to_tf(np.zeros(shape, np.float32), layouts.get(name)), name=name)
+            for name, shape, _ in CLASSIFIER_WEIGHTS
+        ]
+    lr = problem.params["lr"]
+
+    def train_step(w, x, labels):
+        with tf.GradientTape() as tape:
+            logits = _classifier_logits(w, x)
+            loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits))
+        _sgd(w, tape.gradient(loss, w), lr)
+        return loss
+
+    def feed(x, labels):
+        with _place(device):
+            return tf.constant(_to_tf(x, NCHW)), tf.constant(labels)
+
+    batch = problem.params["batch"]
+    example = feed(problem.inputs["x_train"][:batch], problem.inputs["y_train"][:batch])
+    fn = _FUNCTION[mode](train_step, device, w, *example)
+
+    def load(weights):
+        for v, name in zip(w, CLASSIFIER_NAMES):
+            v.assign(_to_tf(weights[name], layouts.get(name)))  # the same variables: no retrace
+
+    def train(x, labels):
+        with _place(device):
+            return fn(w, *feed(x, labels))
+
+    def predict(x):  # outside the clock, eagerly, whatever the mode
+        with _place(device):
+            return _classifier_logits(w, tf.constant(_to_tf(x, NCHW))).numpy()
+
+    trainer = common.Trainer(load, train, predict, loss=lambda t: float(t.numpy()), sync=lambda: sync(device))
+    return common.task_step(problem, trainer)

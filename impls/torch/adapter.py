@@ -14,6 +14,7 @@ from impls.base import Unsupported
 from scenarios import qgemm as qgemm_scenario
 from scenarios.classifier import CONV1, CONV2, POOL
 from scenarios.classifier import WEIGHT_NAMES as CLASSIFIER_NAMES
+from scenarios.classifier import WEIGHTS as CLASSIFIER_WEIGHTS
 from scenarios.gan import D_C1, D_C2, DISCRIMINATOR_NAMES, G_CT1, G_CT2, G_START, GENERATOR_NAMES, LEAK
 from scenarios.gan import WEIGHT_NAMES as GAN_NAMES
 
@@ -514,3 +515,28 @@ def gan_data_parallel(problem, device, mode, comm_hook=None):
         return res
 
     return _step(run, outputs, device, reset=_resetter(g + d), agree=_agreer(dist, device))
+
+
+def task(problem, phase, device, mode):
+    """The digits classifier trained to its target (scenarios.task's loop): the classifier's
+    step, fed each batch from NumPy."""
+    w = [torch.empty(shape, device=device, requires_grad=True) for _, shape, _ in CLASSIFIER_WEIGHTS]
+    loss_fn = _COMPILE[mode](lambda w, x, labels: F.cross_entropy(_classifier_logits(w, x), labels))
+    lr = problem.params["lr"]
+
+    @torch.no_grad()
+    def load(weights):
+        for t, name in zip(w, CLASSIFIER_NAMES):
+            t.copy_(torch.from_numpy(weights[name]))  # in place: a compiled step keeps its inputs
+
+    def train(x, labels):
+        loss = loss_fn(w, torch.from_numpy(x).to(device), torch.from_numpy(labels).to(device))
+        _sgd(w, loss, lr)
+        return loss
+
+    @torch.inference_mode()
+    def predict(x):  # outside the clock: eager, whatever the mode (the test split is not a batch's shape)
+        return _numpy(_classifier_logits(w, torch.from_numpy(x).to(device)))
+
+    trainer = common.Trainer(load, train, predict, loss=lambda t: float(t.detach()), sync=lambda: sync(device))
+    return common.task_step(problem, trainer)
