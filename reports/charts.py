@@ -351,7 +351,7 @@ def accuracy_curves(rows, color, title):
     for r, curve in lines:
         fill = color.get(r["impl"], "#000000")
         dash = "" if first_mode[r["impl"]] == r["mode"] else ' stroke-dasharray="5 3"'
-        path = " ".join(f"{x(t):.1f},{y(a * 100):.1f}" for t, a in [(0.0, curve[0][1])] + curve)
+        path = " ".join(f"{x(t):.1f},{y(a * 100):.1f}" for t, a in curve)  # after each epoch: none before
         body.append(
             f'<polyline points="{path}" fill="none" stroke="{fill}" stroke-width="1.2" opacity="0.8"{dash}>'
             f"<title>{esc(r['impl'])}:{esc(r['mode'])}: {len(curve)} epochs, "
@@ -367,3 +367,45 @@ def accuracy_curves(rows, color, title):
         )
     height = max(bottom + 40, top + 16 * len(keys) + 10)
     return svg(width, height, "".join(body), "accuracy", title, lines=len(keys))
+
+
+def bandwidth(rows, color, title):
+    """All-reduce algorithm bandwidth (GB/s, log) against message size (floats, log): one line
+    per implementation, mode and rank count (dashed at one rank, where nothing crosses).
+    rows: ok allreduce cells with gbs and params. '' without two points on a line."""
+    lines = {}
+    for r in rows:
+        params = r.get("params") if isinstance(r.get("params"), dict) else {}
+        if _finite(r.get("gbs")) and r["gbs"] > 0 and params.get("elements"):
+            key = (r["impl"], r["mode"], int(r.get("ranks") or 1))
+            lines.setdefault(key, []).append((params["elements"], r["gbs"]))
+    if not lines:
+        return ""
+    names = [f"{impl}:{mode} x{n}" for impl, mode, n in lines]
+    left, top, bottom = 70, 16, 220
+    right = left + 420
+    legend_x = right + 16
+    width = math.ceil(legend_x + max(text_width(n, 11) for n in names) + 20 + PAD)
+    xs = [e for pts in lines.values() for e, _ in pts]
+    ys = [g for pts in lines.values() for _, g in pts]
+    x, y = Log(min(xs), max(xs), left, right), Log(min(ys), max(ys), bottom, top)
+    body = [x_axis(x, bottom, top, "message size (floats per rank)"), y_axis(y, left, right, "GB/s (S/t)")]
+    for i, ((impl, mode, n), pts) in enumerate(sorted(lines.items())):
+        pts = sorted(pts)
+        fill = color.get(impl, "#000000")
+        dash = ' stroke-dasharray="5 3"' if n == 1 else ""
+        path = " ".join(f"{x(e):.1f},{y(g):.1f}" for e, g in pts)
+        body.append(f'<polyline points="{path}" fill="none" stroke="{fill}" stroke-width="1.5"{dash}/>')
+        for e, g in pts:
+            body.append(
+                f'<circle class="point" cx="{x(e):.1f}" cy="{y(g):.1f}" r="3.5" fill="{fill}">'
+                f"<title>{esc(impl)}:{esc(mode)} over {n} rank(s), {e:,} floats: {g:.3g} GB/s</title></circle>"
+            )
+        ly = top + 6 + i * 16
+        body.append(
+            f'<line x1="{legend_x}" y1="{ly - 3}" x2="{legend_x + 12}" y2="{ly - 3}" stroke="{fill}" '
+            f'stroke-width="2"{dash}/><text x="{legend_x + 16}" y="{ly + 1}" font-size="11">'
+            f"{esc(impl)}:{esc(mode)} x{n}</text>"
+        )
+    height = max(bottom + 40, top + 16 * len(lines) + 10)
+    return svg(width, height, "".join(body), "bandwidth", title, lines=len(lines))

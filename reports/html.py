@@ -453,17 +453,26 @@ def _side_by_side_section(m):
     return "".join(out)
 
 
-def _collectives_section(m):
+def _collectives_section(m, color):
+    """The bandwidth table, then bandwidth against message size per source and device."""
     table, notes = bandwidth_table(m)
     if table is None:
         return ""
     columns = list(table.columns)
     rows = ["<tr>" + "".join(f"<td>{esc(str(v))}</td>" for v in r) + "</tr>" for r in table.itertuples(index=False)]
+    cells = m[(m["scenario"] == "allreduce") & (m["status"] == "ok")]
+    figures = []
+    for (source, device), group in cells.groupby(["source", "device"], sort=True):
+        what = f"all-reduce on {device}" + (f" ({source})" if m["source"].nunique() > 1 else "")
+        chart = charts.bandwidth(group.to_dict("records"), color, what)
+        if chart:
+            caption = f"{esc(what)}: bandwidth against message size"
+            figures.append(f"<figure>{chart}<figcaption>{caption}</figcaption></figure>")
     return (
         '<section id="collectives"><h2>All-reduce bandwidth</h2>'
         + _table(columns, rows, "collectives")
         + "".join(f"<p class=muted>{esc(n)}</p>" for n in notes)
-        + "</section>"
+        + f'<div class="charts">{"".join(figures)}</div></section>'
     )
 
 
@@ -548,7 +557,7 @@ def render_html(df, sources, title="dlbench report"):
         f"<h3>Best % of peak per implementation</h3>"
         f"{_best_section(m)}</section>",
         _scenario_sections(m, color, multi_source),
-        _collectives_section(m),
+        _collectives_section(m, color),
         _scaling_section(m, color),
         _task_section(m, color),
         f'<section id="roofline"><h2>Roofline</h2><p class=muted>Achieved rate against arithmetic intensity, '

@@ -5,6 +5,8 @@ summed, not averaged) caught; the scaling table and chart in the reports."""
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -13,7 +15,10 @@ from conftest import FAST, dlbench, read_results
 import records
 import scenarios
 from harness.plan import plan
+from reports.charts import bandwidth as bandwidth_chart
 from reports.charts import scaling as scaling_chart
+from reports.load import load
+from reports.metrics import add_metrics
 from reports.scaling import scaling_rows, scaling_table
 
 TINY = ["--size", "tiny", "--processes", "1", "--no-machine-probe", "--threads", "1", *FAST]
@@ -161,3 +166,28 @@ def test_ranks_without_one_and_no_parallel_scenario_is_one_line(tmp_path, capsys
     assert dlbench("run --scenario sigmoid --ranks 2 --out", tmp_path / "x") == 2
     err = capsys.readouterr().err
     assert "no scenario among sigmoid runs over several ranks (--ranks 2)" in err and "allreduce" in err
+
+
+def test_bandwidth_chart_draws_a_line_per_implementation_mode_and_ranks():
+    def cell(impl, ranks, elements, gbs):
+        return dict(impl=impl, mode="eager", ranks=ranks, params={"elements": elements}, gbs=gbs)
+
+    rows = [cell("torch", 2, 100_000, 0.2), cell("torch", 2, 3_097_600, 1.0), cell("torch", 1, 100_000, 12.0)]
+    chart = bandwidth_chart(rows, {"torch": "#0072B2"}, "all-reduce")
+    assert chart.count("<polyline") == 2 and chart.count('class="point"') == 3
+    assert 'stroke-dasharray="5 3"' in chart  # the one-rank line: nothing crosses
+    assert bandwidth_chart([cell("torch", 2, 100_000, None)], {}, "none") == ""
+
+
+def test_a_one_rank_collective_is_held_to_no_ceiling_and_the_report_charts_bandwidth(tmp_path, capsys):
+    """The committed runs: TensorFlow's one-rank all-reduce hands its input back (hundreds of
+    GB/s, no copy); it has no bus bandwidth, so no % of the copy ceiling; two ranks do."""
+    run = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "results/cpu-vm-2core/data-parallel/run-1")
+    m = add_metrics(load([run]))
+    ar = m[(m["scenario"] == "allreduce") & (m["status"] == "ok")]
+    assert ar[ar["ranks"] == 1]["pct_of_peak"].isna().all()
+    # (medium's level, DRAM, is the ceiling this run marked invalid under the old rule: no %)
+    assert (ar[(ar["ranks"] == 2) & (ar["size"] != "medium")]["pct_of_peak"] > 0).all()
+    html = tmp_path / "r.html"
+    assert dlbench(f"report {run} --html {html}") == 0
+    assert 'data-chart="bandwidth"' in html.read_text() and "all-reduce bandwidth" in capsys.readouterr().out
