@@ -166,10 +166,9 @@ def test_trials_run_to_the_target_and_the_reports_show_time_to_accuracy(tmp_path
 @pytest.mark.slow  # a real worker: torch's step with the planted learning rate
 def test_a_wrong_learning_rate_is_caught_by_the_first_epoch(tmp_path, fake_impls):
     out = tmp_path / "run"
-    assert dlbench(f"run --scenario task --impl wronglr,torch --task-runs 1 --out {out}", *TINY) == 0
-    recs = {r["impl"]: r for r in read_results(str(out))}
-    assert recs["torch"]["status"] == "ok"
-    bad = recs["wronglr"]
+    # (torch's own step, right, is ok in the conformance cells and the test above)
+    assert dlbench(f"run --scenario task --impl wronglr --task-runs 1 --out {out}", *TINY) == 0
+    (bad,) = read_results(str(out))
     assert bad["status"] == "invalid" and bad["reason"].startswith("losses:") and not bad["samples"]
     assert "task" not in bad  # no trial was run: validation comes first
 
