@@ -308,6 +308,15 @@ def _sgd(weights, grads, lr):
         mx.nd.sgd_update(w, g, lr=lr, wd=0.0, rescale_grad=1.0, out=w)
 
 
+def _classifier_sgd_step(loss_fn, x, labels, w, lr):
+    """One SGD step of the classifier (the classifier's and the task's); its loss."""
+    with autograd.record():
+        loss = loss_fn(x, labels, *w)
+    loss.backward()
+    _sgd(w, [t.grad for t in w], lr)
+    return loss
+
+
 def classifier(problem, phase, device, mode):
     if "ranks" in problem.params:
         return _classifier_data_parallel(problem, device, mode)
@@ -327,11 +336,7 @@ def classifier(problem, phase, device, mode):
     lr = problem.params["lr"]
 
     def run():
-        with autograd.record():
-            loss = loss_fn(x, labels, *w)
-        loss.backward()
-        _sgd(w, [t.grad for t in w], lr)
-        out["loss"] = loss
+        out["loss"] = _classifier_sgd_step(loss_fn, x, labels, w, lr)
 
     return _step(
         run,
@@ -585,11 +590,7 @@ def task(problem, phase, device, mode):
 
     def train(x, labels):
         x, labels = mx.nd.array(x, ctx=ctx), mx.nd.array(labels, ctx=ctx, dtype="float32")
-        with autograd.record():
-            loss = loss_fn(x, labels, *w)
-        loss.backward()
-        _sgd(w, [t.grad for t in w], lr)
-        return loss
+        return _classifier_sgd_step(loss_fn, x, labels, w, lr)
 
     def predict(x):
         return predict_fn(mx.nd.array(x, ctx=ctx), *w).asnumpy()

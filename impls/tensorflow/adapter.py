@@ -396,6 +396,19 @@ def _classifier_logits(w, x):
     return tf.matmul(h, f2w) + f2b
 
 
+def _classifier_train_step(lr):
+    """One SGD step of the classifier on (weights, x, labels): the classifier's and the task's."""
+
+    def train_step(w, x, labels):
+        with tf.GradientTape() as tape:
+            logits = _classifier_logits(w, x)
+            loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits))
+        _sgd(w, tape.gradient(loss, w), lr)
+        return loss
+
+    return train_step
+
+
 def _classifier_layouts():
     return {"conv1_w": OIHW, "conv2_w": OIHW, "fc1_w": _flat_rows(*FLAT_SHAPE)}
 
@@ -415,16 +428,7 @@ def classifier(problem, phase, device, mode):
 
         return _step(run, lambda: {"logits": out["logits"].numpy()}, device)
 
-    lr = problem.params["lr"]
-
-    def train_step(w, x, labels):
-        with tf.GradientTape() as tape:
-            logits = _classifier_logits(w, x)
-            loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits))
-        _sgd(w, tape.gradient(loss, w), lr)
-        return loss
-
-    fn = _FUNCTION[mode](train_step, device, w, x, labels)
+    fn = _FUNCTION[mode](_classifier_train_step(problem.params["lr"]), device, w, x, labels)
 
     def run():
         out["loss"] = fn(w, x, labels)
@@ -672,14 +676,6 @@ def task(problem, phase, device, mode):
             tf.Variable(_to_tf(np.zeros(shape, np.float32), layouts.get(name)), name=name)
             for name, shape, _ in CLASSIFIER_WEIGHTS
         ]
-    lr = problem.params["lr"]
-
-    def train_step(w, x, labels):
-        with tf.GradientTape() as tape:
-            logits = _classifier_logits(w, x)
-            loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits))
-        _sgd(w, tape.gradient(loss, w), lr)
-        return loss
 
     def feed(x, labels):
         with _place(device):
@@ -687,7 +683,7 @@ def task(problem, phase, device, mode):
 
     batch = problem.params["batch"]
     example = feed(problem.inputs["x_train"][:batch], problem.inputs["y_train"][:batch])
-    fn = _FUNCTION[mode](train_step, device, w, *example)
+    fn = _FUNCTION[mode](_classifier_train_step(problem.params["lr"]), device, w, *example)
 
     def load(weights):
         for v, name in zip(w, CLASSIFIER_NAMES):

@@ -337,6 +337,10 @@ def _classifier_logits(w, x):
     return torch.addmm(f2b, h, f2w)
 
 
+def _classifier_loss(w, x, labels):
+    return F.cross_entropy(_classifier_logits(w, x), labels)
+
+
 def classifier(problem, phase, device, mode):
     if "ranks" in problem.params:
         return classifier_data_parallel(problem, device, mode)
@@ -352,7 +356,7 @@ def classifier(problem, phase, device, mode):
 
         return _step(run, lambda: {"logits": _numpy(out["logits"])}, device)
 
-    loss_fn = _COMPILE[mode](lambda w, x, labels: F.cross_entropy(_classifier_logits(w, x), labels))
+    loss_fn = _COMPILE[mode](_classifier_loss)
     lr = problem.params["lr"]
 
     def run():
@@ -521,7 +525,7 @@ def task(problem, phase, device, mode):
     """The digits classifier trained to its target (scenarios.task's loop): the classifier's
     step, fed each batch from NumPy."""
     w = [torch.empty(shape, device=device, requires_grad=True) for _, shape, _ in CLASSIFIER_WEIGHTS]
-    loss_fn = _COMPILE[mode](lambda w, x, labels: F.cross_entropy(_classifier_logits(w, x), labels))
+    loss_fn = _COMPILE[mode](_classifier_loss)
     lr = problem.params["lr"]
 
     @torch.no_grad()
