@@ -22,8 +22,7 @@ def bandwidth_table(m):
     if cells.empty:
         return None, []
     sizes = [s for s in scenarios.get(SCENARIO).sizes if s in set(cells["size"])]
-    bus = cells["bus_gbs"] if "bus_gbs" in cells else pd.Series(float("nan"), index=cells.index)
-    cells = cells.assign(bus=bus)
+    cells = cells.assign(bus=cells["bus_rate"])  # reports.metrics: none at one rank, whatever the record says
     rows = []
     for (source, impl, mode, device, ranks), group in cells.groupby(
         ["source", "impl", "mode", "device", "ranks"], sort=True

@@ -158,7 +158,8 @@ def add_metrics(df: pd.DataFrame) -> pd.DataFrame:
     invalid = pd.Series([c[1] is not None and c[1] in invalid_columns(r) for r, c in zip(rows, choices)], df.index)
     # a collective is held to the copy ceiling by its bus bandwidth (the traffic per rank),
     # and to none at one rank, where nothing crosses (TensorFlow's then copies nothing at all)
-    held = df["rate"].where(~_collectives(df), _bus_rate(df))
+    df["bus_rate"] = _bus_rate(df).where(ok)  # the bandwidth table prints it too (reports.collectives)
+    held = df["rate"].where(~_collectives(df), df["bus_rate"])
     df["pct_of_peak"] = (100.0 * held / df["peak_value"]).where(ok & ~invalid)
     # the rate at the slow end of the cell's interval: beyond the ceiling even there, the
     # probe read low; between, the cell is at the ceiling within its own noise
