@@ -131,7 +131,12 @@ def memory_limit(value):
 
 def add_selection(p):
     """Which cells, and how each is measured: shared by run and compare --interleave."""
-    p.add_argument("--scenario", type=csv, default=None, help="comma list (default: all)")
+    p.add_argument(
+        "--scenario",
+        type=csv,
+        default=None,
+        help="comma list of scenarios or scenario/phase (task/generate) (default: all but the task layer)",
+    )
     p.add_argument("--impl", type=csv, default=None, help="comma list (default: all installed)")
     p.add_argument("--device", type=csv, default=["cpu"], help="cpu, cuda (alias gpu); default cpu")
     p.add_argument("--mode", type=csv, default=None, help="eager, graph, ... (default: each implementation's own)")

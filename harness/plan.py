@@ -42,8 +42,30 @@ class Cell:
 def single_process_phases(scenario_names):
     """'scenario/phase' of the chosen scenarios that run in one process only (--ranks N > 1
     leaves them at one rank)."""
-    chosen = _pick(scenario_names, scenarios.names(), "scenario")
-    return [f"{n}/{p}" for n in chosen for p in scenarios.get(n).phases if p not in scenarios.get(n).parallel_phases]
+    names, phases = split_phases(scenario_names)
+    chosen = _pick(names, scenarios.names(), "scenario")
+    return [
+        f"{n}/{p}"
+        for n in chosen
+        for p in phases.get(n) or scenarios.get(n).phases
+        if p not in scenarios.get(n).parallel_phases
+    ]
+
+
+def split_phases(requested):
+    """--scenario's names, each a scenario or 'scenario/phase' (task/generate): (the
+    scenario names, in order and once each, {scenario: [phases]} for those narrowed)."""
+    names, phases = [], {}
+    for item in requested or []:
+        name, _, phase = item.partition("/")
+        if name not in names:
+            names.append(name)
+        if phase:
+            if name in scenarios.names() and phase not in scenarios.get(name).phases:
+                known = ", ".join(scenarios.get(name).phases)
+                raise PlanError(f"unknown phase {phase!r} of scenario {name!r} (its phases: {known})")
+            phases.setdefault(name, []).append(phase)
+    return (names or requested), phases
 
 
 class PlanError(DlbenchError, ValueError):
@@ -105,6 +127,7 @@ def plan(
     ranks=(1,),
     scalings=SCALINGS,
 ):
+    scenario_names, chosen_phases = split_phases(scenario_names)
     chosen_scenarios = _pick(scenario_names, scenarios.names(), "scenario")
     if not scenario_names:  # the task layer's minutes-long trials run only when named (or with "all")
         chosen_scenarios = [n for n in chosen_scenarios if not scenarios.get(n).trials]
@@ -123,7 +146,7 @@ def plan(
         for size in chosen_sizes:
             if size not in scenario.sizes:
                 continue  # a preset some scenarios lack (qgemm's "skinny")
-            for phase in scenario.phases:
+            for phase in [ph for ph in scenario.phases if ph in chosen_phases.get(sname, scenario.phases)]:
                 # over several ranks only what has a data-parallel form (single_process_phases says which not)
                 for n, scaling in _rank_forms(scenario, phase, ranks, scalings):
                     for impl in chosen_impls:

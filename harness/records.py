@@ -43,7 +43,7 @@ def build_record(
     params = scenario.params(cell.size, cell.ranks, cell.scaling)
     failed = next((r for r in results if r["status"] != "ok"), None)
     status, reason = (failed["status"], failed["reason"]) if failed else ("ok", "")
-    task = task_runs.summary(results, params) if scenario.trials else None
+    task = task_runs.summary(results, params, cell.phase) if scenario.trials else None
     if task and status == "ok" and not task["reached"]:  # no time to report: none got there
         status, reason = "invalid", task_runs.not_reached(task)
     samples, sample_process, sample_turn = [], [], []

@@ -156,9 +156,15 @@ class _State:
         self.points.append(point)
         if live[0].ranks > 1 or task_runs.trial_count(live[0], self.opts):
             # each implementation's ranks in turn: N processes cannot take turns; a task's trial,
-            # each implementation's in turn: it is a whole run, not a sample
+            # each implementation's in turn: it is a whole run, not a sample. A trial runs in the
+            # round's worker of its implementation and mode, the others stopped meanwhile (its
+            # framework imported once a round: trial k of each task phase, after its validation)
             for c in self.rng.sample(live, len(live)):
-                res = run_ranked(runner, c, k) if c.ranks > 1 else runner.run_process(c, k)
+                if c.ranks > 1:
+                    res = run_ranked(runner, c, k)
+                else:
+                    (res,) = conduct([Lane(c, servers.get(c), runner.worker_launch(c, k)[1])], self.opts, self.rng)
+                    servers.pause()
                 res.update(process=k, sentinel=point["median"])
                 self.results[c].append(res)
                 self.readings[c].append(point["median"])

@@ -48,9 +48,6 @@ def run_group(runner, cells):
                     res["process"] = process
                     results[cell].append(res)
                     continue
-                if task_runs.trial_count(cell, options):  # a trial: a whole run, in a fresh process
-                    results[cell].append(runner.run_process(cell, process))
-                    continue
                 if server is None or not server.alive:
                     server = runner.start_server(cell)
                 loops = results[cell][0].get("loops") if results[cell] else None  # calibrated once

@@ -4,8 +4,10 @@ to the quality target; the figure is the mean after the fastest and the slowest 
 dropped; a trial that did not reach the target is said, never averaged in.
 
 Each trial is a process of the cell (process k runs trial k), so the harness's rounds give
-a task group one round per trial, its implementations one after another in a fresh
-process each (a trial is seconds to minutes: it is not timed in turns with the others).
+a task group one round per trial, its implementations one after another (a trial is
+seconds to minutes: it is not timed in turns with the others), each in the round's worker
+of its implementation and mode, the others stopped meanwhile: one framework import a
+round serves trial k of every task phase, each after validating its own first epoch.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import statistics
 
 import scenarios
+from scenarios import task as task_scenario
 
 
 def trial_count(cell, options):
@@ -28,8 +31,9 @@ def rounds_for(cells, options):
     return trial_count(cells[0], options) or options.processes
 
 
-def summary(results, params):
+def summary(results, params, phase):
     """The record's `task` from the processes' results (each one trial), None for no trial."""
+    goal = task_scenario.GOALS[phase]
     runs = [r["task"] for r in results if r.get("task")]
     if not runs:
         return None
@@ -37,9 +41,10 @@ def summary(results, params):
     times = sorted(t["seconds"] for t in reached)
     kept = times[1:-1] if len(times) >= 3 else times  # MLPerf: the fastest and the slowest dropped
     return {
-        "metric": "test accuracy",
-        "target": params["target"],
-        "max_epochs": params["max_epochs"],
+        "metric": goal.metric,
+        "target": goal.target(params),
+        "target_text": goal.format(goal.target(params)),
+        "max_epochs": goal.max_epochs(params),
         "runs": runs,
         "of": len(runs),
         "reached": len(reached),
@@ -49,15 +54,24 @@ def summary(results, params):
         else f"mean of all {len(kept)} that reached it (fewer than 3: none dropped)",
         "epochs_to_target": [t["epochs"] for t in reached],
         "eval_s": sum(t["eval_s"] for t in runs),
-        "best_accuracy": max(t["accuracy"] for t in runs),
+        "best": max(_quality(t) for t in runs),
+        "best_text": goal.format(max(_quality(t) for t in runs), places=1),
     }
+
+
+def _quality(trial):
+    return trial["quality"] if "quality" in trial else trial["accuracy"]  # records before the generate phase
+
+
+def target_text(task):
+    return task.get("target_text") or f"{task['target']:.0%}"
 
 
 def not_reached(task):
     """Why a cell none of whose trials reached the target has no time (the record's reason)."""
     return (
-        f"no trial reached {task['target']:.0%} {task['metric']} within {task['max_epochs']} epochs "
-        f"({task['of']} tried, best {task['best_accuracy']:.1%}): fewer epochs than the size's max_epochs, "
+        f"no trial reached {target_text(task)} {task['metric']} within {task['max_epochs']} epochs "
+        f"({task['of']} tried, best {task['best_text']}): fewer epochs than the size's max_epochs, "
         "or a training step that differs from the reference's"
     )
 
@@ -67,7 +81,7 @@ def missed_note(task):
     missed = task["of"] - task["reached"]
     if not missed:
         return ""
-    return f"{missed} of {task['of']} trials did not reach {task['target']:.0%} within {task['max_epochs']} epochs"
+    return f"{missed} of {task['of']} trials did not reach {target_text(task)} within {task['max_epochs']} epochs"
 
 
 # A framework whose trials take far more or far fewer epochs than the reference's computes

@@ -290,6 +290,7 @@ def run_cell(spec, stage, link=None):
     problem = scenario.problem(spec["size"], spec["seed"], spec.get("ranks", 1), spec.get("scaling", ""))
     problem.rank, problem.address = spec.get("rank", 0), spec.get("address")
     problem.addresses = tuple(spec.get("addresses") or ())
+    problem.cache_dir = spec.get("ref_cache")
     stage("reference")
     expected = reference_outputs(problem, spec["phase"], spec.get("ref_cache"))
 

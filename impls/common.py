@@ -54,26 +54,30 @@ class Trainer:
     """scenarios.task.Trainer as functions: what an adapter's `task` builds."""
 
     load: Callable[[dict], None]
-    train: Callable[[object, object], object]
+    train: Callable[..., object]
     predict: Callable[[object], object]
-    loss: Callable[[object], float] = float
+    loss: Callable[[object], object] = float
     sync: Callable[[], None] = lambda: None
 
 
-def task_step(problem, trainer):
+def task_step(problem, phase, trainer):
     """The task scenario's Step from an implementation's Trainer (scenarios.task.Trainer):
     `run` is trial 0's first epoch (validated loss by loss against the reference's), `trial`
-    one whole run to the target. The loop is scenarios.task's, the same for everyone."""
+    one whole run to the target. The loop is scenarios.task's, the same for everyone; its
+    measure of quality (the GAN's scorer, loaded or trained) is ready before any clock."""
+    from impls.reference import scorer  # NumPy only
     from scenarios import task
 
     out = {}
+    goal = task.GOALS[phase]
+    quality = goal.quality(problem) if goal.quality else scorer.quality(problem)
 
     def run():
-        out["losses"] = task.first_epoch(problem, trainer)
+        out["losses"] = task.first_epoch(problem, phase, trainer)
 
     return Step(
         run,
         lambda: {"losses": out["losses"]},
         sync=trainer.sync,
-        trial=lambda k: task.run_to_target(problem, trainer, k),
+        trial=lambda k: task.run_to_target(problem, phase, trainer, k, quality),
     )

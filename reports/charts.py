@@ -323,10 +323,11 @@ def scaling(rows, color, title):
     return svg(width, height, "".join(body), "scaling", title, lines=len(lines))
 
 
-def accuracy_curves(rows, color, title):
-    """Test accuracy (%) against training seconds, the task layer's curves (reports.task rows
-    of one problem): one polyline per trial, coloured by implementation (dashed for a mode
-    after the first), the target drawn across. '' without a curve."""
+def quality_curves(rows, color, title):
+    """Quality against training seconds, the task layer's curves (reports.task rows of one
+    problem): test accuracy in %, or a score as it is; one polyline per trial, coloured by
+    implementation (dashed for a mode after the first), the target drawn across. '' without
+    a curve."""
     lines = [(r, run["curve"]) for r in rows for run in r["runs"] if run.get("curve")]
     if not lines:
         return ""
@@ -339,23 +340,30 @@ def accuracy_curves(rows, color, title):
     legend_x = right + 16
     width = math.ceil(legend_x + max(text_width(k, 11) for k in keys) + 20 + PAD)
     x = Linear(0, max(t for _, curve in lines for t, _ in curve) * 1.04 or 1.0, left, right)
-    low = min(min(a for _, curve in lines for _, a in curve) * 100, rows[0]["target"] * 100 - 5)
-    y = Linear(max(0.0, math.floor(low / 10) * 10), 100.0, bottom, top)
-    body = [x_axis(x, bottom, top, "training seconds (evaluation excluded)"), y_axis(y, left, right, "accuracy %")]
-    target = rows[0]["target"] * 100
+    percent = "accuracy" in rows[0]["metric"]
+    scale = 100.0 if percent else 1.0
+    target = rows[0]["target"] * scale
+    values = [a * scale for _, curve in lines for _, a in curve]
+    if percent:
+        y = Linear(max(0.0, math.floor(min(min(values), target - 5) / 10) * 10), 100.0, bottom, top)
+    else:
+        y = Linear(max(0.0, math.floor(min(min(values), target) - 0.5)), max(max(values), target) * 1.05, bottom, top)
+    label = "accuracy %" if percent else rows[0]["metric"]
+    body = [x_axis(x, bottom, top, "training seconds (evaluation excluded)"), y_axis(y, left, right, label)]
     body.append(
         f'<line x1="{left}" y1="{y(target):.1f}" x2="{right}" y2="{y(target):.1f}" stroke="#444" '
         f'stroke-dasharray="4 3"/><text x="{right - 4}" y="{y(target) - 4:.1f}" text-anchor="end" '
-        f'font-size="10">target {target:.0f}%</text>'
+        f'font-size="10">target {esc(rows[0]["target_text"])}</text>'
     )
     for r, curve in lines:
         fill = color.get(r["impl"], "#000000")
         dash = "" if first_mode[r["impl"]] == r["mode"] else ' stroke-dasharray="5 3"'
-        path = " ".join(f"{x(t):.1f},{y(a * 100):.1f}" for t, a in curve)  # after each epoch: none before
+        path = " ".join(f"{x(t):.1f},{y(a * scale):.1f}" for t, a in curve)  # after each epoch: none before
         body.append(
             f'<polyline points="{path}" fill="none" stroke="{fill}" stroke-width="1.2" opacity="0.8"{dash}>'
             f"<title>{esc(r['impl'])}:{esc(r['mode'])}: {len(curve)} epochs, "
-            f"{curve[-1][1] * 100:.1f}% at {curve[-1][0]:.3g} s</title></polyline>"
+            f"{curve[-1][1] * scale:.{1 if percent else 2}f}{'%' if percent else ''} at {curve[-1][0]:.3g} s"
+            "</title></polyline>"
         )
     for i, key in enumerate(keys):
         impl, mode = key.split(":", 1)
@@ -366,7 +374,7 @@ def accuracy_curves(rows, color, title):
             f' stroke-width="2"{dash}/><text x="{legend_x + 16}" y="{ly + 1}" font-size="11">{esc(key)}</text>'
         )
     height = max(bottom + 40, top + 16 * len(keys) + 10)
-    return svg(width, height, "".join(body), "accuracy", title, lines=len(keys))
+    return svg(width, height, "".join(body), "quality", title, lines=len(keys))
 
 
 def bandwidth(rows, color, title):

@@ -38,7 +38,7 @@ def _blocks(df):
         yield "data-parallel scaling against one rank (weak and strong)", scaled, notes
     tasks, notes = task_table(m)
     if tasks is not None:
-        yield "time to accuracy (the task layer)", tasks, notes
+        yield "time to target (the task layer)", tasks, notes
     best = best_pct_of_peak(m)
     if not best.empty:
         best = best.assign(best_pct_of_peak=best["best_pct_of_peak"].map(lambda v: f"{v:.1f}%"))

@@ -500,7 +500,7 @@ def _scaling_section(m, color):
 
 
 def _task_section(m, color):
-    """Time to accuracy: the table, then each problem's accuracy against training seconds."""
+    """Time to target: the table, then each problem's quality (accuracy, score) against training seconds."""
     table, notes = task_table(m)
     if table is None:
         return ""
@@ -511,11 +511,11 @@ def _task_section(m, color):
     figures = []
     for (source, scenario, phase, size, device), group in sorted(groups.items()):
         what = f"{scenario}/{phase}/{size} on {device}" + (f" ({source})" if m["source"].nunique() > 1 else "")
-        chart = charts.accuracy_curves(group, color, what)
+        chart = charts.quality_curves(group, color, what)
         if chart:
             figures.append(f"<figure>{chart}<figcaption>{esc(what)}: every trial</figcaption></figure>")
     return (
-        '<section id="task"><h2>Time to accuracy</h2>'
+        '<section id="task"><h2>Time to target: the task layer</h2>'
         + _table(list(table.columns), rows, "task")
         + "".join(f"<p class=muted>{esc(n)}</p>" for n in notes)
         + f'<div class="charts">{"".join(figures)}</div></section>'

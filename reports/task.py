@@ -1,4 +1,4 @@
-"""The task layer's table: time to accuracy per implementation and mode (scenarios.task).
+"""The task layer's table: time to a quality target per implementation and mode (scenarios.task).
 
 One row per task cell: the target, the trials that reached it, time to target as MLPerf
 Training reports it (the mean after the fastest and the slowest are dropped), the range
@@ -41,6 +41,7 @@ def task_rows(m):
                 "status": r["status"],
                 "reason": r.get("reason") or "",
                 "target": t["target"],
+                "target_text": task_runs.target_text(t),
                 "metric": t["metric"],
                 "reached": t["reached"],
                 "of": t["of"],
@@ -76,7 +77,7 @@ def task_table(m):
                 "size": r["size"],
                 "impl": r["impl"],
                 "mode": r["mode"],
-                "target": f"{r['target']:.0%}",
+                "target": r["target_text"],
                 "reached": f"{r['reached']}/{r['of']}",
                 "time to target": _s(r["time_to_target_s"]) or r["status"].upper(),
                 "range": f"{r['fastest_s']:.3g}-{r['slowest_s']:.3g} s" if r["fastest_s"] is not None else "",

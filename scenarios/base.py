@@ -149,6 +149,9 @@ class Problem:
     rank: int = 0
     address: Optional[str] = None
     addresses: Tuple[str, ...] = ()  # every rank's own host:port, in rank order (a cluster spec's workers)
+    # Where the run keeps what the reference computed once for every process (the worker's
+    # reference cache): the task layer's scorer lives there too. None: this process only.
+    cache_dir: Optional[str] = None
 
     @property
     def name(self) -> str:

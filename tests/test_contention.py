@@ -150,6 +150,23 @@ def test_meter_counts_only_what_it_wraps():
     assert res["other_cpu"] < quiet.result()["other_cpu"] + 0.5
 
 
+def test_an_own_process_that_ends_inside_a_stretch_is_not_counted_as_a_neighbour():
+    """A data-parallel cell counts its other ranks as its own; one that exits first must
+    not turn its whole lifetime's CPU into a neighbour's (read as 0 after it is gone)."""
+    spin = "import time\nend = time.time() + 1.5\nwhile time.time() < end: pass\n"
+    rank = subprocess.Popen([sys.executable, "-c", spin])
+    time.sleep(1.2)  # most of its CPU is spent before the stretch starts
+    meter = contention.Meter([os.getpid(), rank.pid])
+    with meter:
+        rank.wait()  # it ends inside the stretch
+        time.sleep(0.3)
+    assert contention.process_cpu(rank.pid) is None
+    res = meter.result()
+    # its last ~0.3 s inside the ~0.6 s window is lost with it (half a core, at most); counted
+    # as a neighbour, its whole 1.5 s would read about 2.5 cores
+    assert res["other_cpu"] < 1.0, res
+
+
 def test_combine_judges_the_pooled_window():
     quiet = contention.summary(0.0, 0.0, 0.1, 0.5)
     busy = contention.summary(1.0, 0.0, 1.5, 0.5)
@@ -171,7 +188,7 @@ def test_many_short_stretches_read_no_bias(monkeypatch):
     clock = {"t": 0.0, "busy": 0.0, "own": 0.0}
 
     def read():  # we run alone; the system's counter lands a tick off either way per stretch
-        return clock["t"], (clock["busy"], 0.0, clock["t"] * 2), clock["own"]
+        return clock["t"], (clock["busy"], 0.0, clock["t"] * 2), {"us": clock["own"]}
 
     monkeypatch.setattr(meter, "_read", read)
     for i in range(400):

@@ -11,12 +11,13 @@ from conftest import FAST, dlbench, read_results
 
 import scenarios
 from harness import task_runs
-from harness.plan import plan
+from harness.plan import PlanError, plan
 from harness.records import build_record
 from harness.runner import Options
-from reports.charts import accuracy_curves
+from impls.reference import ops, scorer
+from reports.charts import quality_curves
 from reports.task import task_rows, task_table
-from scenarios import datasets, task
+from scenarios import datasets, gan, task
 
 TINY = ["--size", "tiny", "--no-machine-probe", "--threads", "1", *FAST]
 
@@ -53,7 +54,10 @@ def test_a_trial_counts_no_work_and_has_no_rate():
 
 def test_the_task_runs_only_when_named():
     assert "task" not in {c.scenario for c in plan(None, ["reference"], sizes=["tiny"])}
-    assert {c.phase for c in plan(["task"], ["reference"], sizes=["tiny"])} == {"classify"}
+    assert {c.phase for c in plan(["task"], ["reference"], sizes=["tiny"])} == {"classify", "generate"}
+    assert [c.phase for c in plan(["task/generate"], ["reference"], sizes=["tiny"])] == ["generate"]
+    with pytest.raises(PlanError, match="unknown phase 'fit' of scenario 'task' \\(its phases: classify, generate\\)"):
+        plan(["task/fit"], ["reference"], sizes=["tiny"])
     assert task_runs.trial_count(plan(["task"], ["reference"], sizes=["small"])[0], Options(threads=1)) == 5
     assert task_runs.trial_count(plan(["task"], ["reference"], sizes=["small"])[0], Options(1, task_runs=3)) == 3
     assert task_runs.trial_count(plan(["conv"], ["reference"], sizes=["tiny"])[0], Options(threads=1)) is None
@@ -97,20 +101,75 @@ def test_the_loop_times_training_not_evaluation_and_stops_at_the_target():
         def sync(self):
             pass
 
-    out = task.run_to_target(problem, Fake(), 0, clock=clock)
+    out = task.run_to_target(problem, "classify", Fake(), 0, task.GOALS["classify"].quality(problem), clock=clock)
     per_epoch = problem.params["train"] // problem.params["batch"]
     assert out["reached"] and out["epochs"] == 3 and out["seconds"] == 3 * per_epoch
     assert out["eval_s"] == 180.0 and [a for _, a in out["curve"]] == [0.125, 0.25, 0.875]
 
 
+def test_the_generate_loop_feeds_noise_and_real_images_and_scores_each_epoch():
+    problem = scenarios.get("task").problem("tiny")
+    p, clock, batches = problem.params, _Clock(), []
+    scores = iter([1.0, 1.2])
+
+    class Fake:
+        def load(self, weights):
+            assert set(weights) == set(gan.WEIGHT_NAMES)
+
+        def train(self, z, real):
+            batches.append((z, real))
+            clock.t += 1.0
+
+        def sync(self):
+            pass
+
+    def quality(trainer):
+        clock.t += 60.0
+        return next(scores)
+
+    out = task.run_to_target(problem, "generate", Fake(), 1, quality, clock=clock)
+    steps = p["train"] // p["gan_batch"]
+    assert out["reached"] and out["epochs"] == 2 and out["seconds"] == 2 * steps and out["eval_s"] == 120.0
+    z, real = batches[0]
+    assert z.shape == (p["gan_batch"], gan.NOISE) and real.shape == (p["gan_batch"], 1, 28, 28)
+    assert real.min() >= -1.0 and real.max() <= 1.0  # the generator's tanh range
+    assert np.array_equal(z, task.epoch_noise(p, 0, 1, 0)[0])  # trial 1's noise, from the seed
+    assert not np.array_equal(z, task.epoch_noise(p, 0, 0, 0)[0])
+
+
+def test_the_score_is_one_for_alike_samples_and_the_class_count_for_confident_spread_ones():
+    confident = np.eye(10)[np.arange(200) % 10] * 50.0  # each sample one digit, all ten equally often
+    assert scorer.score(confident) == pytest.approx(10.0, rel=1e-6)
+    assert scorer.score(np.tile(confident[:1], (200, 1))) == pytest.approx(1.0)  # all the same digit
+    assert scorer.score(np.zeros((200, 10))) == pytest.approx(1.0)  # like no digit in particular
+    half = np.eye(10)[np.arange(200) % 5] * 50.0  # five digits only
+    assert scorer.score(half) == pytest.approx(5.0, rel=1e-6)
+
+
+def test_the_references_adam_is_torchs():
+    torch = pytest.importorskip("torch")
+    gen = np.random.default_rng(0)
+    w0 = gen.standard_normal((4, 5)).astype(np.float32)
+    grads = [gen.standard_normal((4, 5)).astype(np.float32) * s for s in (1.0, 1e-3, 10.0, 0.1)]
+    ours = {"w": w0.copy()}
+    adam = ops.Adam(task.GAN_LR, task.BETA1, task.BETA2, task.EPS)
+    theirs = torch.tensor(w0.copy(), requires_grad=True)
+    opt = torch.optim.Adam([theirs], lr=task.GAN_LR, betas=(task.BETA1, task.BETA2), eps=task.EPS)
+    for g in grads:
+        adam(ours, {"w": g})
+        theirs.grad = torch.tensor(g)
+        opt.step()
+    np.testing.assert_allclose(ours["w"] - w0, theirs.detach().numpy() - w0, rtol=1e-5, atol=1e-9)
+
+
 def _result(seconds, reached=True, epochs=3):
-    run = dict(trial=0, reached=reached, seconds=seconds, epochs=epochs, eval_s=0.5, accuracy=0.9 if reached else 0.4)
-    run["curve"] = [[seconds, run["accuracy"]]]
+    run = dict(trial=0, reached=reached, seconds=seconds, epochs=epochs, eval_s=0.5, quality=0.9 if reached else 0.4)
+    run["curve"] = [[seconds, run["quality"]]]
     return {"status": "ok", "reason": "", "samples": [seconds] if reached else [], "task": run, "process": 0}
 
 
 def _record(results):
-    cell = plan(["task"], ["reference"], sizes=["tiny"])[0]
+    cell = next(c for c in plan(["task"], ["reference"], sizes=["tiny"]) if c.phase == "classify")
     return build_record(cell, results, run_id="r", machine={}, facts={}, side="current", options=Options(1))
 
 
@@ -142,7 +201,7 @@ def test_epochs_far_from_the_references_are_flagged():
 @pytest.mark.slow  # real trials: reference and torch, tiny
 def test_trials_run_to_the_target_and_the_reports_show_time_to_accuracy(tmp_path, capsys):
     out = tmp_path / "run"
-    code = dlbench(f"run --scenario task --impl reference,torch --mode eager --task-runs 2 --out {out}", *TINY)
+    code = dlbench(f"run --scenario task/classify --impl reference,torch --mode eager --task-runs 2 --out {out}", *TINY)
     assert code == 0
     recs = {r["impl"]: r for r in read_results(str(out))}
     for impl, rec in recs.items():
@@ -158,9 +217,30 @@ def test_trials_run_to_the_target_and_the_reports_show_time_to_accuracy(tmp_path
     html = tmp_path / "report.html"
     assert dlbench(f"report {out} --html {html}") == 0
     text = capsys.readouterr().out
-    assert "time to accuracy (the task layer)" in text and "2/2" in text
+    assert "time to target (the task layer)" in text and "2/2" in text
     page = html.read_text()
-    assert 'id="task"' in page and 'data-chart="accuracy"' in page
+    assert 'id="task"' in page and 'data-chart="quality"' in page
+
+
+@pytest.mark.slow  # real trials: reference and torch, tiny
+def test_gan_trials_are_scored_by_the_references_scorer(tmp_path, capsys):
+    out = tmp_path / "run"
+    code = dlbench(f"run --scenario task/generate --impl reference,torch --mode eager --task-runs 1 --out {out}", *TINY)
+    assert code == 0
+    recs = {r["impl"]: r for r in read_results(str(out))}
+    for impl, rec in recs.items():
+        assert rec["phase"] == "generate" and rec["status"] == "ok", (impl, rec["reason"])
+        t = rec["task"]
+        assert t["metric"] == "digit score" and t["target_text"] == "1.01" and t["reached"] == 1
+        assert rec["errors"]["losses"]["worst_ratio"] <= 1.0  # loss_d and loss_g, step by step
+        (run,) = t["runs"]
+        assert 1.0 <= run["quality"] <= 10.0 and run["curve"][-1][1] == run["quality"]
+        assert run["scorer"]["key"] and 0.0 <= run["scorer"]["test_accuracy"] <= 1.0
+    # trained once for the run, by whichever process came first, read by the other
+    assert len(list((out / ".reference-cache").glob("task-scorer-*.npz"))) == 1
+    capsys.readouterr()
+    assert dlbench(f"report {out}") == 0
+    assert "digit score" not in capsys.readouterr().err
 
 
 @pytest.mark.slow  # a real worker: torch's step with the planted learning rate
@@ -168,16 +248,16 @@ def test_a_wrong_learning_rate_is_caught_by_the_first_epoch(tmp_path, fake_impls
     out = tmp_path / "run"
     # (torch's own step, right, is ok in the conformance cells and the test above)
     assert dlbench(f"run --scenario task --impl wronglr --task-runs 1 --out {out}", *TINY) == 0
-    (bad,) = read_results(str(out))
-    assert bad["status"] == "invalid" and bad["reason"].startswith("losses:") and not bad["samples"]
-    assert "task" not in bad  # no trial was run: validation comes first
+    recs = read_results(str(out))
+    assert sorted(r["phase"] for r in recs) == ["classify", "generate"]  # SGD's rate, and Adam's
+    for bad in recs:
+        assert bad["status"] == "invalid" and bad["reason"].startswith("losses:") and not bad["samples"], bad
+        assert "task" not in bad  # no trial was run: validation comes first
 
 
 def test_the_table_and_chart_read_the_records():
     curve = [[1.0, 0.5], [2.0, 0.97]]
-    runs = [
-        dict(trial=k, reached=True, seconds=2.0, epochs=3, eval_s=0.1, accuracy=0.97, curve=curve) for k in range(3)
-    ]
+    runs = [dict(trial=k, reached=True, seconds=2.0, epochs=3, eval_s=0.1, quality=0.97, curve=curve) for k in range(3)]
     t = dict(metric="test accuracy", target=0.95, max_epochs=9, runs=runs, of=3, reached=3, time_to_target_s=3.0)
     t.update(epochs_to_target=[3, 3, 3], eval_s=0.3, note="")
     base = dict(source="run", scenario="task", phase="classify", size="small", device="cpu", threads=1, seed=0)
@@ -192,5 +272,5 @@ def test_the_table_and_chart_read_the_records():
     table, notes = task_table(m)
     assert list(table["reached"]) == ["3/3", "3/3"] and list(table["time to target"]) == ["3 s", "3 s"]
     assert "MLPerf" in notes[0]
-    svg = accuracy_curves(rows, {"reference": "#111111", "torch": "#222222"}, "task")
+    svg = quality_curves(rows, {"reference": "#111111", "torch": "#222222"}, "task")
     assert svg.count("<polyline") == 6 and "target 95%" in svg

@@ -132,8 +132,10 @@ def gan(problem, phase, device, mode):
 
 
 def task(problem, phase, device, mode):
-    """The digits classifier trained to its target (scenarios.task's loop): each batch copied
-    into the bridge's net (the feeding), then one step in C++."""
+    """The task layer (scenarios.task's loop): each batch copied into the bridge's net (the
+    feeding), then one step in C++: the classifier's by SGD, the GAN's by dlib's Adam."""
+    if phase == "generate":
+        return _gan_task(problem)
     i, batch = problem.inputs, problem.params["batch"]
     net = _bridge.Classifier(
         [_f32(i[n]) for n in CLASSIFIER_NAMES],
@@ -152,4 +154,26 @@ def task(problem, phase, device, mode):
         train=train,
         predict=lambda x: net.predict(_f32(x)),
     )
-    return common.task_step(problem, trainer)
+    return common.task_step(problem, phase, trainer)
+
+
+def _gan_task(problem):
+    from scenarios import task as task_scenario
+
+    i, batch = problem.inputs, problem.params["gan_batch"]
+    z = np.zeros((batch, i["g_fc_w"].shape[0]), np.float32)
+    net = _bridge.Gan([_f32(i[n]) for n in GAN_NAMES], z, _f32(i["real_train"][:batch]), 0.0, LEAK)
+    net.use_adam(float(problem.params["gan_lr"]), task_scenario.BETA1, task_scenario.BETA2)
+
+    def train(z, real):
+        net.set_batch(_f32(z), _f32(real))
+        net.step()
+        return net.loss_d(), net.loss_g()
+
+    trainer = common.Trainer(
+        load=lambda weights: net.load([_f32(weights[n]) for n in GAN_NAMES]),
+        train=train,
+        predict=lambda z: net.generate(_f32(z)),
+        loss=lambda losses: losses,
+    )
+    return common.task_step(problem, "generate", trainer)

@@ -383,14 +383,66 @@ public:
         std::memcpy(both_.host() + fake.size(), fake.host(), fake.size() * sizeof(float));
         // loss_binary_log averages over the 2n samples, so its loss and gradient are half
         // of loss_d = mean over real + mean over fake: twice the learning rate makes the
-        // same update (no batch norm here, so samples do not interact).
+        // same SGD update (no batch norm here, so samples do not interact). Adam divides
+        // each gradient by its own running scale, so half the gradient is the same step.
         loss_d_ = 2 * d_.compute_parameter_gradients(both_, both_labels_.begin());
-        d_.update_parameters(d_solvers_, 2 * lr_);
+        if (adam_)
+            d_.update_parameters(d_adam_, lr_);
+        else
+            d_.update_parameters(d_solvers_, 2 * lr_);
         // Non-saturating generator loss through the updated discriminator; dlib also
         // computes the discriminator's parameter gradients here, which are not applied.
         loss_g_ = d_.compute_parameter_gradients(fake, real_labels_.begin());
         g_.back_propagate_error(z_, d_.get_final_data_gradient());
-        g_.update_parameters(g_solvers_, lr_);
+        if (adam_)
+            g_.update_parameters(g_adam_, lr_);
+        else
+            g_.update_parameters(g_solvers_, lr_);
+    }
+
+    // The task layer (scenarios.task): dlib's Adam solver instead of SGD (no weight decay;
+    // dlib's eps is 1e-8, fixed), its moments started afresh at every load.
+    void use_adam(float lr, float beta1, float beta2)
+    {
+        adam_ = true;
+        lr_ = lr;
+        beta1_ = beta1;
+        beta2_ = beta2;
+        fresh_adam();
+    }
+
+    void load(const std::vector<farray>& weights)
+    {
+        if (weights.size() != 12) throw std::invalid_argument("gan: 12 weight tensors expected");
+        load_params(layer<6>(g_).layer_details(), weights[0], weights[1], "g_fc");
+        load_params(layer<3>(g_).layer_details(), weights[2], weights[3], "g_ct1");
+        load_params(layer<1>(g_).layer_details(), weights[4], weights[5], "g_ct2");
+        load_params(layer<5>(d_).layer_details(), weights[6], weights[7], "d_c1");
+        load_params(layer<3>(d_).layer_details(), weights[8], weights[9], "d_c2");
+        load_params(layer<1>(d_).layer_details(), weights[10], weights[11], "d_fc");
+        if (adam_) fresh_adam();
+    }
+
+    // The next step's noise and real images, copied into the tensors step() reads (the
+    // feeding, timed); the batch is the one the Gan was made with.
+    void set_batch(const farray& z, const farray& real)
+    {
+        fill(z_, z, "gan z");
+        if (static_cast<size_t>(real.size()) != both_.size() / 2)
+            throw std::invalid_argument("gan batch: as many real images as at construction expected");
+        std::memcpy(both_.host(), real.data(), real.size() * sizeof(float));
+    }
+
+    farray generate(const farray& z)
+    {
+        if (z.ndim() != 2) throw std::invalid_argument("gan generate: z (N, noise) expected");
+        resizable_tensor noise = make_tensor(z, z.shape(0), z.shape(1), 1, 1, "gan z");
+        {
+            py::gil_scoped_release nogil;
+            g_.forward(noise);
+        }
+        const tensor& images = g_.get_output();
+        return to_numpy(images, {images.num_samples(), images.k(), images.nr(), images.nc()});
     }
 
     double loss_d() const { return loss_d_; }
@@ -409,10 +461,19 @@ public:
     }
 
 private:
+    void fresh_adam()
+    {
+        g_adam_.assign(generator_net::num_computational_layers, adam(0, beta1_, beta2_));
+        d_adam_.assign(discriminator_net::num_computational_layers, adam(0, beta1_, beta2_));
+    }
+
     float lr_;
+    bool adam_ = false;
+    float beta1_ = 0, beta2_ = 0;
     generator_net g_;
     discriminator_net d_;
     std::vector<sgd> g_solvers_, d_solvers_;
+    std::vector<adam> g_adam_, d_adam_;
     resizable_tensor z_, both_;
     std::vector<float> both_labels_, real_labels_;
     std::vector<Shape> shapes_;
@@ -545,5 +606,9 @@ PYBIND11_MODULE(_dlib_bridge, m)
         .def("reset", &Gan::reset)
         .def("loss_d", &Gan::loss_d)
         .def("loss_g", &Gan::loss_g)
+        .def("use_adam", &Gan::use_adam)
+        .def("load", &Gan::load)
+        .def("set_batch", &Gan::set_batch)
+        .def("generate", &Gan::generate)
         .def("weights", &Gan::weights);
 }

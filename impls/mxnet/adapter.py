@@ -11,6 +11,7 @@ all of it (mx.nd.waitall) and the harness calls it inside every timed sample.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import sys
@@ -346,6 +347,31 @@ def classifier(problem, phase, device, mode):
     )
 
 
+def _gan_train_step(gen, d_loss, g_loss, g, d, update_d, update_g):
+    """step(z, real) -> (loss_d, loss_g): D's update, then G's, each update(weights, grads)
+    (plain SGD for the gan scenario, Adam for the task layer's)."""
+    d_grads = [t.grad for t in d]
+
+    def step(z, real):
+        with autograd.record():
+            fake = gen(z, *g)
+            loss_d = d_loss(real, fake.detach(), *d)
+        loss_d.backward()
+        update_d(d, d_grads)
+        # The generator's update goes through D' but needs no gradient for D's weights:
+        # marked grad_req "null", MXNet skips them. (autograd.grad(loss_g, g) would say
+        # the same, but in 1.9.1 it aborts the process on this graph.)
+        autograd.mark_variables(d, d_grads, grad_reqs="null")
+        with autograd.record():
+            loss_g = g_loss(fake, *d)
+        loss_g.backward()
+        autograd.mark_variables(d, d_grads, grad_reqs="write")
+        update_g(g, [t.grad for t in g])
+        return loss_d, loss_g
+
+    return step
+
+
 def gan(problem, phase, device, mode):
     if "ranks" in problem.params:
         return _gan_data_parallel(problem, device, mode)
@@ -355,25 +381,12 @@ def gan(problem, phase, device, mode):
     z, real = _arrays(problem, ("z", "real"), device)
     gen, d_loss, g_loss = (_BUILD[mode](f) for f in (nets.generator, nets.d_loss, nets.g_loss))
     lr = problem.params["lr"]
-    d_grads = [t.grad for t in d]
+    sgd = lambda w, grads: _sgd(w, grads, lr)  # noqa: E731
+    train = _gan_train_step(gen, d_loss, g_loss, g, d, sgd, sgd)
     out = {}
 
     def run():
-        with autograd.record():
-            fake = gen(z, *g)
-            loss_d = d_loss(real, fake.detach(), *d)
-        loss_d.backward()
-        _sgd(d, d_grads, lr)
-        # The generator's update goes through D' but needs no gradient for D's weights:
-        # marked grad_req "null", MXNet skips them. (autograd.grad(loss_g, g) would say
-        # the same, but in 1.9.1 it aborts the process on this graph.)
-        autograd.mark_variables(d, d_grads, grad_reqs="null")
-        with autograd.record():
-            loss_g = g_loss(fake, *d)
-        loss_g.backward()
-        autograd.mark_variables(d, d_grads, grad_reqs="write")
-        _sgd(g, [t.grad for t in g], lr)
-        out["loss_d"], out["loss_g"] = loss_d, loss_g
+        out["loss_d"], out["loss_g"] = train(z, real)
 
     def outputs():
         res = {"loss_d": out["loss_d"].asnumpy().reshape(()), "loss_g": out["loss_g"].asnumpy().reshape(())}
@@ -574,19 +587,15 @@ def _gan_data_parallel(problem, device, mode):
 
 
 def task(problem, phase, device, mode):
-    """The digits classifier trained to its target (scenarios.task's loop): the classifier's
+    """The task layer (scenarios.task's loop): the classifier's SGD step or the GAN's Adam
     step, fed each batch from NumPy."""
+    if phase == "generate":
+        return _gan_task(problem, device, mode)
     ctx = _ctx(device)
-    w = [mx.nd.zeros(nets.to_mxnet(name, np.zeros(shape, np.float32)).shape, ctx=ctx) for name, shape, _ in WEIGHTS]
-    for t in w:
-        t.attach_grad()
+    w = _zero_weights(WEIGHTS, ctx)
     loss_fn = _BUILD[mode](nets.classifier_loss)
     predict_fn = _BUILD["eager"](nets.classifier_logits)  # outside the clock, whatever the mode
     lr = problem.params["lr"]
-
-    def load(weights):
-        for t, name in zip(w, CLASSIFIER_NAMES):
-            t[:] = nets.to_mxnet(name, weights[name])  # in place: the gradients and the graph's bindings stay
 
     def train(x, labels):
         x, labels = mx.nd.array(x, ctx=ctx), mx.nd.array(labels, ctx=ctx, dtype="float32")
@@ -595,5 +604,80 @@ def task(problem, phase, device, mode):
     def predict(x):
         return predict_fn(mx.nd.array(x, ctx=ctx), *w).asnumpy()
 
-    trainer = common.Trainer(load, train, predict, loss=lambda t: float(t.asscalar()), sync=lambda: sync(device))
-    return common.task_step(problem, trainer)
+    trainer = common.Trainer(
+        _loader(w, CLASSIFIER_NAMES), train, predict, loss=lambda t: float(t.asscalar()), sync=lambda: sync(device)
+    )
+    return common.task_step(problem, phase, trainer)
+
+
+def _zero_weights(specs, ctx):
+    """Zero NDArrays in MXNet's layouts for these weights, gradients attached (load fills them)."""
+    w = [mx.nd.zeros(nets.to_mxnet(name, np.zeros(shape, np.float32)).shape, ctx=ctx) for name, shape, _ in specs]
+    for t in w:
+        t.attach_grad()
+    return w
+
+
+def _loader(w, names, then=lambda: None):
+    def load(weights):
+        for t, name in zip(w, names):
+            t[:] = nets.to_mxnet(name, weights[name])  # in place: the gradients and the graph's bindings stay
+        then()
+
+    return load
+
+
+class _Adam:
+    """Adam as mx.optimizer.Adam runs it: the fused adam_update kernel, with the bias
+    corrections folded into the rate each step; its moments and step count set back to
+    zero by `restart`."""
+
+    def __init__(self, weights, lr):
+        from scenarios import task as task_scenario
+
+        self.beta1, self.beta2, self.eps = task_scenario.BETA1, task_scenario.BETA2, task_scenario.EPS
+        self.lr, self.t = lr, 0
+        self.moments = [(mx.nd.zeros(w.shape, ctx=w.context), mx.nd.zeros(w.shape, ctx=w.context)) for w in weights]
+
+    def restart(self):
+        self.t = 0
+        for m, v in self.moments:
+            m[:] = 0
+            v[:] = 0
+
+    def __call__(self, weights, grads):
+        self.t += 1
+        lr = self.lr * math.sqrt(1 - self.beta2**self.t) / (1 - self.beta1**self.t)
+        for w, g, (m, v) in zip(weights, grads, self.moments):
+            mx.nd.adam_update(
+                w, g, m, v, lr=lr, beta1=self.beta1, beta2=self.beta2, epsilon=self.eps, wd=0.0, rescale_grad=1.0, out=w
+            )
+
+
+def _gan_task(problem, device, mode):
+    """The gan scenario's step with Adam for D, then for G."""
+    from scenarios.gan import DISCRIMINATOR, GENERATOR
+
+    ctx = _ctx(device)
+    g, d = _zero_weights(GENERATOR, ctx), _zero_weights(DISCRIMINATOR, ctx)
+    gen, d_loss, g_loss = (_BUILD[mode](f) for f in (nets.generator, nets.d_loss, nets.g_loss))
+    generate = _BUILD["eager"](nets.generator)  # outside the clock, whatever the mode
+    lr = problem.params["gan_lr"]
+    adam_d, adam_g = _Adam(d, lr), _Adam(g, lr)
+    step = _gan_train_step(gen, d_loss, g_loss, g, d, adam_d, adam_g)
+
+    def train(z, real):
+        return step(mx.nd.array(z, ctx=ctx), mx.nd.array(real, ctx=ctx))
+
+    def restart():
+        adam_d.restart()
+        adam_g.restart()
+
+    trainer = common.Trainer(
+        _loader(g + d, GAN_NAMES, then=restart),
+        train,
+        lambda z: generate(mx.nd.array(z, ctx=ctx), *g).asnumpy(),
+        loss=lambda losses: tuple(float(t.asscalar()) for t in losses),
+        sync=lambda: sync(device),
+    )
+    return common.task_step(problem, "generate", trainer)

@@ -7,6 +7,7 @@ import numpy as np
 from impls import common
 from impls.base import Step
 from scenarios import qgemm as qgemm_scenario
+from scenarios import task as task_scenario
 from scenarios.classifier import WEIGHT_NAMES as CLASSIFIER_NAMES
 from scenarios.gan import WEIGHT_NAMES as GAN_NAMES
 
@@ -201,18 +202,26 @@ def gan(problem, phase, device, mode):
 
 
 def task(problem, phase, device, mode):
-    """The digits classifier trained to its target (scenarios.task's loop)."""
-    w, lr = {}, problem.params["lr"]
+    """The task layer (scenarios.task's loop): the digits classifier by SGD, or the GAN by Adam."""
+    w, p = {}, problem.params
+    adam = []
 
     def load(weights):
         w.clear()
         w.update({n: np.array(v, dtype=np.float32, copy=True) for n, v in weights.items()})
+        adam[:] = [ops.Adam(p["gan_lr"], task_scenario.BETA1, task_scenario.BETA2, task_scenario.EPS)]
 
-    return common.task_step(
-        problem,
-        common.Trainer(
+    if phase == "generate":
+        trainer = common.Trainer(
             load=load,
-            train=lambda x, labels: nets.classifier_train_step(w, x, labels, lr),
+            train=lambda z, real: nets.gan_step(w, z, real, None, update=adam[0]),
+            predict=lambda z: nets.generator_forward(w, z)[0],
+            loss=lambda losses: losses,
+        )
+    else:
+        trainer = common.Trainer(
+            load=load,
+            train=lambda x, labels: nets.classifier_train_step(w, x, labels, p["lr"]),
             predict=lambda x: nets.classifier_forward(w, x)[0],
-        ),
-    )
+        )
+    return common.task_step(problem, phase, trainer)

@@ -100,9 +100,11 @@ def discriminator_backward(w, dlogit, cache, need_dx):
     return g, dx
 
 
-def gan_step(w, z, real, lr):
+def gan_step(w, z, real, lr, update=None):
     """Discriminator update on a real and a fake batch, then generator update with the
-    non-saturating loss through the updated discriminator. Returns (loss_d, loss_g)."""
+    non-saturating loss through the updated discriminator. Returns (loss_d, loss_g).
+    `update(w, grads)`: the optimizer (ops.Adam for the task layer); plain SGD at `lr` without."""
+    update = update or (lambda weights, grads: ops.sgd(weights, grads, lr))
     fake, g_cache = generator_forward(w, z)
 
     l_real, c_real = discriminator_forward(w, real)
@@ -111,10 +113,10 @@ def gan_step(w, z, real, lr):
     loss_fake, dl_fake = ops.bce_with_logits(l_fake, target_real=False)
     g_real, _ = discriminator_backward(w, dl_real, c_real, need_dx=False)
     g_fake, _ = discriminator_backward(w, dl_fake, c_fake, need_dx=False)
-    ops.sgd(w, {k: g_real[k] + g_fake[k] for k in g_real}, lr)
+    update(w, {k: g_real[k] + g_fake[k] for k in g_real})
 
     l_gen, c_gen = discriminator_forward(w, fake)
     loss_g, dl_gen = ops.bce_with_logits(l_gen, target_real=True)
     _, dfake = discriminator_backward(w, dl_gen, c_gen, need_dx=True)
-    ops.sgd(w, generator_backward(w, dfake, g_cache), lr)
+    update(w, generator_backward(w, dfake, g_cache))
     return loss_real + loss_fake, loss_g

@@ -182,3 +182,27 @@ def sgd(weights, grads, lr):
     lr = np.float32(lr)
     for name, g in grads.items():
         weights[name] -= lr * g
+
+
+class Adam:
+    """Adam (Kingma and Ba 2015, Algorithm 1), in place, a state per weight name: bias-corrected
+    moments, w -= lr * m_hat / (sqrt(v_hat) + eps), as torch.optim.Adam. TensorFlow's,
+    MXNet's and dlib's kernels fold the corrections into the rate (the paper's section 2
+    form), where eps stands beside sqrt(v), not sqrt(v_hat): the same step wherever a
+    gradient is far above eps (1e-8)."""
+
+    def __init__(self, lr, beta1, beta2, eps):
+        self.lr, self.beta1, self.beta2, self.eps = lr, beta1, beta2, eps
+        self.state = {}
+
+    def __call__(self, weights, grads):
+        b1, b2 = self.beta1, self.beta2
+        for name, g in grads.items():
+            t, m, v = self.state.get(name) or (0, np.zeros_like(g), np.zeros_like(g))
+            t += 1
+            m = b1 * m + (1 - b1) * g
+            v = b2 * v + (1 - b2) * (g * g)
+            m_hat = m / (1 - b1**t)
+            v_hat = v / (1 - b2**t)
+            weights[name] -= (self.lr * m_hat / (np.sqrt(v_hat) + self.eps)).astype(np.float32)
+            self.state[name] = (t, m.astype(np.float32), v.astype(np.float32))

@@ -466,14 +466,9 @@ def _gan_layouts():
     }
 
 
-def gan(problem, phase, device, mode):
-    if "ranks" in problem.params:
-        return _gan_data_parallel(problem, device, mode)
-    layouts = _gan_layouts()
-    g = _variables(problem, GENERATOR_NAMES, device, layouts)
-    d = _variables(problem, DISCRIMINATOR_NAMES, device, layouts)
-    z, real = _constants(problem, ("z", "real"), device, {"real": NCHW})
-    lr = problem.params["lr"]
+def _gan_train_step(update_d, update_g):
+    """One GAN step on (g, d, z, real): update_d(d, grads), then update_g(g, grads) (plain
+    SGD for the gan scenario, Adam for the task layer's)."""
 
     def step(g, d, z, real):
         # the generator's tape records only what depends on G, around the D update
@@ -486,11 +481,23 @@ def gan(problem, phase, device, mode):
                     loss_d = tf.reduce_mean(tf.math.softplus(-_discriminator(d, real))) + tf.reduce_mean(
                         tf.math.softplus(_discriminator(d, fake))
                     )
-                _sgd(d, d_tape.gradient(loss_d, d), lr)
+                update_d(d, d_tape.gradient(loss_d, d))
             loss_g = tf.reduce_mean(tf.math.softplus(-_discriminator(d, fake)))  # non-saturating, updated D
-        _sgd(g, g_tape.gradient(loss_g, g), lr)
+        update_g(g, g_tape.gradient(loss_g, g))
         return loss_d, loss_g
 
+    return step
+
+
+def gan(problem, phase, device, mode):
+    if "ranks" in problem.params:
+        return _gan_data_parallel(problem, device, mode)
+    layouts = _gan_layouts()
+    g = _variables(problem, GENERATOR_NAMES, device, layouts)
+    d = _variables(problem, DISCRIMINATOR_NAMES, device, layouts)
+    z, real = _constants(problem, ("z", "real"), device, {"real": NCHW})
+    lr = problem.params["lr"]
+    step = _gan_train_step(lambda d, grads: _sgd(d, grads, lr), lambda g, grads: _sgd(g, grads, lr))
     fn = _FUNCTION[mode](step, device, g, d, z, real)
     out = {}
 
@@ -668,14 +675,12 @@ def _gan_data_parallel(problem, device, mode):
 
 
 def task(problem, phase, device, mode):
-    """The digits classifier trained to its target (scenarios.task's loop): the classifier's
+    """The task layer (scenarios.task's loop): the classifier's SGD step or the GAN's Adam
     step, fed each batch from NumPy (NCHW -> NHWC is part of the feeding, as for any input)."""
+    if phase == "generate":
+        return _gan_task(problem, device, mode)
     layouts = _classifier_layouts()
-    with _place(device):
-        w = [
-            tf.Variable(_to_tf(np.zeros(shape, np.float32), layouts.get(name)), name=name)
-            for name, shape, _ in CLASSIFIER_WEIGHTS
-        ]
+    w = _zero_variables(CLASSIFIER_WEIGHTS, layouts, device)
 
     def feed(x, labels):
         with _place(device):
@@ -685,10 +690,6 @@ def task(problem, phase, device, mode):
     example = feed(problem.inputs["x_train"][:batch], problem.inputs["y_train"][:batch])
     fn = _FUNCTION[mode](_classifier_train_step(problem.params["lr"]), device, w, *example)
 
-    def load(weights):
-        for v, name in zip(w, CLASSIFIER_NAMES):
-            v.assign(_to_tf(weights[name], layouts.get(name)))  # the same variables: no retrace
-
     def train(x, labels):
         with _place(device):
             return fn(w, *feed(x, labels))
@@ -697,5 +698,105 @@ def task(problem, phase, device, mode):
         with _place(device):
             return _classifier_logits(w, tf.constant(_to_tf(x, NCHW))).numpy()
 
+    load = _loader(w, CLASSIFIER_NAMES, layouts)
     trainer = common.Trainer(load, train, predict, loss=lambda t: float(t.numpy()), sync=lambda: sync(device))
-    return common.task_step(problem, trainer)
+    return common.task_step(problem, phase, trainer)
+
+
+def _zero_variables(specs, layouts, device):
+    with _place(device):
+        return [
+            tf.Variable(_to_tf(np.zeros(shape, np.float32), layouts.get(name)), name=name) for name, shape, _ in specs
+        ]
+
+
+def _loader(variables, names, layouts, then=lambda: None):
+    def load(weights):
+        for v, name in zip(variables, names):
+            v.assign(_to_tf(weights[name], layouts.get(name)))  # the same variables: no retrace
+        then()
+
+    return load
+
+
+class _Adam:
+    """Adam through TensorFlow's fused kernel (ResourceApplyAdam, what its optimizers ran
+    before Keras 3; XLA compiles it): its moments as variables beside the weights, a step
+    count of its own, all set back to zero by `restart`."""
+
+    def __init__(self, variables, lr, device):
+        from scenarios import task as task_scenario
+
+        self.beta1, self.beta2, self.eps = task_scenario.BETA1, task_scenario.BETA2, task_scenario.EPS
+        self.lr = lr
+        with _place(device):
+            self.slots = [(tf.Variable(tf.zeros_like(v)), tf.Variable(tf.zeros_like(v))) for v in variables]
+            self.t = tf.Variable(0.0)
+
+    def restart(self):
+        for m, v in self.slots:
+            m.assign(tf.zeros_like(m))
+            v.assign(tf.zeros_like(v))
+        self.t.assign(0.0)
+
+    def __call__(self, variables, grads):
+        self.t.assign_add(1.0)
+        b1_power, b2_power = tf.pow(self.beta1, self.t), tf.pow(self.beta2, self.t)
+        for var, grad, (m, v) in zip(variables, grads, self.slots):
+            tf.raw_ops.ResourceApplyAdam(
+                var=var.handle,
+                m=m.handle,
+                v=v.handle,
+                beta1_power=b1_power,
+                beta2_power=b2_power,
+                lr=self.lr,
+                beta1=self.beta1,
+                beta2=self.beta2,
+                epsilon=self.eps,
+                grad=grad,
+            )
+
+
+def _gan_task(problem, device, mode):
+    """The gan scenario's step with Adam for D, then for G."""
+    from scenarios.gan import DISCRIMINATOR, GENERATOR
+
+    layouts = _gan_layouts()
+    g, d = _zero_variables(GENERATOR, layouts, device), _zero_variables(DISCRIMINATOR, layouts, device)
+    lr = problem.params["gan_lr"]
+    adam_d, adam_g = _Adam(d, lr, device), _Adam(g, lr, device)
+    step = _gan_train_step(adam_d, adam_g)
+
+    def feed(z, real):
+        with _place(device):
+            return tf.constant(z), tf.constant(_to_tf(real, NCHW))
+
+    batch = problem.params["gan_batch"]
+    example = feed(_noise_example(problem, batch), problem.inputs["real_train"][:batch])
+    fn = _FUNCTION[mode](step, device, g, d, *example)
+
+    def train(z, real):
+        with _place(device):
+            return fn(g, d, *feed(z, real))
+
+    def predict(z):  # outside the clock, eagerly: NHWC back to the scenario's NCHW
+        with _place(device):
+            return _from_tf(_generator(g, tf.constant(z)), NCHW)
+
+    def restart():
+        adam_d.restart()
+        adam_g.restart()
+
+    trainer = common.Trainer(
+        _loader(g + d, GAN_NAMES, layouts, then=restart),
+        train,
+        predict,
+        loss=lambda losses: tuple(float(t.numpy()) for t in losses),
+        sync=lambda: sync(device),
+    )
+    return common.task_step(problem, "generate", trainer)
+
+
+def _noise_example(problem, batch):
+    """A batch of noise of the step's shape, to trace the step with (its values unused)."""
+    return np.zeros((batch, problem.inputs["g_fc_w"].shape[0]), np.float32)

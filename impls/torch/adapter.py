@@ -522,16 +522,13 @@ def gan_data_parallel(problem, device, mode, comm_hook=None):
 
 
 def task(problem, phase, device, mode):
-    """The digits classifier trained to its target (scenarios.task's loop): the classifier's
+    """The task layer (scenarios.task's loop): the classifier's SGD step or the GAN's Adam
     step, fed each batch from NumPy."""
+    if phase == "generate":
+        return _gan_task(problem, device, mode)
     w = [torch.empty(shape, device=device, requires_grad=True) for _, shape, _ in CLASSIFIER_WEIGHTS]
     loss_fn = _COMPILE[mode](_classifier_loss)
     lr = problem.params["lr"]
-
-    @torch.no_grad()
-    def load(weights):
-        for t, name in zip(w, CLASSIFIER_NAMES):
-            t.copy_(torch.from_numpy(weights[name]))  # in place: a compiled step keeps its inputs
 
     def train(x, labels):
         loss = loss_fn(w, torch.from_numpy(x).to(device), torch.from_numpy(labels).to(device))
@@ -542,5 +539,58 @@ def task(problem, phase, device, mode):
     def predict(x):  # outside the clock: eager, whatever the mode (the test split is not a batch's shape)
         return _numpy(_classifier_logits(w, torch.from_numpy(x).to(device)))
 
-    trainer = common.Trainer(load, train, predict, loss=lambda t: float(t.detach()), sync=lambda: sync(device))
-    return common.task_step(problem, trainer)
+    trainer = common.Trainer(
+        _loader(w, CLASSIFIER_NAMES), train, predict, loss=lambda t: float(t.detach()), sync=lambda: sync(device)
+    )
+    return common.task_step(problem, phase, trainer)
+
+
+def _loader(tensors, names, then=lambda: None):
+    @torch.no_grad()
+    def load(weights):
+        for t, name in zip(tensors, names):
+            t.copy_(torch.from_numpy(weights[name]))  # in place: a compiled step keeps its inputs
+        then()
+
+    return load
+
+
+def _gan_task(problem, device, mode):
+    """The GAN step of gan() with torch.optim.Adam (DCGAN's settings) for D, then for G."""
+    from scenarios import task as task_scenario
+    from scenarios.gan import DISCRIMINATOR, GENERATOR
+
+    g = [torch.empty(shape, device=device, requires_grad=True) for _, shape, _ in GENERATOR]
+    d = [torch.empty(shape, device=device, requires_grad=True) for _, shape, _ in DISCRIMINATOR]
+    gen, d_loss, g_loss = (_COMPILE[mode](f) for f in (_generator, _d_loss, _g_loss))
+    adam = dict(lr=problem.params["gan_lr"], betas=(task_scenario.BETA1, task_scenario.BETA2), eps=task_scenario.EPS)
+    opts = {}
+
+    def fresh_optimizers():  # a trial starts with Adam's moments at zero
+        opts["d"], opts["g"] = torch.optim.Adam(d, **adam), torch.optim.Adam(g, **adam)
+
+    def train(z, real):
+        z, real = torch.from_numpy(z).to(device), torch.from_numpy(real).to(device)
+        fake = gen(g, z)
+        loss_d = d_loss(d, real, fake.detach())
+        for t, grad in zip(d, torch.autograd.grad(loss_d, d)):
+            t.grad = grad
+        opts["d"].step()
+        loss_g = g_loss(d, fake)
+        for t, grad in zip(g, torch.autograd.grad(loss_g, g)):
+            t.grad = grad
+        opts["g"].step()
+        return loss_d, loss_g
+
+    @torch.inference_mode()
+    def predict(z):  # outside the clock, eager
+        return _numpy(_generator(g, torch.from_numpy(z).to(device)))
+
+    trainer = common.Trainer(
+        _loader(g + d, GAN_NAMES, then=fresh_optimizers),
+        train,
+        predict,
+        loss=lambda losses: tuple(float(t.detach()) for t in losses),
+        sync=lambda: sync(device),
+    )
+    return common.task_step(problem, "generate", trainer)
