@@ -94,7 +94,7 @@ def task_table(m):
     notes = [
         "time to target: training only (the batches fed, the device synchronized each epoch), evaluation apart "
         "(eval); the mean after the fastest and slowest trials are dropped (MLPerf Training), each trial its "
-        "own initial weights and data order, in a fresh process; a trial that missed the target is counted, "
-        "not averaged"
+        "own initial weights and data order, in the round's worker of its implementation; a trial that missed "
+        "the target is counted, not averaged"
     ]
     return table, notes

@@ -22,7 +22,7 @@ SLOWDOWN = "4.0"
 N_COMMITS = 6
 FRACTION = os.path.join("tests", "fake_impls", "slowdown", "fraction.txt")
 GIT = ["git", "-c", "user.name=t", "-c", "user.email=t@t"]
-SELECTION = ["--impl", "slowdown", "--scenario", "sigmoid", "--size", "tiny", "--threads", "1", *FAST]
+SELECTION = ["--impl", "slowdown", "--scenario", "sigmoid/forward", "--size", "tiny", "--threads", "1", *FAST]
 
 
 def _git(repo, *args):

@@ -83,7 +83,7 @@ def test_the_loop_times_training_not_evaluation_and_stops_at_the_target():
             steps.clear()
 
         def train(self, x, labels):
-            assert x.shape == (16, 1, 28, 28)
+            assert x.shape == (2, 1, 28, 28)
             steps.append(labels.copy())
             clock.t += 1.0
 
