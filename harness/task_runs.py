@@ -40,6 +40,7 @@ def summary(results, params, phase):
     reached = [t for t in runs if t["reached"]]
     times = sorted(t["seconds"] for t in reached)
     kept = times[1:-1] if len(times) >= 3 else times  # MLPerf: the fastest and the slowest dropped
+    best = max(_quality(t) for t in runs)
     return {
         "metric": goal.metric,
         "target": goal.target(params),
@@ -54,8 +55,8 @@ def summary(results, params, phase):
         else f"mean of all {len(kept)} that reached it (fewer than 3: none dropped)",
         "epochs_to_target": [t["epochs"] for t in reached],
         "eval_s": sum(t["eval_s"] for t in runs),
-        "best": max(_quality(t) for t in runs),
-        "best_text": goal.format(max(_quality(t) for t in runs), places=1),
+        "best": best,
+        "best_text": goal.format(best, places=1),
     }
 
 

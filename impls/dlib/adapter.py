@@ -14,7 +14,7 @@ import numpy as np
 from impls import common
 from impls.base import Unsupported
 from scenarios.classifier import WEIGHT_NAMES as CLASSIFIER_NAMES
-from scenarios.gan import LEAK
+from scenarios.gan import LEAK, NOISE
 from scenarios.gan import WEIGHT_NAMES as GAN_NAMES
 
 from . import blas, bridge_path
@@ -161,7 +161,7 @@ def _gan_task(problem):
     from scenarios import task as task_scenario
 
     i, batch = problem.inputs, problem.params["gan_batch"]
-    z = np.zeros((batch, i["g_fc_w"].shape[0]), np.float32)
+    z = np.zeros((batch, NOISE), np.float32)  # the shape only: each step sets its own
     net = _bridge.Gan([_f32(i[n]) for n in GAN_NAMES], z, _f32(i["real_train"][:batch]), 0.0, LEAK)
     net.use_adam(float(problem.params["gan_lr"]), task_scenario.BETA1, task_scenario.BETA2)
 

@@ -230,10 +230,7 @@ public:
         // Parameters are allocated by the first forward pass: run one before loading them.
         init_input(net_, x_.nr(), x_.nc());
         net_.forward(x_);
-        load_params(layer<9>(net_).layer_details(), weights[0], weights[1], "conv1");
-        load_params(layer<6>(net_).layer_details(), weights[2], weights[3], "conv2");
-        load_params(layer<3>(net_).layer_details(), weights[4], weights[5], "fc1");
-        load_params(layer<1>(net_).layer_details(), weights[6], weights[7], "fc2");
+        load(weights);
         for (const auto& w : weights) shapes_.push_back(Shape(w.shape(), w.shape() + w.ndim()));
         initial_.keep(layer<9>(net_).layer_details());
         initial_.keep(layer<6>(net_).layer_details());
@@ -355,12 +352,7 @@ public:
         init_input(d_, both_.nr(), both_.nc());
         g_.forward(z_);
         d_.forward(both_);
-        load_params(layer<6>(g_).layer_details(), weights[0], weights[1], "g_fc");
-        load_params(layer<3>(g_).layer_details(), weights[2], weights[3], "g_ct1");
-        load_params(layer<1>(g_).layer_details(), weights[4], weights[5], "g_ct2");
-        load_params(layer<5>(d_).layer_details(), weights[6], weights[7], "d_c1");
-        load_params(layer<3>(d_).layer_details(), weights[8], weights[9], "d_c2");
-        load_params(layer<1>(d_).layer_details(), weights[10], weights[11], "d_fc");
+        load(weights);
         for (const auto& w : weights) shapes_.push_back(Shape(w.shape(), w.shape() + w.ndim()));
         initial_.keep(layer<6>(g_).layer_details());
         initial_.keep(layer<3>(g_).layer_details());

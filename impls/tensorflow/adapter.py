@@ -19,7 +19,7 @@ from scenarios import qgemm as qgemm_scenario
 from scenarios.classifier import CONV1, CONV2, FLAT_SHAPE, POOL
 from scenarios.classifier import WEIGHT_NAMES as CLASSIFIER_NAMES
 from scenarios.classifier import WEIGHTS as CLASSIFIER_WEIGHTS
-from scenarios.gan import D_C1, D_C2, D_FLAT, DISCRIMINATOR_NAMES, G_CT1, G_CT2, G_START, GENERATOR_NAMES, LEAK
+from scenarios.gan import D_C1, D_C2, D_FLAT, DISCRIMINATOR_NAMES, G_CT1, G_CT2, G_START, GENERATOR_NAMES, LEAK, NOISE
 from scenarios.gan import WEIGHT_NAMES as GAN_NAMES
 
 from . import MANIFEST
@@ -772,7 +772,7 @@ def _gan_task(problem, device, mode):
             return tf.constant(z), tf.constant(_to_tf(real, NCHW))
 
     batch = problem.params["gan_batch"]
-    example = feed(_noise_example(problem, batch), problem.inputs["real_train"][:batch])
+    example = feed(np.zeros((batch, NOISE), np.float32), problem.inputs["real_train"][:batch])  # shapes only
     fn = _FUNCTION[mode](step, device, g, d, *example)
 
     def train(z, real):
@@ -795,8 +795,3 @@ def _gan_task(problem, device, mode):
         sync=lambda: sync(device),
     )
     return common.task_step(problem, "generate", trainer)
-
-
-def _noise_example(problem, batch):
-    """A batch of noise of the step's shape, to trace the step with (its values unused)."""
-    return np.zeros((batch, problem.inputs["g_fc_w"].shape[0]), np.float32)

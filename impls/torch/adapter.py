@@ -569,17 +569,18 @@ def _gan_task(problem, device, mode):
     def fresh_optimizers():  # a trial starts with Adam's moments at zero
         opts["d"], opts["g"] = torch.optim.Adam(d, **adam), torch.optim.Adam(g, **adam)
 
+    def descend(opt, params, loss):
+        for t, grad in zip(params, torch.autograd.grad(loss, params)):
+            t.grad = grad
+        opt.step()
+
     def train(z, real):
         z, real = torch.from_numpy(z).to(device), torch.from_numpy(real).to(device)
         fake = gen(g, z)
         loss_d = d_loss(d, real, fake.detach())
-        for t, grad in zip(d, torch.autograd.grad(loss_d, d)):
-            t.grad = grad
-        opts["d"].step()
+        descend(opts["d"], d, loss_d)
         loss_g = g_loss(d, fake)
-        for t, grad in zip(g, torch.autograd.grad(loss_g, g)):
-            t.grad = grad
-        opts["g"].step()
+        descend(opts["g"], g, loss_g)
         return loss_d, loss_g
 
     @torch.inference_mode()
